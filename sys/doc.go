@@ -1,0 +1,22 @@
+// Package sys is bpfmaps' floor: a thin, hand-written wrapper around the
+// bpf(2) system call.
+//
+// There is one function per command (MapCreate, MapLookupElem, …, ProgLoad,
+// ProgTestRun, BTFLoad). Each one fills the matching member of the kernel's
+// union bpf_attr on the stack, makes the system call and turns a failure into
+// an *Error that names the operation and wraps the unix.Errno, so that
+// errors.Is(err, unix.ENOENT) works.
+//
+// Descriptors are owned by *FD values: opened with O_CLOEXEC, closed once,
+// and protected against use after Close, so a closed FD never reaches the
+// kernel as a descriptor number that may already belong to another file.
+//
+// Attribute structs mirror union bpf_attr byte for byte; pointer fields are
+// unsafe.Pointer so the garbage collector and escape analysis see them, and
+// they turn into integers only inside the system call. The package supports
+// 64-bit Linux only, where a pointer fills an __aligned_u64.
+//
+// Nothing in sys allocates on the element paths (lookup, update, delete,
+// next key), so callers that reuse their key and value buffers allocate
+// nothing at all.
+package sys

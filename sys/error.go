@@ -1,0 +1,160 @@
+package sys
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotSupported is wrapped by errors that report a feature the running
+// kernel lacks, as found by the feature probes.
+var ErrNotSupported = errors.New("not supported by this kernel")
+
+// Op names a bpf(2) operation in errors.
+type Op uint8
+
+// The operations, one per bpf(2) command this package issues.
+const (
+	OpMapCreate Op = iota
+	OpMapLookup
+	OpMapUpdate
+	OpMapDelete
+	OpMapNextKey
+	OpMapLookupAndDelete
+	OpMapFreeze
+	OpMapLookupBatch
+	OpMapLookupAndDeleteBatch
+	OpMapUpdateBatch
+	OpMapDeleteBatch
+	OpObjPin
+	OpObjGet
+	OpMapNextID
+	OpMapFDByID
+	OpObjInfo
+	OpProgLoad
+	OpProgTestRun
+	OpBTFLoad
+	opCount
+)
+
+var opNames = [opCount]string{
+	OpMapCreate:               "map create",
+	OpMapLookup:               "map lookup",
+	OpMapUpdate:               "map update",
+	OpMapDelete:               "map delete",
+	OpMapNextKey:              "map next key",
+	OpMapLookupAndDelete:      "map lookup and delete",
+	OpMapFreeze:               "map freeze",
+	OpMapLookupBatch:          "map lookup batch",
+	OpMapLookupAndDeleteBatch: "map lookup and delete batch",
+	OpMapUpdateBatch:          "map update batch",
+	OpMapDeleteBatch:          "map delete batch",
+	OpObjPin:                  "object pin",
+	OpObjGet:                  "object get",
+	OpMapNextID:               "map next id",
+	OpMapFDByID:               "map fd by id",
+	OpObjInfo:                 "object info",
+	OpProgLoad:                "program load",
+	OpProgTestRun:             "program test run",
+	OpBTFLoad:                 "btf load",
+}
+
+func (op Op) String() string {
+	if op < opCount {
+		return opNames[op]
+	}
+	return "bpf"
+}
+
+// Error is a failed bpf(2) command: the operation and the kernel's errno,
+// plus, for program and BTF loads, the tail of the verifier log.
+//
+// errors.Is(err, unix.ENOENT) and errors.As(err, &errno) see the errno.
+type Error struct {
+	Op    Op
+	Errno unix.Errno
+	Log   string // verifier or BTF log, when the kernel wrote one
+}
+
+func (e *Error) Error() string {
+	s := e.Op.String() + ": " + describe(e.Op, e.Errno)
+	if e.Log != "" {
+		s += "\n" + e.Log
+	}
+	return s
+}
+
+// Unwrap returns the errno.
+func (e *Error) Unwrap() error { return e.Errno }
+
+// describe says what errno means for op, in the words a map user thinks in.
+func describe(op Op, errno unix.Errno) string {
+	switch errno {
+	case unix.ENOENT:
+		switch op {
+		case OpMapLookup, OpMapDelete, OpMapLookupAndDelete, OpMapUpdate:
+			return "key does not exist"
+		case OpMapNextKey, OpMapNextID, OpMapLookupBatch, OpMapLookupAndDeleteBatch:
+			return "no more entries"
+		case OpMapFDByID:
+			return "no map with that id"
+		case OpObjGet, OpObjPin:
+			return "no such file or directory (is the path on a bpf filesystem?)"
+		}
+	case unix.EEXIST:
+		switch op {
+		case OpMapUpdate, OpMapUpdateBatch:
+			return "key already exists"
+		case OpObjPin:
+			return "pin path already exists"
+		}
+	case unix.E2BIG:
+		switch op {
+		case OpMapUpdate, OpMapUpdateBatch:
+			return "map is full"
+		}
+	case unix.EPERM:
+		return "operation not permitted: needs CAP_BPF (or CAP_SYS_ADMIN), and on kernels before 5.11 a large enough RLIMIT_MEMLOCK"
+	case unix.EBADF:
+		return "bad file descriptor (not open, or not a BPF object of the right kind)"
+	case unix.EACCES:
+		return "permission denied (map is read-only or frozen, or the verifier refused the program)"
+	case unix.ENOSPC:
+		switch op {
+		case OpMapLookupBatch, OpMapLookupAndDeleteBatch:
+			return "batch buffer too small for a bucket"
+		}
+	}
+	return errno.Error()
+}
+
+// common holds one preallocated *Error per operation for the errnos that
+// show up on hot paths (a missed lookup, the end of an iteration, a full
+// queue), so that reporting them allocates nothing.
+var common [opCount][3]*Error
+
+var commonErrnos = [3]unix.Errno{unix.ENOENT, unix.EEXIST, unix.E2BIG}
+
+func init() {
+	for op := range common {
+		for i, e := range commonErrnos {
+			common[op][i] = &Error{Op: Op(op), Errno: e}
+		}
+	}
+}
+
+// newError returns the *Error for op and errno.
+func newError(op Op, errno unix.Errno) error {
+	for i, e := range commonErrnos {
+		if e == errno {
+			return common[op][i]
+		}
+	}
+	return &Error{Op: op, Errno: errno}
+}
+
+// closedError reports an operation on a closed FD.
+type closedError struct{ op Op }
+
+func (e closedError) Error() string { return e.op.String() + ": use of closed file descriptor" }
+func (e closedError) Unwrap() error { return errClosedSentinel }
