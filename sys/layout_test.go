@@ -56,12 +56,9 @@ var layouts = []cLayout{
 // system's linux/bpf.h and holds every Go mirror field's offset and size to
 // what the C compiler says.
 func TestAttrLayoutMatchesKernelHeader(t *testing.T) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		testutil.Skip(t, "gcc not installed (apt-get install gcc linux-libc-dev)")
-	}
+	cc := testutil.RequireTool(t, "gcc")
 	if _, err := os.Stat("/usr/include/linux/bpf.h"); err != nil {
-		testutil.Skip(t, "linux/bpf.h not installed (apt-get install linux-libc-dev)")
+		testutil.RequireTool(t, "linux/bpf.h (linux-libc-dev)")
 	}
 
 	var src strings.Builder

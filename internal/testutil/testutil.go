@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,4 +128,24 @@ func BPFFS(t testing.TB) string {
 		}
 	})
 	return dir
+}
+
+// RequireToolsEnv is the environment variable that turns a skip for a
+// missing host tool (gcc, bpftool) into a failure. CI on the host sets it;
+// the VM kernel matrix, whose minimal initramfs has no such tools, does not.
+const RequireToolsEnv = "BPFMAPS_REQUIRE_TOOLS"
+
+// RequireTool returns the path of the named program, or skips the test
+// when it is not installed (fails instead under BPFMAPS_REQUIRE_TOOLS=1).
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		reason := fmt.Sprintf("%s is not installed (scripts/test.sh installs it)", name)
+		if os.Getenv(RequireToolsEnv) == "1" {
+			t.Fatalf("%s=1 but the test would skip: %s", RequireToolsEnv, reason)
+		}
+		t.Skip(reason)
+	}
+	return path
 }
