@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// binary is the bpfmaps tool built once for the CLI tests, which run it as
+// a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bpfmaps-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "bpfmaps")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		os.Stderr.Write(out)
+		panic("build bpfmaps: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs the built tool and returns stdout, stderr and the exit status.
+func cli(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run bpfmaps %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func createMap(t *testing.T, name string) sys.MapInfo {
+	t.Helper()
+	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_LRU_HASH, KeySize: 4, ValueSize: 12, MaxEntries: 77,
+		MapFlags: unix.BPF_F_NO_COMMON_LRU}
+	sys.SetName(&attr.MapName, name)
+	fd, err := sys.MapCreate(&attr)
+	if err != nil {
+		t.Fatalf("create map: %v", err)
+	}
+	t.Cleanup(func() { fd.Close() })
+	info, err := sys.MapGetInfo(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func TestListShowsEveryMap(t *testing.T) {
+	testutil.RequireBPF(t)
+	info := createMap(t, "cli_list")
+	out, errOut, code := cli(t, "list")
+	if code != 0 {
+		t.Fatalf("list exited %d: %s", code, errOut)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasSuffix(l, " cli_list") {
+			line = l
+		}
+	}
+	want := []string{fmt.Sprint(info.ID), "lru_hash", "4", "12", fmt.Sprint(info.MaxEntries), "0x2", "cli_list"}
+	if got := strings.Fields(line); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("list line for the map = %q, want fields %q\n%s", line, want, out)
+	}
+
+	out, errOut, code = cli(t, "list", "--json")
+	if code != 0 {
+		t.Fatalf("list --json exited %d: %s", code, errOut)
+	}
+	var maps []mapEntry
+	if err := json.Unmarshal([]byte(out), &maps); err != nil {
+		t.Fatalf("list --json is not a JSON array of maps: %v\n%s", err, out)
+	}
+	found := false
+	for _, m := range maps {
+		if m.ID == info.ID {
+			found = true
+			if m != (mapEntry{ID: info.ID, Type: "lru_hash", Name: "cli_list", Flags: 2, KeySize: 4, ValueSize: 12, MaxEntries: info.MaxEntries}) {
+				t.Errorf("JSON entry = %+v", m)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("map %d missing from list --json", info.ID)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "usage: bpfmaps"},
+		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{[]string{"list", "extra"}, 2, "list takes no arguments"},
+		{[]string{"list", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+	} {
+		_, errOut, code := cli(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("bpfmaps %v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.msg)
+		}
+	}
+	out, _, code := cli(t, "list", "--help")
+	if code != 0 || !strings.Contains(out, "-json") {
+		t.Errorf("list --help: exit %d, output %q", code, out)
+	}
+	out, _, code = cli(t, "--help")
+	if code != 0 || !strings.Contains(out, "list") {
+		t.Errorf("--help: exit %d, output %q", code, out)
+	}
+}
+
+// TestListWithoutPrivilege runs the tool as nobody: it must fail with exit
+// status 1 and say which privilege is missing.
+func TestListWithoutPrivilege(t *testing.T) {
+	testutil.RequireBPF(t)
+	setpriv := testutil.RequireTool(t, "setpriv")
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary, "list")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("list as nobody: %v (stderr %q), want exit status 1", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "CAP_BPF") {
+		t.Fatalf("list as nobody: stderr %q does not name CAP_BPF", stderr.String())
+	}
+}

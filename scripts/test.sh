@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need on a fresh
+# Debian machine, then runs formatting and vet checks, the whole suite with
+# the race detector against the running kernel, and the kernel matrix in VMs.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-vm    skip the QEMU kernel matrix
+#
+# Set BPFMAPS_REQUIRE_BPF=1 (CI does) to turn every skip for missing
+# privileges into a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_vm=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-vm) run_vm=0 ;;
+	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+	*) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
+
+# Host tools the tests hold the library against: gcc and the kernel's UAPI
+# headers (layout tests), bpftool (interop tests), setpriv (privilege tests).
+need=()
+command -v gcc >/dev/null || need+=(gcc)
+[ -f /usr/include/linux/bpf.h ] || need+=(linux-libc-dev)
+command -v bpftool >/dev/null || need+=(bpftool)
+command -v setpriv >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "== installing ${need[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The tools are installed now: a test that would skip for want of one fails.
+export BPFMAPS_REQUIRE_TOOLS=1
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt -l lists:" $unformatted >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race (kernel tests: BPFMAPS_REQUIRE_BPF=${BPFMAPS_REQUIRE_BPF:-0})"
+go test -race -count=1 -timeout 15m ./...
+
+if [ "$run_vm" -eq 1 ] && [ -x scripts/vmtest.sh ]; then
+	echo "== kernel matrix in QEMU"
+	scripts/vmtest.sh
+fi
