@@ -16,17 +16,17 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// binary is the bpfmaps tool built once for the CLI tests, which run it as
+// toolPath is the bpfmaps tool built once for the CLI tests, which run it as
 // a user would.
-var binary string
+var toolPath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "bpfmaps-cli")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "bpfmaps")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	toolPath = filepath.Join(dir, "bpfmaps")
+	if out, err := exec.Command("go", "build", "-o", toolPath, ".").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		os.Stderr.Write(out)
 		panic("build bpfmaps: " + err.Error())
@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 // cli runs the built tool and returns stdout, stderr and the exit status.
 func cli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(toolPath, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -140,7 +140,7 @@ func TestUsageErrors(t *testing.T) {
 func TestListWithoutPrivilege(t *testing.T) {
 	testutil.RequireBPF(t)
 	setpriv := testutil.RequireTool(t, "setpriv")
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary, "list")
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", toolPath, "list")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

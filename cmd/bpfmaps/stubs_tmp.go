@@ -1,0 +1,9 @@
+package main
+
+import (
+	"errors"
+	"io"
+)
+
+func runTail(args []string, stdout io.Writer) error { return errors.New("todo") }
+func runDemo(args []string, stdout io.Writer) error { return errors.New("todo") }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalContext is cancelled by Ctrl-C or SIGTERM, and after timeout when
+// it is positive.
+func signalContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if timeout <= 0 {
+		return ctx, stop
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); stop() }
+}
+
+// waitError turns the end of ctx into the error a blocking command reports.
+func waitError(ctx context.Context, timeout time.Duration, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s: timed out after %v", what, timeout)
+	}
+	return fmt.Errorf("%s: interrupted", what)
+}
+
+func runWatch(args []string, stdout io.Writer) error {
+	fs := newFlags("watch", "MAP KEY", `Wait until KEY exists, or, when it exists already, until its value changes;
+then print the value and exit. A deleted key prints "deleted". Ctrl-C stops
+the wait (exit status 1), as does --timeout.
+
+`+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	ff := addFormatFlags(fs, true)
+	timeout := fs.Duration("timeout", 0, "give up after this long (exit status 1); 0 waits forever")
+	interval := fs.Duration("interval", 10*time.Millisecond, "how often to look at the key (maps cannot notify)")
+	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
+		if *interval <= 0 {
+			return usageError{"--interval must be positive"}
+		}
+		ks, vs, err := ff.sides(m)
+		if err != nil {
+			return err
+		}
+		key, err := ks.parse(args[0], m)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := signalContext(*timeout)
+		defer cancel()
+		what := fmt.Sprintf("%s: watch %s", m, ks.text(key))
+		values, err := m.watch(ctx, key, *interval)
+		switch {
+		case ctx.Err() != nil:
+			return waitError(ctx, *timeout, what)
+		case err != nil:
+			return fmt.Errorf("%s: %w", what, err)
+		case values == nil:
+			fmt.Fprintln(stdout, "deleted")
+		case ff.json:
+			return writeJSON(stdout, m.jsonEntry(key, values, ks, vs))
+		case m.perCPU():
+			m.printEntry(stdout, nil, values, ks, vs)
+		default:
+			fmt.Fprintln(stdout, vs.text(values[0]))
+		}
+		return nil
+	})
+}
+
+// watch polls key until it appears (when missing now) or its value differs
+// from the current one; it returns the new value, nil when the key was
+// deleted.
+func (m *bpfMap) watch(ctx context.Context, key []byte, interval time.Duration) ([][]byte, error) {
+	first, err := m.lookup(key)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return nil, err
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		now, err := m.lookup(key)
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			if first != nil {
+				return nil, nil
+			}
+		case err != nil:
+			return nil, err
+		case first == nil || !bytes.Equal(bytes.Join(now, nil), bytes.Join(first, nil)):
+			return now, nil
+		}
+	}
+}
