@@ -231,7 +231,9 @@ func TestLayout(t *testing.T) {
 	if got, want := ok(t, "get", "cli_layout", "u32:7", "--layout", lay), "pid=42 comm=bash port=8080\n"; got != want {
 		t.Errorf("get --layout = %q, want %q", got, want)
 	}
-	var e struct{ Formatted struct{ Value map[string]any } }
+	var e struct {
+		Formatted struct{ Value map[string]any }
+	}
 	json.Unmarshal([]byte(ok(t, "dump", "cli_layout", "--json", "--layout", lay)+""), new([]any))
 	out := ok(t, "get", "cli_layout", "u32:7", "--json", "--layout", lay)
 	if err := json.Unmarshal([]byte(out), &e); err != nil || e.Formatted.Value["comm"] != "bash" || e.Formatted.Value["port"] != 8080.0 {

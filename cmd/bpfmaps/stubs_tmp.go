@@ -6,4 +6,3 @@ import (
 )
 
 func runTail(args []string, stdout io.Writer) error { return errors.New("todo") }
-func runDemo(args []string, stdout io.Writer) error { return errors.New("todo") }

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+func runDemo(args []string, stdout io.Writer) error {
+	fs := newFlags("demo", "", `Show the library at work on this machine: create maps and small
+hand-assembled programs, run them in the kernel with BPF_PROG_TEST_RUN, and
+print what Go sees live:
+  counter   a hash map bumped by a program, watched by a Go reference
+  ringbuf   kernel events tailed from a ring buffer
+  userring  samples pushed by Go through a user ring buffer, drained by a program (6.1+)
+  queue     timestamps pushed by a program, popped in order by Go
+  per-CPU   a per-CPU array bumped on every CPU, read as one value per CPU
+Everything it creates is removed when it ends (also on Ctrl-C). Needs root
+or CAP_BPF.`, stdout)
+	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError{"demo takes no arguments"}
+	}
+	if *duration <= 0 {
+		return usageError{"--duration must be positive"}
+	}
+	if err := sys.HaveMapType(unix.BPF_MAP_TYPE_ARRAY); err != nil {
+		return fmt.Errorf("cannot create BPF maps: this needs root or CAP_BPF (%v)", err)
+	}
+	ctx, cancel := signalContext(0)
+	defer cancel()
+	d := &demo{out: stdout, start: time.Now()}
+	err := d.run(ctx, *duration)
+	if cerr := d.cleanup(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// demo holds what the demo created, so that all of it goes away at the end.
+type demo struct {
+	out     io.Writer
+	start   time.Time
+	closers []func() error
+	mapIDs  []uint32
+}
+
+// part is one thing the demo shows: a line per round and a summary.
+type part struct {
+	name    string
+	round   func(ctx context.Context) (string, error)
+	summary func() string
+}
+
+func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
+
+func (d *demo) run(ctx context.Context, duration time.Duration) error {
+	var uname unix.Utsname
+	unix.Uname(&uname)
+	cpus, err := sys.PossibleCPUs()
+	if err != nil {
+		return err
+	}
+	d.printf("bpfmaps demo: BPF maps from Go with nothing but bpf(2)\nkernel %s, %d possible CPUs, running for %v\n\n",
+		unix.ByteSliceToString(uname.Release[:]), cpus, duration)
+
+	var parts []part
+	for _, setup := range []func() (part, error){d.counter, d.ringbuf, d.userRing, d.queue, d.perCPU} {
+		p, err := setup()
+		if err != nil {
+			return err
+		}
+		if p.round != nil {
+			parts = append(parts, p)
+		}
+	}
+	d.printf("\n")
+
+	round := min(max(duration/5, 200*time.Millisecond), 2*time.Second)
+	tick := time.NewTicker(round)
+	defer tick.Stop()
+	for range max(int(duration/round), 1) {
+		select {
+		case <-ctx.Done():
+			d.printf("interrupted\n")
+			return nil
+		case <-tick.C:
+		}
+		elapsed := time.Since(d.start).Round(100 * time.Millisecond)
+		for _, p := range parts {
+			line, err := p.round(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			d.printf("[%5s] %-8s %s\n", elapsed, p.name, line)
+		}
+	}
+	d.printf("\nsummary\n")
+	for _, p := range parts {
+		d.printf("  %-8s %s\n", p.name, p.summary())
+	}
+	return nil
+}
+
+// cleanup closes everything in reverse order and checks that none of the
+// demo's maps is left on the system.
+func (d *demo) cleanup() error {
+	var errs []error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		if err := d.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The kernel frees a map shortly after its last reference goes.
+	var left []string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left = left[:0]
+		for _, id := range d.mapIDs {
+			fd, err := sys.MapGetFDByID(id, 0)
+			if err == nil {
+				fd.Close()
+				left = append(left, fmt.Sprint(id))
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(left) > 0 {
+		errs = append(errs, fmt.Errorf("demo maps still present after cleanup: ids %s", strings.Join(left, ", ")))
+	} else if len(d.mapIDs) > 0 {
+		d.printf("\ncleanup: closed %d maps and their programs; none is left on the system\n", len(d.mapIDs))
+	}
+	return errors.Join(errs...)
+}
+
+// createMap creates a map that cleanup removes, and reports it.
+func (d *demo) createMap(attr sys.MapCreateAttr, name, what string) (*sys.FD, error) {
+	sys.SetName(&attr.MapName, name)
+	fd, err := sys.MapCreate(&attr)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	d.closers = append(d.closers, fd.Close)
+	info, err := sys.MapGetInfo(fd)
+	if err != nil {
+		return nil, err
+	}
+	d.mapIDs = append(d.mapIDs, info.ID)
+	d.printf("created  %-13s %-13s %-28s id %d\n", name, sys.MapTypeName(attr.MapType), what, info.ID)
+	return fd, nil
+}
+
+// loadProg keeps a loaded program until cleanup.
+func (d *demo) loadProg(fd *sys.FD, err error) (*sys.FD, error) {
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, fd.Close)
+	return fd, nil
+}
+
+// counter: a program bumps demo_counts[1]; a watcher in Go sees each change.
+func (d *demo) counter() (part, error) {
+	m, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16},
+		"demo_counts", "u32 -> u64, 16 entries")
+	if err != nil {
+		return part{}, err
+	}
+	prog, err := d.loadProg(progs.Counter(m, 1))
+	if err != nil {
+		return part{}, err
+	}
+	const runs = 1000
+	var total uint64
+	return part{
+		name: "counter",
+		round: func(ctx context.Context) (string, error) {
+			if _, err := progs.Run(prog, runs); err != nil {
+				return "", err
+			}
+			key, value := uint32(1), uint64(0)
+			if err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), 0); err != nil {
+				return "", err
+			}
+			before := total
+			total = value
+			return fmt.Sprintf("program ran %d×: demo_counts[1] %d -> %d", runs, before, value), nil
+		},
+		summary: func() string { return fmt.Sprintf("demo_counts[1] = %d, every bump made in the kernel", total) },
+	}, nil
+}
+
+func (d *demo) ringbuf() (part, error) {
+	return part{}, nil
+}
+
+func (d *demo) userRing() (part, error) {
+	return part{}, nil
+}
+
+// queue: a program pushes kernel timestamps; Go pops them in FIFO order.
+func (d *demo) queue() (part, error) {
+	q, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 64},
+		"demo_queue", "u64, 64 entries")
+	if err != nil {
+		return part{}, err
+	}
+	prog, err := d.loadProg(progs.PushTime(q))
+	if err != nil {
+		return part{}, err
+	}
+	const pushes = 4
+	var popped int
+	return part{
+		name: "queue",
+		round: func(ctx context.Context) (string, error) {
+			for range pushes {
+				if _, err := progs.Run(prog, 1); err != nil {
+					return "", err
+				}
+			}
+			var stamps []uint64
+			for {
+				var v uint64
+				err := sys.MapLookupAndDeleteElem(q, nil, unsafe.Pointer(&v), 0)
+				if errors.Is(err, unix.ENOENT) {
+					break
+				}
+				if err != nil {
+					return "", err
+				}
+				stamps = append(stamps, v)
+			}
+			popped += len(stamps)
+			return fmt.Sprintf("program pushed %d timestamps, Go popped %s", pushes, deltas(stamps)), nil
+		},
+		summary: func() string { return fmt.Sprintf("%d kernel timestamps popped, oldest first", popped) },
+	}, nil
+}
+
+// deltas prints kernel timestamps relative to the first: "t0, +1.2µs, …",
+// and says whether they came out in order.
+func deltas(stamps []uint64) string {
+	if len(stamps) == 0 {
+		return "nothing"
+	}
+	parts := []string{"t0"}
+	ordered := true
+	for i := 1; i < len(stamps); i++ {
+		parts = append(parts, "+"+time.Duration(stamps[i]-stamps[0]).String())
+		ordered = ordered && stamps[i] >= stamps[i-1]
+	}
+	order := "in FIFO order"
+	if !ordered {
+		order = "OUT OF ORDER"
+	}
+	return strings.Join(parts, " ") + " (" + order + ")"
+}
+
+// perCPU: the counter program runs pinned to each CPU in turn; Go reads one
+// value per CPU.
+func (d *demo) perCPU() (part, error) {
+	cpus, err := sys.PossibleCPUs()
+	if err != nil {
+		return part{}, err
+	}
+	m, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1},
+		"demo_percpu", fmt.Sprintf("u32 -> u64 on each of %d CPUs", cpus))
+	if err != nil {
+		return part{}, err
+	}
+	prog, err := d.loadProg(progs.Counter(m, 0))
+	if err != nil {
+		return part{}, err
+	}
+	stride := sys.PerCPUStride(8)
+	buf := make([]byte, cpus*stride)
+	var last []uint64
+	return part{
+		name: "per-CPU",
+		round: func(ctx context.Context) (string, error) {
+			if err := runOnEveryCPU(prog, cpus); err != nil {
+				return "", err
+			}
+			key := uint32(0)
+			if err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&buf[0]), 0); err != nil {
+				return "", err
+			}
+			last = last[:0]
+			var cells []string
+			for cpu := range cpus {
+				v := binary.LittleEndian.Uint64(buf[cpu*stride:])
+				last = append(last, v)
+				cells = append(cells, fmt.Sprintf("cpu%d=%d", cpu, v))
+			}
+			return "demo_percpu[0]: " + strings.Join(cells, " "), nil
+		},
+		summary: func() string {
+			var sum uint64
+			for _, v := range last {
+				sum += v
+			}
+			return fmt.Sprintf("%d bumps over %d CPUs, each CPU counting in its own slot", sum, len(last))
+		},
+	}, nil
+}
+
+// runOnEveryCPU runs prog once on each online CPU, by pinning the calling
+// thread to one CPU at a time.
+func runOnEveryCPU(prog *sys.FD, cpus int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		return err
+	}
+	defer unix.SchedSetaffinity(0, &orig)
+	for cpu := range cpus {
+		if !orig.IsSet(cpu) {
+			continue
+		}
+		var one unix.CPUSet
+		one.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			continue // offline
+		}
+		if _, err := progs.Run(prog, cpu+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
