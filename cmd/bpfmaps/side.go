@@ -19,7 +19,7 @@ func addFormatFlags(fs *flag.FlagSet, withJSON bool) *formatFlags {
 	fs.BoolVar(&f.asInt, "int", false, "keys and values are little-endian integers sized to the map (input and output)")
 	fs.BoolVar(&f.keyInt, "key-int", false, "the key is a little-endian integer sized to the map's key")
 	fs.BoolVar(&f.valueInt, "value-int", false, "the value is a little-endian integer sized to the map's value")
-	fs.StringVar(&f.layout, "layout", "", "value layout, e.g. 'pid:u32,comm:cstring[16],addr:be32' (see below)")
+	fs.StringVar(&f.layout, "layout", "", "value layout, e.g. 'pid:u32,comm:cstring[16],addr:be32' (grammar above)")
 	fs.StringVar(&f.keyLayout, "key-layout", "", "key layout, same grammar as --layout")
 	if withJSON {
 		fs.BoolVar(&f.json, "json", false, "print JSON (bpftool's shape: bytes as \"0x0a\" strings)")
