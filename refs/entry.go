@@ -1,0 +1,422 @@
+package refs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// keyed is the machinery behind the references to one key of a hash,
+// array, LRU hash or LPM trie map: the key, encoded once, and the value
+// codec.
+type keyed[K, V any] struct {
+	life
+	h      handle
+	key    []byte
+	vcodec codec[V]
+	bufs   *bufPool
+	name   string // for errors
+}
+
+func newKeyed[K, V any](name string, m Map, key K) (*keyed[K, V], error) {
+	op := "new " + name
+	h, err := newHandle(op, mapFD(m), unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY,
+		unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_LPM_TRIE)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := sizedCodec[K]("key", h.keySize)
+	if err == nil {
+		var vc codec[V]
+		vc, err = sizedCodec[V]("value", h.valueSize)
+		if err == nil {
+			kb := make([]byte, kc.Size())
+			if err = kc.Encode(kb, &key); err == nil {
+				return &keyed[K, V]{life: newLife(), h: h, key: kb, vcodec: vc, bufs: newBufPool(h.valueSize), name: name}, nil
+			}
+			err = fmt.Errorf("encode key %T: %w", key, err)
+		}
+	}
+	h.st.release()
+	return nil, fmt.Errorf("%s: %w", op, err)
+}
+
+func (k *keyed[K, V]) close() bool {
+	if !k.life.close() {
+		return false
+	}
+	k.h.st.release()
+	return true
+}
+
+// load reads the value; ok is false when the key is missing. With canon it
+// also returns the value re-encoded from V, so that two values compare
+// equal exactly when they are equal as V (padding and skipped fields, which
+// a BPF program may fill, do not count).
+func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
+	if k.isClosed() {
+		return v, false, ErrClosed
+	}
+	b := k.bufs.get()
+	defer k.bufs.put(b)
+	err = sysLookup(k.h.fd, ptr(k.key), ptr(*b))
+	if errors.Is(err, unix.ENOENT) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, err
+	}
+	if err := k.vcodec.Decode(*b, &v); err != nil {
+		return v, false, fmt.Errorf("decode %T: %w", v, err)
+	}
+	if canon != nil {
+		if err := k.vcodec.Encode(canon, &v); err != nil {
+			return v, false, fmt.Errorf("encode %T: %w", v, err)
+		}
+	}
+	return v, true, nil
+}
+
+func (k *keyed[K, V]) store(v *V) error {
+	b := k.bufs.get()
+	defer k.bufs.put(b)
+	if err := k.vcodec.Encode(*b, v); err != nil {
+		return fmt.Errorf("encode %T: %w", *v, err)
+	}
+	if err := sysUpdate(k.h.fd, ptr(k.key), ptr(*b)); err != nil {
+		return err
+	}
+	k.h.st.notify()
+	return nil
+}
+
+// EntryRef is an atom-like reference to one key of a map: clj-ebpf's
+// map-entry-ref, where @ref is Load, reset! is Store, swap! is Swap and
+// compare-and-set! is CompareAndSwap.
+//
+// Atomicity. Store, Swap and CompareAndSwap hold a lock shared by every
+// EntryRef of this process on the same map and key (whichever descriptor
+// or reference object they came through), so N goroutines each doing M
+// Swap(inc) add exactly N×M. The kernel knows nothing of that lock: a BPF
+// program, or another process, writing the same key is not excluded and
+// can write between Swap's lookup and its update, and that write is then
+// lost; Load and CompareAndSwap see whatever value the map holds at the
+// moment of their lookup. For exclusion with BPF programs, update the value
+// in the program with atomic instructions (BPF_ATOMIC add, xchg, cmpxchg),
+// or put a struct bpf_spin_lock in the value, take it with
+// bpf_spin_lock/bpf_spin_unlock in the program, and write from user space
+// with the BPF_F_LOCK flag (mapops' Lock update flag).
+//
+// An optional validator (see Validator) vets every new value before
+// anything is written. An EntryRef is safe for concurrent use. It borrows
+// its map and does not close it.
+type EntryRef[K, V any] struct {
+	k        *keyed[K, V]
+	lock     *keyLock
+	validate func(V) error
+}
+
+// EntryOption configures an EntryRef.
+type EntryOption[V any] func(*entrySettings[V])
+
+type entrySettings[V any] struct {
+	validate func(V) error
+}
+
+// Validator makes an EntryRef check every new value with f before it is
+// written (clj-ebpf's :validator). A non-nil error from f rejects the
+// value: Store, Swap and CompareAndSwap then write nothing and fail with an
+// error wrapping both ErrInvalidValue and f's error.
+func Validator[V any](f func(V) error) EntryOption[V] {
+	return func(s *entrySettings[V]) { s.validate = f }
+}
+
+// NewEntryRef returns a reference to key in m, a hash, array, LRU hash or
+// LPM trie map whose key and value sizes are the encoded sizes of K and V
+// (both go through structcodec, so either can be a tagged struct).
+func NewEntryRef[K, V any](m Map, key K, opts ...EntryOption[V]) (*EntryRef[K, V], error) {
+	var s entrySettings[V]
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
+	k, err := newKeyed[K, V]("entry ref", m, key)
+	if err != nil {
+		return nil, err
+	}
+	return &EntryRef[K, V]{k: k, lock: k.h.st.lockFor(string(k.key)), validate: s.validate}, nil
+}
+
+// Load returns the value stored under the key; ok is false when the key is
+// not in the map.
+func (r *EntryRef[K, V]) Load() (v V, ok bool, err error) {
+	v, ok, err = r.k.load(nil)
+	if err != nil {
+		return v, false, fmt.Errorf("entry load: %w", err)
+	}
+	return v, ok, nil
+}
+
+func (r *EntryRef[K, V]) check(op string, v V) error {
+	if r.validate == nil {
+		return nil
+	}
+	if err := r.validate(v); err != nil {
+		return fmt.Errorf("%s: %w: %w", op, ErrInvalidValue, err)
+	}
+	return nil
+}
+
+// locked runs f with the key's lock held, after checking that the
+// reference is still open.
+func (r *EntryRef[K, V]) locked(op string, f func() error) error {
+	r.lock.Lock()
+	defer r.lock.Unlock()
+	if r.k.isClosed() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Store writes v under the key (clj-ebpf's reset!), creating it if needed.
+func (r *EntryRef[K, V]) Store(v V) error {
+	if err := r.check("entry store", v); err != nil {
+		return err
+	}
+	return r.locked("entry store", func() error { return r.k.store(&v) })
+}
+
+// Swap replaces the value with f(old) and returns the new value
+// (clj-ebpf's swap!; unlike sync/atomic's Swap it takes a function). A
+// missing key passes V's zero value to f. f runs exactly once, with the
+// key's lock held, so it must not call Store, Swap or CompareAndSwap on a
+// reference to the same key. If the validator rejects f's result, nothing is
+// written. See EntryRef for what BPF programs writing the key can see.
+func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
+	var nv V
+	err := r.locked("entry swap", func() error {
+		old, _, err := r.k.load(nil)
+		if err != nil {
+			return err
+		}
+		nv = f(old)
+		if r.validate != nil {
+			if err := r.validate(nv); err != nil {
+				return fmt.Errorf("%w: %w", ErrInvalidValue, err)
+			}
+		}
+		return r.k.store(&nv)
+	})
+	return nv, err
+}
+
+// CompareAndSwap writes new if the value stored under the key equals old
+// (as a V: the same encoded bytes), and reports whether it did (clj-ebpf's
+// compare-and-set!). A missing key equals no old value. new is validated
+// first.
+func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
+	if err := r.check("entry compare and swap", new); err != nil {
+		return false, err
+	}
+	want := make([]byte, r.k.h.valueSize)
+	if err := r.k.vcodec.Encode(want, &old); err != nil {
+		return false, fmt.Errorf("entry compare and swap: encode %T: %w", old, err)
+	}
+	got := make([]byte, r.k.h.valueSize)
+	err = r.locked("entry compare and swap", func() error {
+		_, ok, err := r.k.load(got)
+		if err != nil || !ok || !bytes.Equal(got, want) {
+			return err
+		}
+		swapped = true
+		return r.k.store(&new)
+	})
+	return swapped && err == nil, err
+}
+
+// Close closes the reference. A Store, Swap or CompareAndSwap already
+// holding the key's lock finishes first; later calls fail with an error
+// wrapping ErrClosed. The map stays open. Close is idempotent.
+func (r *EntryRef[K, V]) Close() error {
+	if r.k.close() {
+		r.lock.Lock()
+		r.k.h.st.unlockFor(string(r.k.key))
+		r.lock.Unlock()
+	}
+	return nil
+}
+
+// MapWatcher waits for a key to appear in a map and returns its value:
+// clj-ebpf's map-watch, where @ref is Wait and (deref ref ms timeout-val) is
+// WaitTimeout. The kernel cannot wake user space when a map is written, so
+// the wait checks the map with back-off up to its poll interval (see
+// PollInterval); writes through this package's references in this process
+// wake it at once. It is safe for concurrent use and does not close its
+// map.
+type MapWatcher[K, V any] struct {
+	k    *keyed[K, V]
+	poll time.Duration
+}
+
+// NewMapWatcher returns a watcher of key in m, a hash, array, LRU hash or
+// LPM trie map whose key and value sizes are the encoded sizes of K and V.
+// An array always holds every key, so on an array Wait returns at once.
+func NewMapWatcher[K, V any](m Map, key K, opts ...Option) (*MapWatcher[K, V], error) {
+	s, err := applyOptions("new map watcher", opts)
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKeyed[K, V]("map watcher", m, key)
+	if err != nil {
+		return nil, err
+	}
+	return &MapWatcher[K, V]{k: k, poll: s.poll}, nil
+}
+
+// Wait returns the key's value as soon as the key exists. It fails when ctx
+// ends or the watcher is closed (with an error wrapping ErrClosed).
+func (w *MapWatcher[K, V]) Wait(ctx context.Context) (V, error) {
+	var v V
+	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
+		var ok bool
+		var err error
+		v, ok, err = w.k.load(nil)
+		return ok, err
+	})
+	if err != nil {
+		return v, fmt.Errorf("map watch: %w", err)
+	}
+	return v, nil
+}
+
+// WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
+// the key did not appear within d. A d of zero checks once.
+func (w *MapWatcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
+	return waitTimeout("map watch", d, w.Wait)
+}
+
+// Close closes the watcher, waking every call blocked in it. The map stays
+// open. Close is idempotent.
+func (w *MapWatcher[K, V]) Close() error {
+	w.k.close()
+	return nil
+}
+
+// ChangeWatcher waits for the value under a key to change: clj-ebpf's
+// map-watch-changes. Each Wait returns the first value, seen from the
+// moment it starts, that differs from the last value this watcher returned
+// (or from the initial value given to NewChangeWatcherFrom), and
+// remembers it. Values are compared as V (their encoded bytes). A missing
+// key is no value: deleting it is not a change, re-creating it with a new
+// value is.
+//
+// A watcher samples the map, so changes that come and go between two
+// samples are not seen; it reports the latest value, not every write. Its
+// waits back off and wake like MapWatcher's. It is safe for concurrent use:
+// each change is returned to one caller. It does not close its map.
+type ChangeWatcher[K, V any] struct {
+	k    *keyed[K, V]
+	poll time.Duration
+
+	mu   sync.Mutex
+	last []byte // encoded last value; nil when none yet
+}
+
+// NewChangeWatcher returns a watcher of changes to key in m (a hash, array,
+// LRU hash or LPM trie map whose key and value sizes are the encoded sizes
+// of K and V). Having seen nothing yet, its first Wait returns the value as
+// soon as the key exists.
+func NewChangeWatcher[K, V any](m Map, key K, opts ...Option) (*ChangeWatcher[K, V], error) {
+	s, err := applyOptions("new change watcher", opts)
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKeyed[K, V]("change watcher", m, key)
+	if err != nil {
+		return nil, err
+	}
+	return &ChangeWatcher[K, V]{k: k, poll: s.poll}, nil
+}
+
+// NewChangeWatcherFrom is NewChangeWatcher with initial taken as the last
+// value seen (clj-ebpf's :initial-value): Wait returns only once the value
+// differs from initial.
+func NewChangeWatcherFrom[K, V any](m Map, key K, initial V, opts ...Option) (*ChangeWatcher[K, V], error) {
+	w, err := NewChangeWatcher[K, V](m, key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	w.last = make([]byte, w.k.h.valueSize)
+	if err := w.k.vcodec.Encode(w.last, &initial); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("new change watcher: encode initial %T: %w", initial, err)
+	}
+	return w, nil
+}
+
+// Wait returns the value under the key as soon as it differs from the last
+// one seen. It fails when ctx ends or the watcher is closed (with an error
+// wrapping ErrClosed).
+func (w *ChangeWatcher[K, V]) Wait(ctx context.Context) (V, error) {
+	var v V
+	cur := make([]byte, w.k.h.valueSize)
+	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
+		var ok bool
+		var err error
+		v, ok, err = w.k.load(cur)
+		if err != nil || !ok {
+			return false, err
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.last != nil && bytes.Equal(w.last, cur) {
+			return false, nil
+		}
+		w.last = append(w.last[:0], cur...)
+		return true, nil
+	})
+	if err != nil {
+		return v, fmt.Errorf("map watch changes: %w", err)
+	}
+	return v, nil
+}
+
+// WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
+// the value did not change within d. A d of zero checks once.
+func (w *ChangeWatcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
+	return waitTimeout("map watch changes", d, w.Wait)
+}
+
+// Seq yields successive changed values for a range loop. Each step waits up
+// to timeout for the next change (no limit when timeout <= 0). The sequence
+// ends quietly when a wait times out, the loop breaks or the watcher is
+// closed; any other error, ctx's included, is yielded once as the last
+// pair.
+func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[V, error] {
+	return stream(ctx, timeout, w.Wait, &w.k.life)
+}
+
+// Chan delivers changed values on an unbuffered channel, for select loops.
+// Its goroutine ends when ctx ends, the watcher is closed or a wait fails;
+// then the value channel is closed and the error channel receives the
+// error that ended it (nil after ctx or Close) and is closed.
+func (w *ChangeWatcher[K, V]) Chan(ctx context.Context) (<-chan V, <-chan error) {
+	return toChan(ctx, w.Wait, &w.k.life)
+}
+
+// Close closes the watcher, waking every call blocked in it. The map stays
+// open. Close is idempotent.
+func (w *ChangeWatcher[K, V]) Close() error {
+	w.k.close()
+	return nil
+}

@@ -1,0 +1,91 @@
+package refs_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// testMap is a map created for one test and closed after it.
+type testMap struct{ fd *sys.FD }
+
+func (m testMap) FD() *sys.FD { return m.fd }
+
+func newMap(t testing.TB, typ, keySize, valueSize, maxEntries uint32) testMap {
+	t.Helper()
+	fd, err := sys.MapCreate(&sys.MapCreateAttr{MapType: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
+	if err != nil {
+		t.Fatalf("create map: %v", err)
+	}
+	t.Cleanup(func() { fd.Close() })
+	return testMap{fd}
+}
+
+// kernelProg loads a program for the test and closes it after.
+func kernelProg(t testing.TB, load func() (*sys.FD, error)) *sys.FD {
+	t.Helper()
+	prog, err := load()
+	if err != nil {
+		t.Fatalf("load program: %v", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	return prog
+}
+
+// runProg runs prog once and fails the test unless the helper it calls
+// returned 0.
+func runProg(t testing.TB, prog *sys.FD) {
+	t.Helper()
+	ret, err := progs.Run(prog, 1)
+	if err != nil {
+		t.Errorf("run program: %v", err)
+	} else if ret != 0 {
+		t.Errorf("program returned %d", int32(ret))
+	}
+}
+
+// start begins a kernel test: leak check first, then the privilege gate.
+func start(t *testing.T) {
+	t.Helper()
+	testutil.CheckLeaks(t)
+	testutil.RequireBPF(t)
+	checkGoroutines(t)
+}
+
+// checkGoroutines fails the test if it leaves goroutines behind.
+func checkGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		n := 0
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if n = runtime.NumGoroutine(); n <= before {
+				return
+			}
+		}
+		buf := make([]byte, 1<<16)
+		t.Errorf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	})
+}
+
+// within fails the test if f does not return within a generous bound, and
+// returns how long it took.
+func within(t *testing.T, what string, f func()) time.Duration {
+	t.Helper()
+	done := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		f()
+		done <- time.Since(t0)
+	}()
+	select {
+	case d := <-done:
+		return d
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not return within 5s", what)
+		return 0
+	}
+}

@@ -1,0 +1,318 @@
+package refs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fifo is the machinery behind the queue and stack references: the kernel
+// map (BPF_MAP_TYPE_QUEUE pops FIFO, BPF_MAP_TYPE_STACK pops LIFO; the
+// order is the kernel's), the value codec, and the reference's life.
+type fifo[T any] struct {
+	life
+	h     handle
+	codec codec[T]
+	bufs  *bufPool
+	poll  time.Duration
+	name  string // "queue" or "stack", for errors
+}
+
+func newFifo[T any](m Map, stack bool, kind string, opts []Option) (*fifo[T], error) {
+	mapType, name := uint32(unix.BPF_MAP_TYPE_QUEUE), "queue"
+	if stack {
+		mapType, name = unix.BPF_MAP_TYPE_STACK, "stack"
+	}
+	op := "new " + kind
+	s, err := applyOptions(op, opts)
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHandle(op, mapFD(m), mapType)
+	if err != nil {
+		return nil, err
+	}
+	c, err := sizedCodec[T]("value", h.valueSize)
+	if err != nil {
+		h.st.release()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &fifo[T]{life: newLife(), h: h, codec: c, bufs: newBufPool(h.valueSize), poll: s.poll, name: name}, nil
+}
+
+func (f *fifo[T]) close() error {
+	if f.life.close() {
+		f.h.st.release()
+	}
+	return nil
+}
+
+// take pops (or, with peek, reads) one value without waiting; ok is false
+// when the map is empty.
+func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
+	if f.isClosed() {
+		return v, false, ErrClosed
+	}
+	b := f.bufs.get()
+	defer f.bufs.put(b)
+	if peek {
+		err = sysLookup(f.h.fd, nil, ptr(*b))
+	} else {
+		err = sysPop(f.h.fd, ptr(*b))
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, err
+	}
+	if err := f.codec.Decode(*b, &v); err != nil {
+		return v, false, fmt.Errorf("decode %T: %w", v, err)
+	}
+	return v, true, nil
+}
+
+// pop waits for a value and pops it.
+func (f *fifo[T]) pop(ctx context.Context) (T, error) {
+	var v T
+	err := f.pollUntil(ctx, f.poll, f.h.st, func() (bool, error) {
+		var ok bool
+		var err error
+		v, ok, err = f.take(false)
+		return ok, err
+	})
+	if err != nil {
+		return v, fmt.Errorf("%s pop: %w", f.name, err)
+	}
+	return v, nil
+}
+
+func (f *fifo[T]) popTimeout(d time.Duration) (T, bool, error) {
+	return waitTimeout(f.name+" pop", d, f.pop)
+}
+
+func (f *fifo[T]) push(v T) error {
+	if f.isClosed() {
+		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
+	}
+	b := f.bufs.get()
+	defer f.bufs.put(b)
+	if err := f.codec.Encode(*b, &v); err != nil {
+		return fmt.Errorf("%s push: encode %T: %w", f.name, v, err)
+	}
+	if err := sysPush(f.h.fd, ptr(*b)); err != nil {
+		if errors.Is(err, unix.E2BIG) {
+			return fmt.Errorf("%s push: %s is full: %w", f.name, f.name, err)
+		}
+		return fmt.Errorf("%s push: %w", f.name, err)
+	}
+	f.h.st.notify()
+	return nil
+}
+
+func (f *fifo[T]) peek() (T, bool, error) {
+	v, ok, err := f.take(true)
+	if err != nil {
+		return v, false, fmt.Errorf("%s peek: %w", f.name, err)
+	}
+	return v, ok, nil
+}
+
+// QueueRef pops values from a BPF_MAP_TYPE_QUEUE in FIFO order, blocking
+// until one is there: clj-ebpf's queue-ref, where @ref is Pop and
+// (deref ref ms timeout-val) is PopTimeout.
+//
+// The kernel cannot wake user space when a queue is pushed, so a waiting
+// Pop checks the map with back-off up to its poll interval (see
+// PollInterval); pushes made through this package's references in this
+// process wake it at once. A QueueRef is safe for concurrent use: each value
+// goes to exactly one caller. It borrows its map and does not close it.
+type QueueRef[T any] struct{ f *fifo[T] }
+
+// NewQueueRef returns a reference that pops values of type T from m, a
+// BPF_MAP_TYPE_QUEUE whose value size is T's encoded size (T goes through
+// structcodec, so it can be a tagged struct).
+func NewQueueRef[T any](m Map, opts ...Option) (*QueueRef[T], error) {
+	f, err := newFifo[T](m, false, "queue ref", opts)
+	if err != nil {
+		return nil, err
+	}
+	return &QueueRef[T]{f}, nil
+}
+
+// StackRef pops values from a BPF_MAP_TYPE_STACK in LIFO order, blocking
+// until one is there: clj-ebpf's stack-ref. It behaves like QueueRef in
+// every other way.
+type StackRef[T any] struct{ f *fifo[T] }
+
+// NewStackRef returns a reference that pops values of type T from m, a
+// BPF_MAP_TYPE_STACK whose value size is T's encoded size.
+func NewStackRef[T any](m Map, opts ...Option) (*StackRef[T], error) {
+	f, err := newFifo[T](m, true, "stack ref", opts)
+	if err != nil {
+		return nil, err
+	}
+	return &StackRef[T]{f}, nil
+}
+
+// QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
+// front without removing it: clj-ebpf's queue-writer, where conj! is Push
+// and @ref is Peek. Pushing onto a full queue fails with an error wrapping
+// unix.E2BIG. It is safe for concurrent use and does not close its map.
+type QueueWriter[T any] struct{ f *fifo[T] }
+
+// NewQueueWriter returns a writer of values of type T to m, a
+// BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
+func NewQueueWriter[T any](m Map) (*QueueWriter[T], error) {
+	f, err := newFifo[T](m, false, "queue writer", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &QueueWriter[T]{f}, nil
+}
+
+// StackWriter pushes values onto a BPF_MAP_TYPE_STACK and peeks at its top:
+// clj-ebpf's stack-writer. It behaves like QueueWriter in every other way.
+type StackWriter[T any] struct{ f *fifo[T] }
+
+// NewStackWriter returns a writer of values of type T to m, a
+// BPF_MAP_TYPE_STACK whose value size is T's encoded size.
+func NewStackWriter[T any](m Map) (*StackWriter[T], error) {
+	f, err := newFifo[T](m, true, "stack writer", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &StackWriter[T]{f}, nil
+}
+
+// QueueChannel is a QueueRef and a QueueWriter over one queue in one value:
+// clj-ebpf's queue-channel, for producer-consumer code in which user space
+// both pushes and pops. Close closes both halves.
+type QueueChannel[T any] struct {
+	*QueueRef[T]
+	*QueueWriter[T]
+}
+
+// NewQueueChannel returns a channel-like reference to m, a
+// BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
+func NewQueueChannel[T any](m Map, opts ...Option) (*QueueChannel[T], error) {
+	f, err := newFifo[T](m, false, "queue channel", opts)
+	if err != nil {
+		return nil, err
+	}
+	return &QueueChannel[T]{&QueueRef[T]{f}, &QueueWriter[T]{f}}, nil
+}
+
+// Close closes the channel and wakes every call blocked in it.
+func (c *QueueChannel[T]) Close() error { return c.QueueRef.Close() }
+
+// StackChannel is a StackRef and a StackWriter over one stack: clj-ebpf's
+// stack-channel (pushes and LIFO pops, as in an undo log).
+type StackChannel[T any] struct {
+	*StackRef[T]
+	*StackWriter[T]
+}
+
+// NewStackChannel returns a channel-like reference to m, a
+// BPF_MAP_TYPE_STACK whose value size is T's encoded size.
+func NewStackChannel[T any](m Map, opts ...Option) (*StackChannel[T], error) {
+	f, err := newFifo[T](m, true, "stack channel", opts)
+	if err != nil {
+		return nil, err
+	}
+	return &StackChannel[T]{&StackRef[T]{f}, &StackWriter[T]{f}}, nil
+}
+
+// Close closes the channel and wakes every call blocked in it.
+func (c *StackChannel[T]) Close() error { return c.StackRef.Close() }
+
+// Pop waits until the queue holds a value, removes the oldest and returns
+// it. It fails when ctx ends (with ctx.Err()) or the reference is closed
+// (with an error wrapping ErrClosed).
+func (r *QueueRef[T]) Pop(ctx context.Context) (T, error) { return r.f.pop(ctx) }
+
+// PopTimeout is Pop with a time limit: ok is false, with a nil error, when
+// nothing arrived within d. A d of zero checks once without waiting.
+func (r *QueueRef[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
+	return r.f.popTimeout(d)
+}
+
+// Seq pops values for a range loop: clj-ebpf's queue-seq. Each step waits
+// up to timeout for the next value (no limit when timeout <= 0). The
+// sequence ends quietly when a wait times out, the loop breaks or the
+// reference is closed; any other error, ctx's included, is yielded once as
+// the last pair.
+func (r *QueueRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
+	return stream(ctx, timeout, r.f.pop, &r.f.life)
+}
+
+// Chan delivers popped values on an unbuffered channel, for select loops.
+// A goroutine pops and sends; it ends when ctx ends, the reference is
+// closed or a pop fails, leaving nothing behind. Then the value channel is
+// closed and the error channel receives the error that ended it (nil after
+// ctx or Close) and is closed. A value popped when ctx ended or Close came
+// but not yet received is dropped: use Pop when every value matters.
+func (r *QueueRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
+	return toChan(ctx, r.f.pop, &r.f.life)
+}
+
+// Close closes the reference, waking every call blocked in it. The map
+// stays open. Close is idempotent.
+func (r *QueueRef[T]) Close() error { return r.f.close() }
+
+// Pop waits until the stack holds a value, removes the newest and returns
+// it. It fails when ctx ends or the reference is closed.
+func (r *StackRef[T]) Pop(ctx context.Context) (T, error) { return r.f.pop(ctx) }
+
+// PopTimeout is Pop with a time limit: ok is false, with a nil error, when
+// nothing arrived within d. A d of zero checks once without waiting.
+func (r *StackRef[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
+	return r.f.popTimeout(d)
+}
+
+// Seq pops values for a range loop: newest first. Each step waits
+// up to timeout for the next value (no limit when timeout <= 0). The
+// sequence ends quietly when a wait times out, the loop breaks or the
+// reference is closed; any other error, ctx's included, is yielded once as
+// the last pair.
+func (r *StackRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
+	return stream(ctx, timeout, r.f.pop, &r.f.life)
+}
+
+// Chan delivers popped values on an unbuffered channel, for select loops.
+// A goroutine pops and sends; it ends when ctx ends, the reference is
+// closed or a pop fails, leaving nothing behind. Then the value channel is
+// closed and the error channel receives the error that ended it (nil after
+// ctx or Close) and is closed. A value popped when ctx ended or Close came
+// but not yet received is dropped: use Pop when every value matters.
+func (r *StackRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
+	return toChan(ctx, r.f.pop, &r.f.life)
+}
+
+// Close closes the reference, waking every call blocked in it. The map
+// stays open. Close is idempotent.
+func (r *StackRef[T]) Close() error { return r.f.close() }
+
+// Push adds v at the back of the queue (clj-ebpf's conj!).
+func (w *QueueWriter[T]) Push(v T) error { return w.f.push(v) }
+
+// Peek returns the value at the front of the queue without removing it;
+// ok is false when the queue is empty. It never waits.
+func (w *QueueWriter[T]) Peek() (v T, ok bool, err error) { return w.f.peek() }
+
+// Close closes the writer. The map stays open. Close is idempotent.
+func (w *QueueWriter[T]) Close() error { return w.f.close() }
+
+// Push puts v on top of the stack (clj-ebpf's conj!).
+func (w *StackWriter[T]) Push(v T) error { return w.f.push(v) }
+
+// Peek returns the value on top of the stack without removing it; ok is
+// false when the stack is empty. It never waits.
+func (w *StackWriter[T]) Peek() (v T, ok bool, err error) { return w.f.peek() }
+
+// Close closes the writer. The map stays open. Close is idempotent.
+func (w *StackWriter[T]) Close() error { return w.f.close() }

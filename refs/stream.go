@@ -1,0 +1,74 @@
+package refs
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+)
+
+// stream is the Seq of every blocking reference: it calls next until the
+// reference closes, timeout passes without a value, ctx ends or next fails.
+// A timeout of zero or less means no limit per value. Closing the
+// reference and running out of time end the sequence quietly, as
+// clj-ebpf's ringbuf-seq and queue-seq end on their timeout value; any other
+// error, ctx's included, is yielded once as the last pair.
+func stream[T any](ctx context.Context, timeout time.Duration, next func(context.Context) (T, error), l *life) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for {
+			wctx, cancel := ctx, context.CancelFunc(func() {})
+			if timeout > 0 {
+				wctx, cancel = context.WithTimeout(ctx, timeout)
+			}
+			v, err := next(wctx)
+			ranOut := timeout > 0 && ctx.Err() == nil && wctx.Err() != nil
+			cancel()
+			switch {
+			case err == nil:
+				if !yield(v, nil) {
+					return
+				}
+				continue
+			case errors.Is(err, ErrClosed) && l.isClosed():
+			case ranOut && timedOut(err):
+			default:
+				yield(v, err)
+			}
+			return
+		}
+	}
+}
+
+// toChan is the Chan of every blocking reference. The goroutine it starts
+// ends when ctx ends, the reference closes or next fails; then the value
+// channel is closed and the error channel receives the error that ended
+// it (nil for ctx and Close) and is closed.
+func toChan[T any](ctx context.Context, next func(context.Context) (T, error), l *life) (<-chan T, <-chan error) {
+	out := make(chan T)
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() {
+			close(out)
+			errc <- err
+			close(errc)
+		}()
+		for {
+			v, e := next(ctx)
+			if e != nil {
+				if ctx.Err() == nil && !l.isClosed() {
+					err = e
+				}
+				return
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	return out, errc
+}

@@ -1,0 +1,183 @@
+package refs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// ErrClosed is wrapped by the error of every call made on, or blocked in, a
+// reference that has been closed. It also matches os.ErrClosed.
+var ErrClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string { return "reference is closed" }
+func (closedError) Unwrap() error { return os.ErrClosed }
+
+// ErrInvalidValue is wrapped by the error an EntryRef returns when its
+// validator rejects a new value. Nothing is written in that case.
+var ErrInvalidValue = errors.New("value rejected by validator")
+
+// DefaultPollInterval is how often a reference over a map the kernel cannot
+// wake us for (queue, stack, hash, array) checks it at most, unless
+// PollInterval says otherwise.
+const DefaultPollInterval = 10 * time.Millisecond
+
+// minPoll is the first sleep of a polling wait; sleeps double from here up
+// to the poll interval.
+const minPoll = 100 * time.Microsecond
+
+// Option configures a polling reference (QueueRef, StackRef, QueueChannel,
+// StackChannel, MapWatcher, ChangeWatcher).
+type Option func(*settings)
+
+type settings struct {
+	poll time.Duration
+}
+
+// PollInterval sets the longest pause between two checks of the map while a
+// call waits (default DefaultPollInterval). A wait checks at once, then
+// backs off from 100µs, doubling up to d, so a value that arrives soon is
+// seen soon and a long wait costs one system call per d. It bounds how late
+// a value written by a BPF program or another process is seen; values
+// written through this package's references in this process wake waiters
+// at once.
+func PollInterval(d time.Duration) Option {
+	return func(s *settings) { s.poll = d }
+}
+
+func applyOptions(op string, opts []Option) (settings, error) {
+	s := settings{poll: DefaultPollInterval}
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
+	if s.poll <= 0 {
+		return s, fmt.Errorf("%s: poll interval must be positive, got %v", op, s.poll)
+	}
+	return s, nil
+}
+
+// life is the open/closed state every reference shares: done is closed by
+// the first Close, which wakes every waiter selecting on it.
+type life struct {
+	once sync.Once
+	done chan struct{}
+}
+
+func newLife() life { return life{done: make(chan struct{})} }
+
+// close reports whether this call closed it.
+func (l *life) close() (first bool) {
+	l.once.Do(func() { close(l.done); first = true })
+	return first
+}
+
+func (l *life) isClosed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// check returns the error for a call made now: ErrClosed, the context's
+// error, or nil.
+func (l *life) check(ctx context.Context) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// pollUntil calls try until it reports done or an error, ctx ends or the
+// reference closes. Between tries it sleeps with back-off, from minPoll
+// doubling up to interval, and wakes early when kick's channel closes (a
+// write through a reference of this process). kick is taken before each
+// try so that a write between the try and the sleep is not missed.
+func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapState, try func() (bool, error)) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	sleep := min(minPoll, interval)
+	for {
+		var kick <-chan struct{}
+		if st != nil {
+			kick = st.changes()
+		}
+		done, err := try()
+		if err != nil || done {
+			return err
+		}
+		if err := l.check(ctx); err != nil {
+			return err
+		}
+		if timer == nil {
+			timer = time.NewTimer(sleep)
+		} else {
+			timer.Reset(sleep)
+		}
+		select {
+		case <-timer.C:
+			sleep = min(2*sleep, interval)
+		case <-kick:
+		case <-l.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// timeoutContext turns the timeout form's d into a context: d > 0 waits up
+// to d, d == 0 tries once without waiting.
+func timeoutContext(op string, d time.Duration) (context.Context, context.CancelFunc, error) {
+	if d < 0 {
+		return nil, nil, fmt.Errorf("%s: negative timeout %v", op, d)
+	}
+	if d == 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // already done: one try, no wait
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	return ctx, cancel, nil
+}
+
+// timedOut reports whether err only says that the timeout form's own time
+// ran out, which the timeout forms report as ok == false, not as an error.
+func timedOut(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// waitTimeout runs the context form wait with a timeout of d and turns
+// running out of time into ok == false.
+func waitTimeout[T any](op string, d time.Duration, wait func(context.Context) (T, error)) (T, bool, error) {
+	var zero T
+	ctx, cancel, err := timeoutContext(op, d)
+	if err != nil {
+		return zero, false, err
+	}
+	defer cancel()
+	v, err := wait(ctx)
+	if err != nil {
+		if ctx.Err() != nil && timedOut(err) {
+			return zero, false, nil
+		}
+		return zero, false, err
+	}
+	return v, true, nil
+}
