@@ -161,7 +161,7 @@ func (d *demo) createMap(attr sys.MapCreateAttr, name, what string) (*sys.FD, er
 		return nil, err
 	}
 	d.mapIDs = append(d.mapIDs, info.ID)
-	d.printf("created  %-13s %-13s %-28s id %d\n", name, sys.MapTypeName(attr.MapType), what, info.ID)
+	d.printf("created  %-13s %-13s %-33s id %d\n", name, sys.MapTypeName(attr.MapType), what, info.ID)
 	return fd, nil
 }
 
@@ -205,12 +205,119 @@ func (d *demo) counter() (part, error) {
 	}, nil
 }
 
+// ringbuf: a program writes events into a ring buffer; Go reads them as
+// they arrive.
 func (d *demo) ringbuf() (part, error) {
-	return part{}, nil
+	if err := sys.HaveRingbuf(); err != nil {
+		d.printf("skipped  ringbuf: %v (ring buffers need Linux 5.8)\n", err)
+		return part{}, nil
+	}
+	const size = 64 << 10
+	ring, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: size},
+		"demo_events", "64 KiB of kernel events")
+	if err != nil {
+		return part{}, err
+	}
+	prog, err := d.loadProg(progs.EmitEvent(ring))
+	if err != nil {
+		return part{}, err
+	}
+	r, err := openRing(&bpfMap{fd: ring, info: sys.MapInfo{MaxEntries: size}})
+	if err != nil {
+		return part{}, fmt.Errorf("read demo_events: %w", err)
+	}
+	d.closers = append(d.closers, r.Close)
+	const events = 3
+	var read int
+	return part{
+		name: "ringbuf",
+		round: func(ctx context.Context) (string, error) {
+			if _, err := progs.Run(prog, events); err != nil {
+				return "", err
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			var cells []string
+			var t0 uint64
+			for i := range events {
+				rec, err := r.Read(ctx)
+				if err != nil {
+					return "", err
+				}
+				ts, cpu, n := binary.LittleEndian.Uint64(rec), binary.LittleEndian.Uint32(rec[8:]), binary.LittleEndian.Uint32(rec[12:])
+				if i == 0 {
+					t0 = ts
+					cells = append(cells, fmt.Sprintf("{t0 cpu%d len=%d}", cpu, n))
+				} else {
+					cells = append(cells, fmt.Sprintf("{+%v cpu%d len=%d}", time.Duration(ts-t0), cpu, n))
+				}
+			}
+			read += events
+			return fmt.Sprintf("program emitted %d events, Go read %s", events, strings.Join(cells, " ")), nil
+		},
+		summary: func() string { return fmt.Sprintf("%d events read from demo_events as the kernel wrote them", read) },
+	}, nil
 }
 
+// userRing: Go pushes samples through a user ring buffer; a program drains
+// them and sums them in an array Go reads back.
 func (d *demo) userRing() (part, error) {
-	return part{}, nil
+	if err := sys.HaveUserRingbuf(); err != nil {
+		d.printf("skipped  userring: %v (user ring buffers need Linux 6.1)\n", err)
+		return part{}, nil
+	}
+	const size = 64 << 10
+	ring, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: size},
+		"demo_samples", "64 KiB of samples for the kernel")
+	if err != nil {
+		return part{}, err
+	}
+	sums, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 2},
+		"demo_sums", "[0] sum, [1] samples drained")
+	if err != nil {
+		return part{}, err
+	}
+	prog, err := d.loadProg(progs.DrainSum(ring, sums))
+	if err != nil {
+		return part{}, err
+	}
+	w, err := openUserRing(ring, size)
+	if err != nil {
+		return part{}, fmt.Errorf("write demo_samples: %w", err)
+	}
+	d.closers = append(d.closers, w.Close)
+	const samples = 8
+	var next, sent, sentSum uint64
+	var got [2]uint64
+	return part{
+		name: "userring",
+		round: func(ctx context.Context) (string, error) {
+			first := next + 1
+			for range samples {
+				next++
+				var b [8]byte
+				binary.LittleEndian.PutUint64(b[:], next)
+				if err := w.Write(b[:]); err != nil {
+					return "", err
+				}
+				sent++
+				sentSum += next
+			}
+			if _, err := progs.Run(prog, 1); err != nil {
+				return "", err
+			}
+			for i := range got {
+				key := uint32(i)
+				if err := sys.MapLookupElem(sums, unsafe.Pointer(&key), unsafe.Pointer(&got[i]), 0); err != nil {
+					return "", err
+				}
+			}
+			return fmt.Sprintf("Go pushed samples %d..%d, the kernel drained them: %d samples so far, sum %d", first, next, got[1], got[0]), nil
+		},
+		summary: func() string {
+			return fmt.Sprintf("%d of %d samples reached the kernel, sum %d (Go sent %d)", got[1], sent, got[0], sentSum)
+		},
+	}, nil
 }
 
 // queue: a program pushes kernel timestamps; Go pops them in FIFO order.

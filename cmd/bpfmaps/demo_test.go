@@ -27,6 +27,8 @@ func TestDemo(t *testing.T) {
 		"created  demo_counts", "created  demo_queue", "created  demo_percpu",
 		"counter  program ran 1000×: demo_counts[1] 0 -> 1000",
 		"(in FIFO order)", "demo_percpu[0]: cpu0=1",
+		"ringbuf  program emitted 3 events, Go read {t0 cpu",
+		"userring Go pushed samples 1..8, the kernel drained them: 8 samples so far, sum 36",
 		"summary", "none is left on the system",
 	} {
 		if !strings.Contains(out, want) {

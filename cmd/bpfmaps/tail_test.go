@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// TestTail has a program write events into a ringbuf before and while
+// tail runs: tail prints the ones already there first, then the new ones,
+// decoded with a layout, and stops after --count.
+func TestTail(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveRingbuf)
+	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail", 0, 0, 4096)
+	prog, err := progs.EmitEvent(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	if _, err := progs.Run(prog, 3); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(toolPath, "tail", "cli_tail", "--count", "5", "--timeout", "10s", "--layout", "ts:u64,cpu:u32,len:u32")
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(pipe, first); err != nil { // the records already in the ring
+		t.Fatalf("tail printed nothing: %v (stderr %q)", err, stderr.String())
+	}
+	if _, err := progs.Run(prog, 2); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(pipe)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tail: %v (stderr %q)", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(first)+string(rest), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("tail --count 5 printed %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for _, l := range lines { // len: the 64-byte test packet less its Ethernet header
+		if !strings.HasPrefix(l, "ts=") || !strings.HasSuffix(l, " len=50") {
+			t.Errorf("record line %q, want ts=… cpu=… len=50", l)
+		}
+	}
+
+	// JSON, and a layout that does not fit.
+	progs.Run(prog, 1)
+	out := ok(t, "tail", id, "--count", "1", "--json", "--layout", "ts:u64")
+	var rec struct {
+		Size int
+		Data []string
+	}
+	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.Size != 16 || len(rec.Data) != 16 {
+		t.Errorf("tail --json = %q (%v)", out, err)
+	}
+	progs.Run(prog, 1)
+	if out := ok(t, "tail", id, "--count", "1", "--layout", "ts:u64"); !strings.HasSuffix(out, "(16 bytes, the layout has 8)\n") {
+		t.Errorf("tail with a layout of the wrong size = %q", out)
+	}
+
+	fails(t, 1, []string{`map ` + id + ` "cli_tail": tail: timed out after 200ms with 0 of 1 records`},
+		"tail", id, "--count", "1", "--timeout", "200ms")
+	if out := ok(t, "tail", id, "--timeout", "100ms"); out != "" {
+		t.Errorf("tail of an empty ring printed %q", out)
+	}
+	_, hashID := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_tail_hash", 4, 4, 1)
+	fails(t, 1, []string{`map ` + hashID + ` "cli_tail_hash": tail: a hash map is not a ringbuf`}, "tail", hashID)
+	fails(t, 2, []string{"--count must not be negative"}, "tail", id, "--count", "-1")
+}
