@@ -105,11 +105,13 @@ func (m *bpfMap) printEntry(w io.Writer, key []byte, values [][]byte, ks, vs sid
 		fmt.Fprintf(w, "%svalue: %s\n", prefix, vs.text(values[0]))
 		return
 	}
+	indent := ""
 	if prefix != "" {
 		fmt.Fprintln(w, strings.TrimSpace(prefix))
+		indent = "  "
 	}
 	for cpu, v := range values {
-		fmt.Fprintf(w, "  cpu%d: %s\n", cpu, vs.text(v))
+		fmt.Fprintf(w, "%scpu%d: %s\n", indent, cpu, vs.text(v))
 	}
 }
 

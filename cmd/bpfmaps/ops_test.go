@@ -332,3 +332,27 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestPerCPU(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireBPF(t)
+	cpus, err := sys.PossibleCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMap(t, unix.BPF_MAP_TYPE_PERCPU_HASH, "cli_percpu", 4, 4, 2)
+	ok(t, "put", "cli_percpu", "u32:1", "u32:5")
+	var want, wantDump strings.Builder
+	wantDump.WriteString("key: 1\n")
+	for cpu := range cpus {
+		fmt.Fprintf(&want, "cpu%d: 5\n", cpu)
+		fmt.Fprintf(&wantDump, "  cpu%d: 5\n", cpu)
+	}
+	wantDump.WriteString("Found 1 element\n")
+	if got := ok(t, "get", "cli_percpu", "1", "--int"); got != want.String() {
+		t.Errorf("get of a per-CPU map = %q, want %q", got, want.String())
+	}
+	if got := ok(t, "dump", "cli_percpu", "--int"); got != wantDump.String() {
+		t.Errorf("dump of a per-CPU map = %q, want %q", got, wantDump.String())
+	}
+}
