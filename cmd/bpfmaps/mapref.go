@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -47,6 +48,9 @@ func openMap(ref string) (*bpfMap, error) {
 	case ref == "":
 		return nil, usageError{"empty map name"}
 	case strings.Contains(ref, "/"):
+		if err := onBPFFS(ref); err != nil {
+			return nil, fmt.Errorf("open map pinned at %s: %w", ref, err)
+		}
 		fd, err = sys.ObjGet(ref, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open map pinned at %s: %w", ref, err)
@@ -157,4 +161,24 @@ func (m *bpfMap) fdinfo(field string) string {
 		}
 	}
 	return ""
+}
+
+// onBPFFS checks that path (or, when it does not exist, its directory) is
+// on a bpf filesystem, where the kernel's own errors (EPERM, EACCES) would
+// only confuse.
+func onBPFFS(path string) error {
+	var st unix.Statfs_t
+	err := unix.Statfs(path, &st)
+	if errors.Is(err, unix.ENOENT) {
+		if err = unix.Statfs(filepath.Dir(path), &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
+			return fmt.Errorf("no such file")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if st.Type != unix.BPF_FS_MAGIC {
+		return fmt.Errorf("not on a bpf filesystem (pins live under a bpf mount such as /sys/fs/bpf)")
+	}
+	return nil
 }

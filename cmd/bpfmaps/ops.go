@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -342,6 +343,9 @@ func popOrPeek(op string, args []string, stdout io.Writer) error {
 func runPin(args []string, stdout io.Writer) error {
 	fs := newFlags("pin", "MAP PATH", "Pin a map at PATH on a bpf filesystem, so that it outlives its programs.\n\n"+mapRefHelp, stdout)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
+		if err := onBPFFS(filepath.Dir(args[0])); err != nil {
+			return m.wrap("pin at "+args[0], err)
+		}
 		if err := sys.ObjPin(m.fd, args[0]); err != nil {
 			return m.wrap("pin at "+args[0], err)
 		}

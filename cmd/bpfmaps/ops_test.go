@@ -104,7 +104,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{1, []string{`no map named "cli_nosuch"`}, "get cli_nosuch u32:1"},
 		{1, []string{"open map id 4294967295", "no map with that id"}, "dump 4294967295"},
-		{1, []string{"open map pinned at " + dir + "/gone", "no such file"}, "info " + dir + "/gone"},
+		{1, []string{"open map pinned at " + dir + "/gone", "not on a bpf filesystem"}, "info " + dir + "/gone"},
 		{1, []string{`map name "cli_twice" is ambiguous: ids `, "id:N"}, "dump cli_twice"},
 		{2, []string{`bad map id "x"`}, "info id:x"},
 		{2, []string{"key is 3 bytes", `map ` + id + ` "cli_bad" has 4-byte keys`}, "get cli_bad 010203"},
@@ -283,6 +283,9 @@ func TestPinAndFreeze(t *testing.T) {
 	path := filepath.Join(fs, "pinned")
 	ok(t, "pin", "cli_pin", path)
 	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "pin at " + path, "pin path already exists"}, "pin", "cli_pin", path)
+	plain := t.TempDir() + "/x"
+	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "pin at " + plain, "not on a bpf filesystem"}, "pin", "cli_pin", plain)
+	fails(t, 1, []string{"open map pinned at " + fs + "/gone: no such file"}, "get", fs+"/gone", "u32:1")
 	ok(t, "put", path, "u32:1", "u32:5")
 	if got := ok(t, "get", "cli_pin", "1", "--int"); got != "5\n" {
 		t.Errorf("value written through the pin = %q", got)
