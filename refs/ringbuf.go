@@ -1,0 +1,152 @@
+package refs
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RingBufRef reads the events a BPF program writes to a
+// BPF_MAP_TYPE_RINGBUF, one per call, blocking until one is there:
+// clj-ebpf's ringbuf-ref, where @ref is Read and (deref ref ms timeout-val)
+// is ReadTimeout.
+//
+// Unlike clj-ebpf's, a waiting RingBufRef sleeps in epoll until the kernel
+// signals data, with no polling and no time slices, and records already in
+// the ring are returned before any wait. It is safe for concurrent use:
+// each event goes to exactly one caller. It reads through its own
+// descriptor of the ring and does not close the map it was given.
+type RingBufRef[T any] struct {
+	life
+	src    recordSource
+	decode func([]byte) (T, error)
+	turn   chan struct{} // one reader in the ring at a time
+}
+
+// NewRingBufRef returns a reference that reads events of type T from m, a
+// BPF_MAP_TYPE_RINGBUF. With T = []byte each event is a copy of the
+// record's bytes; any other T is decoded with structcodec, so it can be a
+// tagged struct, and a record whose size differs from T's is an error.
+func NewRingBufRef[T any](m Map) (*RingBufRef[T], error) {
+	var decode func([]byte) (T, error)
+	if _, ok := any((*T)(nil)).(*[]byte); ok {
+		decode = func(b []byte) (T, error) {
+			var v T
+			*any(&v).(*[]byte) = append([]byte(nil), b...)
+			return v, nil
+		}
+	} else {
+		c, err := codecFor[T]()
+		if err != nil {
+			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
+		}
+		decode = func(b []byte) (T, error) {
+			var v T
+			if len(b) != c.Size() {
+				return v, fmt.Errorf("record of %d bytes, %T is %d", len(b), v, c.Size())
+			}
+			err := c.Decode(b, &v)
+			return v, err
+		}
+	}
+	return NewRingBufRefFunc(m, decode)
+}
+
+// NewRingBufRefFunc returns a reference that turns each record of m, a
+// BPF_MAP_TYPE_RINGBUF, into a T with decode (clj-ebpf's :deserializer).
+// decode sees the record's bytes in place in the ring: they are valid only
+// until it returns, so it must copy what it keeps. An error from decode is
+// returned by the read; the record is consumed either way.
+func NewRingBufRefFunc[T any](m Map, decode func(record []byte) (T, error)) (*RingBufRef[T], error) {
+	const op = "new ringbuf ref"
+	if decode == nil {
+		return nil, fmt.Errorf("%s: nil decode function", op)
+	}
+	h, err := newHandle(op, mapFD(m), unix.BPF_MAP_TYPE_RINGBUF)
+	if err != nil {
+		return nil, err
+	}
+	h.st.release() // rings need no shared state: the kernel wakes us
+	src, err := openRing(h.fd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	r := &RingBufRef[T]{life: newLife(), src: src, decode: decode, turn: make(chan struct{}, 1)}
+	return r, nil
+}
+
+// Read returns the next event, waiting until the kernel writes one. It fails
+// when ctx ends (with ctx.Err()) or the reference is closed (with an error
+// wrapping ErrClosed).
+func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
+	var v T
+	if r.isClosed() {
+		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+	}
+	// Take the turn at once if it is free, so that an event already in the
+	// ring is returned even when ctx has ended (ReadTimeout(0)).
+	select {
+	case r.turn <- struct{}{}:
+	default:
+		select {
+		case r.turn <- struct{}{}:
+		case <-ctx.Done():
+			return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
+		case <-r.done:
+			return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+		}
+	}
+	defer func() { <-r.turn }()
+	var derr error
+	err := r.src.readOne(ctx, func(b []byte) {
+		v, derr = r.decode(b)
+	})
+	if err == nil {
+		err = derr
+	}
+	if err != nil {
+		if r.isClosed() {
+			err = ErrClosed
+		}
+		return v, fmt.Errorf("ringbuf read: %w", err)
+	}
+	return v, nil
+}
+
+// ReadTimeout is Read with a time limit: ok is false, with a nil error, when
+// no event arrived within d. A d of zero returns an event already in the
+// ring without waiting.
+func (r *RingBufRef[T]) ReadTimeout(d time.Duration) (v T, ok bool, err error) {
+	return waitTimeout("ringbuf read", d, r.Read)
+}
+
+// Seq reads events for a range loop: clj-ebpf's ringbuf-seq. Each step
+// waits up to timeout for the next event (no limit when timeout <= 0). The
+// sequence ends quietly when a wait times out, the loop breaks or the
+// reference is closed; any other error, ctx's included, is yielded once as
+// the last pair.
+func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
+	return stream(ctx, timeout, r.Read, &r.life)
+}
+
+// Chan delivers events on an unbuffered channel, for select loops. A
+// goroutine reads and sends; it ends when ctx ends, the reference is closed
+// or a read fails, leaving nothing behind. Then the value channel is closed
+// and the error channel receives the error that ended it (nil after ctx or
+// Close) and is closed. An event read when ctx ended or Close came but not
+// yet received is dropped: use Read when every event matters.
+func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
+	return toChan(ctx, r.Read, &r.life)
+}
+
+// Close closes the reference and its descriptor of the ring, waking every
+// blocked Read at once. The map stays open. Close is idempotent.
+func (r *RingBufRef[T]) Close() error {
+	if !r.life.close() {
+		return nil
+	}
+	return r.src.close()
+}

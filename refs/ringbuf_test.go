@@ -1,0 +1,278 @@
+package refs_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/refs"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// event is the record progs.EmitEvent writes: struct event { u64 time_ns;
+// u32 cpu; u32 len; }.
+type event struct {
+	TimeNS uint64
+	CPU    uint32
+	Len    uint32
+}
+
+// packetLen is skb->len of progs.Run's 64-byte packet, once the kernel
+// has taken the Ethernet header off.
+const packetLen = 64 - 14
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+// newRing creates a ring and the program that writes one event to it per
+// run.
+func newRing(t testing.TB) (testMap, *sys.FD) {
+	t.Helper()
+	ring := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
+	prog := kernelProg(t, func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) })
+	return ring, prog
+}
+
+func startRing(t *testing.T) {
+	t.Helper()
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveRingbuf)
+	checkGoroutines(t)
+}
+
+func newRingRef(t *testing.T, ring refs.Map) *refs.RingBufRef[event] {
+	t.Helper()
+	r, err := refs.NewRingBufRef[event](ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRingBufRefBlocksUntilKernelEvent(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	before := monotonicNow()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		runProg(t, prog)
+	}()
+	var ev event
+	var err error
+	within(t, "Read", func() { ev, err = r.Read(context.Background()) })
+	if err != nil || ev.TimeNS <= before || ev.Len != packetLen {
+		t.Fatalf("Read = %+v, %v; want an event stamped after %d for a %d-byte packet", ev, err, before, packetLen)
+	}
+}
+
+func TestRingBufRefReadsWhatIsThereFirst(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 3 {
+		runProg(t, prog)
+	}
+	// Opened after the events were written: they are returned without any
+	// wake-up from the kernel, even with no time to wait.
+	r := newRingRef(t, ring)
+	var last uint64
+	for i := range 3 {
+		ev, ok, err := r.ReadTimeout(0)
+		if !ok || err != nil || ev.TimeNS < last {
+			t.Fatalf("ReadTimeout(0) #%d = %+v, %v, %v", i, ev, ok, err)
+		}
+		last = ev.TimeNS
+	}
+	t0 := time.Now()
+	if _, ok, err := r.ReadTimeout(30 * time.Millisecond); ok || err != nil {
+		t.Fatalf("ReadTimeout on an empty ring = %v, %v; want false, nil", ok, err)
+	}
+	if d := time.Since(t0); d < 30*time.Millisecond {
+		t.Fatalf("ReadTimeout returned after %v, before its 30ms", d)
+	}
+	if _, _, err := r.ReadTimeout(-1); err == nil {
+		t.Fatal("ReadTimeout(-1) succeeded")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := r.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Read with an expiring context = %v; want DeadlineExceeded", err)
+	}
+}
+
+func TestRingBufRefBytesAndFunc(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	raw, err := refs.NewRingBufRef[[]byte](ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	runProg(t, prog)
+	runProg(t, prog)
+	a, _, err := raw.ReadTimeout(time.Second)
+	if err != nil || len(a) != progs.EventSize {
+		t.Fatalf("[]byte read = %x, %v; want %d bytes", a, err, progs.EventSize)
+	}
+	saved := string(a)
+	if _, _, err := raw.ReadTimeout(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if string(a) != saved {
+		t.Fatal("a []byte event changed after the next read: it is not a copy")
+	}
+
+	// A deserializer sees the bytes; its error is the read's.
+	errBad := errors.New("bad event")
+	fn, err := refs.NewRingBufRefFunc(ring, func(b []byte) (int, error) {
+		if len(b) != progs.EventSize {
+			return 0, errBad
+		}
+		return len(b), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Close()
+	runProg(t, prog)
+	if n, ok, err := fn.ReadTimeout(time.Second); n != progs.EventSize || !ok || err != nil {
+		t.Fatalf("ReadTimeout with a deserializer = %d, %v, %v", n, ok, err)
+	}
+	small, err := refs.NewRingBufRef[uint64](ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	runProg(t, prog)
+	if _, _, err := small.ReadTimeout(time.Second); err == nil {
+		t.Fatal("a 16-byte record read as an 8-byte type succeeded")
+	}
+}
+
+func TestRingBufRefErrors(t *testing.T) {
+	startRing(t)
+	hash := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	if _, err := refs.NewRingBufRef[[]byte](hash); err == nil {
+		t.Error("RingBufRef over a hash map succeeded")
+	}
+	ring, _ := newRing(t)
+	if _, err := refs.NewRingBufRefFunc[int](ring, nil); err == nil {
+		t.Error("a nil deserializer was accepted")
+	}
+}
+
+func TestRingBufRefCloseWakesBlocked(t *testing.T) {
+	startRing(t)
+	ring, _ := newRing(t)
+	r := newRingRef(t, ring)
+	const readers = 4 // one waits in epoll, the others for their turn
+	errs := make(chan error, readers)
+	for range readers {
+		go func() {
+			_, err := r.Read(context.Background())
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	d := within(t, "Close and the wake-up of blocked Reads", func() {
+		r.Close()
+		for range readers {
+			if err := <-errs; !errors.Is(err, refs.ErrClosed) {
+				t.Errorf("blocked Read after Close = %v; want ErrClosed", err)
+			}
+		}
+	})
+	t.Logf("%d blocked Reads returned %v after Close", readers, d)
+	if _, err := r.Read(context.Background()); !errors.Is(err, refs.ErrClosed) {
+		t.Fatalf("Read after Close = %v; want ErrClosed", err)
+	}
+}
+
+func TestRingBufRefSeqEndsOnTimeout(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	if _, err := progs.Run(prog, 5); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	within(t, "Seq", func() {
+		for _, err := range r.Seq(context.Background(), 30*time.Millisecond) {
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	})
+	if n != 5 {
+		t.Fatalf("Seq yielded %d events, want 5", n)
+	}
+}
+
+func TestRingBufRefConcurrentReaders(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	const events = 1000
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range r.Seq(context.Background(), 300*time.Millisecond) {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got.Add(1)
+			}
+		}()
+	}
+	for range events / 100 {
+		if _, err := progs.Run(prog, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if got.Load() != events {
+		t.Fatalf("readers got %d events, want %d", got.Load(), events)
+	}
+}
+
+func TestRingBufRefChan(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	ctx, cancel := context.WithCancel(context.Background())
+	evs, errc := r.Chan(ctx)
+	runProg(t, prog)
+	select {
+	case ev := <-evs:
+		if ev.Len != packetLen {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event on the channel")
+	}
+	cancel()
+	within(t, "Chan after cancel", func() {
+		for range evs {
+		}
+	})
+	if err := <-errc; err != nil {
+		t.Fatalf("error after cancel = %v", err)
+	}
+}
