@@ -1,0 +1,67 @@
+// Package refs gives BPF maps and rings the feel of ordinary Go values:
+// references that block until an event or a value is there, atom-like
+// references to one map entry, and channel-like references to queues and
+// stacks. They are the references of clj-ebpf's refs namespace, in Go:
+//
+//	clj-ebpf                       refs
+//	ringbuf-ref, @ref, deref       RingBufRef: Read(ctx), ReadTimeout(d)
+//	ringbuf-seq                    RingBufRef.Seq, RingBufRef.Chan
+//	queue-ref, stack-ref           QueueRef, StackRef: Pop(ctx), PopTimeout(d)
+//	queue-seq                      QueueRef.Seq, StackRef.Seq, .Chan
+//	map-watch                      MapWatcher: Wait(ctx), WaitTimeout(d)
+//	map-watch-changes              ChangeWatcher (NewChangeWatcherFrom for :initial-value)
+//	map-entry-ref (:validator)     EntryRef: Load, Store, Swap(f), CompareAndSwap (Validator)
+//	queue-writer, stack-writer     QueueWriter, StackWriter: Push (conj!), Peek
+//	queue-channel, stack-channel   QueueChannel, StackChannel: Push and Pop
+//	with-*-ref macros              defer ref.Close()
+//
+// # Blocking, timeouts and Close
+//
+// Every blocking call has a context form (Read, Pop, Wait), which fails with
+// ctx.Err() when the context ends, and a timeout form (ReadTimeout,
+// PopTimeout, WaitTimeout) that returns (value, ok, err) and reports running
+// out of time as ok == false with a nil error, where clj-ebpf returns its
+// timeout value. A timeout of zero checks once without waiting. Seq turns a
+// reference into a range-over-func sequence that ends when a step times
+// out or the reference is closed, like clj-ebpf's lazy sequences; Chan
+// delivers values on a channel for select loops.
+//
+// Every reference is an io.Closer. Close wakes every call blocked in it at
+// once; they, and later calls, fail with an error wrapping ErrClosed (which
+// matches os.ErrClosed too). No goroutine outlives Close or the end of the
+// context given to Chan.
+//
+// # How waits wait
+//
+// The kernel wakes a ring's readers through epoll, so RingBufRef sleeps
+// until the kernel writes an event: no polling. For queues, stacks and
+// hash or array maps the kernel has no such signal, so QueueRef, StackRef,
+// MapWatcher and ChangeWatcher check the map, then sleep with back-off
+// from 100µs doubling up to the poll interval (PollInterval, 10 ms by
+// default) between checks. Writes made through this package's references
+// in this process (Push, Store, Swap, CompareAndSwap) wake those waiters at
+// once, so only writers outside the process (a BPF program, another
+// process) pay the poll interval.
+//
+// # Values
+//
+// Keys and values go through structcodec, so K, V and T can be integers,
+// arrays or tagged structs whose C layout matches the map's key and value
+// sizes; a mismatch is an error when the reference is made. RingBufRef
+// takes a deserializer for events of any shape (NewRingBufRefFunc).
+//
+// # Atomicity
+//
+// EntryRef's Store, Swap and CompareAndSwap are atomic among all EntryRefs
+// of this process on the same map and key: they share one lock, found by
+// the map's kernel id and the key's bytes. BPF programs and other
+// processes do not take that lock; see EntryRef for what they can see and
+// for the kernel-side ways to exclude them.
+//
+// # Ownership
+//
+// References borrow the map they are made from and never close it; close
+// the map after its references. RingBufRef reads through its own duplicate
+// of the ring's descriptor. Calls on a reference whose map was closed fail
+// with an error wrapping os.ErrClosed.
+package refs
