@@ -203,21 +203,24 @@ func (r *EntryRef[K, V]) Store(v V) error {
 // reference to the same key. If the validator rejects f's result, nothing is
 // written. See EntryRef for what BPF programs writing the key can see.
 func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
+	r.lock.Lock()
+	defer r.lock.Unlock()
 	var nv V
-	err := r.locked("entry swap", func() error {
-		old, _, err := r.k.load(nil)
-		if err != nil {
-			return err
-		}
-		nv = f(old)
-		if r.validate != nil {
-			if err := r.validate(nv); err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalidValue, err)
-			}
-		}
-		return r.k.store(&nv)
-	})
-	return nv, err
+	if r.k.isClosed() {
+		return nv, fmt.Errorf("entry swap: %w", ErrClosed)
+	}
+	old, _, err := r.k.load(nil)
+	if err != nil {
+		return nv, fmt.Errorf("entry swap: %w", err)
+	}
+	nv = f(old)
+	if err := r.check("entry swap", nv); err != nil {
+		return nv, err
+	}
+	if err := r.k.store(&nv); err != nil {
+		return nv, fmt.Errorf("entry swap: %w", err)
+	}
+	return nv, nil
 }
 
 // CompareAndSwap writes new if the value stored under the key equals old

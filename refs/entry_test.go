@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -374,5 +375,41 @@ func TestChangeWatcher(t *testing.T) {
 	})
 	if fmt.Sprint(got) != "[20 30]" {
 		t.Fatalf("Seq yielded %v, want [20 30]", got)
+	}
+}
+
+func TestWatcherMapClosedUnderIt(t *testing.T) {
+	// References borrow their map: closing it under a waiting watcher ends
+	// the wait with an error wrapping os.ErrClosed, within a poll interval.
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	w, err := refs.NewMapWatcher[uint32, uint64](m, 1, refs.PollInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	go func() { time.Sleep(30 * time.Millisecond); m.FD().Close() }()
+	within(t, "Wait on a closed map", func() { _, err = w.Wait(context.Background()) })
+	if !errors.Is(err, os.ErrClosed) || errors.Is(err, refs.ErrClosed) {
+		t.Fatalf("Wait after the map closed = %v; want the map's os.ErrClosed", err)
+	}
+}
+
+func TestSeqYieldsContextError(t *testing.T) {
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	w, err := refs.NewChangeWatcher[uint32, uint64](m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var errs []error
+	for _, err := range w.Seq(ctx, time.Hour) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], context.DeadlineExceeded) {
+		t.Fatalf("Seq with an expiring context yielded %v; want one DeadlineExceeded", errs)
 	}
 }

@@ -41,11 +41,7 @@ func newHandle(op string, fd *sys.FD, want ...uint32) (handle, error) {
 		}
 		return handle{}, fmt.Errorf("%s: map type is %s, want %s", op, sys.MapTypeName(info.Type), names)
 	}
-	st, err := acquireState(fd)
-	if err != nil {
-		return handle{}, fmt.Errorf("%s: %w", op, err)
-	}
-	return handle{fd: fd, st: st, keySize: int(info.KeySize), valueSize: int(info.ValueSize)}, nil
+	return handle{fd: fd, st: acquireState(info.ID), keySize: int(info.KeySize), valueSize: int(info.ValueSize)}, nil
 }
 
 // ptr returns the address of b's first byte, or nil for an empty b (the

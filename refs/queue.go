@@ -78,8 +78,14 @@ func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
 
 // pop waits for a value and pops it.
 func (f *fifo[T]) pop(ctx context.Context) (T, error) {
-	var v T
-	err := f.pollUntil(ctx, f.poll, f.h.st, func() (bool, error) {
+	v, ok, err := f.take(false) // the common case: a value is there
+	if ok || err != nil {
+		if err != nil {
+			err = fmt.Errorf("%s pop: %w", f.name, err)
+		}
+		return v, err
+	}
+	err = f.pollUntil(ctx, f.poll, f.h.st, func() (bool, error) {
 		var ok bool
 		var err error
 		v, ok, err = f.take(false)

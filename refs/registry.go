@@ -1,11 +1,6 @@
 package refs
 
-import (
-	"fmt"
-	"sync"
-
-	"github.com/bpfmaps/bpfmaps/sys"
-)
+import "sync"
 
 // mapState is what every reference of this process over one kernel map
 // shares, whichever descriptor it came through: the per-key locks that make
@@ -33,25 +28,21 @@ var registry struct {
 	maps map[uint32]*mapState
 }
 
-// acquireState returns the shared state of the map behind fd; release it
-// when the reference closes.
-func acquireState(fd *sys.FD) (*mapState, error) {
-	info, err := sys.MapGetInfo(fd)
-	if err != nil {
-		return nil, fmt.Errorf("map info: %w", err)
-	}
+// acquireState returns the shared state of the map with kernel id id;
+// release it when the reference closes.
+func acquireState(id uint32) *mapState {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.maps == nil {
 		registry.maps = make(map[uint32]*mapState)
 	}
-	st := registry.maps[info.ID]
+	st := registry.maps[id]
 	if st == nil {
-		st = &mapState{id: info.ID, keys: make(map[string]*keyLock)}
-		registry.maps[info.ID] = st
+		st = &mapState{id: id, keys: make(map[string]*keyLock)}
+		registry.maps[id] = st
 	}
 	st.users++
-	return st, nil
+	return st
 }
 
 func (st *mapState) release() {
