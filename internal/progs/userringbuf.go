@@ -1,0 +1,220 @@
+package progs
+
+import (
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/asm"
+	"github.com/bpfmaps/bpfmaps/internal/btf"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// DrainResult is the value a UserRingbufDrain program keeps in its results
+// map (key 0). The counters add up over runs.
+//
+// The callback reads each sample's first 8 bytes through bpf_dynptr_data
+// and its last 8 bytes through bpf_dynptr_read at the offset the sample
+// declares: tests write the sample's length into its first 4 bytes, so a
+// sample the kernel saw whole is counted in Bytes and TailSum, and one whose
+// declared length does not match is counted in Bad.
+type DrainResult struct {
+	Ret     int64  // what the last bpf_user_ringbuf_drain returned
+	Runs    uint64 // how many times the program ran
+	Samples uint64 // samples passed to the callback
+	Bytes   uint64 // sum of the declared lengths (first 4 bytes, little-endian u32)
+	TailSum uint64 // sum of each sample's last 8 bytes
+	First   uint64 // first 8 bytes of the last sample
+	Bad     uint64 // samples the callback could not read as declared
+	StopAt  uint64 // input: the callback returns 1 once Samples reaches it (0: never)
+}
+
+// UserRingbufDrain is a socket filter that calls bpf_user_ringbuf_drain on
+// a BPF_MAP_TYPE_USER_RINGBUF map each time it runs and accounts what its
+// callback saw in Results.
+type UserRingbufDrain struct {
+	Prog    *sys.FD
+	Results *sys.FD // array, 1 entry of DrainResult
+}
+
+// drainBTF describes the two functions of the drain program: main (global)
+// and the callback (static, as the verifier demands).
+func drainBTF() ([]byte, []btf.FuncInfo) {
+	var b btf.Builder
+	intT := b.Int("int", 4, true)
+	mainProto := b.FuncProto(intT, btf.Param{Name: "skb", Type: b.Ptr(0)})
+	mainFn := b.Func("urb_drain", mainProto, btf.Global)
+	voidp := b.Ptr(0)
+	cbProto := b.FuncProto(intT, btf.Param{Name: "dynptr", Type: voidp}, btf.Param{Name: "ctx", Type: voidp})
+	cbFn := b.Func("urb_sample", cbProto, btf.Static)
+	return b.Bytes(), []btf.FuncInfo{{InsnOff: 0, TypeID: mainFn}, {TypeID: cbFn}}
+}
+
+// mov32Reg: wdst = wsrc, which zero-extends to 64 bits.
+func mov32Reg(dst, src asm.Reg) asm.Insn {
+	return asm.Insn{Code: unix.BPF_ALU | unix.BPF_MOV | unix.BPF_X, Regs: uint8(dst) | uint8(src)<<4}
+}
+
+// NewUserRingbufDrain loads the drain program for ring; flags go to the
+// helper as they are (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP).
+func NewUserRingbufDrain(ring *sys.FD, flags int32) (*UserRingbufDrain, error) {
+	results, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4,
+		ValueSize: uint32(unsafe.Sizeof(DrainResult{})), MaxEntries: 1})
+	if err != nil {
+		return nil, fmt.Errorf("user ringbuf drain: results map: %w", err)
+	}
+	prog, err := loadDrain(ring, results, flags)
+	if err != nil {
+		results.Close()
+		return nil, err
+	}
+	return &UserRingbufDrain{Prog: prog, Results: results}, nil
+}
+
+func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
+	ringFD, err := ring.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ring.Release()
+	resFD, err := results.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer results.Release()
+
+	const (
+		offRet, offRuns, offSamples, offBytes, offTail, offFirst, offBad, offStop = 0, 8, 16, 24, 32, 40, 48, 56
+	)
+	callback := asm.Program(
+		asm.Mov64Reg(asm.R6, asm.R1), // the dynptr
+		asm.Mov64Imm(asm.R7, 0),      // head
+		asm.Mov64Imm(asm.R8, 0),      // tail
+		asm.Mov64Imm(asm.R9, 0),      // bad
+		// head := bpf_dynptr_data(dynptr, 0, 8)
+		asm.Mov64Reg(asm.R1, asm.R6), asm.Mov64Imm(asm.R2, 0), asm.Mov64Imm(asm.R3, 8),
+		asm.Call(asm.FnDynptrData),
+		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 12), // -> bad
+		asm.LdxMem(asm.DW, asm.R7, asm.R0, 0),
+		// bpf_dynptr_read(fp-8, 8, dynptr, (u32)head - 8, 0)
+		mov32Reg(asm.R4, asm.R7), asm.Add64Imm(asm.R4, -8),
+		asm.Mov64Reg(asm.R1, asm.R10), asm.Add64Imm(asm.R1, -8),
+		asm.Mov64Imm(asm.R2, 8), asm.Mov64Reg(asm.R3, asm.R6), asm.Mov64Imm(asm.R5, 0),
+		asm.Call(asm.FnDynptrRead),
+		asm.JmpImm(unix.BPF_JNE, asm.R0, 0, 2), // -> bad
+		asm.LdxMem(asm.DW, asm.R8, asm.R10, -8),
+		asm.Ja(1),
+		asm.Mov64Imm(asm.R9, 1), // bad:
+		// results
+		asm.StMem(asm.W, asm.R10, -12, 0),
+		asm.LdMapFD(asm.R1, resFD),
+		asm.Mov64Reg(asm.R2, asm.R10), asm.Add64Imm(asm.R2, -12),
+		asm.Call(asm.FnMapLookupElem),
+		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 13), // -> ret0
+		asm.Mov64Imm(asm.R1, 1),
+		asm.AtomicAdd(asm.DW, asm.R0, asm.R1, offSamples),
+		mov32Reg(asm.R1, asm.R7),
+		asm.AtomicAdd(asm.DW, asm.R0, asm.R1, offBytes),
+		asm.AtomicAdd(asm.DW, asm.R0, asm.R8, offTail),
+		asm.StxMem(asm.DW, asm.R0, asm.R7, offFirst),
+		asm.AtomicAdd(asm.DW, asm.R0, asm.R9, offBad),
+		asm.LdxMem(asm.DW, asm.R1, asm.R0, offStop),
+		asm.JmpImm(unix.BPF_JEQ, asm.R1, 0, 4), // -> ret0
+		asm.LdxMem(asm.DW, asm.R2, asm.R0, offSamples),
+		asm.JmpReg(unix.BPF_JLT, asm.R2, asm.R1, 2), // -> ret0
+		asm.Mov64Imm(asm.R0, 1),
+		asm.Exit(),
+		asm.Mov64Imm(asm.R0, 0), // ret0:
+		asm.Exit(),
+	)
+	mainTail := asm.Program(
+		asm.Mov64Imm(asm.R3, 0),
+		asm.Mov64Imm(asm.R4, flags),
+		asm.Call(asm.FnUserRingbufDrain),
+		asm.Mov64Reg(asm.R7, asm.R0),
+		asm.StMem(asm.W, asm.R10, -4, 0),
+		asm.LdMapFD(asm.R1, resFD),
+		asm.Mov64Reg(asm.R2, asm.R10), asm.Add64Imm(asm.R2, -4),
+		asm.Call(asm.FnMapLookupElem),
+		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 3),
+		asm.StxMem(asm.DW, asm.R0, asm.R7, offRet),
+		asm.Mov64Imm(asm.R1, 1),
+		asm.AtomicAdd(asm.DW, asm.R0, asm.R1, offRuns),
+		asm.Mov64Imm(asm.R0, 0),
+		asm.Exit(),
+	)
+	// main: r1 = ring; r2 = &callback, which follows mainTail (LdFunc's
+	// offset counts from its first slot); then mainTail.
+	head := asm.LdMapFD(asm.R1, ringFD)
+	insns := asm.Program(head, asm.LdFunc(asm.R2, int32(len(mainTail)+1)), mainTail, callback)
+	cbStart := len(head) + 2 + len(mainTail)
+
+	raw, infos := drainBTF()
+	infos[1].InsnOff = uint32(cbStart)
+	btfFD, err := sys.BTFLoad(raw)
+	if err != nil {
+		return nil, fmt.Errorf("user ringbuf drain: %w", err)
+	}
+	defer btfFD.Close()
+	btfRaw, err := btfFD.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer btfFD.Release()
+
+	license := []byte("GPL\x00")
+	attr := sys.ProgLoadAttr{
+		ProgType:        unix.BPF_PROG_TYPE_SOCKET_FILTER,
+		InsnCnt:         uint32(len(insns)),
+		Insns:           unsafe.Pointer(&insns[0]),
+		License:         unsafe.Pointer(&license[0]),
+		ProgBTFFD:       uint32(btfRaw),
+		FuncInfoRecSize: btf.FuncInfoSize,
+		FuncInfo:        unsafe.Pointer(&infos[0]),
+		FuncInfoCnt:     uint32(len(infos)),
+	}
+	sys.SetName(&attr.ProgName, "urb_drain")
+	fd, err := sys.ProgLoad(&attr)
+	if err != nil {
+		return nil, fmt.Errorf("user ringbuf drain: load: %w", err)
+	}
+	return fd, nil
+}
+
+// Run runs the program once and returns the results map's value.
+func (d *UserRingbufDrain) Run() (DrainResult, error) {
+	if _, err := Run(d.Prog, 1); err != nil {
+		return DrainResult{}, fmt.Errorf("user ringbuf drain: run: %w", err)
+	}
+	return d.Result()
+}
+
+// Result reads the results map.
+func (d *UserRingbufDrain) Result() (DrainResult, error) {
+	var key uint32
+	var r DrainResult
+	err := sys.MapLookupElem(d.Results, unsafe.Pointer(&key), unsafe.Pointer(&r), 0)
+	return r, err
+}
+
+// SetStopAt makes the callback return 1 (stop) once the sample count
+// reaches n; 0 never stops.
+func (d *UserRingbufDrain) SetStopAt(n uint64) error {
+	r, err := d.Result()
+	if err != nil {
+		return err
+	}
+	r.StopAt = n
+	var key uint32
+	return sys.MapUpdateElem(d.Results, unsafe.Pointer(&key), unsafe.Pointer(&r), unix.BPF_ANY)
+}
+
+// Close closes the program and its results map.
+func (d *UserRingbufDrain) Close() error {
+	err := d.Prog.Close()
+	if err2 := d.Results.Close(); err == nil {
+		err = err2
+	}
+	return err
+}

@@ -1,0 +1,309 @@
+// Package userringbuf writes samples into a BPF_MAP_TYPE_USER_RINGBUF map
+// (Linux 6.1+), the ring in which user space produces and a BPF program
+// consumes with bpf_user_ringbuf_drain.
+//
+// A Producer maps the ring, reserves room for a sample, lets the caller
+// fill it in place and commits it with Submit (or drops it with Discard).
+// Unlike libbpf's user_ring_buffer, a Producer is safe for many goroutines
+// at once. ReserveBlocking waits, without spinning, for a drain to free
+// space.
+//
+// The ring protocol (positions, headers with busy and discard bits, 8-byte
+// alignment) runs over any memory. NewInMemory connects a Producer to a
+// Consumer that drains exactly as the kernel does, so that code which
+// produces samples can be tested without a kernel.
+package userringbuf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Producer writes samples into a user ring buffer. All its methods are
+// safe for concurrent use. Only one Producer (in any process) may write a
+// given map at a time: two would corrupt each other's samples, as with
+// libbpf.
+type Producer struct {
+	r ring
+
+	fd       *sys.FD        // the map, nil for an in-memory ring
+	consMem  unsafe.Pointer // the read-only consumer page
+	prodMem  unsafe.Pointer // the producer page and the doubled data area
+	pageSize int
+	mem      *memory // the in-memory ring's backing and waiters, nil for a map
+
+	closeOnce sync.Once
+	closeErr  error
+	done      context.Context // ends at Close: wakes waiters
+	cancel    context.CancelFunc
+}
+
+// Sample is room for one sample in the ring, returned by Reserve. Fill
+// Bytes, then Submit it, or Discard it. Every reserved sample must be
+// committed one way or the other: the kernel consumes samples in order and
+// stops at the first one still reserved. Bytes is valid until then.
+//
+// Sample is a small value; copies of it refer to the same reservation, and
+// only the first Submit or Discard of it succeeds.
+type Sample struct {
+	p    *Producer
+	pos  uint64
+	data []byte
+}
+
+// NewProducer maps the user ring buffer m for producing. The Producer works
+// on a duplicate of m: the caller keeps ownership of m and may close it.
+// It fails with an error wrapping sys.ErrNotSupported on kernels without
+// BPF_MAP_TYPE_USER_RINGBUF (before 6.1), and wrapping unix.EINVAL when m
+// is another kind of map.
+func NewProducer(m *sys.FD) (*Producer, error) {
+	if err := sys.HaveUserRingbuf(); err != nil {
+		if errors.Is(err, sys.ErrNotSupported) {
+			return nil, fmt.Errorf("userringbuf: new producer: user ring buffers need Linux 6.1 or later: %w", err)
+		}
+		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+	}
+	fd, err := m.Dup()
+	if err != nil {
+		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+	}
+	p, err := mapProducer(fd)
+	if err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+	}
+	return p, nil
+}
+
+func mapProducer(fd *sys.FD) (*Producer, error) {
+	info, err := sys.MapGetInfo(fd)
+	if err != nil {
+		return nil, err
+	}
+	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
+		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", sys.MapTypeName(info.Type), unix.EINVAL)
+	}
+	page := os.Getpagesize()
+	size := uint64(info.MaxEntries)
+	if size == 0 || size&(size-1) != 0 || size%uint64(page) != 0 {
+		return nil, fmt.Errorf("ring size %d is not a power of two multiple of the page size: %w", size, unix.EINVAL)
+	}
+	raw, err := fd.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Release()
+	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map consumer page: %w", err)
+	}
+	prod, err := unix.MmapPtr(raw, int64(page), nil, uintptr(page)+2*uintptr(size),
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		unix.MunmapPtr(cons, uintptr(page))
+		return nil, fmt.Errorf("map producer page and data: %w", err)
+	}
+	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page}
+	p.done, p.cancel = context.WithCancel(context.Background())
+	p.r = ring{cons: (*uint64)(cons), prod: (*uint64)(prod), data: unsafe.Add(prod, page), size: size}
+	if err := p.start(); err != nil {
+		p.unmap()
+		return nil, err
+	}
+	runtime.SetFinalizer(p, (*Producer).unmap)
+	return p, nil
+}
+
+// start takes over the positions found in the ring.
+func (p *Producer) start() error {
+	cons, prod := atomic.LoadUint64(p.r.cons), atomic.LoadUint64(p.r.prod)
+	if prod%8 != 0 || prod < cons || prod-cons > p.r.size {
+		return fmt.Errorf("ring is corrupt (consumer position %d, producer position %d): %w", cons, prod, unix.EINVAL)
+	}
+	p.r.next.Store(prod)
+	return nil
+}
+
+// Size returns the size of the ring's data area in bytes. A sample takes
+// its length plus an 8-byte header, rounded up to a multiple of 8.
+func (p *Producer) Size() int { return int(p.r.size) }
+
+// Reserve claims room for a sample of size bytes without waiting. It fails
+// with an error wrapping unix.ENOSPC when the ring has no room now, and
+// unix.E2BIG when a sample of that size can never fit (size+8 rounded up
+// to 8 is more than the ring, or size is more than MaxSampleSize).
+func (p *Producer) Reserve(size int) (Sample, error) {
+	pos, err := p.r.reserve(size)
+	if err != nil {
+		return Sample{}, err
+	}
+	return Sample{p: p, pos: pos, data: p.r.payload(pos, uint32(size))}, nil
+}
+
+// Forever is the ReserveTimeout timeout that waits without limit.
+const Forever time.Duration = -1
+
+// ReserveBlocking is Reserve that waits for a consumer to free enough
+// space. It returns ctx.Err() when ctx ends first, and an error wrapping
+// os.ErrClosed when the Producer is closed meanwhile.
+func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error) {
+	return p.reserveWait(ctx, size, time.Time{})
+}
+
+// ReserveTimeout is Reserve that waits up to timeout for room, with the
+// contract of libbpf's user_ring_buffer__reserve_blocking: Forever (-1)
+// waits without limit, 0 does not wait, other negative timeouts are
+// invalid (unix.EINVAL), and running out of time fails with an error
+// wrapping unix.ENOSPC.
+func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
+	switch {
+	case timeout == Forever:
+		return p.reserveWait(context.Background(), size, time.Time{})
+	case timeout < 0:
+		return Sample{}, fmt.Errorf("userringbuf: reserve: invalid timeout %v (use Forever to wait without limit): %w", timeout, unix.EINVAL)
+	case timeout == 0:
+		return p.Reserve(size)
+	}
+	return p.reserveWait(context.Background(), size, time.Now().Add(timeout))
+}
+
+func (p *Producer) reserveWait(ctx context.Context, size int, deadline time.Time) (Sample, error) {
+	s, err := p.Reserve(size)
+	if err != errNoSpace {
+		return s, err
+	}
+	w, err := p.newWaiter(ctx, deadline)
+	if err != nil {
+		return Sample{}, err
+	}
+	defer w.close()
+	for {
+		// A drain that frees space after this attempt wakes w.
+		s, err := p.Reserve(size)
+		if err != errNoSpace {
+			return s, err
+		}
+		if werr := w.wait(); werr != nil {
+			switch {
+			case p.isClosed():
+				return Sample{}, errClosedRsv
+			case ctx.Err() != nil:
+				return Sample{}, ctx.Err()
+			case !deadline.IsZero() && !time.Now().Before(deadline):
+				return Sample{}, fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)
+			}
+			return Sample{}, fmt.Errorf("userringbuf: reserve: wait: %w", werr)
+		}
+	}
+}
+
+// Write copies data into a new sample and submits it, without waiting:
+// it fails like Reserve when there is no room.
+func (p *Producer) Write(data []byte) error {
+	s, err := p.Reserve(len(data))
+	if err != nil {
+		return err
+	}
+	copy(s.data, data)
+	return s.Submit()
+}
+
+// Bytes returns the sample's payload, to be filled before Submit.
+func (s Sample) Bytes() []byte { return s.data }
+
+// Submit commits the sample: a consumer sees it once every sample reserved
+// before it is committed too. It fails, wrapping ErrCommitted, on a sample
+// already submitted or discarded, and wrapping os.ErrClosed once the
+// Producer is closed (Close discards samples still reserved).
+func (s Sample) Submit() error { return s.commit(false, errClosedSub, errTwiceSub) }
+
+// Discard drops the sample: consumers skip it. Errors are those of Submit.
+func (s Sample) Discard() error { return s.commit(true, errClosedDisc, errTwiceDisc) }
+
+func (s Sample) commit(discard bool, closedErr, twiceErr error) error {
+	p := s.p
+	if p == nil {
+		return errZeroSample
+	}
+	if p.isClosed() {
+		return closedErr
+	}
+	if !p.r.commit(s.pos, uint32(len(s.data)), discard) {
+		if p.isClosed() {
+			return closedErr
+		}
+		return twiceErr
+	}
+	return nil
+}
+
+func (p *Producer) isClosed() bool { return p.r.next.Load()&closedBit != 0 }
+
+// Close stops the Producer: blocked ReserveBlocking calls return at once,
+// later calls fail with an error wrapping os.ErrClosed, and samples still
+// reserved are discarded, so the ring is left consistent for a later
+// producer. A map is unmapped from the ring (any stray writes into a
+// sample's bytes after Close land in private memory) and its descriptor
+// closed. Close is idempotent.
+func (p *Producer) Close() error {
+	p.closeOnce.Do(func() {
+		var next uint64
+		for {
+			next = p.r.next.Load()
+			if p.r.next.CompareAndSwap(next, next|closedBit) {
+				break
+			}
+		}
+		// Let reservations that won their position publish it (they
+		// are never blocked; the bound only guards against a foreign
+		// writer of the producer position).
+		for start := time.Now(); atomic.LoadUint64(p.r.prod) < next && time.Since(start) < time.Second; {
+			runtime.Gosched()
+		}
+		p.r.discardBusy()
+		p.cancel()
+		if p.fd != nil {
+			p.closeErr = p.detach()
+			if err := p.fd.Close(); p.closeErr == nil {
+				p.closeErr = err
+			}
+		}
+	})
+	return p.closeErr
+}
+
+// detach replaces the mapped ring with private anonymous memory of the same
+// size, in place, so that the map is no longer mapped but addresses that
+// callers may still hold stay valid. The finalizer unmaps it.
+func (p *Producer) detach() error {
+	const flags = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED | unix.MAP_NORESERVE
+	_, err := unix.MmapPtr(-1, 0, p.consMem, uintptr(p.pageSize), unix.PROT_READ, flags)
+	if err == nil {
+		_, err = unix.MmapPtr(-1, 0, p.prodMem, uintptr(p.pageSize)+2*uintptr(p.r.size), unix.PROT_READ|unix.PROT_WRITE, flags)
+	}
+	if err != nil {
+		return fmt.Errorf("userringbuf: close: unmap ring: %w", err)
+	}
+	return nil
+}
+
+// unmap releases the address space of a mapped ring; it runs as the
+// Producer's finalizer, when no Sample can refer to the memory any more.
+func (p *Producer) unmap() {
+	if p.consMem != nil {
+		unix.MunmapPtr(p.consMem, uintptr(p.pageSize))
+		unix.MunmapPtr(p.prodMem, uintptr(p.pageSize)+2*uintptr(p.r.size))
+		p.consMem, p.prodMem = nil, nil
+	}
+}

@@ -1,0 +1,253 @@
+package userringbuf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The protocol constants, from the UAPI and the kernel's drain.
+const (
+	hdrSize    = unix.BPF_RINGBUF_HDR_SZ
+	busyBit    = unix.BPF_RINGBUF_BUSY_BIT
+	discardBit = unix.BPF_RINGBUF_DISCARD_BIT
+
+	// MaxSampleSize is the largest sample the kernel's drain hands to a
+	// program (DYNPTR_MAX_SIZE, 16 MiB - 1). A larger one would stop the
+	// drain with E2BIG for good, so Reserve refuses it.
+	MaxSampleSize = 1<<24 - 1
+
+	// DrainLimit is how many samples, discarded ones included, one
+	// bpf_user_ringbuf_drain call (and one Consumer.Drain) looks at
+	// before it returns (BPF_MAX_USER_RINGBUF_SAMPLES).
+	DrainLimit = 128 * 1024
+
+	// closedBit marks the reservation position of a closed producer.
+	closedBit = 1 << 63
+)
+
+// ErrCommitted is wrapped by the error of Submit or Discard on a sample
+// that was already submitted or discarded.
+var ErrCommitted = errors.New("sample was already submitted or discarded")
+
+// Errors of the hot paths, allocated once.
+var (
+	errNoSpace     = fmt.Errorf("userringbuf: reserve: not enough free space in the ring: %w", unix.ENOSPC)
+	errClosedRsv   = fmt.Errorf("userringbuf: reserve: %w", os.ErrClosed)
+	errClosedSub   = fmt.Errorf("userringbuf: submit: %w", os.ErrClosed)
+	errClosedDisc  = fmt.Errorf("userringbuf: discard: %w", os.ErrClosed)
+	errZeroSample  = errors.New("userringbuf: sample was not returned by Reserve")
+	errTwiceSub    = fmt.Errorf("userringbuf: submit: %w", ErrCommitted)
+	errTwiceDisc   = fmt.Errorf("userringbuf: discard: %w", ErrCommitted)
+	littleEndian   = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+	errNotAligned  = errors.New("not 8-byte aligned")
+	errForeignProd = errors.New("userringbuf: reserve: the producer position moved under us: another producer writes this ring (only one Producer per map)")
+)
+
+// ring is the user ring buffer protocol over some memory: the consumer
+// position (written by the consumer only), the producer position and the
+// data area. The data area is size bytes that the kernel maps twice in a
+// row, so a sample that wraps past the end is still contiguous; over
+// ordinary memory it is 2*size bytes and a wrapping sample simply runs into
+// the second half, which both sides address the same way.
+//
+// All positions only grow; a position's byte offset is pos & (size-1).
+// Every sample starts with an 8-byte header: a 32-bit length word (bit 31
+// busy, bit 30 discard) and a 32-bit word that the kernel ignores for this
+// map type, where the producer keeps a tag of the sample's position so that
+// a stale Sample can never commit a newer one.
+type ring struct {
+	cons *uint64
+	prod *uint64
+	data unsafe.Pointer
+	size uint64
+
+	// next is the producer's reservation position, ahead of *prod while a
+	// reservation is being published; closedBit is set by Close.
+	next atomic.Uint64
+}
+
+func round8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// header returns the header word of the sample at pos.
+func (r *ring) header(pos uint64) *uint64 {
+	return (*uint64)(unsafe.Add(r.data, pos&(r.size-1)))
+}
+
+// payload returns the n bytes of the sample at pos. Like the kernel, it
+// starts them at (pos+8) & (size-1): a header in the last 8 bytes of the
+// area has its payload at offset 0.
+func (r *ring) payload(pos uint64, n uint32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(r.data, (pos+hdrSize)&(r.size-1))), n)
+}
+
+// packHeader builds the 8-byte header in memory order: length word first.
+func packHeader(length, tag uint32) uint64 {
+	if littleEndian {
+		return uint64(length) | uint64(tag)<<32
+	}
+	return uint64(length)<<32 | uint64(tag)
+}
+
+// lengthWord extracts the length word from a header.
+func lengthWord(h uint64) uint32 {
+	if littleEndian {
+		return uint32(h)
+	}
+	return uint32(h >> 32)
+}
+
+func tag(pos uint64) uint32 { return uint32(pos >> 3) }
+
+// reserve claims room for a sample of size bytes and publishes it busy. It
+// is safe for concurrent use: reservations are serialised by a compare and
+// swap on next, and published to *prod in reservation order (the kernel
+// consumes in order and stops at the first busy sample).
+func (r *ring) reserve(size int) (uint64, error) {
+	if size < 0 || size > MaxSampleSize || round8(uint64(size)+hdrSize) > r.size {
+		return 0, r.tooBig(size)
+	}
+	total := round8(uint64(size) + hdrSize)
+	for {
+		next := r.next.Load()
+		if next&closedBit != 0 {
+			return 0, errClosedRsv
+		}
+		cons := atomic.LoadUint64(r.cons)
+		if next-cons > r.size-total { // also catches cons > next
+			return 0, errNoSpace
+		}
+		if !r.next.CompareAndSwap(next, next+total) {
+			continue
+		}
+		// The header is written before the position that publishes it;
+		// the atomic store below orders it.
+		*r.header(next) = packHeader(uint32(size)|busyBit, tag(next))
+		if err := r.publish(next, next+total); err != nil {
+			return 0, err
+		}
+		return next, nil
+	}
+}
+
+// publish moves the producer position from from to to once every earlier
+// reservation has been published.
+func (r *ring) publish(from, to uint64) error {
+	for spins := 0; ; spins++ {
+		p := atomic.LoadUint64(r.prod)
+		if p == from {
+			break
+		}
+		if p > from {
+			return errForeignProd
+		}
+		if spins > 64 {
+			runtime.Gosched() // an earlier reserver was descheduled
+		}
+	}
+	atomic.StoreUint64(r.prod, to)
+	return nil
+}
+
+func (r *ring) tooBig(size int) error {
+	switch {
+	case size < 0:
+		return fmt.Errorf("userringbuf: reserve: negative sample size %d: %w", size, unix.EINVAL)
+	case size > MaxSampleSize:
+		return fmt.Errorf("userringbuf: reserve: sample of %d bytes is larger than the %d bytes a drain can pass to a BPF program: %w",
+			size, MaxSampleSize, unix.E2BIG)
+	}
+	return fmt.Errorf("userringbuf: reserve: sample of %d bytes (%d with header and padding) can never fit in a ring of %d bytes: %w",
+		size, round8(uint64(size)+hdrSize), r.size, unix.E2BIG)
+}
+
+// commit clears the busy bit of the sample at pos, setting the discard bit
+// if asked. It fails if the sample is no longer the busy one that was
+// reserved there.
+func (r *ring) commit(pos uint64, size uint32, discard bool) bool {
+	done := size
+	if discard {
+		done |= discardBit
+	}
+	return atomic.CompareAndSwapUint64(r.header(pos),
+		packHeader(size|busyBit, tag(pos)), packHeader(done, tag(pos)))
+}
+
+// discardBusy discards every sample between the consumer and producer
+// positions that is still busy, so that a closed producer leaves no sample
+// that would stop the kernel's drain forever. All reservations must be
+// published.
+func (r *ring) discardBusy() {
+	pos, end := atomic.LoadUint64(r.cons), atomic.LoadUint64(r.prod)
+	for pos < end && pos%8 == 0 {
+		h := r.header(pos)
+		old := atomic.LoadUint64(h)
+		length := lengthWord(old) &^ (busyBit | discardBit)
+		total := round8(uint64(length) + hdrSize)
+		if total > end-pos {
+			return
+		}
+		if lengthWord(old)&busyBit != 0 {
+			atomic.CompareAndSwapUint64(h, old, packHeader(length|discardBit, tag(pos)))
+		}
+		pos += total
+	}
+}
+
+// drainError is a refusal of the drain, with the errno the kernel returns.
+func drainError(errno unix.Errno, format string, args ...any) error {
+	return fmt.Errorf("userringbuf: drain: "+format+": %w", append(args, errno)...)
+}
+
+// drain consumes samples exactly as bpf_user_ringbuf_drain does: in order,
+// skipping discarded ones, stopping at a busy one, after fn returns false,
+// or after DrainLimit samples. It returns how many samples fn saw, how many
+// it looked at (discarded ones included), and the error that stopped it;
+// the sample that caused the error is not consumed.
+func (r *ring) drain(fn func([]byte) bool) (n, looked int, err error) {
+	for looked < DrainLimit {
+		prod := atomic.LoadUint64(r.prod)
+		if prod%8 != 0 {
+			return n, looked, drainError(unix.EINVAL, "producer position %d is %v", prod, errNotAligned)
+		}
+		cons := atomic.LoadUint64(r.cons)
+		if cons >= prod {
+			return n, looked, nil
+		}
+		if cons%8 != 0 { // the kernel's own position: cannot happen there
+			return n, looked, drainError(unix.EINVAL, "consumer position %d is %v", cons, errNotAligned)
+		}
+		word := lengthWord(atomic.LoadUint64(r.header(cons)))
+		length := word &^ (busyBit | discardBit)
+		total := round8(uint64(length) + hdrSize)
+		switch {
+		case total > prod-cons:
+			return n, looked, drainError(unix.EINVAL,
+				"sample at %d claims %d bytes but the producer published only %d", cons, total, prod-cons)
+		case total > r.size:
+			return n, looked, drainError(unix.E2BIG, "sample at %d claims %d bytes, more than the ring's %d", cons, total, r.size)
+		case length > MaxSampleSize:
+			return n, looked, drainError(unix.E2BIG, "sample at %d claims %d bytes, over the %d a drain passes on", cons, length, MaxSampleSize)
+		case word&discardBit != 0:
+			atomic.StoreUint64(r.cons, cons+total)
+			looked++
+			continue
+		case word&busyBit != 0:
+			return n, looked, nil
+		}
+		more := fn(r.payload(cons, length))
+		atomic.StoreUint64(r.cons, cons+total)
+		looked++
+		n++
+		if !more {
+			break
+		}
+	}
+	return n, looked, nil
+}
