@@ -1,0 +1,265 @@
+package structcodec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"reflect"
+	"strings"
+	"unsafe"
+)
+
+// A program encodes and decodes one layout between Go memory and C bytes.
+// It is compiled from the layout once; running it uses neither reflection
+// nor allocation. Where Go puts every field where C does, the ops merge
+// into a single copy.
+type program struct {
+	checks []op   // encode, first: cstring arrays must hold a NUL
+	ops    []op   // both directions, in C offset order
+	bools  []op   // decode, last: bytes > 1 become 1
+	zeros  []span // encode, last: padding and blank fields become 0
+}
+
+type opcode uint8
+
+const (
+	opCopy    opcode = iota // n bytes as they are
+	opSwap16                // n big-endian 16-bit integers
+	opSwap32                // n big-endian 32-bit integers
+	opSwap64                // n big-endian 64-bit integers
+	opString                // a cstring string of n bytes
+	opRepeat                // n elements of sub
+	opBarrier               // compile time only: a skipped Go field, copies must not merge across it
+)
+
+type op struct {
+	code     opcode
+	goOff    uintptr
+	cOff     int
+	n        int
+	goStride uintptr
+	cStride  int
+	sub      *program
+	field    string // for errors
+}
+
+type span struct{ off, n int }
+
+var hostBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+func compileProgram(l *Layout) program {
+	var p program
+	p.emit(l, false, false, l.name, 0, 0)
+	p.finish(l.size)
+	return p
+}
+
+// emit appends the ops for a value of layout l at goOff in Go memory and
+// cOff in the C bytes.
+func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cOff int) {
+	switch {
+	case l.typ.Kind() == reflect.String:
+		p.ops = append(p.ops, op{code: opString, goOff: goOff, cOff: cOff, n: l.size, field: field})
+	case l.typ.Kind() == reflect.Struct:
+		fields := l.fields
+		for i := range l.typ.NumField() {
+			if len(fields) > 0 && fields[0].Index == i {
+				f := &fields[0]
+				fields = fields[1:]
+				if f.Name != "_" { // blank fields are zeroed as padding
+					p.emit(f.Layout, f.BigEndian, f.CString, field+"."+f.Name, goOff+f.goOffset, cOff+f.Offset)
+				}
+				continue
+			}
+			// A Go field left out of the C layout must not be overwritten
+			// by a merged copy.
+			if sf := l.typ.Field(i); sf.Name != "_" && sf.Type.Size() > 0 {
+				p.ops = append(p.ops, op{code: opBarrier, goOff: goOff + sf.Offset})
+			}
+		}
+	case l.elem != nil && l.elem.elem == nil && l.elem.typ.Kind() != reflect.Struct:
+		p.scalar(l.elem, be, cstr, field, goOff, cOff, l.n)
+	case l.elem != nil:
+		var sub program
+		sub.emit(l.elem, be, cstr, field+"[]", 0, 0)
+		sub.finish(l.elem.size)
+		e := l.elem
+		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size &&
+			len(sub.checks)+len(sub.bools)+len(sub.zeros) == 0 {
+			p.ops = append(p.ops, op{code: opCopy, goOff: goOff, cOff: cOff, n: e.size * l.n})
+		} else if l.n > 0 && e.size > 0 {
+			p.ops = append(p.ops, op{code: opRepeat, goOff: goOff, cOff: cOff, n: l.n,
+				goStride: e.typ.Size(), cStride: e.size, sub: &sub, field: field})
+		}
+	default:
+		p.scalar(l, be, cstr, field, goOff, cOff, 1)
+	}
+}
+
+// scalar emits n consecutive scalars of layout l.
+func (p *program) scalar(l *Layout, be, cstr bool, field string, goOff uintptr, cOff, n int) {
+	if n == 0 {
+		return
+	}
+	switch {
+	case be && !hostBigEndian && l.size == 2:
+		p.ops = append(p.ops, op{code: opSwap16, goOff: goOff, cOff: cOff, n: n})
+	case be && !hostBigEndian && l.size == 4:
+		p.ops = append(p.ops, op{code: opSwap32, goOff: goOff, cOff: cOff, n: n})
+	case be && !hostBigEndian && l.size == 8:
+		p.ops = append(p.ops, op{code: opSwap64, goOff: goOff, cOff: cOff, n: n})
+	default:
+		p.ops = append(p.ops, op{code: opCopy, goOff: goOff, cOff: cOff, n: n * l.size})
+	}
+	if l.typ.Kind() == reflect.Bool {
+		p.bools = append(p.bools, op{goOff: goOff, n: n})
+	}
+	if cstr {
+		p.checks = append(p.checks, op{goOff: goOff, n: n, field: field})
+	}
+}
+
+// finish merges copies that are contiguous in both memories (or separated
+// by the same gap in both, a gap of padding that the zero pass clears
+// again), drops barriers and computes the padding of a size-byte value.
+func (p *program) finish(size int) {
+	var ops []op
+	covered := make([]bool, size)
+	for _, o := range p.ops {
+		if o.code != opBarrier {
+			n := o.n
+			switch o.code {
+			case opSwap16:
+				n *= 2
+			case opSwap32:
+				n *= 4
+			case opSwap64:
+				n *= 8
+			case opRepeat:
+				n *= o.cStride
+			}
+			for i := o.cOff; i < o.cOff+n; i++ {
+				covered[i] = true
+			}
+		}
+		if k := len(ops) - 1; k >= 0 && o.code == opCopy && ops[k].code == opCopy &&
+			o.cOff >= ops[k].cOff+ops[k].n && uintptr(o.cOff-ops[k].cOff) == o.goOff-ops[k].goOff {
+			ops[k].n = o.cOff + o.n - ops[k].cOff
+			continue
+		}
+		ops = append(ops, o)
+	}
+	p.ops = ops[:0]
+	for _, o := range ops {
+		if o.code != opBarrier {
+			p.ops = append(p.ops, o)
+		}
+	}
+	for i := 0; i < size; i++ {
+		if !covered[i] {
+			j := i
+			for j < size && !covered[j] {
+				j++
+			}
+			p.zeros = append(p.zeros, span{i, j - i})
+			i = j
+		}
+	}
+}
+
+func (p *program) encode(dst []byte, base unsafe.Pointer) error {
+	for i := range p.checks {
+		c := &p.checks[i]
+		if bytes.IndexByte(unsafe.Slice((*byte)(unsafe.Add(base, c.goOff)), c.n), 0) < 0 {
+			return UnterminatedError(c.field, c.n)
+		}
+	}
+	for i := range p.ops {
+		o := &p.ops[i]
+		src := unsafe.Add(base, o.goOff)
+		switch o.code {
+		case opCopy:
+			copy(dst[o.cOff:o.cOff+o.n], unsafe.Slice((*byte)(src), o.n))
+		case opSwap16:
+			d := dst[o.cOff : o.cOff+2*o.n]
+			for k, v := range unsafe.Slice((*uint16)(src), o.n) {
+				binary.BigEndian.PutUint16(d[2*k:], v)
+			}
+		case opSwap32:
+			d := dst[o.cOff : o.cOff+4*o.n]
+			for k, v := range unsafe.Slice((*uint32)(src), o.n) {
+				binary.BigEndian.PutUint32(d[4*k:], v)
+			}
+		case opSwap64:
+			d := dst[o.cOff : o.cOff+8*o.n]
+			for k, v := range unsafe.Slice((*uint64)(src), o.n) {
+				binary.BigEndian.PutUint64(d[8*k:], v)
+			}
+		case opString:
+			s := *(*string)(src)
+			if len(s) >= o.n {
+				return StringTooLongError(o.field, len(s), o.n)
+			}
+			if i := strings.IndexByte(s, 0); i >= 0 {
+				return StringNULError(o.field, i)
+			}
+			d := dst[o.cOff : o.cOff+o.n]
+			clear(d[copy(d, s):])
+		case opRepeat:
+			for k := range o.n {
+				if err := o.sub.encode(dst[o.cOff+k*o.cStride:], unsafe.Add(src, uintptr(k)*o.goStride)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, z := range p.zeros {
+		clear(dst[z.off : z.off+z.n])
+	}
+	return nil
+}
+
+func (p *program) decode(src []byte, base unsafe.Pointer) {
+	for i := range p.ops {
+		o := &p.ops[i]
+		dst := unsafe.Add(base, o.goOff)
+		switch o.code {
+		case opCopy:
+			copy(unsafe.Slice((*byte)(dst), o.n), src[o.cOff:o.cOff+o.n])
+		case opSwap16:
+			s := src[o.cOff : o.cOff+2*o.n]
+			for k := range o.n {
+				*(*uint16)(unsafe.Add(dst, 2*k)) = binary.BigEndian.Uint16(s[2*k:])
+			}
+		case opSwap32:
+			s := src[o.cOff : o.cOff+4*o.n]
+			for k := range o.n {
+				*(*uint32)(unsafe.Add(dst, 4*k)) = binary.BigEndian.Uint32(s[4*k:])
+			}
+		case opSwap64:
+			s := src[o.cOff : o.cOff+8*o.n]
+			for k := range o.n {
+				*(*uint64)(unsafe.Add(dst, 8*k)) = binary.BigEndian.Uint64(s[8*k:])
+			}
+		case opString:
+			b := src[o.cOff : o.cOff+o.n]
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				b = b[:i]
+			}
+			if sp := (*string)(dst); *sp != string(b) {
+				*sp = string(b)
+			}
+		case opRepeat:
+			for k := range o.n {
+				o.sub.decode(src[o.cOff+k*o.cStride:], unsafe.Add(dst, uintptr(k)*o.goStride))
+			}
+		}
+	}
+	for i := range p.bools {
+		b := &p.bools[i]
+		for k, v := range unsafe.Slice((*byte)(unsafe.Add(base, b.goOff)), b.n) {
+			if v > 1 {
+				*(*byte)(unsafe.Add(base, b.goOff+uintptr(k))) = 1
+			}
+		}
+	}
+}
