@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/sys"
+	"github.com/bpfmaps/bpfmaps/userringbuf"
 )
 
 func runDemo(args []string, stdout io.Writer) error {
@@ -260,7 +261,7 @@ func (d *demo) ringbuf() (part, error) {
 }
 
 // userRing: Go pushes samples through a user ring buffer; a program drains
-// them and sums them in an array Go reads back.
+// them and adds them up where Go reads the total back.
 func (d *demo) userRing() (part, error) {
 	if err := sys.HaveUserRingbuf(); err != nil {
 		d.printf("skipped  userring: %v (user ring buffers need Linux 6.1)\n", err)
@@ -272,50 +273,42 @@ func (d *demo) userRing() (part, error) {
 	if err != nil {
 		return part{}, err
 	}
-	sums, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 2},
-		"demo_sums", "[0] sum, [1] samples drained")
+	drain, err := progs.NewUserRingbufDrain(ring, 0)
 	if err != nil {
 		return part{}, err
 	}
-	prog, err := d.loadProg(progs.DrainSum(ring, sums))
-	if err != nil {
-		return part{}, err
-	}
-	w, err := openUserRing(ring, size)
+	d.closers = append(d.closers, drain.Close)
+	w, err := userringbuf.NewProducer(ring)
 	if err != nil {
 		return part{}, fmt.Errorf("write demo_samples: %w", err)
 	}
 	d.closers = append(d.closers, w.Close)
 	const samples = 8
-	var next, sent, sentSum uint64
-	var got [2]uint64
+	var next, sentSum uint64
+	var got progs.DrainResult
 	return part{
 		name: "userring",
 		round: func(ctx context.Context) (string, error) {
 			first := next + 1
 			for range samples {
 				next++
-				var b [8]byte
-				binary.LittleEndian.PutUint64(b[:], next)
+				// The drain program's sample: its length in the first 4
+				// bytes, a value in the last 8 that the program adds up.
+				var b [16]byte
+				binary.LittleEndian.PutUint32(b[:], uint32(len(b)))
+				binary.LittleEndian.PutUint64(b[8:], next)
 				if err := w.Write(b[:]); err != nil {
 					return "", err
 				}
-				sent++
 				sentSum += next
 			}
-			if _, err := progs.Run(prog, 1); err != nil {
+			if got, err = drain.Run(); err != nil {
 				return "", err
 			}
-			for i := range got {
-				key := uint32(i)
-				if err := sys.MapLookupElem(sums, unsafe.Pointer(&key), unsafe.Pointer(&got[i]), 0); err != nil {
-					return "", err
-				}
-			}
-			return fmt.Sprintf("Go pushed samples %d..%d, the kernel drained them: %d samples so far, sum %d", first, next, got[1], got[0]), nil
+			return fmt.Sprintf("Go pushed samples %d..%d, the kernel drained them: %d samples so far, sum %d", first, next, got.Samples, got.TailSum), nil
 		},
 		summary: func() string {
-			return fmt.Sprintf("%d of %d samples reached the kernel, sum %d (Go sent %d)", got[1], sent, got[0], sentSum)
+			return fmt.Sprintf("%d of %d samples reached the kernel, sum %d (Go sent %d)", got.Samples, next, got.TailSum, sentSum)
 		},
 	}, nil
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // layoutHelp documents --layout and --key-layout.
@@ -24,10 +25,12 @@ Fields are aligned as a C compiler aligns them, with trailing padding, e.g.
 given as field=value pairs separated by commas; fields left out are zero.`
 
 // layout is a record shape given on the command line. It is turned into a
-// Go struct type with bpf tags at run time, so the bytes are laid out
-// exactly as the library lays out the same struct written in Go.
+// Go struct type with bpf tags at run time and compiled by structcodec, so
+// the bytes are laid out exactly as the library lays out the same struct
+// written in Go.
 type layout struct {
 	typ    reflect.Type
+	codec  *structcodec.Layout
 	fields []layoutField
 }
 
@@ -83,7 +86,12 @@ func parseLayout(spec string) (*layout, error) {
 		fields = append(fields, layoutField{name: name, kind: base, idx: len(sfs)})
 		sfs = append(sfs, sf)
 	}
-	return &layout{typ: reflect.StructOf(sfs), fields: fields}, nil
+	typ := reflect.StructOf(sfs)
+	codec, err := structcodec.Compile(typ)
+	if err != nil {
+		return nil, err
+	}
+	return &layout{typ: typ, codec: codec, fields: fields}, nil
 }
 
 // splitCount splits "cstring[16]" into "cstring", 16.
@@ -121,7 +129,7 @@ func intType(size int, signed bool) reflect.Type {
 	return types[size][0]
 }
 
-func (l *layout) size() int { return int(l.typ.Size()) }
+func (l *layout) size() int { return l.codec.Size() }
 
 func (l *layout) field(name string) (layoutField, bool) {
 	for _, f := range l.fields {
@@ -160,7 +168,11 @@ func (l *layout) encode(arg string) ([]byte, error) {
 			return nil, fmt.Errorf("field %s: %v", name, err)
 		}
 	}
-	return encodeStruct(v)
+	b := make([]byte, l.size())
+	if err := l.codec.EncodeValue(b, v); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func setField(fv reflect.Value, kind, text string) error {
@@ -211,8 +223,11 @@ func setField(fv reflect.Value, kind, text string) error {
 
 // decode reads b (exactly the layout's size) into a new struct value.
 func (l *layout) decode(b []byte) (reflect.Value, error) {
+	if len(b) != l.size() {
+		return reflect.Value{}, fmt.Errorf("%d bytes, the layout has %d", len(b), l.size())
+	}
 	v := reflect.New(l.typ).Elem()
-	return v, decodeStruct(b, v)
+	return v, l.codec.DecodeValue(b, v)
 }
 
 // text prints b as "pid=42 comm=bash addr=10.0.0.1".
@@ -261,63 +276,4 @@ func fieldValue(fv reflect.Value, kind string) any {
 		return netip.AddrFrom4(fv.Interface().([4]byte)).String()
 	}
 	return fv.Interface()
-}
-
-// encodeStruct and decodeStruct stand in for structcodec until it lands.
-func encodeStruct(v reflect.Value) ([]byte, error) {
-	b := make([]byte, v.Type().Size())
-	for i := range v.NumField() {
-		sf := v.Type().Field(i)
-		fv := v.Field(i)
-		dst := b[sf.Offset : sf.Offset+sf.Type.Size()]
-		switch fv.Kind() {
-		case reflect.Array:
-			reflect.Copy(reflect.ValueOf(dst), fv)
-		case reflect.Bool:
-			if fv.Bool() {
-				dst[0] = 1
-			}
-		default:
-			var u uint64
-			if fv.CanInt() {
-				u = uint64(fv.Int())
-			} else {
-				u = fv.Uint()
-			}
-			copy(dst, putInt(u, len(dst), sf.Tag.Get("bpf") == "be"))
-		}
-	}
-	return b, nil
-}
-
-func decodeStruct(b []byte, v reflect.Value) error {
-	if len(b) != int(v.Type().Size()) {
-		return fmt.Errorf("%d bytes, the layout has %d", len(b), v.Type().Size())
-	}
-	for i := range v.NumField() {
-		sf := v.Type().Field(i)
-		fv := v.Field(i)
-		src := b[sf.Offset : sf.Offset+sf.Type.Size()]
-		switch fv.Kind() {
-		case reflect.Array:
-			reflect.Copy(fv, reflect.ValueOf(src))
-		case reflect.Bool:
-			fv.SetBool(src[0] != 0)
-		default:
-			var u uint64
-			if sf.Tag.Get("bpf") == "be" {
-				var tmp [8]byte
-				copy(tmp[8-len(src):], src)
-				u = binary.BigEndian.Uint64(tmp[:])
-			} else {
-				u, _ = leUint(src)
-			}
-			if fv.CanInt() {
-				fv.SetInt(int64(u) << (64 - 8*len(src)) >> (64 - 8*len(src)))
-			} else {
-				fv.SetUint(u)
-			}
-		}
-	}
-	return nil
 }
