@@ -1,14 +1,17 @@
 package refs
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
+)
 
 // codec turns values of T into the bytes of a map key or value and back.
-// structcodec's codecs are codecs.
-type codec[T any] interface {
-	Size() int
-	Encode(dst []byte, v *T) error
-	Decode(src []byte, v *T) error
-}
+// It is structcodec's concrete codec, not an interface, so that values
+// passed to it by pointer stay on the caller's stack.
+type codec[T any] = *structcodec.Codec[T]
+
+func codecFor[T any]() (codec[T], error) { return structcodec.For[T]() }
 
 // sizedCodec returns the codec of T and checks that its size is want, the
 // map's key or value size.

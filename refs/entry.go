@@ -20,7 +20,7 @@ type keyed[K, V any] struct {
 	h      handle
 	key    []byte
 	vcodec codec[V]
-	bufs   *bufPool
+	bufs   *scratchPool[V]
 	name   string // for errors
 }
 
@@ -38,7 +38,7 @@ func newKeyed[K, V any](name string, m Map, key K) (*keyed[K, V], error) {
 		if err == nil {
 			kb := make([]byte, kc.Size())
 			if err = kc.Encode(kb, &key); err == nil {
-				return &keyed[K, V]{life: newLife(), h: h, key: kb, vcodec: vc, bufs: newBufPool(h.valueSize), name: name}, nil
+				return &keyed[K, V]{life: newLife(), h: h, key: kb, vcodec: vc, bufs: newScratchPool[V](h.valueSize), name: name}, nil
 			}
 			err = fmt.Errorf("encode key %T: %w", key, err)
 		}
@@ -63,33 +63,34 @@ func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
 	if k.isClosed() {
 		return v, false, ErrClosed
 	}
-	b := k.bufs.get()
-	defer k.bufs.put(b)
-	err = sysLookup(k.h.fd, ptr(k.key), ptr(*b))
+	s := k.bufs.get()
+	defer k.bufs.put(s)
+	err = sysLookup(k.h.fd, ptr(k.key), ptr(s.b))
 	if errors.Is(err, unix.ENOENT) {
 		return v, false, nil
 	}
 	if err != nil {
 		return v, false, err
 	}
-	if err := k.vcodec.Decode(*b, &v); err != nil {
+	if err := k.vcodec.Decode(s.b, &s.v); err != nil {
 		return v, false, fmt.Errorf("decode %T: %w", v, err)
 	}
 	if canon != nil {
-		if err := k.vcodec.Encode(canon, &v); err != nil {
+		if err := k.vcodec.Encode(canon, &s.v); err != nil {
 			return v, false, fmt.Errorf("encode %T: %w", v, err)
 		}
 	}
-	return v, true, nil
+	return s.v, true, nil
 }
 
-func (k *keyed[K, V]) store(v *V) error {
-	b := k.bufs.get()
-	defer k.bufs.put(b)
-	if err := k.vcodec.Encode(*b, v); err != nil {
-		return fmt.Errorf("encode %T: %w", *v, err)
+func (k *keyed[K, V]) store(v V) error {
+	s := k.bufs.get()
+	defer k.bufs.put(s)
+	s.v = v
+	if err := k.vcodec.Encode(s.b, &s.v); err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
 	}
-	if err := sysUpdate(k.h.fd, ptr(k.key), ptr(*b)); err != nil {
+	if err := sysUpdate(k.h.fd, ptr(k.key), ptr(s.b)); err != nil {
 		return err
 	}
 	k.h.st.notify()
@@ -193,7 +194,7 @@ func (r *EntryRef[K, V]) Store(v V) error {
 	if err := r.check("entry store", v); err != nil {
 		return err
 	}
-	return r.locked("entry store", func() error { return r.k.store(&v) })
+	return r.locked("entry store", func() error { return r.k.store(v) })
 }
 
 // Swap replaces the value with f(old) and returns the new value
@@ -217,7 +218,7 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 	if err := r.check("entry swap", nv); err != nil {
 		return nv, err
 	}
-	if err := r.k.store(&nv); err != nil {
+	if err := r.k.store(nv); err != nil {
 		return nv, fmt.Errorf("entry swap: %w", err)
 	}
 	return nv, nil
@@ -242,7 +243,7 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 			return err
 		}
 		swapped = true
-		return r.k.store(&new)
+		return r.k.store(new)
 	})
 	return swapped && err == nil, err
 }

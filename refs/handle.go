@@ -53,21 +53,31 @@ func ptr(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
-// bufPool hands out scratch buffers of one size, so element calls made by
-// several goroutines at once neither share nor allocate buffers.
-type bufPool struct {
-	size int
-	pool sync.Pool
+// scratch is the buffer one element call works in: the map's bytes and the
+// value they decode to, on the heap already so that the codec, which may
+// hand the value to an interface, costs no allocation.
+type scratch[T any] struct {
+	b []byte
+	v T
 }
 
-func newBufPool(size int) *bufPool {
-	p := &bufPool{size: size}
-	p.pool.New = func() any { b := make([]byte, size); return &b }
+// scratchPool hands out scratch space of one size, so element calls made
+// by several goroutines at once neither share nor allocate it.
+type scratchPool[T any] struct{ pool sync.Pool }
+
+func newScratchPool[T any](size int) *scratchPool[T] {
+	p := &scratchPool[T]{}
+	p.pool.New = func() any { return &scratch[T]{b: make([]byte, size)} }
 	return p
 }
 
-func (p *bufPool) get() *[]byte  { return p.pool.Get().(*[]byte) }
-func (p *bufPool) put(b *[]byte) { p.pool.Put(b) }
+func (p *scratchPool[T]) get() *scratch[T] { return p.pool.Get().(*scratch[T]) }
+
+func (p *scratchPool[T]) put(s *scratch[T]) {
+	var zero T
+	s.v = zero // do not keep what the value points to (a cstring's text) alive
+	p.pool.Put(s)
+}
 
 // The element calls the references make. Queues and stacks have no key.
 

@@ -17,7 +17,7 @@ type fifo[T any] struct {
 	life
 	h     handle
 	codec codec[T]
-	bufs  *bufPool
+	bufs  *scratchPool[T]
 	poll  time.Duration
 	name  string // "queue" or "stack", for errors
 }
@@ -41,7 +41,7 @@ func newFifo[T any](m Map, stack bool, kind string, opts []Option) (*fifo[T], er
 		h.st.release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &fifo[T]{life: newLife(), h: h, codec: c, bufs: newBufPool(h.valueSize), poll: s.poll, name: name}, nil
+	return &fifo[T]{life: newLife(), h: h, codec: c, bufs: newScratchPool[T](h.valueSize), poll: s.poll, name: name}, nil
 }
 
 func (f *fifo[T]) close() error {
@@ -57,12 +57,12 @@ func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
 	if f.isClosed() {
 		return v, false, ErrClosed
 	}
-	b := f.bufs.get()
-	defer f.bufs.put(b)
+	s := f.bufs.get()
+	defer f.bufs.put(s)
 	if peek {
-		err = sysLookup(f.h.fd, nil, ptr(*b))
+		err = sysLookup(f.h.fd, nil, ptr(s.b))
 	} else {
-		err = sysPop(f.h.fd, ptr(*b))
+		err = sysPop(f.h.fd, ptr(s.b))
 	}
 	if errors.Is(err, unix.ENOENT) {
 		return v, false, nil
@@ -70,10 +70,10 @@ func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
 	if err != nil {
 		return v, false, err
 	}
-	if err := f.codec.Decode(*b, &v); err != nil {
+	if err := f.codec.Decode(s.b, &s.v); err != nil {
 		return v, false, fmt.Errorf("decode %T: %w", v, err)
 	}
-	return v, true, nil
+	return s.v, true, nil
 }
 
 // pop waits for a value and pops it.
@@ -105,12 +105,13 @@ func (f *fifo[T]) push(v T) error {
 	if f.isClosed() {
 		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
 	}
-	b := f.bufs.get()
-	defer f.bufs.put(b)
-	if err := f.codec.Encode(*b, &v); err != nil {
+	s := f.bufs.get()
+	defer f.bufs.put(s)
+	s.v = v
+	if err := f.codec.Encode(s.b, &s.v); err != nil {
 		return fmt.Errorf("%s push: encode %T: %w", f.name, v, err)
 	}
-	if err := sysPush(f.h.fd, ptr(*b)); err != nil {
+	if err := sysPush(f.h.fd, ptr(s.b)); err != nil {
 		if errors.Is(err, unix.E2BIG) {
 			return fmt.Errorf("%s push: %s is full: %w", f.name, f.name, err)
 		}
