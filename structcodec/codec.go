@@ -60,7 +60,7 @@ func For[T any]() (*Codec[T], error) {
 	c := &Codec[T]{l: l}
 	if _, ok := any((*T)(nil)).(generated); ok {
 		c.gen = true
-		if s, ok := any((*T)(nil)).(Sizer); ok {
+		if s, ok := any(new(T)).(Sizer); ok {
 			if n := s.SizeBPF(); n != l.size {
 				return nil, fmt.Errorf("structcodec: %s: generated code is for a %d-byte layout, the type's is %d bytes: run go generate", l.name, n, l.size)
 			}
@@ -77,7 +77,8 @@ func (c *Codec[T]) Size() int { return c.l.size }
 func (c *Codec[T]) Layout() *Layout { return c.l }
 
 // Encode writes the C bytes of *v to dst[:c.Size()]. Padding is written as
-// zeros. When it returns an error, dst may have been partly written.
+// zeros. A value that does not fit (text too long for its cstring field)
+// is an error, and dst is left untouched.
 func (c *Codec[T]) Encode(dst []byte, v *T) error {
 	if v == nil {
 		return fmt.Errorf("structcodec: encode %s: nil pointer", c.l.name)
@@ -88,7 +89,7 @@ func (c *Codec[T]) Encode(dst []byte, v *T) error {
 	if len(dst) < c.l.size {
 		return &ShortBufferError{Op: "encode", Type: c.l.name, Len: len(dst), Need: c.l.size}
 	}
-	return c.l.prog.encode(dst, unsafe.Pointer(v))
+	return c.l.encode(dst, unsafe.Pointer(v))
 }
 
 // Decode sets *v from the C bytes in src[:c.Size()]. It fails only when
@@ -118,7 +119,7 @@ func (l *Layout) EncodeValue(dst []byte, v reflect.Value) error {
 	if len(dst) < l.size {
 		return &ShortBufferError{Op: "encode", Type: l.name, Len: len(dst), Need: l.size}
 	}
-	return l.prog.encode(dst, p)
+	return l.encode(dst, p)
 }
 
 // DecodeValue sets v, an addressable value of l.Type() or a pointer to
@@ -156,4 +157,14 @@ func (l *Layout) pointer(op string, v reflect.Value, set bool) (unsafe.Pointer, 
 		c.Elem().Set(v)
 		return c.UnsafePointer(), nil
 	}
+}
+
+func (l *Layout) encode(dst []byte, v unsafe.Pointer) error {
+	if len(l.prog.valid) > 0 {
+		if err := l.prog.check(v); err != nil {
+			return err
+		}
+	}
+	l.prog.encode(dst, v)
+	return nil
 }

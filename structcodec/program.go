@@ -13,7 +13,7 @@ import (
 // nor allocation. Where Go puts every field where C does, the ops merge
 // into a single copy.
 type program struct {
-	checks []op   // encode, first: cstring arrays must hold a NUL
+	valid  []op   // encode, first: cstring arrays and strings that must fit, in field order
 	ops    []op   // both directions, in C offset order
 	bools  []op   // decode, last: bytes > 1 become 1
 	zeros  []span // encode, last: padding and blank fields become 0
@@ -29,6 +29,7 @@ const (
 	opString                // a cstring string of n bytes
 	opRepeat                // n elements of sub
 	opBarrier               // compile time only: a skipped Go field, copies must not merge across it
+	opCheck                 // validation: a cstring array of n bytes must hold a NUL
 )
 
 type op struct {
@@ -58,7 +59,9 @@ func compileProgram(l *Layout) program {
 func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cOff int) {
 	switch {
 	case l.typ.Kind() == reflect.String:
-		p.ops = append(p.ops, op{code: opString, goOff: goOff, cOff: cOff, n: l.size, field: field})
+		o := op{code: opString, goOff: goOff, cOff: cOff, n: l.size, field: field}
+		p.ops = append(p.ops, o)
+		p.valid = append(p.valid, o)
 	case l.typ.Kind() == reflect.Struct:
 		fields := l.fields
 		for i := range l.typ.NumField() {
@@ -84,11 +87,15 @@ func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cO
 		sub.finish(l.elem.size)
 		e := l.elem
 		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size &&
-			len(sub.checks)+len(sub.bools)+len(sub.zeros) == 0 {
+			len(sub.valid)+len(sub.bools)+len(sub.zeros) == 0 {
 			p.ops = append(p.ops, op{code: opCopy, goOff: goOff, cOff: cOff, n: e.size * l.n})
 		} else if l.n > 0 && e.size > 0 {
-			p.ops = append(p.ops, op{code: opRepeat, goOff: goOff, cOff: cOff, n: l.n,
-				goStride: e.typ.Size(), cStride: e.size, sub: &sub, field: field})
+			o := op{code: opRepeat, goOff: goOff, cOff: cOff, n: l.n,
+				goStride: e.typ.Size(), cStride: e.size, sub: &sub, field: field}
+			p.ops = append(p.ops, o)
+			if len(sub.valid) > 0 {
+				p.valid = append(p.valid, o)
+			}
 		}
 	default:
 		p.scalar(l, be, cstr, field, goOff, cOff, 1)
@@ -114,7 +121,7 @@ func (p *program) scalar(l *Layout, be, cstr bool, field string, goOff uintptr, 
 		p.bools = append(p.bools, op{goOff: goOff, n: n})
 	}
 	if cstr {
-		p.checks = append(p.checks, op{goOff: goOff, n: n, field: field})
+		p.valid = append(p.valid, op{code: opCheck, goOff: goOff, n: n, field: field})
 	}
 }
 
@@ -166,13 +173,37 @@ func (p *program) finish(size int) {
 	}
 }
 
-func (p *program) encode(dst []byte, base unsafe.Pointer) error {
-	for i := range p.checks {
-		c := &p.checks[i]
-		if bytes.IndexByte(unsafe.Slice((*byte)(unsafe.Add(base, c.goOff)), c.n), 0) < 0 {
-			return UnterminatedError(c.field, c.n)
+// check reports the first value that does not fit its field.
+func (p *program) check(base unsafe.Pointer) error {
+	for i := range p.valid {
+		o := &p.valid[i]
+		src := unsafe.Add(base, o.goOff)
+		switch o.code {
+		case opCheck:
+			if bytes.IndexByte(unsafe.Slice((*byte)(src), o.n), 0) < 0 {
+				return UnterminatedError(o.field, o.n)
+			}
+		case opString:
+			s := *(*string)(src)
+			if len(s) >= o.n {
+				return StringTooLongError(o.field, len(s), o.n)
+			}
+			if i := strings.IndexByte(s, 0); i >= 0 {
+				return StringNULError(o.field, i)
+			}
+		case opRepeat:
+			for k := range o.n {
+				if err := o.sub.check(unsafe.Add(src, uintptr(k)*o.goStride)); err != nil {
+					return err
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// encode writes the C bytes; check must have passed.
+func (p *program) encode(dst []byte, base unsafe.Pointer) {
 	for i := range p.ops {
 		o := &p.ops[i]
 		src := unsafe.Add(base, o.goOff)
@@ -195,27 +226,17 @@ func (p *program) encode(dst []byte, base unsafe.Pointer) error {
 				binary.BigEndian.PutUint64(d[8*k:], v)
 			}
 		case opString:
-			s := *(*string)(src)
-			if len(s) >= o.n {
-				return StringTooLongError(o.field, len(s), o.n)
-			}
-			if i := strings.IndexByte(s, 0); i >= 0 {
-				return StringNULError(o.field, i)
-			}
 			d := dst[o.cOff : o.cOff+o.n]
-			clear(d[copy(d, s):])
+			clear(d[copy(d, *(*string)(src)):])
 		case opRepeat:
 			for k := range o.n {
-				if err := o.sub.encode(dst[o.cOff+k*o.cStride:], unsafe.Add(src, uintptr(k)*o.goStride)); err != nil {
-					return err
-				}
+				o.sub.encode(dst[o.cOff+k*o.cStride:], unsafe.Add(src, uintptr(k)*o.goStride))
 			}
 		}
 	}
 	for _, z := range p.zeros {
 		clear(dst[z.off : z.off+z.n])
 	}
-	return nil
 }
 
 func (p *program) decode(src []byte, base unsafe.Pointer) {

@@ -1,0 +1,131 @@
+package structcodec_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/structcodec"
+)
+
+// TestAgainstGCC generates a few hundred struct shapes (mixed widths,
+// nesting, arrays, packed structs, big-endian fields, pinned offsets,
+// blank padding, bools, floats, text), writes each one's C twin, and
+// requires the codec to agree with gcc on sizeof, _Alignof, offsetof of
+// every field and the bytes of a filled instance.
+func TestAgainstGCC(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	const n = 300
+	shapes := randomShapes(1, n)
+
+	var src strings.Builder
+	src.WriteString("#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
+	for _, s := range shapes {
+		s.cDecl(&src)
+	}
+	src.WriteString(`
+static void dump(const char *name, const void *p, size_t size, size_t align) {
+	const unsigned char *b = p;
+	printf("%s %zu %zu ", name, size, align);
+	for (size_t i = 0; i < size; i++)
+		printf("%02x", b[i]);
+	printf("\n");
+}
+
+int main(void) {
+`)
+	values := make([]reflect.Value, n)
+	r := rand.New(rand.NewPCG(2, 0))
+	for i, s := range shapes {
+		values[i] = reflect.New(s.typ).Elem()
+		fmt.Fprintf(&src, "\t{\n\tstatic struct %s v;\n\tmemset(&v, 0, sizeof v);\n", s.name)
+		s.fill(r, values[i], "v", &src)
+		fmt.Fprintf(&src, "\tdump(%q, &v, sizeof v, _Alignof(struct %s));\n", s.name, s.name)
+		fmt.Fprintf(&src, "\tprintf(\"offsets")
+		for range s.fields {
+			src.WriteString(" %zu")
+		}
+		src.WriteString(`\n"`)
+		for _, f := range s.fields {
+			fmt.Fprintf(&src, ", offsetof(struct %s, %s)", s.name, f.name)
+		}
+		src.WriteString(");\n\t}\n")
+	}
+	src.WriteString("\treturn 0;\n}\n")
+
+	dir := t.TempDir()
+	cfile, bin := filepath.Join(dir, "shapes.c"), filepath.Join(dir, "shapes")
+	if err := os.WriteFile(cfile, []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-std=gnu11", "-O0", "-Wall", "-Werror", "-o", bin, cfile).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatalf("run the C twin: %v", err)
+	}
+
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for i, s := range shapes {
+		if !sc.Scan() {
+			t.Fatalf("C output ends before %s", s.name)
+		}
+		var name, hexBytes string
+		var size, align int
+		if _, err := fmt.Sscan(sc.Text(), &name, &size, &align, &hexBytes); err != nil && size != 0 {
+			t.Fatalf("bad C output %q: %v", sc.Text(), err)
+		}
+		sc.Scan()
+		cOffsets := strings.Fields(sc.Text())[1:]
+
+		l, err := structcodec.Compile(s.typ)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		var decl strings.Builder
+		s.cDecl(&decl)
+		if l.Size() != size || l.Align() != align {
+			t.Errorf("%s: codec size %d align %d, gcc %d and %d\n%s", s.name, l.Size(), l.Align(), size, align, decl.String())
+			continue
+		}
+		var goOffsets []string
+		for _, f := range l.Fields() {
+			if f.Name != "_" {
+				goOffsets = append(goOffsets, strconv.Itoa(f.Offset))
+			}
+		}
+		if strings.Join(goOffsets, " ") != strings.Join(cOffsets, " ") {
+			t.Errorf("%s: codec offsets %v, gcc %v\n%s", s.name, goOffsets, cOffsets, decl.String())
+			continue
+		}
+		buf := bytes.Repeat([]byte{0xee}, size)
+		if err := l.EncodeValue(buf, values[i]); err != nil {
+			t.Errorf("%s: encode: %v", s.name, err)
+			continue
+		}
+		if got := hex.EncodeToString(buf); got != hexBytes {
+			t.Errorf("%s: codec bytes\n%s\ngcc bytes\n%s\n%s", s.name, got, hexBytes, decl.String())
+			continue
+		}
+		back := reflect.New(s.typ)
+		if err := l.DecodeValue(buf, back); err != nil {
+			t.Errorf("%s: decode: %v", s.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(back.Elem().Interface(), values[i].Interface()) {
+			t.Errorf("%s: decoded %+v\nwant %+v", s.name, back.Elem(), values[i])
+		}
+	}
+}
