@@ -13,10 +13,10 @@ import (
 // nor allocation. Where Go puts every field where C does, the ops merge
 // into a single copy.
 type program struct {
-	valid  []op   // encode, first: cstring arrays and strings that must fit, in field order
-	ops    []op   // both directions, in C offset order
-	bools  []op   // decode, last: bytes > 1 become 1
-	zeros  []span // encode, last: padding and blank fields become 0
+	valid []op   // encode, first: cstring arrays and strings that must fit, in field order
+	ops   []op   // both directions, in C offset order
+	bools []op   // decode, last: bytes > 1 become 1
+	zeros []span // encode, last: padding and blank fields become 0
 }
 
 type opcode uint8

@@ -71,10 +71,10 @@ type Pinned struct {
 
 // Text has NUL-padded text in arrays and strings.
 type Text struct {
-	Name  string `bpf:"cstring,size=12"`
+	Name  string   `bpf:"cstring,size=12"`
 	Comm  [16]byte `bpf:"cstring"`
-	Short string `bpf:"cstring,size=3"`
-	Sign  [4]int8 `bpf:"cstring"`
+	Short string   `bpf:"cstring,size=3"`
+	Sign  [4]int8  `bpf:"cstring"`
 	After uint32
 }
 
@@ -97,10 +97,10 @@ type (
 // Named has fields of named types.
 type Named struct {
 	P     Proto
-	L     Label `bpf:"cstring,size=8"`
+	L     Label    `bpf:"cstring,size=8"`
 	Addr  [4]Octet `bpf:"be"`
 	F     Flag
-	Port  Port `bpf:"be"`
+	Port  Port    `bpf:"be"`
 	Ports [2]Port `bpf:"be"`
 }
 
