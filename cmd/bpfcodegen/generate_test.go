@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// codegentest is the package whose generated code the structcodec tests
+// hold against the runtime codec.
+const codegentest = "../../structcodec/internal/codegentest"
+
+// TestGeneratedCodeIsUpToDate regenerates the checked-in code and requires
+// it to be what is in the repository.
+func TestGeneratedCodeIsUpToDate(t *testing.T) {
+	file := filepath.Join(codegentest, "types_bpf.go")
+	have, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(have, []byte("\n"))
+	args, ok := strings.CutPrefix(string(first), generatedHeader+" -type ")
+	names, ok2 := strings.CutSuffix(args, "; DO NOT EDIT.")
+	if !ok || !ok2 {
+		t.Fatalf("%s: unexpected first line %q", file, first)
+	}
+	want, err := Generate(codegentest, strings.Split(names, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, want) {
+		t.Fatalf("%s is stale: run go generate in %s", file, codegentest)
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	for _, tc := range []struct{ typ, want string }{
+		{"Ptr", "structcodec: Ptr.Ptr: unsupported kind *int (pointers have no C layout)"},
+		{"Int", "structcodec: Int.N: unsupported kind int (its size depends on the platform; use int32 or int64)"},
+		{"Unsized", `structcodec: Unsized.Name: unsupported kind string (an unsized string; give it a size: bpf:"cstring,size=N")`},
+		{"Nested", "structcodec: Nested.Inner.M: unsupported kind map[string]int (maps have no C layout)"},
+		{"Pinned", "structcodec: Pinned.B: offset=4 overlaps A, which ends at 8"},
+		{"Missing", "no type Missing in package bad"},
+	} {
+		_, err := Generate("testdata/bad", []string{tc.typ})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Generate(%s) = %v, want %q", tc.typ, err, tc.want)
+		}
+	}
+	src, err := Generate("testdata/bad", []string{"Good"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("func (v *Good) MarshalBPF(dst []byte) error {")) {
+		t.Errorf("no MarshalBPF in\n%s", src)
+	}
+}

@@ -1,0 +1,25 @@
+// Package bad has types that bpfcodegen must refuse.
+package bad
+
+type Ptr struct {
+	A   uint32
+	Ptr *int
+}
+
+type Int struct{ N int }
+
+type Unsized struct{ Name string }
+
+type Inner struct{ M map[string]int }
+
+type Nested struct {
+	A     uint8
+	Inner Inner
+}
+
+type Pinned struct {
+	A uint64
+	B uint32 `bpf:"offset=4"`
+}
+
+type Good struct{ A uint32 }
