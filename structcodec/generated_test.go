@@ -17,7 +17,7 @@ import (
 var generatedTypes = []any{
 	&codegentest.Mixed{}, &codegentest.Nested{}, &codegentest.Arrays{}, &codegentest.Packed{},
 	&codegentest.Pinned{}, &codegentest.Text{}, &codegentest.Floats{}, &codegentest.Named{},
-	new(codegentest.Addrs), new(codegentest.Port), new(codegentest.Matrix), &codegentest.Empty{},
+	new(codegentest.Addrs), new(codegentest.Port), new(codegentest.Matrix), &codegentest.Empty{}, &codegentest.NoPad{},
 }
 
 // TestGeneratedMatchesRuntime encodes random values and decodes random

@@ -5,7 +5,7 @@ package codegentest
 
 import "github.com/bpfmaps/bpfmaps/structcodec"
 
-//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -type Mixed,Nested,Arrays,Packed,Pinned,Text,Floats,Named,Addrs,Port,Matrix,Empty -output types_bpf.go
+//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -type Mixed,Nested,Arrays,Packed,Pinned,Text,Floats,Named,Addrs,Port,Matrix,Empty,NoPad -output types_bpf.go
 
 // Mixed is the 40-byte struct of the benchmarks: mixed widths, padding,
 // big-endian fields and text.
@@ -118,3 +118,22 @@ type Matrix [2]struct {
 
 // Empty has no fields.
 type Empty struct{}
+
+// NoPad has no padding, no bools and no text: every byte string is the
+// encoding of exactly one value.
+type NoPad struct {
+	A uint32
+	B uint16 `bpf:"be"`
+	C [2]int8
+	D uint64 `bpf:"be"`
+	E [3]int16
+	F int16 `bpf:"be"`
+	G float64
+	H struct {
+		_ structcodec.Packed
+		X uint8
+		Y uint32 `bpf:"be"`
+		Z uint16
+	}
+	I [9]uint8
+}
