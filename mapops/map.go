@@ -1,0 +1,333 @@
+package mapops
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Spec describes a map to create: every attribute BPF_MAP_CREATE takes.
+type Spec struct {
+	Type       uint32 // unix.BPF_MAP_TYPE_*
+	KeySize    uint32 // bytes; 0 for queues, stacks and rings
+	ValueSize  uint32 // bytes; for per-CPU maps, the size of one CPU's value
+	MaxEntries uint32
+	Flags      uint32 // unix.BPF_F_NO_PREALLOC, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, …
+
+	// Name is the kernel's name for the map: at most 15 bytes of
+	// [A-Za-z0-9_.]. It shows in bpftool and `bpfmaps list`.
+	Name string
+
+	// InnerMap is the template of the maps an array or hash of maps holds.
+	// Only its type and sizes matter; it may be closed after Create.
+	InnerMap *Map
+
+	// NumaNode places the map's memory; it is used only with the
+	// unix.BPF_F_NUMA_NODE flag.
+	NumaNode uint32
+
+	// Ifindex offloads the map to a network device; 0 means the host.
+	Ifindex uint32
+
+	// BTF describes the key and value types for tools and for maps whose
+	// values hold special fields such as a bpf_spin_lock (needed for the
+	// Lock flag). The descriptor is only read by Create.
+	BTF                   *sys.FD
+	BTFKeyTypeID          uint32
+	BTFValueTypeID        uint32
+	BTFVmlinuxValueTypeID uint32
+
+	// MapExtra is map_extra: the number of hash functions of a bloom
+	// filter, or an arena's user-space address.
+	MapExtra uint64
+}
+
+// Map is an open BPF map. Its methods check key and value sizes against
+// the map before any system call. A Map is safe for concurrent use; Close
+// makes every later operation fail with an error wrapping os.ErrClosed.
+type Map struct {
+	fd         *sys.FD
+	typ        uint32
+	keySize    int
+	valueSize  int
+	maxEntries uint32
+	flags      uint32
+	id         uint32
+	name       string
+	valueBuf   int // bytes a lookup fills: valueSize, or one slot per CPU
+	ncpu       int // possible CPUs, for per-CPU maps
+
+	mu      sync.Mutex
+	pinned  string // path of the last Pin, or the path Open opened
+	mem     []byte // Memory's mapping
+	memRW   bool
+	memErr  error
+	closed  bool
+	closing sync.Once
+}
+
+// validName reports why name cannot be a map name, or "" when it can.
+func validName(name string) string {
+	if len(name) >= sys.ObjNameLen {
+		return fmt.Sprintf("%d bytes, at most %d allowed", len(name), sys.ObjNameLen-1)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.') {
+			return fmt.Sprintf("byte %q at %d: only letters, digits, '_' and '.' allowed", c, i)
+		}
+	}
+	return ""
+}
+
+// Create creates a map as spec describes.
+func Create(spec Spec) (*Map, error) {
+	if why := validName(spec.Name); why != "" {
+		return nil, fmt.Errorf("create map: bad name %q: %s", spec.Name, why)
+	}
+	attr := sys.MapCreateAttr{
+		MapType:               spec.Type,
+		KeySize:               spec.KeySize,
+		ValueSize:             spec.ValueSize,
+		MaxEntries:            spec.MaxEntries,
+		MapFlags:              spec.Flags,
+		NumaNode:              spec.NumaNode,
+		MapIfindex:            spec.Ifindex,
+		BTFKeyTypeID:          spec.BTFKeyTypeID,
+		BTFValueTypeID:        spec.BTFValueTypeID,
+		BTFVmlinuxValueTypeID: spec.BTFVmlinuxValueTypeID,
+		MapExtra:              spec.MapExtra,
+	}
+	sys.SetName(&attr.MapName, spec.Name)
+	if spec.InnerMap != nil {
+		raw, err := spec.InnerMap.fd.Acquire()
+		if err != nil {
+			return nil, fmt.Errorf("create map %q: inner map: %w", spec.Name, err)
+		}
+		defer spec.InnerMap.fd.Release()
+		attr.InnerMapFD = uint32(raw)
+	}
+	if spec.BTF != nil {
+		raw, err := spec.BTF.Acquire()
+		if err != nil {
+			return nil, fmt.Errorf("create map %q: btf: %w", spec.Name, err)
+		}
+		defer spec.BTF.Release()
+		attr.BTFFD = uint32(raw)
+	}
+	fd, err := sys.MapCreate(&attr)
+	if err != nil {
+		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
+	}
+	return newMap(fd)
+}
+
+// Open opens the map pinned at path on a bpf filesystem. The Map learns
+// the map's real type and sizes from the kernel; Check compares them with
+// what the caller expects, and NewTyped checks its types against them.
+func Open(path string) (*Map, error) {
+	fd, err := sys.ObjGet(path, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open map pinned at %s: %w", path, err)
+	}
+	m, err := newMap(fd)
+	if err != nil {
+		return nil, fmt.Errorf("open map pinned at %s: %w", path, err)
+	}
+	m.pinned = path
+	return m, nil
+}
+
+// OpenID opens the map with the given kernel id (see bpftool map list).
+func OpenID(id uint32) (*Map, error) {
+	fd, err := sys.MapGetFDByID(id, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open map id %d: %w", id, err)
+	}
+	return newMap(fd)
+}
+
+// FromFD returns a Map for a duplicate of the map descriptor fd; the
+// caller keeps ownership of fd.
+func FromFD(fd int) (*Map, error) {
+	dup, err := sys.DupFD(fd)
+	if err != nil {
+		return nil, fmt.Errorf("map from fd: %w", err)
+	}
+	return newMap(dup)
+}
+
+// newMap takes ownership of fd and reads the map's description.
+func newMap(fd *sys.FD) (*Map, error) {
+	info, err := sys.MapGetInfo(fd)
+	if err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("map info: %w", err)
+	}
+	m := &Map{
+		fd:         fd,
+		typ:        info.Type,
+		keySize:    int(info.KeySize),
+		valueSize:  int(info.ValueSize),
+		maxEntries: info.MaxEntries,
+		flags:      info.MapFlags,
+		id:         info.ID,
+		name:       info.NameString(),
+		valueBuf:   int(info.ValueSize),
+	}
+	if isPerCPU(m.typ) {
+		n, err := sys.PossibleCPUs()
+		if err != nil {
+			fd.Close()
+			return nil, err
+		}
+		m.ncpu = n
+		m.valueBuf = n * sys.PerCPUStride(m.valueSize)
+	}
+	return m, nil
+}
+
+func isPerCPU(t uint32) bool {
+	switch t {
+	case unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY,
+		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+		return true
+	}
+	return false
+}
+
+func isArray(t uint32) bool {
+	return t == unix.BPF_MAP_TYPE_ARRAY || t == unix.BPF_MAP_TYPE_PERCPU_ARRAY
+}
+
+// String names the map in errors: map 12 "counts" (hash).
+func (m *Map) String() string {
+	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, sys.MapTypeName(m.typ))
+}
+
+// FD returns the map's descriptor. It stays owned by the Map.
+func (m *Map) FD() *sys.FD { return m.fd }
+
+// Type returns the map type, a unix.BPF_MAP_TYPE_* constant.
+func (m *Map) Type() uint32 { return m.typ }
+
+// KeySize returns the size of a key in bytes.
+func (m *Map) KeySize() int { return m.keySize }
+
+// ValueSize returns the size of a value in bytes; for per-CPU maps, of one
+// CPU's value.
+func (m *Map) ValueSize() int { return m.valueSize }
+
+// ValueBufferSize returns the number of bytes a lookup fills: ValueSize,
+// or for per-CPU maps one 8-byte aligned slot per possible CPU.
+func (m *Map) ValueBufferSize() int { return m.valueBuf }
+
+// MaxEntries returns the map's capacity.
+func (m *Map) MaxEntries() uint32 { return m.maxEntries }
+
+// Flags returns the map's creation flags.
+func (m *Map) Flags() uint32 { return m.flags }
+
+// ID returns the kernel's id of the map.
+func (m *Map) ID() uint32 { return m.id }
+
+// Name returns the map's name, possibly empty.
+func (m *Map) Name() string { return m.name }
+
+// PerCPU reports whether the map holds one value per possible CPU.
+func (m *Map) PerCPU() bool { return m.ncpu > 0 }
+
+// Info returns the kernel's current description of the map.
+func (m *Map) Info() (sys.MapInfo, error) {
+	info, err := sys.MapGetInfo(m.fd)
+	if err != nil {
+		return info, fmt.Errorf("%s: info: %w", m, err)
+	}
+	return info, nil
+}
+
+// Check returns an error describing every way the map differs from want.
+// Zero fields of want (and an empty Name) are not compared, so a caller
+// can check just the type and sizes of a map it opened.
+func (m *Map) Check(want Spec) error {
+	var errs []error
+	diff := func(what string, got, want uint64) {
+		if want != 0 && got != want {
+			errs = append(errs, fmt.Errorf("%s is %d, want %d", what, got, want))
+		}
+	}
+	if want.Type != 0 && want.Type != m.typ {
+		errs = append(errs, fmt.Errorf("type is %s, want %s", sys.MapTypeName(m.typ), sys.MapTypeName(want.Type)))
+	}
+	diff("key size", uint64(m.keySize), uint64(want.KeySize))
+	diff("value size", uint64(m.valueSize), uint64(want.ValueSize))
+	diff("max entries", uint64(m.maxEntries), uint64(want.MaxEntries))
+	diff("flags", uint64(m.flags), uint64(want.Flags))
+	if want.Name != "" && want.Name != m.name {
+		errs = append(errs, fmt.Errorf("name is %q, want %q", m.name, want.Name))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: %w", m, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Pin pins the map at path, which must be on a bpf filesystem, so that it
+// outlives this process.
+func (m *Map) Pin(path string) error {
+	if err := sys.ObjPin(m.fd, path); err != nil {
+		return fmt.Errorf("%s: pin at %s: %w", m, path, err)
+	}
+	m.mu.Lock()
+	m.pinned = path
+	m.mu.Unlock()
+	return nil
+}
+
+// Unpin removes the pin made by Pin, or the one Open opened the map by.
+// The map lives on while descriptors refer to it.
+func (m *Map) Unpin() error {
+	m.mu.Lock()
+	path := m.pinned
+	m.pinned = ""
+	m.mu.Unlock()
+	if path == "" {
+		return fmt.Errorf("%s: unpin: map is not pinned by this Map", m)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("%s: unpin: %w", m, err)
+	}
+	return nil
+}
+
+// Freeze makes the map read-only for user space (BPF programs may still
+// write it). It fails with EBUSY while Memory is mapped writable.
+func (m *Map) Freeze() error {
+	if err := sys.MapFreeze(m.fd); err != nil {
+		return fmt.Errorf("%s: freeze: %w", m, err)
+	}
+	return nil
+}
+
+// Close unmaps Memory and closes the descriptor. It is idempotent.
+func (m *Map) Close() error {
+	var err error
+	m.closing.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		if m.mem != nil {
+			err = unix.Munmap(m.mem)
+			m.mem = nil
+		}
+		m.mu.Unlock()
+		if cerr := m.fd.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}

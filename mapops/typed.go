@@ -1,0 +1,330 @@
+package mapops
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Typed is a Map whose keys are K and values V, converted to the kernel's
+// bytes by structcodec. Where the Go memory of K or V already is its C
+// layout (fixed-size integers, floats, arrays of them, and structs of those
+// without padding or tags that change bytes), values go to the kernel
+// without any copy.
+//
+// A Typed is safe for concurrent use. It does not own the Map.
+type Typed[K, V any] struct {
+	m      *Map
+	kc     *structcodec.Codec[K]
+	vc     *structcodec.Codec[V]
+	kSize  int
+	vSize  int
+	kFlat  bool // K's Go memory is its C bytes
+	vFlat  bool
+	stride int // per-CPU slot size
+	pool   sync.Pool
+}
+
+// scratch holds the encoding buffers and value copies of one call.
+type scratch[K, V any] struct {
+	k   K
+	v   V
+	key []byte
+	val []byte // ValueBufferSize bytes
+}
+
+// NewTyped returns a typed view of m. It checks once that the C sizes of
+// K and V are the map's key and value sizes.
+func NewTyped[K, V any](m *Map) (*Typed[K, V], error) {
+	kc, err := structcodec.For[K]()
+	if err != nil {
+		return nil, fmt.Errorf("%s: key type: %w", m, err)
+	}
+	vc, err := structcodec.For[V]()
+	if err != nil {
+		return nil, fmt.Errorf("%s: value type: %w", m, err)
+	}
+	if kc.Size() != m.keySize {
+		return nil, fmt.Errorf("%s: key type %s is %d bytes, the map's keys are %d", m, reflect.TypeFor[K](), kc.Size(), m.keySize)
+	}
+	if vc.Size() != m.valueSize {
+		return nil, fmt.Errorf("%s: value type %s is %d bytes, the map's values are %d", m, reflect.TypeFor[V](), vc.Size(), m.valueSize)
+	}
+	t := &Typed[K, V]{
+		m: m, kc: kc, vc: vc, kSize: kc.Size(), vSize: vc.Size(),
+		kFlat: flat(kc.Layout()), vFlat: flat(vc.Layout()),
+		stride: sys.PerCPUStride(vc.Size()),
+	}
+	t.pool.New = func() any {
+		return &scratch[K, V]{key: make([]byte, t.kSize), val: make([]byte, m.valueBuf)}
+	}
+	return t, nil
+}
+
+// flat reports whether a value's Go memory is exactly its C bytes: every
+// byte belongs to a field copied as is, so it can be handed to the kernel
+// directly. Bools are excluded (the kernel may store any byte).
+func flat(l *structcodec.Layout) bool {
+	t := l.Type()
+	if uintptr(l.Size()) != t.Size() {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Array:
+		return flat(l.Elem())
+	case reflect.Struct:
+		fields := l.Fields()
+		if len(fields) != t.NumField() {
+			return false
+		}
+		covered := 0
+		for _, f := range fields {
+			if f.Name == "_" || f.BigEndian || f.CString || uintptr(f.Offset) != t.Field(f.Index).Offset || !flat(f.Layout) {
+				return false
+			}
+			covered += f.Size
+		}
+		return covered == l.Size()
+	}
+	return false
+}
+
+// Map returns the underlying map.
+func (t *Typed[K, V]) Map() *Map { return t.m }
+
+func (t *Typed[K, V]) get() *scratch[K, V]  { return t.pool.Get().(*scratch[K, V]) }
+func (t *Typed[K, V]) put(s *scratch[K, V]) { t.pool.Put(s) }
+
+// keyPtr encodes s.k into s.key unless K is flat, and returns the pointer
+// to hand to the kernel.
+func (t *Typed[K, V]) keyPtr(s *scratch[K, V]) (unsafe.Pointer, error) {
+	if t.kFlat {
+		return unsafe.Pointer(&s.k), nil
+	}
+	if err := t.kc.Encode(s.key, &s.k); err != nil {
+		return nil, fmt.Errorf("%s: encode key: %w", t.m, err)
+	}
+	return ptr(s.key), nil
+}
+
+func (t *Typed[K, V]) perCPUErr(op string) error {
+	return fmt.Errorf("%s: %s: per-CPU map: use %sPerCPU", t.m, op, op)
+}
+
+// Lookup returns the value stored under key. A missing key gives an error
+// wrapping ErrKeyNotExist.
+func (t *Typed[K, V]) Lookup(key K) (V, error) {
+	var v V
+	err := t.LookupInto(key, &v)
+	return v, err
+}
+
+// LookupInto stores the value under key in *value.
+func (t *Typed[K, V]) LookupInto(key K, value *V) error {
+	if t.m.ncpu > 0 {
+		return t.perCPUErr("Lookup")
+	}
+	if t.kFlat && t.vFlat {
+		return lookupErr(sys.MapLookupElem(t.m.fd, unsafe.Pointer(&key), unsafe.Pointer(value), 0))
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k = key
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return err
+	}
+	if t.vFlat {
+		return lookupErr(sys.MapLookupElem(t.m.fd, kp, unsafe.Pointer(value), 0))
+	}
+	if err := sys.MapLookupElem(t.m.fd, kp, ptr(s.val), 0); err != nil {
+		return lookupErr(err)
+	}
+	if err := t.vc.Decode(s.val, &s.v); err != nil {
+		return fmt.Errorf("%s: decode value: %w", t.m, err)
+	}
+	*value = s.v
+	return nil
+}
+
+// Update stores value under key.
+func (t *Typed[K, V]) Update(key K, value V, flags Flags) error {
+	if t.m.ncpu > 0 {
+		return t.UpdatePerCPU(key, []V{value}, flags)
+	}
+	if t.kFlat && t.vFlat {
+		return updateErr(sys.MapUpdateElem(t.m.fd, unsafe.Pointer(&key), unsafe.Pointer(&value), uint64(flags)))
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k, s.v = key, value
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return err
+	}
+	vp := unsafe.Pointer(&s.v)
+	if !t.vFlat {
+		if err := t.vc.Encode(s.val, &s.v); err != nil {
+			return fmt.Errorf("%s: encode value: %w", t.m, err)
+		}
+		vp = ptr(s.val)
+	}
+	return updateErr(sys.MapUpdateElem(t.m.fd, kp, vp, uint64(flags)))
+}
+
+// Delete removes key. A missing key gives an error wrapping ErrKeyNotExist.
+func (t *Typed[K, V]) Delete(key K) error {
+	if t.kFlat {
+		return deleteErr(sys.MapDeleteElem(t.m.fd, unsafe.Pointer(&key)))
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k = key
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return err
+	}
+	return deleteErr(sys.MapDeleteElem(t.m.fd, kp))
+}
+
+// LookupAndDelete returns the value under key and removes the key in one
+// step (hash maps since Linux 5.14).
+func (t *Typed[K, V]) LookupAndDelete(key K) (V, error) {
+	var zero V
+	if t.m.ncpu > 0 {
+		return zero, t.perCPUErr("LookupAndDelete")
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k = key
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return zero, err
+	}
+	if err := sys.MapLookupAndDeleteElem(t.m.fd, kp, ptr(s.val), 0); err != nil {
+		return zero, takeErr(err)
+	}
+	if err := t.decodeValue(s.val, &s.v); err != nil {
+		return zero, err
+	}
+	return s.v, nil
+}
+
+// decodeValue sets *v from the C bytes in b.
+func (t *Typed[K, V]) decodeValue(b []byte, v *V) error {
+	if t.vFlat {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), t.vSize), b)
+		return nil
+	}
+	if err := t.vc.Decode(b, v); err != nil {
+		return fmt.Errorf("%s: decode value: %w", t.m, err)
+	}
+	return nil
+}
+
+// decodeKey sets *k from the C bytes in b.
+func (t *Typed[K, V]) decodeKey(b []byte, k *K) error {
+	if t.kFlat {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(k)), t.kSize), b)
+		return nil
+	}
+	if err := t.kc.Decode(b, k); err != nil {
+		return fmt.Errorf("%s: decode key: %w", t.m, err)
+	}
+	return nil
+}
+
+// encodeKey writes the C bytes of *k to b.
+func (t *Typed[K, V]) encodeKey(b []byte, k *K) error {
+	if t.kFlat {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(k)), t.kSize))
+		return nil
+	}
+	if err := t.kc.Encode(b, k); err != nil {
+		return fmt.Errorf("%s: encode key: %w", t.m, err)
+	}
+	return nil
+}
+
+// encodeValue writes the C bytes of *v to b.
+func (t *Typed[K, V]) encodeValue(b []byte, v *V) error {
+	if t.vFlat {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(v)), t.vSize))
+		return nil
+	}
+	if err := t.vc.Encode(b, v); err != nil {
+		return fmt.Errorf("%s: encode value: %w", t.m, err)
+	}
+	return nil
+}
+
+// PossibleCPUs is the number of values a per-CPU lookup fills.
+func (t *Typed[K, V]) PossibleCPUs() int { return t.m.ncpu }
+
+// LookupPerCPU fills values[i] with CPU i's value under key. values must
+// hold at least PossibleCPUs elements; it is not reallocated.
+func (t *Typed[K, V]) LookupPerCPU(key K, values []V) error {
+	if t.m.ncpu == 0 {
+		return fmt.Errorf("%s: LookupPerCPU: not a per-CPU map", t.m)
+	}
+	if len(values) < t.m.ncpu {
+		return fmt.Errorf("%s: LookupPerCPU: %d values given, the map has one per possible CPU: %d", t.m, len(values), t.m.ncpu)
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k = key
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return err
+	}
+	if err := sys.MapLookupElem(t.m.fd, kp, ptr(s.val), 0); err != nil {
+		return lookupErr(err)
+	}
+	return t.decodePerCPU(s.val, values)
+}
+
+func (t *Typed[K, V]) decodePerCPU(b []byte, values []V) error {
+	for i := range t.m.ncpu {
+		if err := t.decodeValue(b[i*t.stride:], &values[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdatePerCPU stores values under key: one value for every CPU, or
+// exactly PossibleCPUs values, CPU i getting values[i].
+func (t *Typed[K, V]) UpdatePerCPU(key K, values []V, flags Flags) error {
+	if t.m.ncpu == 0 {
+		return fmt.Errorf("%s: UpdatePerCPU: not a per-CPU map", t.m)
+	}
+	if len(values) != 1 && len(values) != t.m.ncpu {
+		return fmt.Errorf("%s: UpdatePerCPU: %d values given, want 1 (for all CPUs) or %d (one per possible CPU)", t.m, len(values), t.m.ncpu)
+	}
+	s := t.get()
+	defer t.put(s)
+	s.k = key
+	kp, err := t.keyPtr(s)
+	if err != nil {
+		return err
+	}
+	for i := range t.m.ncpu {
+		v := &values[0]
+		if len(values) > 1 {
+			v = &values[i]
+		}
+		s.v = *v
+		if err := t.encodeValue(s.val[i*t.stride:], &s.v); err != nil {
+			return err
+		}
+	}
+	return updateErr(sys.MapUpdateElem(t.m.fd, kp, ptr(s.val), uint64(flags)))
+}
