@@ -3,6 +3,7 @@ package structcodec
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"reflect"
 	"strings"
 	"unsafe"
@@ -10,13 +11,21 @@ import (
 
 // A program encodes and decodes one layout between Go memory and C bytes.
 // It is compiled from the layout once; running it uses neither reflection
-// nor allocation. Where Go puts every field where C does, the ops merge
-// into a single copy.
+// nor allocation. Where Go puts every field where C does, it is a single
+// copy (and a byte swap in place for each big-endian field).
 type program struct {
 	valid []op   // encode, first: cstring arrays and strings that must fit, in field order
 	ops   []op   // both directions, in C offset order
 	bools []op   // decode, last: bytes > 1 become 1
 	zeros []span // encode, last: padding and blank fields become 0
+
+	// When Go places every field where C does, whole > 0: the value is
+	// copied as one block of whole bytes and swaps then turns big-endian
+	// fields around in place (in dst when encoding, in Go memory when
+	// decoding); ops is not used.
+	whole   int
+	swaps   []span // off, n: one big-endian integer of n bytes
+	skipped bool   // Go memory holds fields left out of the layout
 }
 
 type opcode uint8
@@ -51,7 +60,62 @@ func compileProgram(l *Layout) program {
 	var p program
 	p.emit(l, false, false, l.name, 0, 0)
 	p.finish(l.size)
+	if l.size > 0 && int(l.typ.Size()) == l.size && !p.skipped {
+		if swaps, ok := inPlace(p.ops, 0, nil); ok && len(swaps) <= 64 {
+			p.whole, p.swaps = l.size, swaps
+		}
+	}
 	return p
+}
+
+// inPlace returns the big-endian swaps of ops (at C offset base) if every
+// op has the same offset in Go and C and needs no more than a copy and a
+// byte swap in place.
+func inPlace(ops []op, base int, swaps []span) ([]span, bool) {
+	for _, o := range ops {
+		if uintptr(o.cOff) != o.goOff {
+			return nil, false
+		}
+		width := map[opcode]int{opSwap16: 2, opSwap32: 4, opSwap64: 8}[o.code]
+		switch o.code {
+		case opCopy:
+		case opSwap16, opSwap32, opSwap64:
+			for k := range o.n {
+				swaps = append(swaps, span{base + o.cOff + k*width, width})
+			}
+		case opRepeat:
+			if uintptr(o.cStride) != o.goStride || len(o.sub.bools) > 0 || len(o.sub.valid) > 0 {
+				return nil, false
+			}
+			for k := range o.n {
+				var ok bool
+				if swaps, ok = inPlace(o.sub.ops, base+o.cOff+k*o.cStride, swaps); !ok {
+					return nil, false
+				}
+			}
+		default:
+			return nil, false
+		}
+		if len(swaps) > 64 {
+			return nil, false
+		}
+	}
+	return swaps, true
+}
+
+// swapInPlace turns the big-endian integers in b around.
+func swapInPlace(b unsafe.Pointer, swaps []span) {
+	for _, s := range swaps {
+		p := unsafe.Add(b, s.off)
+		switch s.n {
+		case 2:
+			*(*uint16)(p) = bits.ReverseBytes16(*(*uint16)(p))
+		case 4:
+			*(*uint32)(p) = bits.ReverseBytes32(*(*uint32)(p))
+		case 8:
+			*(*uint64)(p) = bits.ReverseBytes64(*(*uint64)(p))
+		}
+	}
 }
 
 // emit appends the ops for a value of layout l at goOff in Go memory and
@@ -157,6 +221,7 @@ func (p *program) finish(size int) {
 	}
 	p.ops = ops[:0]
 	for _, o := range ops {
+		p.skipped = p.skipped || o.code == opBarrier || o.code == opRepeat && o.sub.skipped
 		if o.code != opBarrier {
 			p.ops = append(p.ops, o)
 		}
@@ -204,6 +269,15 @@ func (p *program) check(base unsafe.Pointer) error {
 
 // encode writes the C bytes; check must have passed.
 func (p *program) encode(dst []byte, base unsafe.Pointer) {
+	if p.whole > 0 {
+		d := dst[:p.whole]
+		copy(d, unsafe.Slice((*byte)(base), p.whole))
+		swapInPlace(unsafe.Pointer(&d[0]), p.swaps)
+		for _, z := range p.zeros {
+			clear(d[z.off : z.off+z.n])
+		}
+		return
+	}
 	for i := range p.ops {
 		o := &p.ops[i]
 		src := unsafe.Add(base, o.goOff)
@@ -240,6 +314,12 @@ func (p *program) encode(dst []byte, base unsafe.Pointer) {
 }
 
 func (p *program) decode(src []byte, base unsafe.Pointer) {
+	if p.whole > 0 {
+		copy(unsafe.Slice((*byte)(base), p.whole), src[:p.whole])
+		swapInPlace(base, p.swaps)
+		p.fixBools(base)
+		return
+	}
 	for i := range p.ops {
 		o := &p.ops[i]
 		dst := unsafe.Add(base, o.goOff)
@@ -275,6 +355,11 @@ func (p *program) decode(src []byte, base unsafe.Pointer) {
 			}
 		}
 	}
+	p.fixBools(base)
+}
+
+// fixBools makes every decoded bool 0 or 1, as Go requires.
+func (p *program) fixBools(base unsafe.Pointer) {
 	for i := range p.bools {
 		b := &p.bools[i]
 		for k, v := range unsafe.Slice((*byte)(unsafe.Add(base, b.goOff)), b.n) {
