@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -84,7 +85,7 @@ func BenchmarkRingBufRefRead(b *testing.B) {
 	}
 }
 
-func benchHash(b *testing.B) testMap {
+func benchHash(b *testing.B) *mapops.Map {
 	testutil.RequireBPF(b)
 	m := newMap(b, unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
 	k, v := uint32(1), uint64(0)

@@ -10,41 +10,56 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // keyed is the machinery behind the references to one key of a hash,
-// array, LRU hash or LPM trie map: the key, encoded once, and the value
-// codec.
+// array, LRU hash or LPM trie map: a typed view of the map, the key, and
+// the key's bytes, which name it in the process-wide lock table.
 type keyed[K, V any] struct {
 	life
-	h      handle
-	key    []byte
-	vcodec codec[V]
-	bufs   *scratchPool[V]
-	name   string // for errors
+	h     handle
+	t     *mapops.Typed[K, V]
+	key   K
+	kb    string
+	vc    *structcodec.Codec[V]
+	vsize int
 }
 
-func newKeyed[K, V any](name string, m Map, key K) (*keyed[K, V], error) {
+func newKeyed[K, V any](name string, m *mapops.Map, key K) (*keyed[K, V], error) {
 	op := "new " + name
-	h, err := newHandle(op, mapFD(m), unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY,
+	h, err := newHandle(op, m, unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY,
 		unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_LPM_TRIE)
 	if err != nil {
 		return nil, err
 	}
-	kc, err := sizedCodec[K]("key", h.keySize)
-	if err == nil {
-		var vc codec[V]
-		vc, err = sizedCodec[V]("value", h.valueSize)
-		if err == nil {
-			kb := make([]byte, kc.Size())
-			if err = kc.Encode(kb, &key); err == nil {
-				return &keyed[K, V]{life: newLife(), h: h, key: kb, vcodec: vc, bufs: newScratchPool[V](h.valueSize), name: name}, nil
-			}
-			err = fmt.Errorf("encode key %T: %w", key, err)
-		}
+	k := &keyed[K, V]{life: newLife(), h: h, key: key, vsize: m.ValueSize()}
+	if err := k.init(m); err != nil {
+		h.st.release()
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	h.st.release()
-	return nil, fmt.Errorf("%s: %w", op, err)
+	return k, nil
+}
+
+func (k *keyed[K, V]) init(m *mapops.Map) (err error) {
+	if k.t, err = mapops.NewTyped[K, V](m); err != nil {
+		return err
+	}
+	if k.vc, err = structcodec.For[V](); err != nil {
+		return err
+	}
+	kc, err := structcodec.For[K]()
+	if err != nil {
+		return err
+	}
+	kb := make([]byte, kc.Size())
+	if err := kc.Encode(kb, &k.key); err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	k.kb = string(kb)
+	return nil
 }
 
 func (k *keyed[K, V]) close() bool {
@@ -63,34 +78,31 @@ func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
 	if k.isClosed() {
 		return v, false, ErrClosed
 	}
-	s := k.bufs.get()
-	defer k.bufs.put(s)
-	err = sysLookup(k.h.fd, ptr(k.key), ptr(s.b))
-	if errors.Is(err, unix.ENOENT) {
+	v, err = k.t.Lookup(k.key)
+	if errors.Is(err, mapops.ErrKeyNotExist) {
 		return v, false, nil
 	}
 	if err != nil {
 		return v, false, err
 	}
-	if err := k.vcodec.Decode(s.b, &s.v); err != nil {
-		return v, false, fmt.Errorf("decode %T: %w", v, err)
-	}
 	if canon != nil {
-		if err := k.vcodec.Encode(canon, &s.v); err != nil {
-			return v, false, fmt.Errorf("encode %T: %w", v, err)
+		if err := k.encode(canon, v); err != nil {
+			return v, false, err
 		}
 	}
-	return s.v, true, nil
+	return v, true, nil
+}
+
+// encode writes v's bytes to dst, for comparisons.
+func (k *keyed[K, V]) encode(dst []byte, v V) error {
+	if err := k.vc.Encode(dst, &v); err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
+	}
+	return nil
 }
 
 func (k *keyed[K, V]) store(v V) error {
-	s := k.bufs.get()
-	defer k.bufs.put(s)
-	s.v = v
-	if err := k.vcodec.Encode(s.b, &s.v); err != nil {
-		return fmt.Errorf("encode %T: %w", v, err)
-	}
-	if err := sysUpdate(k.h.fd, ptr(k.key), ptr(s.b)); err != nil {
+	if err := k.t.Update(k.key, v, mapops.Any); err != nil {
 		return err
 	}
 	k.h.st.notify()
@@ -141,7 +153,7 @@ func Validator[V any](f func(V) error) EntryOption[V] {
 // NewEntryRef returns a reference to key in m, a hash, array, LRU hash or
 // LPM trie map whose key and value sizes are the encoded sizes of K and V
 // (both go through structcodec, so either can be a tagged struct).
-func NewEntryRef[K, V any](m Map, key K, opts ...EntryOption[V]) (*EntryRef[K, V], error) {
+func NewEntryRef[K, V any](m *mapops.Map, key K, opts ...EntryOption[V]) (*EntryRef[K, V], error) {
 	var s entrySettings[V]
 	for _, o := range opts {
 		if o != nil {
@@ -152,7 +164,7 @@ func NewEntryRef[K, V any](m Map, key K, opts ...EntryOption[V]) (*EntryRef[K, V
 	if err != nil {
 		return nil, err
 	}
-	return &EntryRef[K, V]{k: k, lock: k.h.st.lockFor(string(k.key)), validate: s.validate}, nil
+	return &EntryRef[K, V]{k: k, lock: k.h.st.lockFor(k.kb), validate: s.validate}, nil
 }
 
 // Load returns the value stored under the key; ok is false when the key is
@@ -232,11 +244,11 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 	if err := r.check("entry compare and swap", new); err != nil {
 		return false, err
 	}
-	want := make([]byte, r.k.h.valueSize)
-	if err := r.k.vcodec.Encode(want, &old); err != nil {
-		return false, fmt.Errorf("entry compare and swap: encode %T: %w", old, err)
+	want := make([]byte, r.k.vsize)
+	if err := r.k.encode(want, old); err != nil {
+		return false, fmt.Errorf("entry compare and swap: %w", err)
 	}
-	got := make([]byte, r.k.h.valueSize)
+	got := make([]byte, r.k.vsize)
 	err = r.locked("entry compare and swap", func() error {
 		_, ok, err := r.k.load(got)
 		if err != nil || !ok || !bytes.Equal(got, want) {
@@ -254,7 +266,7 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 func (r *EntryRef[K, V]) Close() error {
 	if r.k.close() {
 		r.lock.Lock()
-		r.k.h.st.unlockFor(string(r.k.key))
+		r.k.h.st.unlockFor(r.k.kb)
 		r.lock.Unlock()
 	}
 	return nil
@@ -275,7 +287,7 @@ type MapWatcher[K, V any] struct {
 // NewMapWatcher returns a watcher of key in m, a hash, array, LRU hash or
 // LPM trie map whose key and value sizes are the encoded sizes of K and V.
 // An array always holds every key, so on an array Wait returns at once.
-func NewMapWatcher[K, V any](m Map, key K, opts ...Option) (*MapWatcher[K, V], error) {
+func NewMapWatcher[K, V any](m *mapops.Map, key K, opts ...Option) (*MapWatcher[K, V], error) {
 	s, err := applyOptions("new map watcher", opts)
 	if err != nil {
 		return nil, err
@@ -340,7 +352,7 @@ type ChangeWatcher[K, V any] struct {
 // LRU hash or LPM trie map whose key and value sizes are the encoded sizes
 // of K and V). Having seen nothing yet, its first Wait returns the value as
 // soon as the key exists.
-func NewChangeWatcher[K, V any](m Map, key K, opts ...Option) (*ChangeWatcher[K, V], error) {
+func NewChangeWatcher[K, V any](m *mapops.Map, key K, opts ...Option) (*ChangeWatcher[K, V], error) {
 	s, err := applyOptions("new change watcher", opts)
 	if err != nil {
 		return nil, err
@@ -355,15 +367,15 @@ func NewChangeWatcher[K, V any](m Map, key K, opts ...Option) (*ChangeWatcher[K,
 // NewChangeWatcherFrom is NewChangeWatcher with initial taken as the last
 // value seen (clj-ebpf's :initial-value): Wait returns only once the value
 // differs from initial.
-func NewChangeWatcherFrom[K, V any](m Map, key K, initial V, opts ...Option) (*ChangeWatcher[K, V], error) {
+func NewChangeWatcherFrom[K, V any](m *mapops.Map, key K, initial V, opts ...Option) (*ChangeWatcher[K, V], error) {
 	w, err := NewChangeWatcher[K, V](m, key, opts...)
 	if err != nil {
 		return nil, err
 	}
-	w.last = make([]byte, w.k.h.valueSize)
-	if err := w.k.vcodec.Encode(w.last, &initial); err != nil {
+	w.last = make([]byte, w.k.vsize)
+	if err := w.k.encode(w.last, initial); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("new change watcher: encode initial %T: %w", initial, err)
+		return nil, fmt.Errorf("new change watcher: initial value: %w", err)
 	}
 	return w, nil
 }
@@ -373,7 +385,7 @@ func NewChangeWatcherFrom[K, V any](m Map, key K, initial V, opts ...Option) (*C
 // wrapping ErrClosed).
 func (w *ChangeWatcher[K, V]) Wait(ctx context.Context) (V, error) {
 	var v V
-	cur := make([]byte, w.k.h.valueSize)
+	cur := make([]byte, w.k.vsize)
 	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
 		var ok bool
 		var err error

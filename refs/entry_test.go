@@ -13,12 +13,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // rawLookup reads key's 8-byte value straight from the kernel.
-func rawLookup(t *testing.T, m refs.Map, key uint32) (uint64, bool) {
+func rawLookup(t *testing.T, m *mapops.Map, key uint32) (uint64, bool) {
 	t.Helper()
 	var v uint64
 	err := sys.MapLookupElem(m.FD(), unsafe.Pointer(&key), unsafe.Pointer(&v), 0)
@@ -31,14 +32,14 @@ func rawLookup(t *testing.T, m refs.Map, key uint32) (uint64, bool) {
 	return v, true
 }
 
-func rawUpdate(t *testing.T, m refs.Map, key uint32, v uint64) {
+func rawUpdate(t *testing.T, m *mapops.Map, key uint32, v uint64) {
 	t.Helper()
 	if err := sys.MapUpdateElem(m.FD(), unsafe.Pointer(&key), unsafe.Pointer(&v), 0); err != nil {
 		t.Error(err)
 	}
 }
 
-func newEntry(t *testing.T, m refs.Map, key uint32, opts ...refs.EntryOption[uint64]) *refs.EntryRef[uint32, uint64] {
+func newEntry(t *testing.T, m *mapops.Map, key uint32, opts ...refs.EntryOption[uint64]) *refs.EntryRef[uint32, uint64] {
 	t.Helper()
 	r, err := refs.NewEntryRef(m, key, opts...)
 	if err != nil {
@@ -99,12 +100,12 @@ func TestEntryRefConcurrentSwapIsExact(t *testing.T) {
 	// in the process, so the total is exact.
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
-	dup, err := m.FD().Dup()
+	second, err := mapops.FromFD(m.FD().Int()) // its own descriptor of the same map
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dup.Close()
-	maps := []refs.Map{m, testMap{dup}}
+	defer second.Close()
+	maps := []*mapops.Map{m, second}
 	const goroutines, increments = 8, 300
 	var wg sync.WaitGroup
 	for g := range goroutines {

@@ -11,17 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// createMap stands for the map a program would open or create.
-func createMap(typ, keySize, valueSize, maxEntries uint32) testMap {
-	fd, err := sys.MapCreate(&sys.MapCreateAttr{MapType: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
+// createMap creates a map of the kind an example needs.
+func createMap(typ, keySize, valueSize, maxEntries uint32) *mapops.Map {
+	m, err := mapops.Create(mapops.Spec{Type: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
 	if err != nil {
 		log.Fatal(err)
 	}
-	return testMap{fd}
+	return m
 }
 
 // run runs a test program: the BPF side of each example.
@@ -48,7 +49,7 @@ type Event struct {
 // (loop [] (when-let [event (deref ref 5000 nil)] (process event) (recur)))).
 func ExampleRingBufRef() {
 	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.FD().Close()
+	defer ring.Close()
 	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 3) // the kernel writes 3 events
 
 	events, err := refs.NewRingBufRef[Event](ring)
@@ -77,7 +78,7 @@ func ExampleRingBufRef() {
 // (doseq [event (ringbuf-seq ref :timeout-ms 5000)] (process event)).
 func ExampleRingBufRef_Seq() {
 	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.FD().Close()
+	defer ring.Close()
 	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 150)
 
 	events, err := refs.NewRingBufRef[Event](ring)
@@ -115,7 +116,7 @@ func ExampleRingBufRef_Seq() {
 // clj-ebpf: (ringbuf-ref events-rb :deserializer (fn [bytes] (parse-event bytes))).
 func ExampleNewRingBufRefFunc() {
 	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.FD().Close()
+	defer ring.Close()
 	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 1)
 
 	// The deserializer sees the record in place in the ring.
@@ -148,7 +149,7 @@ type Task struct {
 // item))) with a producer pushing from elsewhere.
 func ExampleQueueRef() {
 	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
-	defer queue.FD().Close()
+	defer queue.Close()
 
 	work, err := refs.NewQueueRef[Task](queue)
 	if err != nil {
@@ -184,7 +185,7 @@ func ExampleQueueRef() {
 // clj-ebpf: (doseq [item (take 50 (queue-seq ref))] (process item)).
 func ExampleQueueRef_Seq() {
 	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
-	defer queue.FD().Close()
+	defer queue.Close()
 	// The kernel pushes 60 timestamps.
 	run(func() (*sys.FD, error) { return progs.PushTime(queue.FD()) }, 60)
 
@@ -212,7 +213,7 @@ func ExampleQueueRef_Seq() {
 // @undo-ref] (undo-action last-action))), and (deref ref 5000 :empty).
 func ExampleStackRef() {
 	stack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
-	defer stack.FD().Close()
+	defer stack.Close()
 	w, err := refs.NewStackWriter[uint64](stack)
 	if err != nil {
 		log.Fatal(err)
@@ -248,7 +249,7 @@ func ExampleStackRef() {
 // initial-count))).
 func ExampleMapWatcher() {
 	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
-	defer stats.FD().Close()
+	defer stats.Close()
 	const packetCount = 1
 
 	watcher, err := refs.NewMapWatcher[uint32, uint64](stats, packetCount)
@@ -278,7 +279,7 @@ func ExampleMapWatcher() {
 // ...))).
 func ExampleChangeWatcher() {
 	stats := createMap(unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
-	defer stats.FD().Close()
+	defer stats.Close()
 	const counter = 0
 	prog, err := progs.Counter(stats.FD(), counter) // adds one per run
 	if err != nil {
@@ -309,7 +310,7 @@ func ExampleChangeWatcher() {
 // trigger until the value differs from 0.
 func ExampleNewChangeWatcherFrom() {
 	stats := createMap(unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
-	defer stats.FD().Close()
+	defer stats.Close()
 
 	watcher, err := refs.NewChangeWatcherFrom(stats, uint32(0), uint64(0))
 	if err != nil {
@@ -332,7 +333,7 @@ func ExampleNewChangeWatcherFrom() {
 // (compare-and-set! counter 11 0)).
 func ExampleEntryRef() {
 	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
-	defer stats.FD().Close()
+	defer stats.Close()
 	const packetCount = 1
 
 	counter, err := refs.NewEntryRef[uint32, uint64](stats, packetCount)
@@ -360,7 +361,7 @@ func ExampleEntryRef() {
 // (reset! counter 10) is fine and (reset! counter -1) throws.
 func ExampleValidator() {
 	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
-	defer stats.FD().Close()
+	defer stats.Close()
 
 	nonNegative := func(n int64) error {
 		if n < 0 {
@@ -388,7 +389,7 @@ func ExampleValidator() {
 // (conj! {:task :end})) (println "Next:" @producer).
 func ExampleQueueWriter() {
 	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
-	defer queue.FD().Close()
+	defer queue.Close()
 	const start, process, end = 1, 2, 3
 
 	producer, err := refs.NewQueueWriter[Task](queue)
@@ -410,7 +411,7 @@ func ExampleQueueWriter() {
 // "Top:" @s) ; => :third.
 func ExampleStackWriter() {
 	stack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
-	defer stack.FD().Close()
+	defer stack.Close()
 	const first, second, third = 1, 2, 3
 
 	s, err := refs.NewStackWriter[uint64](stack)
@@ -431,7 +432,7 @@ func ExampleStackWriter() {
 // (recur))) sharing one queue-channel.
 func ExampleQueueChannel() {
 	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 1000)
-	defer queue.FD().Close()
+	defer queue.Close()
 
 	ch, err := refs.NewQueueChannel[Task](queue)
 	if err != nil {
@@ -470,7 +471,7 @@ type Op struct {
 // last-op)).
 func ExampleStackChannel() {
 	undoStack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
-	defer undoStack.FD().Close()
+	defer undoStack.Close()
 
 	ch, err := refs.NewStackChannel[Op](undoStack)
 	if err != nil {
@@ -493,11 +494,11 @@ func ExampleStackChannel() {
 // worker through a QueueChannel.
 func Example_pipeline() {
 	eventsRB := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 256<<10)
-	defer eventsRB.FD().Close()
+	defer eventsRB.Close()
 	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 10)
-	defer stats.FD().Close()
+	defer stats.Close()
 	workQueue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 16, 1000)
-	defer workQueue.FD().Close()
+	defer workQueue.Close()
 
 	events, err := refs.NewRingBufRef[Event](eventsRB)
 	if err != nil {

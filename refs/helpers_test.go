@@ -7,22 +7,19 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// testMap is a map created for one test and closed after it.
-type testMap struct{ fd *sys.FD }
-
-func (m testMap) FD() *sys.FD { return m.fd }
-
-func newMap(t testing.TB, typ, keySize, valueSize, maxEntries uint32) testMap {
+// newMap creates a map for one test and closes it after.
+func newMap(t testing.TB, typ, keySize, valueSize, maxEntries uint32) *mapops.Map {
 	t.Helper()
-	fd, err := sys.MapCreate(&sys.MapCreateAttr{MapType: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
+	m, err := mapops.Create(mapops.Spec{Type: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
 	if err != nil {
 		t.Fatalf("create map: %v", err)
 	}
-	t.Cleanup(func() { fd.Close() })
-	return testMap{fd}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
 
 // kernelProg loads a program for the test and closes it after.

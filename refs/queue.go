@@ -8,21 +8,22 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
-// fifo is the machinery behind the queue and stack references: the kernel
-// map (BPF_MAP_TYPE_QUEUE pops FIFO, BPF_MAP_TYPE_STACK pops LIFO; the
-// order is the kernel's), the value codec, and the reference's life.
+// fifo is the machinery behind the queue and stack references: a typed
+// view of the kernel map (BPF_MAP_TYPE_QUEUE pops FIFO, BPF_MAP_TYPE_STACK
+// pops LIFO; the order is the kernel's) and the reference's life.
 type fifo[T any] struct {
 	life
-	h     handle
-	codec codec[T]
-	bufs  *scratchPool[T]
-	poll  time.Duration
-	name  string // "queue" or "stack", for errors
+	h    handle
+	q    *mapops.Queue[T]
+	poll time.Duration
+	name string // "queue" or "stack", for errors
 }
 
-func newFifo[T any](m Map, stack bool, kind string, opts []Option) (*fifo[T], error) {
+func newFifo[T any](m *mapops.Map, stack bool, kind string, opts []Option) (*fifo[T], error) {
 	mapType, name := uint32(unix.BPF_MAP_TYPE_QUEUE), "queue"
 	if stack {
 		mapType, name = unix.BPF_MAP_TYPE_STACK, "stack"
@@ -32,16 +33,16 @@ func newFifo[T any](m Map, stack bool, kind string, opts []Option) (*fifo[T], er
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHandle(op, mapFD(m), mapType)
+	h, err := newHandle(op, m, mapType)
 	if err != nil {
 		return nil, err
 	}
-	c, err := sizedCodec[T]("value", h.valueSize)
+	q, err := mapops.NewQueue[T](m)
 	if err != nil {
 		h.st.release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &fifo[T]{life: newLife(), h: h, codec: c, bufs: newScratchPool[T](h.valueSize), poll: s.poll, name: name}, nil
+	return &fifo[T]{life: newLife(), h: h, q: q, poll: s.poll, name: name}, nil
 }
 
 func (f *fifo[T]) close() error {
@@ -57,23 +58,15 @@ func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
 	if f.isClosed() {
 		return v, false, ErrClosed
 	}
-	s := f.bufs.get()
-	defer f.bufs.put(s)
 	if peek {
-		err = sysLookup(f.h.fd, nil, ptr(s.b))
+		v, err = f.q.Peek()
 	} else {
-		err = sysPop(f.h.fd, ptr(s.b))
+		v, err = f.q.Pop()
 	}
-	if errors.Is(err, unix.ENOENT) {
+	if errors.Is(err, mapops.ErrEmpty) {
 		return v, false, nil
 	}
-	if err != nil {
-		return v, false, err
-	}
-	if err := f.codec.Decode(s.b, &s.v); err != nil {
-		return v, false, fmt.Errorf("decode %T: %w", v, err)
-	}
-	return s.v, true, nil
+	return v, err == nil, err
 }
 
 // pop waits for a value and pops it.
@@ -105,16 +98,7 @@ func (f *fifo[T]) push(v T) error {
 	if f.isClosed() {
 		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
 	}
-	s := f.bufs.get()
-	defer f.bufs.put(s)
-	s.v = v
-	if err := f.codec.Encode(s.b, &s.v); err != nil {
-		return fmt.Errorf("%s push: encode %T: %w", f.name, v, err)
-	}
-	if err := sysPush(f.h.fd, ptr(s.b)); err != nil {
-		if errors.Is(err, unix.E2BIG) {
-			return fmt.Errorf("%s push: %s is full: %w", f.name, f.name, err)
-		}
+	if err := f.q.Push(v, mapops.Any); err != nil {
 		return fmt.Errorf("%s push: %w", f.name, err)
 	}
 	f.h.st.notify()
@@ -143,7 +127,7 @@ type QueueRef[T any] struct{ f *fifo[T] }
 // NewQueueRef returns a reference that pops values of type T from m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size (T goes through
 // structcodec, so it can be a tagged struct).
-func NewQueueRef[T any](m Map, opts ...Option) (*QueueRef[T], error) {
+func NewQueueRef[T any](m *mapops.Map, opts ...Option) (*QueueRef[T], error) {
 	f, err := newFifo[T](m, false, "queue ref", opts)
 	if err != nil {
 		return nil, err
@@ -158,7 +142,7 @@ type StackRef[T any] struct{ f *fifo[T] }
 
 // NewStackRef returns a reference that pops values of type T from m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
-func NewStackRef[T any](m Map, opts ...Option) (*StackRef[T], error) {
+func NewStackRef[T any](m *mapops.Map, opts ...Option) (*StackRef[T], error) {
 	f, err := newFifo[T](m, true, "stack ref", opts)
 	if err != nil {
 		return nil, err
@@ -169,12 +153,12 @@ func NewStackRef[T any](m Map, opts ...Option) (*StackRef[T], error) {
 // QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
 // front without removing it: clj-ebpf's queue-writer, where conj! is Push
 // and @ref is Peek. Pushing onto a full queue fails with an error wrapping
-// unix.E2BIG. It is safe for concurrent use and does not close its map.
+// unix.E2BIG and mapops.ErrFull. It is safe for concurrent use and does not close its map.
 type QueueWriter[T any] struct{ f *fifo[T] }
 
 // NewQueueWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
-func NewQueueWriter[T any](m Map) (*QueueWriter[T], error) {
+func NewQueueWriter[T any](m *mapops.Map) (*QueueWriter[T], error) {
 	f, err := newFifo[T](m, false, "queue writer", nil)
 	if err != nil {
 		return nil, err
@@ -188,7 +172,7 @@ type StackWriter[T any] struct{ f *fifo[T] }
 
 // NewStackWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
-func NewStackWriter[T any](m Map) (*StackWriter[T], error) {
+func NewStackWriter[T any](m *mapops.Map) (*StackWriter[T], error) {
 	f, err := newFifo[T](m, true, "stack writer", nil)
 	if err != nil {
 		return nil, err
@@ -206,7 +190,7 @@ type QueueChannel[T any] struct {
 
 // NewQueueChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
-func NewQueueChannel[T any](m Map, opts ...Option) (*QueueChannel[T], error) {
+func NewQueueChannel[T any](m *mapops.Map, opts ...Option) (*QueueChannel[T], error) {
 	f, err := newFifo[T](m, false, "queue channel", opts)
 	if err != nil {
 		return nil, err
@@ -226,7 +210,7 @@ type StackChannel[T any] struct {
 
 // NewStackChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
-func NewStackChannel[T any](m Map, opts ...Option) (*StackChannel[T], error) {
+func NewStackChannel[T any](m *mapops.Map, opts ...Option) (*StackChannel[T], error) {
 	f, err := newFifo[T](m, true, "stack channel", opts)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -34,26 +35,26 @@ type fifoCase struct {
 	name   string
 	typ    uint32
 	lifo   bool
-	reader func(refs.Map, ...refs.Option) (popper, error)
-	writer func(refs.Map) (pusher, error)
+	reader func(*mapops.Map, ...refs.Option) (popper, error)
+	writer func(*mapops.Map) (pusher, error)
 }
 
 var fifoCases = []fifoCase{
 	{"queue", unix.BPF_MAP_TYPE_QUEUE, false,
-		func(m refs.Map, o ...refs.Option) (popper, error) { return refs.NewQueueRef[uint64](m, o...) },
-		func(m refs.Map) (pusher, error) { return refs.NewQueueWriter[uint64](m) }},
+		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewQueueRef[uint64](m, o...) },
+		func(m *mapops.Map) (pusher, error) { return refs.NewQueueWriter[uint64](m) }},
 	{"stack", unix.BPF_MAP_TYPE_STACK, true,
-		func(m refs.Map, o ...refs.Option) (popper, error) { return refs.NewStackRef[uint64](m, o...) },
-		func(m refs.Map) (pusher, error) { return refs.NewStackWriter[uint64](m) }},
+		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewStackRef[uint64](m, o...) },
+		func(m *mapops.Map) (pusher, error) { return refs.NewStackWriter[uint64](m) }},
 	{"queue channel", unix.BPF_MAP_TYPE_QUEUE, false,
-		func(m refs.Map, o ...refs.Option) (popper, error) { return refs.NewQueueChannel[uint64](m, o...) },
-		func(m refs.Map) (pusher, error) { return refs.NewQueueChannel[uint64](m) }},
+		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewQueueChannel[uint64](m, o...) },
+		func(m *mapops.Map) (pusher, error) { return refs.NewQueueChannel[uint64](m) }},
 	{"stack channel", unix.BPF_MAP_TYPE_STACK, true,
-		func(m refs.Map, o ...refs.Option) (popper, error) { return refs.NewStackChannel[uint64](m, o...) },
-		func(m refs.Map) (pusher, error) { return refs.NewStackChannel[uint64](m) }},
+		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewStackChannel[uint64](m, o...) },
+		func(m *mapops.Map) (pusher, error) { return refs.NewStackChannel[uint64](m) }},
 }
 
-func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (refs.Map, popper, pusher) {
+func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.Map, popper, pusher) {
 	t.Helper()
 	m := newMap(t, c.typ, 0, 8, max)
 	r, err := c.reader(m, opts...)

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // RingBufRef reads the events a BPF program writes to a
@@ -30,7 +33,7 @@ type RingBufRef[T any] struct {
 // BPF_MAP_TYPE_RINGBUF. With T = []byte each event is a copy of the
 // record's bytes; any other T is decoded with structcodec, so it can be a
 // tagged struct, and a record whose size differs from T's is an error.
-func NewRingBufRef[T any](m Map) (*RingBufRef[T], error) {
+func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
 	var decode func([]byte) (T, error)
 	if _, ok := any((*T)(nil)).(*[]byte); ok {
 		decode = func(b []byte) (T, error) {
@@ -39,7 +42,7 @@ func NewRingBufRef[T any](m Map) (*RingBufRef[T], error) {
 			return v, nil
 		}
 	} else {
-		c, err := codecFor[T]()
+		c, err := structcodec.For[T]()
 		if err != nil {
 			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
 		}
@@ -60,17 +63,17 @@ func NewRingBufRef[T any](m Map) (*RingBufRef[T], error) {
 // decode sees the record's bytes in place in the ring: they are valid only
 // until it returns, so it must copy what it keeps. An error from decode is
 // returned by the read; the record is consumed either way.
-func NewRingBufRefFunc[T any](m Map, decode func(record []byte) (T, error)) (*RingBufRef[T], error) {
+func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, error)) (*RingBufRef[T], error) {
 	const op = "new ringbuf ref"
 	if decode == nil {
 		return nil, fmt.Errorf("%s: nil decode function", op)
 	}
-	h, err := newHandle(op, mapFD(m), unix.BPF_MAP_TYPE_RINGBUF)
+	h, err := newHandle(op, m, unix.BPF_MAP_TYPE_RINGBUF)
 	if err != nil {
 		return nil, err
 	}
 	h.st.release() // rings need no shared state: the kernel wakes us
-	src, err := openRing(h.fd)
+	src, err := openRing(m.FD())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

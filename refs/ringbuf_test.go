@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -36,7 +37,7 @@ func monotonicNow() uint64 {
 
 // newRing creates a ring and the program that writes one event to it per
 // run.
-func newRing(t testing.TB) (testMap, *sys.FD) {
+func newRing(t testing.TB) (*mapops.Map, *sys.FD) {
 	t.Helper()
 	ring := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
 	prog := kernelProg(t, func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) })
@@ -50,7 +51,7 @@ func startRing(t *testing.T) {
 	checkGoroutines(t)
 }
 
-func newRingRef(t *testing.T, ring refs.Map) *refs.RingBufRef[event] {
+func newRingRef(t *testing.T, ring *mapops.Map) *refs.RingBufRef[event] {
 	t.Helper()
 	r, err := refs.NewRingBufRef[event](ring)
 	if err != nil {
