@@ -14,9 +14,14 @@
 //	bpf:"be"                 big-endian (network order) integer or array of integers
 //	bpf:"offset=N"           place the field at byte N of its struct; it may only move
 //	                         forward and must be aligned unless the struct is packed
-//	bpf:"cstring"            NUL-padded text in a [N]byte: encoding requires a NUL
-//	bpf:"cstring,size=N"     NUL-padded text in a string field: char[N] in C;
-//	                         text of N bytes or more, or holding a NUL, is an error
+//	bpf:"cstring"            NUL-padded text in a [N]byte (char[N] in C): encoding
+//	                         requires a NUL among the N bytes, decoding copies them
+//	bpf:"cstring,size=N"     NUL-padded text in a string field, char[N] in C: text of
+//	                         N bytes or more, or holding a NUL, is an error; decoding
+//	                         reads up to the first NUL (all N bytes if there is none)
+//
+// Encoding checks every text field before it writes anything, so on error
+// dst is untouched. Decoding accepts any bytes.
 //
 // A blank field of type Packed asks for __attribute__((packed)) layout. A
 // bool is one byte: true encodes as 1, and any nonzero byte decodes as true.
