@@ -223,7 +223,7 @@ func (d *demo) ringbuf() (part, error) {
 	if err != nil {
 		return part{}, err
 	}
-	r, err := openRing(&bpfMap{fd: ring, info: sys.MapInfo{MaxEntries: size}})
+	r, err := openRing(ring, size)
 	if err != nil {
 		return part{}, fmt.Errorf("read demo_events: %w", err)
 	}

@@ -116,7 +116,7 @@ func TestWatch(t *testing.T) {
 	if err := cmd.Wait(); err != nil || stdout.String() != "08 00 00 00 00 00 00 00\n" {
 		t.Errorf("watch until the value changes: %v, stdout %q, stderr %q", err, stdout, stderr)
 	}
-	fails(t, 1, []string{`map ` + id + ` "cli_watch": watch 01 00 00 00: timed out after 100ms`},
+	fails(t, 1, []string{`map ` + id + ` "cli_watch" (hash): watch 01 00 00 00: timed out after 100ms`},
 		"watch", "cli_watch", "u32:1", "--timeout", "100ms")
 	// Ctrl-C.
 	cmd, _, stderr = watch("cli_watch", "u32:1")

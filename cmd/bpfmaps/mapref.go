@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -19,17 +20,11 @@ const mapRefHelp = `MAP is one of:
   /sys/fs/bpf/name   a pinned path (anything with a slash)
   counts or name:counts   the map's name; it must match exactly one map`
 
-// bpfMap is a map the tool has opened: its descriptor and the kernel's
-// description of it.
+// bpfMap is a map the tool has opened and the kernel's description of it.
 type bpfMap struct {
-	fd   *sys.FD
+	*mapops.Map
 	info sys.MapInfo
 }
-
-// String names the map in errors and output: map 12 "counts".
-func (m *bpfMap) String() string { return fmt.Sprintf("map %d %q", m.info.ID, m.info.NameString()) }
-
-func (m *bpfMap) Close() { m.fd.Close() }
 
 func (m *bpfMap) typeName() string { return sys.MapTypeName(m.info.Type) }
 
@@ -41,7 +36,7 @@ func (m *bpfMap) wrap(op string, err error) error {
 // openMap opens the map that ref names (see mapRefHelp).
 func openMap(ref string) (*bpfMap, error) {
 	var (
-		fd  *sys.FD
+		m   *mapops.Map
 		err error
 	)
 	switch {
@@ -51,9 +46,8 @@ func openMap(ref string) (*bpfMap, error) {
 		if err := onBPFFS(ref); err != nil {
 			return nil, fmt.Errorf("open map pinned at %s: %w", ref, err)
 		}
-		fd, err = sys.ObjGet(ref, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open map pinned at %s: %w", ref, err)
+		if m, err = mapops.Open(ref); err != nil {
+			return nil, err
 		}
 	case strings.HasPrefix(ref, "id:") || isDigits(ref):
 		n := strings.TrimPrefix(ref, "id:")
@@ -61,9 +55,8 @@ func openMap(ref string) (*bpfMap, error) {
 		if perr != nil {
 			return nil, usageError{fmt.Sprintf("bad map id %q: want a decimal number", n)}
 		}
-		fd, err = sys.MapGetFDByID(uint32(id), 0)
-		if err != nil {
-			return nil, fmt.Errorf("open map id %d: %w", id, err)
+		if m, err = mapops.OpenID(uint32(id)); err != nil {
+			return nil, err
 		}
 	default:
 		name := strings.TrimPrefix(ref, "name:")
@@ -71,20 +64,16 @@ func openMap(ref string) (*bpfMap, error) {
 		if err != nil {
 			return nil, err
 		}
-		fd, err = sys.MapGetFDByID(id, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open map %q (id %d): %w", name, id, err)
+		if m, err = mapops.OpenID(id); err != nil {
+			return nil, fmt.Errorf("map %q: %w", name, err)
 		}
 	}
-	info, err := sys.MapGetInfo(fd)
+	info, err := m.Info()
 	if err != nil {
-		fd.Close()
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBADF) {
-			return nil, fmt.Errorf("open %s: not a BPF map", ref)
-		}
-		return nil, fmt.Errorf("open %s: %w", ref, err)
+		m.Close()
+		return nil, err
 	}
-	return &bpfMap{fd: fd, info: info}, nil
+	return &bpfMap{Map: m, info: info}, nil
 }
 
 // mapIDByName finds the one map called name.
@@ -123,16 +112,6 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// perCPU reports whether lookups of the map return one value per CPU.
-func (m *bpfMap) perCPU() bool {
-	switch m.info.Type {
-	case unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY,
-		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
-		return true
-	}
-	return false
-}
-
 // keyless reports whether the map has no keys (queues, stacks, bloom
 // filters), so that get/put/del do not apply and push/pop/peek do.
 func (m *bpfMap) keyless() bool {
@@ -146,12 +125,13 @@ func (m *bpfMap) keyless() bool {
 // fdinfo reads a field ("frozen", "memlock") of the map's
 // /proc/self/fdinfo entry, as bpftool does; "" when absent.
 func (m *bpfMap) fdinfo(field string) string {
-	raw, err := m.fd.Acquire()
+	fd := m.FD()
+	raw, err := fd.Acquire()
 	if err != nil {
 		return ""
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", raw))
-	m.fd.Release()
+	fd.Release()
 	if err != nil {
 		return ""
 	}
@@ -179,6 +159,15 @@ func onBPFFS(path string) error {
 	}
 	if st.Type != unix.BPF_FS_MAGIC {
 		return fmt.Errorf("not on a bpf filesystem (pins live under a bpf mount such as /sys/fs/bpf)")
+	}
+	return nil
+}
+
+// writable refuses, before any system call, to write a frozen map: the
+// kernel's EPERM would read like a missing privilege.
+func (m *bpfMap) writable(op string) error {
+	if m.fdinfo("frozen") == "1" {
+		return fmt.Errorf("%s: %s: the map is frozen: user space may read it but not write it", m, op)
 	}
 	return nil
 }

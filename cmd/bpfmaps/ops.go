@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -74,7 +75,7 @@ func (m *bpfMap) jsonEntry(key []byte, values [][]byte, ks, vs side) jsonEntry {
 	if key == nil {
 		f.Key = nil
 	}
-	if m.perCPU() {
+	if m.PerCPU() {
 		var fv []any
 		for cpu, v := range values {
 			e.Values = append(e.Values, jsonCPUValue{cpu, jsonBytes(v)})
@@ -102,7 +103,7 @@ func (m *bpfMap) printEntry(w io.Writer, key []byte, values [][]byte, ks, vs sid
 	if key != nil {
 		prefix = "key: " + ks.text(key) + "  "
 	}
-	if !m.perCPU() {
+	if !m.PerCPU() {
 		fmt.Fprintf(w, "%svalue: %s\n", prefix, vs.text(values[0]))
 		return
 	}
@@ -133,7 +134,7 @@ func runInfo(args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ntype:\t%s\nkey size:\t%d\nvalue size:\t%d\nmax entries:\t%d\nflags:\t%#x\nfrozen:\t%v\nmemlock:\t%d bytes\n",
 			m.info.ID, m.info.NameString(), m.typeName(), m.info.KeySize, m.info.ValueSize, m.info.MaxEntries,
 			m.info.MapFlags, frozen == 1, memlock)
-		if m.perCPU() {
+		if m.PerCPU() {
 			n, _ := sys.PossibleCPUs()
 			fmt.Fprintf(tw, "per-CPU:\t%d possible CPUs\n", n)
 		}
@@ -198,7 +199,7 @@ func runGet(args []string, stdout io.Writer) error {
 		if ff.json {
 			return writeJSON(stdout, m.jsonEntry(key, values, ks, vs))
 		}
-		if m.perCPU() {
+		if m.PerCPU() {
 			m.printEntry(stdout, nil, values, ks, vs)
 		} else {
 			fmt.Fprintln(stdout, vs.text(values[0]))
@@ -227,15 +228,18 @@ func runPut(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if err := m.writable("put " + ks.text(key)); err != nil {
+			return err
+		}
 		value, err := vs.parse(args[1], m)
 		if err != nil {
 			return err
 		}
-		flags := uint64(unix.BPF_ANY)
+		flags := mapops.Any
 		if *noExist {
-			flags = unix.BPF_NOEXIST
+			flags = mapops.NoExist
 		} else if *exist {
-			flags = unix.BPF_EXIST
+			flags = mapops.Exist
 		}
 		if err := m.update(key, value, flags); err != nil {
 			return m.wrap("put "+ks.text(key), err)
@@ -256,7 +260,10 @@ func runDel(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := sys.MapDeleteElem(m.fd, ptr(key)); err != nil {
+		if err := m.writable("del " + ks.text(key)); err != nil {
+			return err
+		}
+		if err := m.Delete(key); err != nil {
 			return m.wrap("del "+ks.text(key), err)
 		}
 		return nil
@@ -287,12 +294,15 @@ func runPush(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		flags := uint64(unix.BPF_ANY)
-		if *overwrite {
-			flags = unix.BPF_EXIST
+		if err := m.writable("push"); err != nil {
+			return err
 		}
-		if err := sys.MapUpdateElem(m.fd, nil, ptr(value), flags); err != nil {
-			if errors.Is(err, unix.E2BIG) {
+		flags := mapops.Any
+		if *overwrite {
+			flags = mapops.Exist
+		}
+		if err := m.Push(value, flags); err != nil {
+			if errors.Is(err, mapops.ErrFull) {
 				return fmt.Errorf("%s: push: %s is full (%d elements; --overwrite drops the oldest)", m, m.typeName(), m.info.MaxEntries)
 			}
 			return m.wrap("push", err)
@@ -320,13 +330,13 @@ func popOrPeek(op string, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		value := make([]byte, m.info.ValueSize)
+		value := make([]byte, m.ValueSize())
 		if op == "pop" {
-			err = sys.MapLookupAndDeleteElem(m.fd, nil, ptr(value), 0)
+			err = m.Pop(value)
 		} else {
-			err = sys.MapLookupElem(m.fd, nil, ptr(value), 0)
+			err = m.Peek(value)
 		}
-		if errors.Is(err, unix.ENOENT) {
+		if isEmpty(err) {
 			return fmt.Errorf("%s: %s: %s is empty", m, op, m.typeName())
 		}
 		if err != nil {
@@ -346,8 +356,8 @@ func runPin(args []string, stdout io.Writer) error {
 		if err := onBPFFS(filepath.Dir(args[0])); err != nil {
 			return m.wrap("pin at "+args[0], err)
 		}
-		if err := sys.ObjPin(m.fd, args[0]); err != nil {
-			return m.wrap("pin at "+args[0], err)
+		if err := m.Pin(args[0]); err != nil {
+			return err // names the map and the path
 		}
 		return nil
 	})
@@ -356,8 +366,8 @@ func runPin(args []string, stdout io.Writer) error {
 func runFreeze(args []string, stdout io.Writer) error {
 	fs := newFlags("freeze", "MAP", "Make a map read-only for user space, for good (BPF_MAP_FREEZE).\n\n"+mapRefHelp, stdout)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
-		if err := sys.MapFreeze(m.fd); err != nil {
-			return m.wrap("freeze", err)
+		if err := m.Freeze(); err != nil {
+			return err // names the map
 		}
 		return nil
 	})

@@ -107,7 +107,7 @@ func TestBadInput(t *testing.T) {
 		{1, []string{"open map pinned at " + dir + "/gone", "not on a bpf filesystem"}, "info " + dir + "/gone"},
 		{1, []string{`map name "cli_twice" is ambiguous: ids `, "id:N"}, "dump cli_twice"},
 		{2, []string{`bad map id "x"`}, "info id:x"},
-		{2, []string{"key is 3 bytes", `map ` + id + ` "cli_bad" has 4-byte keys`}, "get cli_bad 010203"},
+		{2, []string{"key is 3 bytes", `map ` + id + ` "cli_bad" (hash) has 4-byte keys`}, "get cli_bad 010203"},
 		{2, []string{"value is 4 bytes", "has 8-byte values"}, "put cli_bad u32:1 u32:1"},
 		{2, []string{`malformed hex "0x0g"`}, "get cli_bad 0x0g"},
 		{2, []string{`malformed hex "123"`, "odd number of digits", "u32:123"}, "get cli_bad 123"},
@@ -294,7 +294,7 @@ func TestPinAndFreeze(t *testing.T) {
 	if got := ok(t, "info", "cli_pin"); !strings.Contains(got, "frozen:       true") {
 		t.Errorf("info after freeze:\n%s", got)
 	}
-	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "put 01 00 00 00", "map update"}, "put", "cli_pin", "u32:1", "u32:6")
+	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "put 01 00 00 00", "the map is frozen"}, "put", "cli_pin", "u32:1", "u32:6")
 	if got := ok(t, "get", path, "1", "--int"); got != "5\n" {
 		t.Errorf("frozen value = %q", got)
 	}

@@ -23,12 +23,12 @@ type ringReader struct {
 	size       uint64
 }
 
-func openRing(m *bpfMap) (*ringReader, error) {
-	fd, err := m.fd.Dup()
+func openRing(ring *sys.FD, size uint32) (*ringReader, error) {
+	fd, err := ring.Dup()
 	if err != nil {
 		return nil, err
 	}
-	r := &ringReader{fd: fd, epfd: -1, size: uint64(m.info.MaxEntries)}
+	r := &ringReader{fd: fd, epfd: -1, size: uint64(size)}
 	raw, err := fd.Acquire()
 	if err != nil {
 		fd.Close()

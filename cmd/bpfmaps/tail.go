@@ -37,7 +37,7 @@ program that reads the same ring misses those records.
 			}
 			lay = l
 		}
-		r, err := openRing(m)
+		r, err := openRing(m.FD(), m.info.MaxEntries)
 		if err != nil {
 			return m.wrap("tail", err)
 		}

@@ -75,12 +75,12 @@ func TestTail(t *testing.T) {
 		t.Errorf("tail with a layout of the wrong size = %q", out)
 	}
 
-	fails(t, 1, []string{`map ` + id + ` "cli_tail": tail: timed out after 200ms with 0 of 1 records`},
+	fails(t, 1, []string{`map ` + id + ` "cli_tail" (ringbuf): tail: timed out after 200ms with 0 of 1 records`},
 		"tail", id, "--count", "1", "--timeout", "200ms")
 	if out := ok(t, "tail", id, "--timeout", "100ms"); out != "" {
 		t.Errorf("tail of an empty ring printed %q", out)
 	}
 	_, hashID := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_tail_hash", 4, 4, 1)
-	fails(t, 1, []string{`map ` + hashID + ` "cli_tail_hash": tail: a hash map is not a ringbuf`}, "tail", hashID)
+	fails(t, 1, []string{`map ` + hashID + ` "cli_tail_hash" (hash): tail: a hash map is not a ringbuf`}, "tail", hashID)
 	fails(t, 2, []string{"--count must not be negative"}, "tail", id, "--count", "-1")
 }

@@ -67,7 +67,7 @@ the wait (exit status 1), as does --timeout.
 			fmt.Fprintln(stdout, "deleted")
 		case ff.json:
 			return writeJSON(stdout, m.jsonEntry(key, values, ks, vs))
-		case m.perCPU():
+		case m.PerCPU():
 			m.printEntry(stdout, nil, values, ks, vs)
 		default:
 			fmt.Fprintln(stdout, vs.text(values[0]))
