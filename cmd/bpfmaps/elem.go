@@ -60,4 +60,3 @@ func (m *bpfMap) entries() ([]entry, error) {
 
 // isEmpty reports whether err says a queue or stack is empty.
 func isEmpty(err error) bool { return errors.Is(err, mapops.ErrEmpty) }
-
