@@ -9,11 +9,12 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/refs"
 	"github.com/bpfmaps/bpfmaps/sys"
 	"github.com/bpfmaps/bpfmaps/userringbuf"
 )
@@ -150,21 +151,19 @@ func (d *demo) cleanup() error {
 }
 
 // createMap creates a map that cleanup removes, and reports it.
-func (d *demo) createMap(attr sys.MapCreateAttr, name, what string) (*sys.FD, error) {
-	sys.SetName(&attr.MapName, name)
-	fd, err := sys.MapCreate(&attr)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
-	}
-	d.closers = append(d.closers, fd.Close)
-	info, err := sys.MapGetInfo(fd)
+func (d *demo) createMap(spec mapops.Spec, what string) (*mapops.Map, error) {
+	m, err := mapops.Create(spec)
 	if err != nil {
 		return nil, err
 	}
-	d.mapIDs = append(d.mapIDs, info.ID)
-	d.printf("created  %-13s %-13s %-33s id %d\n", name, sys.MapTypeName(attr.MapType), what, info.ID)
-	return fd, nil
+	d.closers = append(d.closers, m.Close)
+	d.mapIDs = append(d.mapIDs, m.ID())
+	d.printf("created  %-13s %-13s %-33s id %d\n", spec.Name, sys.MapTypeName(spec.Type), what, m.ID())
+	return m, nil
 }
+
+// closeLater closes c when the demo ends.
+func (d *demo) closeLater(c io.Closer) { d.closers = append(d.closers, c.Close) }
 
 // loadProg keeps a loaded program until cleanup.
 func (d *demo) loadProg(fd *sys.FD, err error) (*sys.FD, error) {
@@ -175,59 +174,77 @@ func (d *demo) loadProg(fd *sys.FD, err error) (*sys.FD, error) {
 	return fd, nil
 }
 
-// counter: a program bumps demo_counts[1]; a watcher in Go sees each change.
+// counter: a program bumps demo_counts[1]; a ChangeWatcher in Go wakes
+// with each new value.
 func (d *demo) counter() (part, error) {
-	m, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16},
-		"demo_counts", "u32 -> u64, 16 entries")
+	m, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16, Name: "demo_counts"},
+		"u32 -> u64, 16 entries")
 	if err != nil {
 		return part{}, err
 	}
-	prog, err := d.loadProg(progs.Counter(m, 1))
+	prog, err := d.loadProg(progs.Counter(m.FD(), 1))
 	if err != nil {
 		return part{}, err
 	}
+	w, err := refs.NewChangeWatcher[uint32, uint64](m, 1)
+	if err != nil {
+		return part{}, err
+	}
+	d.closeLater(w)
+	d.printf("         program counter bumps demo_counts[1]; Go: refs.ChangeWatcher[uint32, uint64]\n")
 	const runs = 1000
-	var total uint64
+	var last uint64
 	return part{
 		name: "counter",
 		round: func(ctx context.Context) (string, error) {
 			if _, err := progs.Run(prog, runs); err != nil {
 				return "", err
 			}
-			key, value := uint32(1), uint64(0)
-			if err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), 0); err != nil {
+			v, ok, err := w.WaitTimeout(2 * time.Second)
+			if err != nil {
 				return "", err
 			}
-			before := total
-			total = value
-			return fmt.Sprintf("program ran %d×: demo_counts[1] %d -> %d", runs, before, value), nil
+			if !ok {
+				return "", fmt.Errorf("the watcher saw no change of demo_counts[1] within 2s")
+			}
+			before := last
+			last = v
+			return fmt.Sprintf("program ran %d×: watcher woke with demo_counts[1] %d -> %d", runs, before, v), nil
 		},
-		summary: func() string { return fmt.Sprintf("demo_counts[1] = %d, every bump made in the kernel", total) },
+		summary: func() string { return fmt.Sprintf("demo_counts[1] = %d, every bump made in the kernel", last) },
 	}, nil
 }
 
-// ringbuf: a program writes events into a ring buffer; Go reads them as
-// they arrive.
+// event is the record progs.EmitEvent writes: struct { u64 time_ns; u32
+// cpu; u32 len; }.
+type event struct {
+	TimeNS uint64
+	CPU    uint32
+	Len    uint32
+}
+
+// ringbuf: a program writes events into a ring buffer; a RingBufRef
+// decodes them into Go structs as they arrive.
 func (d *demo) ringbuf() (part, error) {
 	if err := sys.HaveRingbuf(); err != nil {
 		d.printf("skipped  ringbuf: %v (ring buffers need Linux 5.8)\n", err)
 		return part{}, nil
 	}
-	const size = 64 << 10
-	ring, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: size},
-		"demo_events", "64 KiB of kernel events")
+	ring, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: 64 << 10, Name: "demo_events"},
+		"64 KiB of kernel events")
 	if err != nil {
 		return part{}, err
 	}
-	prog, err := d.loadProg(progs.EmitEvent(ring))
+	prog, err := d.loadProg(progs.EmitEvent(ring.FD()))
 	if err != nil {
 		return part{}, err
 	}
-	r, err := openRing(ring, size)
+	r, err := refs.NewRingBufRef[event](ring)
 	if err != nil {
-		return part{}, fmt.Errorf("read demo_events: %w", err)
+		return part{}, err
 	}
-	d.closers = append(d.closers, r.Close)
+	d.closeLater(r)
+	d.printf("         program emit_event writes demo_events; Go: refs.RingBufRef[event] (epoll)\n")
 	const events = 3
 	var read int
 	return part{
@@ -236,21 +253,21 @@ func (d *demo) ringbuf() (part, error) {
 			if _, err := progs.Run(prog, events); err != nil {
 				return "", err
 			}
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
 			var cells []string
 			var t0 uint64
 			for i := range events {
-				rec, err := r.Read(ctx)
+				e, ok, err := r.ReadTimeout(2 * time.Second)
 				if err != nil {
 					return "", err
 				}
-				ts, cpu, n := binary.LittleEndian.Uint64(rec), binary.LittleEndian.Uint32(rec[8:]), binary.LittleEndian.Uint32(rec[12:])
+				if !ok {
+					return "", fmt.Errorf("event %d of %d did not arrive within 2s", i+1, events)
+				}
 				if i == 0 {
-					t0 = ts
-					cells = append(cells, fmt.Sprintf("{t0 cpu%d len=%d}", cpu, n))
+					t0 = e.TimeNS
+					cells = append(cells, fmt.Sprintf("{t0 cpu%d len=%d}", e.CPU, e.Len))
 				} else {
-					cells = append(cells, fmt.Sprintf("{+%v cpu%d len=%d}", time.Duration(ts-t0), cpu, n))
+					cells = append(cells, fmt.Sprintf("{+%v cpu%d len=%d}", time.Duration(e.TimeNS-t0), e.CPU, e.Len))
 				}
 			}
 			read += events
@@ -267,22 +284,22 @@ func (d *demo) userRing() (part, error) {
 		d.printf("skipped  userring: %v (user ring buffers need Linux 6.1)\n", err)
 		return part{}, nil
 	}
-	const size = 64 << 10
-	ring, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: size},
-		"demo_samples", "64 KiB of samples for the kernel")
+	ring, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 64 << 10, Name: "demo_samples"},
+		"64 KiB of samples for the kernel")
 	if err != nil {
 		return part{}, err
 	}
-	drain, err := progs.NewUserRingbufDrain(ring, 0)
+	drain, err := progs.NewUserRingbufDrain(ring.FD(), 0)
 	if err != nil {
 		return part{}, err
 	}
 	d.closers = append(d.closers, drain.Close)
-	w, err := userringbuf.NewProducer(ring)
+	w, err := userringbuf.NewProducer(ring.FD())
 	if err != nil {
 		return part{}, fmt.Errorf("write demo_samples: %w", err)
 	}
 	d.closers = append(d.closers, w.Close)
+	d.printf("         Go: userringbuf.Producer writes demo_samples; program drains them (bpf_user_ringbuf_drain)\n")
 	const samples = 8
 	var next, sentSum uint64
 	var got progs.DrainResult
@@ -313,17 +330,24 @@ func (d *demo) userRing() (part, error) {
 	}, nil
 }
 
-// queue: a program pushes kernel timestamps; Go pops them in FIFO order.
+// queue: a program pushes kernel timestamps; a QueueRef pops them in FIFO
+// order.
 func (d *demo) queue() (part, error) {
-	q, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 64},
-		"demo_queue", "u64, 64 entries")
+	q, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 64, Name: "demo_queue"},
+		"u64, 64 entries")
 	if err != nil {
 		return part{}, err
 	}
-	prog, err := d.loadProg(progs.PushTime(q))
+	prog, err := d.loadProg(progs.PushTime(q.FD()))
 	if err != nil {
 		return part{}, err
 	}
+	ref, err := refs.NewQueueRef[uint64](q)
+	if err != nil {
+		return part{}, err
+	}
+	d.closeLater(ref)
+	d.printf("         program push_time pushes demo_queue; Go: refs.QueueRef[uint64]\n")
 	const pushes = 4
 	var popped int
 	return part{
@@ -335,14 +359,13 @@ func (d *demo) queue() (part, error) {
 				}
 			}
 			var stamps []uint64
-			for {
-				var v uint64
-				err := sys.MapLookupAndDeleteElem(q, nil, unsafe.Pointer(&v), 0)
-				if errors.Is(err, unix.ENOENT) {
-					break
-				}
+			for range pushes {
+				v, ok, err := ref.PopTimeout(2 * time.Second)
 				if err != nil {
 					return "", err
+				}
+				if !ok {
+					return "", fmt.Errorf("demo_queue: nothing to pop within 2s")
 				}
 				stamps = append(stamps, v)
 			}
@@ -379,33 +402,32 @@ func (d *demo) perCPU() (part, error) {
 	if err != nil {
 		return part{}, err
 	}
-	m, err := d.createMap(sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1},
-		"demo_percpu", fmt.Sprintf("u32 -> u64 on each of %d CPUs", cpus))
+	m, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1, Name: "demo_percpu"},
+		fmt.Sprintf("u32 -> u64 on each of %d CPUs", cpus))
 	if err != nil {
 		return part{}, err
 	}
-	prog, err := d.loadProg(progs.Counter(m, 0))
+	prog, err := d.loadProg(progs.Counter(m.FD(), 0))
 	if err != nil {
 		return part{}, err
 	}
-	stride := sys.PerCPUStride(8)
-	buf := make([]byte, cpus*stride)
-	var last []uint64
+	typed, err := mapops.NewTyped[uint32, uint64](m)
+	if err != nil {
+		return part{}, err
+	}
+	d.printf("         program counter runs on each CPU; Go: mapops.Typed[uint32, uint64].LookupPerCPU\n")
+	last := make([]uint64, cpus)
 	return part{
 		name: "per-CPU",
 		round: func(ctx context.Context) (string, error) {
 			if err := runOnEveryCPU(prog, cpus); err != nil {
 				return "", err
 			}
-			key := uint32(0)
-			if err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&buf[0]), 0); err != nil {
+			if err := typed.LookupPerCPU(0, last); err != nil {
 				return "", err
 			}
-			last = last[:0]
 			var cells []string
-			for cpu := range cpus {
-				v := binary.LittleEndian.Uint64(buf[cpu*stride:])
-				last = append(last, v)
+			for cpu, v := range last {
 				cells = append(cells, fmt.Sprintf("cpu%d=%d", cpu, v))
 			}
 			return "demo_percpu[0]: " + strings.Join(cells, " "), nil

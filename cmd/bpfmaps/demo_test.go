@@ -25,7 +25,7 @@ func TestDemo(t *testing.T) {
 	out := ok(t, "demo", "--duration", "1s")
 	for _, want := range []string{
 		"created  demo_counts", "created  demo_queue", "created  demo_percpu",
-		"counter  program ran 1000×: demo_counts[1] 0 -> 1000",
+		"counter  program ran 1000×: watcher woke with demo_counts[1] 0 -> 1000",
 		"(in FIFO order)", "demo_percpu[0]: cpu0=1",
 		"ringbuf  program emitted 3 events, Go read {t0 cpu",
 		"userring Go pushed samples 1..8, the kernel drained them: 8 samples so far, sum 36",
