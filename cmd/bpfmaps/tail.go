@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/refs"
 )
 
 func runTail(args []string, stdout io.Writer) error {
@@ -37,7 +39,7 @@ program that reads the same ring misses those records.
 			}
 			lay = l
 		}
-		r, err := openRing(m.FD(), m.info.MaxEntries)
+		r, err := refs.NewRingBufRef[[]byte](m.Map)
 		if err != nil {
 			return m.wrap("tail", err)
 		}

@@ -5,7 +5,9 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -79,6 +81,16 @@ func TestTail(t *testing.T) {
 		"tail", id, "--count", "1", "--timeout", "200ms")
 	if out := ok(t, "tail", id, "--timeout", "100ms"); out != "" {
 		t.Errorf("tail of an empty ring printed %q", out)
+	}
+	// Ctrl-C ends a tail normally.
+	c := exec.Command(toolPath, "tail", id)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c.Process.Signal(syscall.SIGINT)
+	if err := c.Wait(); err != nil {
+		t.Errorf("tail after Ctrl-C: %v, want exit status 0", err)
 	}
 	_, hashID := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_tail_hash", 4, 4, 1)
 	fails(t, 1, []string{`map ` + hashID + ` "cli_tail_hash" (hash): tail: a hash map is not a ringbuf`}, "tail", hashID)
