@@ -57,9 +57,12 @@ type Producer struct {
 // Sample is a small value; copies of it refer to the same reservation, and
 // only the first Submit or Discard of it succeeds.
 type Sample struct {
+	// Four words at most, so that the compiler keeps a Sample in
+	// registers: a larger one is copied through memory on every return.
 	p    *Producer
+	data *byte
 	pos  uint64
-	data []byte
+	size int
 }
 
 // NewProducer maps the user ring buffer m for producing. The Producer works
@@ -144,11 +147,27 @@ func (p *Producer) Size() int { return int(p.r.size) }
 // unix.E2BIG when a sample of that size can never fit (size+8 rounded up
 // to 8 is more than the ring, or size is more than MaxSampleSize).
 func (p *Producer) Reserve(size int) (Sample, error) {
+	// The fast path, kept small enough to inline: no reservation of
+	// another goroutine is being published, so winning the compare and
+	// swap on next makes this one the next to publish.
+	r := &p.r
+	total := round8(uint64(size) + hdrSize)
+	next := r.next.Load()
+	if uint(size) > MaxSampleSize || total > r.size || next-atomic.LoadUint64(r.cons) > r.size-total ||
+		atomic.LoadUint64(r.prod) != next || !r.next.CompareAndSwap(next, next+total) {
+		return p.reserveSlow(size) // also when closed: next has closedBit
+	}
+	*r.header(next) = packHeader(uint32(size)|busyBit, tag(next))
+	atomic.StoreUint64(r.prod, next+total)
+	return Sample{p: p, data: r.payloadPtr(next), pos: next, size: size}, nil
+}
+
+func (p *Producer) reserveSlow(size int) (Sample, error) {
 	pos, err := p.r.reserve(size)
 	if err != nil {
 		return Sample{}, err
 	}
-	return Sample{p: p, pos: pos, data: p.r.payload(pos, uint32(size))}, nil
+	return Sample{p: p, data: p.r.payloadPtr(pos), pos: pos, size: size}, nil
 }
 
 // Forever is the ReserveTimeout timeout that waits without limit.
@@ -215,37 +234,45 @@ func (p *Producer) Write(data []byte) error {
 	if err != nil {
 		return err
 	}
-	copy(s.data, data)
+	copy(s.Bytes(), data)
 	return s.Submit()
 }
 
 // Bytes returns the sample's payload, to be filled before Submit.
-func (s Sample) Bytes() []byte { return s.data }
+func (s Sample) Bytes() []byte { return unsafe.Slice(s.data, s.size) }
 
 // Submit commits the sample: a consumer sees it once every sample reserved
 // before it is committed too. It fails, wrapping ErrCommitted, on a sample
 // already submitted or discarded, and wrapping os.ErrClosed once the
 // Producer is closed (Close discards samples still reserved).
-func (s Sample) Submit() error { return s.commit(false, errClosedSub, errTwiceSub) }
+func (s Sample) Submit() error {
+	if p := s.p; p != nil && p.r.next.Load()&closedBit == 0 &&
+		atomic.CompareAndSwapUint64(p.r.header(s.pos), packHeader(uint32(s.size)|busyBit, tag(s.pos)), packHeader(uint32(s.size), tag(s.pos))) {
+		return nil
+	}
+	return s.commit(false)
+}
 
 // Discard drops the sample: consumers skip it. Errors are those of Submit.
-func (s Sample) Discard() error { return s.commit(true, errClosedDisc, errTwiceDisc) }
+func (s Sample) Discard() error { return s.commit(true) }
 
-func (s Sample) commit(discard bool, closedErr, twiceErr error) error {
+func (s Sample) commit(discard bool) error {
 	p := s.p
 	if p == nil {
 		return errZeroSample
 	}
-	if p.isClosed() {
-		return closedErr
+	if !p.isClosed() && p.r.commit(s.pos, uint32(s.size), discard) {
+		return nil
 	}
-	if !p.r.commit(s.pos, uint32(len(s.data)), discard) {
-		if p.isClosed() {
-			return closedErr
-		}
-		return twiceErr
+	switch {
+	case p.isClosed() && discard:
+		return errClosedDisc
+	case p.isClosed():
+		return errClosedSub
+	case discard:
+		return errTwiceDisc
 	}
-	return nil
+	return errTwiceSub
 }
 
 func (p *Producer) isClosed() bool { return p.r.next.Load()&closedBit != 0 }

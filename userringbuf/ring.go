@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -69,8 +70,11 @@ type ring struct {
 	size uint64
 
 	// next is the producer's reservation position, ahead of *prod while a
-	// reservation is being published; closedBit is set by Close.
+	// reservation is being published; closedBit is set by Close. It has a
+	// cache line of its own: producers on other cores write it.
+	_    [64]byte
 	next atomic.Uint64
+	_    [56]byte
 }
 
 func round8(n uint64) uint64 { return (n + 7) &^ 7 }
@@ -85,6 +89,11 @@ func (r *ring) header(pos uint64) *uint64 {
 // area has its payload at offset 0.
 func (r *ring) payload(pos uint64, n uint32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(r.data, (pos+hdrSize)&(r.size-1))), n)
+}
+
+// payloadPtr returns the address of the payload of the sample at pos.
+func (r *ring) payloadPtr(pos uint64) *byte {
+	return (*byte)(unsafe.Add(r.data, (pos+hdrSize)&(r.size-1)))
 }
 
 // packHeader builds the 8-byte header in memory order: length word first.
@@ -147,8 +156,11 @@ func (r *ring) publish(from, to uint64) error {
 		if p > from {
 			return errForeignProd
 		}
-		if spins > 64 {
-			runtime.Gosched() // an earlier reserver was descheduled
+		switch {
+		case spins > 1000: // the earlier reserver's thread is not running
+			time.Sleep(10 * time.Microsecond)
+		case spins > 64:
+			runtime.Gosched()
 		}
 	}
 	atomic.StoreUint64(r.prod, to)
@@ -185,7 +197,7 @@ func (r *ring) commit(pos uint64, size uint32, discard bool) bool {
 // published.
 func (r *ring) discardBusy() {
 	pos, end := atomic.LoadUint64(r.cons), atomic.LoadUint64(r.prod)
-	for pos < end && pos%8 == 0 {
+	for pos < end && end-pos <= r.size && pos%8 == 0 {
 		h := r.header(pos)
 		old := atomic.LoadUint64(h)
 		length := lengthWord(old) &^ (busyBit | discardBit)

@@ -1,0 +1,225 @@
+package userringbuf
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+const benchRing = 16 << 20
+
+var payload64 [64]byte
+
+// drainAll empties a kernel ring with the drain program.
+func drainAll(b *testing.B, d *progs.UserRingbufDrain, p *Producer) {
+	for {
+		cons, prod := positions(p)
+		if cons == prod {
+			return
+		}
+		if r, err := d.Run(); err != nil || r.Ret < 0 {
+			b.Fatalf("drain: %v %+v", err, r)
+		}
+	}
+}
+
+func benchKernel(b *testing.B) (*Producer, *progs.UserRingbufDrain) {
+	testutil.RequireFeature(b, sys.HaveUserRingbuf)
+	m := newUserRingbuf(b, benchRing)
+	p, err := NewProducer(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	d, err := progs.NewUserRingbufDrain(m, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return p, d
+}
+
+// Reserve + fill + Submit of 64-byte samples into a 16 MiB map; the kernel
+// drains it (PROG_TEST_RUN) with the timer stopped whenever it fills up.
+func BenchmarkReserveSubmit64(b *testing.B) {
+	b.Run("kernel", func(b *testing.B) {
+		p, d := benchKernel(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			s, err := p.Reserve(64)
+			if err == errNoSpace {
+				b.StopTimer()
+				drainAll(b, d, p)
+				b.StartTimer()
+				s, err = p.Reserve(64)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			copy(s.Bytes(), payload64[:])
+			if err := s.Submit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("memory", func(b *testing.B) {
+		p, c := newInMemory(benchRing)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			s, err := p.Reserve(64)
+			if err == errNoSpace {
+				b.StopTimer()
+				for n, _ := c.Drain(func([]byte) bool { return true }, 0); n > 0; n, _ = c.Drain(func([]byte) bool { return true }, 0) {
+				}
+				b.StartTimer()
+				s, err = p.Reserve(64)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			copy(s.Bytes(), payload64[:])
+			if err := s.Submit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// The floor: the same stores into the same mapped ring with no
+// synchronisation at all (header, payload, producer position, header
+// again), and libbpf's protocol (plain stores, a release store of the
+// position that is a plain store on amd64, and one atomic exchange to
+// submit), which is not safe for concurrent producers.
+func BenchmarkFloor64(b *testing.B) {
+	for _, mode := range []string{"plain", "libbpf-like"} {
+		b.Run(mode, func(b *testing.B) {
+			p, d := benchKernel(b)
+			r := &p.r
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				prod := *r.prod
+				if prod-atomic.LoadUint64(r.cons) > r.size-72 {
+					b.StopTimer()
+					p.r.next.Store(prod)
+					drainAll(b, d, p)
+					b.StartTimer()
+				}
+				h := (*uint32)(unsafe.Pointer(r.header(prod)))
+				*h = 64 | busyBit
+				copy(r.payload(prod, 64), payload64[:])
+				*r.prod = prod + 72
+				if mode == "plain" {
+					*h = 64
+				} else {
+					atomic.SwapUint32(h, 64)
+				}
+			}
+			b.StopTimer()
+			p.r.next.Store(*r.prod)
+		})
+	}
+}
+
+// Many goroutines producing into one ring: the cost of serialising
+// reservations. The in-memory ring is "drained" by moving its consumer
+// position to the producer position when it fills (O(1)), so the figure
+// is the producer side alone; the kernel ring is drained by whichever
+// goroutine finds it full, and the figure includes that drain.
+func BenchmarkReserveSubmit64Parallel(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		p, _ := newInMemory(benchRing)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s, err := p.Reserve(64)
+				for err == errNoSpace {
+					atomic.StoreUint64(p.r.cons, atomic.LoadUint64(p.r.prod))
+					s, err = p.Reserve(64)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				copy(s.Bytes(), payload64[:])
+				s.Submit()
+			}
+		})
+	})
+	b.Run("kernel", func(b *testing.B) {
+		p, d := benchKernel(b)
+		var mu sync.Mutex
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				s, err := p.Reserve(64)
+				for err == errNoSpace {
+					mu.Lock()
+					_, err = d.Run()
+					mu.Unlock()
+					if err == nil {
+						s, err = p.Reserve(64)
+					}
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				copy(s.Bytes(), payload64[:])
+				s.Submit()
+			}
+		})
+	})
+}
+
+// What one kernel drain costs per sample (the BPF callback included), to
+// put the parallel kernel figure in proportion.
+func BenchmarkKernelDrainPerSample(b *testing.B) {
+	p, d := benchKernel(b)
+	b.ReportAllocs()
+	for range b.N {
+		b.StopTimer()
+		var err error
+		for err == nil {
+			err = p.Write(payload64[:])
+		}
+		if !errors.Is(err, unix.ENOSPC) {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		drainAll(b, d, p)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(benchRing/72), "ns/sample")
+}
+
+// ReserveBlocking when there is room costs what Reserve costs.
+func BenchmarkReserveBlocking64(b *testing.B) {
+	p, c := newInMemory(benchRing)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for range b.N {
+		s, err := p.ReserveBlocking(ctx, 64)
+		if err == nil && len(s.Bytes()) == 64 {
+			s.Submit()
+		}
+		if _, prod := positions(p); prod+72 > benchRing+atomic.LoadUint64(p.r.cons) {
+			b.StopTimer()
+			for n, _ := c.Drain(func([]byte) bool { return true }, 0); n > 0; n, _ = c.Drain(func([]byte) bool { return true }, 0) {
+			}
+			b.StartTimer()
+		}
+	}
+}
