@@ -25,7 +25,8 @@
 //
 // A blank field of type Packed asks for __attribute__((packed)) layout. A
 // bool is one byte: true encodes as 1, and any nonzero byte decodes as true.
-// Blank (_) fields are padding and encode as zeros. Fields of kind int,
+// Blank (_) fields are padding: they encode as zeros, and what decoding
+// leaves in them is unspecified (Go's == ignores them). Fields of kind int,
 // uint, uintptr, pointer, slice, map, interface, channel, func, complex and
 // strings without a size have no C layout and are refused with an error
 // naming the field.

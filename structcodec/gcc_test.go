@@ -16,6 +16,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/structcodec/internal/shapes"
 )
 
 // TestAgainstGCC generates a few hundred struct shapes (mixed widths,
@@ -26,12 +27,12 @@ import (
 func TestAgainstGCC(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	const n = 300
-	shapes := randomShapes(1, n)
+	all := shapes.Random(1, n)
 
 	var src strings.Builder
 	src.WriteString("#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
-	for _, s := range shapes {
-		s.cDecl(&src)
+	for _, s := range all {
+		s.CDecl(&src)
 	}
 	src.WriteString(`
 static void dump(const char *name, const void *p, size_t size, size_t align) {
@@ -46,18 +47,18 @@ int main(void) {
 `)
 	values := make([]reflect.Value, n)
 	r := rand.New(rand.NewPCG(2, 0))
-	for i, s := range shapes {
-		values[i] = reflect.New(s.typ).Elem()
-		fmt.Fprintf(&src, "\t{\n\tstatic struct %s v;\n\tmemset(&v, 0, sizeof v);\n", s.name)
-		s.fill(r, values[i], "v", &src)
-		fmt.Fprintf(&src, "\tdump(%q, &v, sizeof v, _Alignof(struct %s));\n", s.name, s.name)
+	for i, s := range all {
+		values[i] = reflect.New(s.Type).Elem()
+		fmt.Fprintf(&src, "\t{\n\tstatic struct %s v;\n\tmemset(&v, 0, sizeof v);\n", s.Name)
+		s.Fill(r, values[i], "v", &src)
+		fmt.Fprintf(&src, "\tdump(%q, &v, sizeof v, _Alignof(struct %s));\n", s.Name, s.Name)
 		fmt.Fprintf(&src, "\tprintf(\"offsets")
-		for range s.fields {
+		for range s.Fields {
 			src.WriteString(" %zu")
 		}
 		src.WriteString(`\n"`)
-		for _, f := range s.fields {
-			fmt.Fprintf(&src, ", offsetof(struct %s, %s)", s.name, f.name)
+		for _, name := range s.FieldNames() {
+			fmt.Fprintf(&src, ", offsetof(struct %s, %s)", s.Name, name)
 		}
 		src.WriteString(");\n\t}\n")
 	}
@@ -78,9 +79,9 @@ int main(void) {
 
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
-	for i, s := range shapes {
+	for i, s := range all {
 		if !sc.Scan() {
-			t.Fatalf("C output ends before %s", s.name)
+			t.Fatalf("C output ends before %s", s.Name)
 		}
 		var name, hexBytes string
 		var size, align int
@@ -90,14 +91,14 @@ int main(void) {
 		sc.Scan()
 		cOffsets := strings.Fields(sc.Text())[1:]
 
-		l, err := structcodec.Compile(s.typ)
+		l, err := structcodec.Compile(s.Type)
 		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
+			t.Fatalf("%s: %v", s.Name, err)
 		}
 		var decl strings.Builder
-		s.cDecl(&decl)
+		s.CDecl(&decl)
 		if l.Size() != size || l.Align() != align {
-			t.Errorf("%s: codec size %d align %d, gcc %d and %d\n%s", s.name, l.Size(), l.Align(), size, align, decl.String())
+			t.Errorf("%s: codec size %d align %d, gcc %d and %d\n%s", s.Name, l.Size(), l.Align(), size, align, decl.String())
 			continue
 		}
 		var goOffsets []string
@@ -107,25 +108,25 @@ int main(void) {
 			}
 		}
 		if strings.Join(goOffsets, " ") != strings.Join(cOffsets, " ") {
-			t.Errorf("%s: codec offsets %v, gcc %v\n%s", s.name, goOffsets, cOffsets, decl.String())
+			t.Errorf("%s: codec offsets %v, gcc %v\n%s", s.Name, goOffsets, cOffsets, decl.String())
 			continue
 		}
 		buf := bytes.Repeat([]byte{0xee}, size)
 		if err := l.EncodeValue(buf, values[i]); err != nil {
-			t.Errorf("%s: encode: %v", s.name, err)
+			t.Errorf("%s: encode: %v", s.Name, err)
 			continue
 		}
 		if got := hex.EncodeToString(buf); got != hexBytes {
-			t.Errorf("%s: codec bytes\n%s\ngcc bytes\n%s\n%s", s.name, got, hexBytes, decl.String())
+			t.Errorf("%s: codec bytes\n%s\ngcc bytes\n%s\n%s", s.Name, got, hexBytes, decl.String())
 			continue
 		}
-		back := reflect.New(s.typ)
+		back := reflect.New(s.Type)
 		if err := l.DecodeValue(buf, back); err != nil {
-			t.Errorf("%s: decode: %v", s.name, err)
+			t.Errorf("%s: decode: %v", s.Name, err)
 			continue
 		}
 		if !reflect.DeepEqual(back.Elem().Interface(), values[i].Interface()) {
-			t.Errorf("%s: decoded %+v\nwant %+v", s.name, back.Elem(), values[i])
+			t.Errorf("%s: decoded %+v\nwant %+v", s.Name, back.Elem(), values[i])
 		}
 	}
 }

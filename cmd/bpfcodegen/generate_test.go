@@ -15,23 +15,28 @@ const codegentest = "../../structcodec/internal/codegentest"
 // TestGeneratedCodeIsUpToDate regenerates the checked-in code and requires
 // it to be what is in the repository.
 func TestGeneratedCodeIsUpToDate(t *testing.T) {
-	file := filepath.Join(codegentest, "types_bpf.go")
-	have, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join(codegentest, "*_bpf.go"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("generated files in %s: %v %v", codegentest, files, err)
 	}
-	first, _, _ := bytes.Cut(have, []byte("\n"))
-	args, ok := strings.CutPrefix(string(first), generatedHeader+" -type ")
-	names, ok2 := strings.CutSuffix(args, "; DO NOT EDIT.")
-	if !ok || !ok2 {
-		t.Fatalf("%s: unexpected first line %q", file, first)
-	}
-	want, err := Generate(codegentest, strings.Split(names, ","))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(have, want) {
-		t.Fatalf("%s is stale: run go generate in %s", file, codegentest)
+	for _, file := range files {
+		have, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := bytes.Cut(have, []byte("\n"))
+		args, ok := strings.CutPrefix(string(first), generatedHeader+" -type ")
+		names, ok2 := strings.CutSuffix(args, "; DO NOT EDIT.")
+		if !ok || !ok2 {
+			t.Fatalf("%s: unexpected first line %q", file, first)
+		}
+		want, err := Generate(codegentest, strings.Split(names, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(have, want) {
+			t.Errorf("%s is stale: run go generate in %s", file, codegentest)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package codegentest
 
 import "github.com/bpfmaps/bpfmaps/structcodec"
 
+//go:generate go run ./writeshapes
 //go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -type Mixed,Nested,Arrays,Packed,Pinned,Text,Floats,Named,Addrs,Port,Matrix,Empty,NoPad -output types_bpf.go
 
 // Mixed is the 40-byte struct of the benchmarks: mixed widths, padding,

@@ -1,7 +1,12 @@
-package structcodec_test
+// Package shapes generates random struct shapes for the structcodec tests:
+// each shape is a Go type with bpf tags (built with reflect.StructOf, or
+// written as Go source) and its C twin, so that tests can hold the codec
+// against gcc and the generated code against the runtime codec.
+package shapes
 
 import (
 	"fmt"
+	"go/format"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -9,20 +14,18 @@ import (
 	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
-// A shape is a random struct, written both as a Go type (built with
-// reflect.StructOf) and as its C twin. The tests hold the codec against
-// what gcc makes of the C twin.
-type shape struct {
-	name   string
-	packed bool
-	fields []fieldShape
-	typ    reflect.Type
+// A Shape is a random struct, written both as a Go type and as its C twin.
+type Shape struct {
+	Name   string
+	Packed bool
+	Fields []field
+	Type   reflect.Type // built with reflect.StructOf
 }
 
-type fieldShape struct {
+type field struct {
 	name   string
 	scalar string // u8 … u64, i8 … i64, f32, f64, bool; "" for the kinds below
-	nested *shape
+	nested *Shape
 	text   int   // cstring [N]byte when > 0 (textStr: a string of that size)
 	str    bool  // the cstring is a Go string with size=N
 	dims   []int // array dimensions, outermost first
@@ -58,16 +61,16 @@ func scalarInfo(name string) (c string, t reflect.Type, size int) {
 	panic(name)
 }
 
-// randomShapes returns n shapes from a seeded generator; later shapes nest
-// earlier ones.
-func randomShapes(seed uint64, n int) []*shape {
+// Random returns n shapes from a generator seeded with seed; later shapes
+// nest earlier ones.
+func Random(seed uint64, n int) []*Shape {
 	r := rand.New(rand.NewPCG(seed, 0))
-	var out []*shape
+	var out []*Shape
 	for k := range n {
-		s := &shape{name: fmt.Sprintf("S%d", k), packed: r.IntN(5) == 0}
+		s := &Shape{Name: fmt.Sprintf("S%d", k), Packed: r.IntN(5) == 0}
 		nf := 1 + r.IntN(8)
 		for i := range nf {
-			f := fieldShape{name: fmt.Sprintf("F%d", i)}
+			f := field{name: fmt.Sprintf("F%d", i)}
 			switch x := r.IntN(100); {
 			case x < 12 && k > 0:
 				f.nested = out[r.IntN(k)]
@@ -85,14 +88,14 @@ func randomShapes(seed uint64, n int) []*shape {
 			}
 			if r.IntN(10) == 0 {
 				f.pad = r.IntN(4)
-				if !s.packed {
+				if !s.Packed {
 					f.pad *= f.align()
 				}
 			}
 			f.blank = f.pad > 0 && r.IntN(2) == 0
-			s.fields = append(s.fields, f)
+			s.Fields = append(s.Fields, f)
 		}
-		s.typ = s.goType()
+		s.Type = s.goType()
 		out = append(out, s)
 	}
 	return out
@@ -100,11 +103,11 @@ func randomShapes(seed uint64, n int) []*shape {
 
 // size and align compute the C layout independently of the codec, only to
 // place explicit padding; gcc then checks everything.
-func (s *shape) sizeAlign() (size, align int) {
+func (s *Shape) sizeAlign() (size, align int) {
 	end, align := 0, 1
-	for _, f := range s.fields {
+	for _, f := range s.Fields {
 		a := f.align()
-		if s.packed {
+		if s.Packed {
 			a = 1
 		}
 		end = (end+a-1)/a*a + f.pad + f.size()
@@ -113,7 +116,7 @@ func (s *shape) sizeAlign() (size, align int) {
 	return (end + align - 1) / align * align, align
 }
 
-func (f fieldShape) elemSizeAlign() (int, int) {
+func (f field) elemSizeAlign() (int, int) {
 	switch {
 	case f.nested != nil:
 		return f.nested.sizeAlign()
@@ -124,9 +127,9 @@ func (f fieldShape) elemSizeAlign() (int, int) {
 	return n, n
 }
 
-func (f fieldShape) align() int { _, a := f.elemSizeAlign(); return a }
+func (f field) align() int { _, a := f.elemSizeAlign(); return a }
 
-func (f fieldShape) size() int {
+func (f field) size() int {
 	n, _ := f.elemSizeAlign()
 	for _, d := range f.dims {
 		n *= d
@@ -134,42 +137,54 @@ func (f fieldShape) size() int {
 	return n
 }
 
-func (s *shape) goType() reflect.Type {
-	var sfs []reflect.StructField
-	if s.packed {
-		sfs = append(sfs, reflect.StructField{Name: "_", PkgPath: "shapes", Type: reflect.TypeFor[structcodec.Packed]()})
+func (s *Shape) goType() reflect.Type {
+	sfs, _ := s.goFields()
+	return reflect.StructOf(sfs)
+}
+
+// goFields returns the Go struct fields of s and their types as Go source.
+func (s *Shape) goFields() (sfs []reflect.StructField, exprs []string) {
+	add := func(sf reflect.StructField, expr string) {
+		sfs = append(sfs, sf)
+		exprs = append(exprs, expr)
+	}
+	if s.Packed {
+		add(reflect.StructField{Name: "_", PkgPath: "shapes", Type: reflect.TypeFor[structcodec.Packed]()}, "structcodec.Packed")
 	}
 	end := 0
-	for _, f := range s.fields {
+	for _, f := range s.Fields {
 		var t reflect.Type
+		var expr string
 		var tags []string
 		switch {
 		case f.nested != nil:
-			t = f.nested.typ
+			t, expr = f.nested.Type, f.nested.Name
 		case f.str:
-			t = reflect.TypeFor[string]()
+			t, expr = reflect.TypeFor[string](), "string"
 			tags = append(tags, "cstring", fmt.Sprintf("size=%d", f.text))
 		case f.text > 0:
-			t = reflect.ArrayOf(f.text, reflect.TypeFor[byte]())
+			t, expr = reflect.ArrayOf(f.text, reflect.TypeFor[byte]()), fmt.Sprintf("[%d]byte", f.text)
 			if len(f.dims) == 0 {
 				tags = append(tags, "cstring")
 			}
 		default:
 			_, t, _ = scalarInfo(f.scalar)
+			expr = t.String()
 		}
 		for i := len(f.dims) - 1; i >= 0; i-- {
 			t = reflect.ArrayOf(f.dims[i], t)
+			expr = fmt.Sprintf("[%d]%s", f.dims[i], expr)
 		}
 		if f.be {
 			tags = append(tags, "be")
 		}
 		a := f.align()
-		if s.packed {
+		if s.Packed {
 			a = 1
 		}
 		off := (end+a-1)/a*a + f.pad
 		if f.blank {
-			sfs = append(sfs, reflect.StructField{Name: "_", PkgPath: "shapes", Type: reflect.ArrayOf(off-end, reflect.TypeFor[byte]())})
+			add(reflect.StructField{Name: "_", PkgPath: "shapes", Type: reflect.ArrayOf(off-end, reflect.TypeFor[byte]())}, fmt.Sprintf("[%d]byte", off-end))
 		} else if f.pad > 0 {
 			tags = append(tags, fmt.Sprintf("offset=%d", off))
 		}
@@ -178,26 +193,64 @@ func (s *shape) goType() reflect.Type {
 		if len(tags) > 0 {
 			tag = reflect.StructTag(`bpf:"` + strings.Join(tags, ",") + `"`)
 		}
-		sfs = append(sfs, reflect.StructField{Name: f.name, Type: t, Tag: tag})
+		add(reflect.StructField{Name: f.name, Type: t, Tag: tag}, expr)
 	}
-	return reflect.StructOf(sfs)
+	return sfs, exprs
 }
 
-// cDecl writes the C twin of s.
-func (s *shape) cDecl(b *strings.Builder) {
+// The shapes of codegentest's shapes.go.
+const (
+	CheckedInSeed  = 7
+	CheckedInCount = 120
+)
+
+// GoSource returns a Go file of package pkg that declares shapes as named
+// types, lists them in a variable Shapes (pointers to zero values) and
+// has bpfcodegen generate their methods.
+func GoSource(pkg, cmdline string, shapes []*Shape) ([]byte, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "// Code generated by %s; DO NOT EDIT.\n\npackage %s\n\n", cmdline, pkg)
+	b.WriteString("import \"github.com/bpfmaps/bpfmaps/structcodec\"\n\n")
+	var names []string
+	for _, s := range shapes {
+		names = append(names, s.Name)
+	}
+	fmt.Fprintf(&b, "//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -type %s -output shapes_bpf.go\n\n", strings.Join(names, ","))
+	b.WriteString("// Shapes holds a pointer to a zero value of each shape.\nvar Shapes = []any{")
+	for _, n := range names {
+		fmt.Fprintf(&b, "&%s{}, ", n)
+	}
+	b.WriteString("}\n\nvar _ structcodec.Packed\n")
+	for _, s := range shapes {
+		fmt.Fprintf(&b, "\n// %s is a random shape.\ntype %s struct {\n", s.Name, s.Name)
+		sfs, exprs := s.goFields()
+		for i, sf := range sfs {
+			fmt.Fprintf(&b, "\t%s %s", sf.Name, exprs[i])
+			if sf.Tag != "" {
+				fmt.Fprintf(&b, " `%s`", sf.Tag)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("}\n")
+	}
+	return format.Source([]byte(b.String()))
+}
+
+// CDecl writes the C twin of s.
+func (s *Shape) CDecl(b *strings.Builder) {
 	attr := ""
-	if s.packed {
+	if s.Packed {
 		attr = "__attribute__((packed)) "
 	}
-	fmt.Fprintf(b, "struct %s%s {\n", attr, s.name)
-	for i, f := range s.fields {
+	fmt.Fprintf(b, "struct %s%s {\n", attr, s.Name)
+	for i, f := range s.Fields {
 		if f.pad > 0 {
 			fmt.Fprintf(b, "\tchar pad%d[%d];\n", i, f.pad)
 		}
 		var ct string
 		switch {
 		case f.nested != nil:
-			ct = "struct " + f.nested.name
+			ct = "struct " + f.nested.Name
 		case f.text > 0:
 			ct = "char"
 		case f.be:
@@ -218,16 +271,16 @@ func (s *shape) cDecl(b *strings.Builder) {
 	b.WriteString("};\n")
 }
 
-// fill sets every leaf of v (a value of s's Go type) from r and writes the
+// Fill sets every leaf of v (a value of s's Go type) from r and writes the
 // C statements that set the same leaves of the C instance named c.
-func (s *shape) fill(r *rand.Rand, v reflect.Value, c string, b *strings.Builder) {
-	for _, f := range s.fields {
+func (s *Shape) Fill(r *rand.Rand, v reflect.Value, c string, b *strings.Builder) {
+	for _, f := range s.Fields {
 		fv := v.FieldByName(f.name)
 		f.fillDims(r, fv, c+"."+f.name, f.dims, b)
 	}
 }
 
-func (f fieldShape) fillDims(r *rand.Rand, v reflect.Value, c string, dims []int, b *strings.Builder) {
+func (f field) fillDims(r *rand.Rand, v reflect.Value, c string, dims []int, b *strings.Builder) {
 	if len(dims) > 0 {
 		for i := range dims[0] {
 			f.fillDims(r, v.Index(i), fmt.Sprintf("%s[%d]", c, i), dims[1:], b)
@@ -236,7 +289,7 @@ func (f fieldShape) fillDims(r *rand.Rand, v reflect.Value, c string, dims []int
 	}
 	switch {
 	case f.nested != nil:
-		f.nested.fill(r, v, c, b)
+		f.nested.Fill(r, v, c, b)
 	case f.text > 0:
 		text := make([]byte, r.IntN(f.text))
 		for i := range text {
@@ -271,4 +324,14 @@ func (f fieldShape) fillDims(r *rand.Rand, v reflect.Value, c string, dims []int
 		}
 		fmt.Fprintf(b, "\t%s = %s;\n", c, lit)
 	}
+}
+
+// FieldNames returns the names of the fields of s that are in the C twin
+// too, in order: all but explicit padding.
+func (s *Shape) FieldNames() []string {
+	var names []string
+	for _, f := range s.Fields {
+		names = append(names, f.name)
+	}
+	return names
 }
