@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/internal/shapes"
 	"github.com/bpfmaps/bpfmaps/structcodec/internal/codegentest"
+	"github.com/bpfmaps/bpfmaps/structcodec/internal/shapes"
 )
 
 // FuzzDecode decodes arbitrary bytes as each shape family, with the
