@@ -27,6 +27,8 @@ func TestConcurrentProducers(t *testing.T) {
 			w  want
 			wg sync.WaitGroup
 		)
+		defer wg.Wait()
+		defer tg.p.Close() // on failure, stop the producers before the test ends
 		for g := range producers {
 			wg.Add(1)
 			go func() {
@@ -34,12 +36,14 @@ func TestConcurrentProducers(t *testing.T) {
 				for i := range perProducer {
 					size := 8 + (g*31+i*13)%300
 					s, err := tg.p.ReserveBlocking(context.Background(), size)
-					if err != nil {
+					if errors.Is(err, os.ErrClosed) {
+						return
+					} else if err != nil {
 						t.Error(err)
 						return
 					}
 					if i%5 == 4 {
-						if err := s.Discard(); err != nil {
+						if err := s.Discard(); err != nil && !errors.Is(err, os.ErrClosed) {
 							t.Error(err)
 						}
 						continue
@@ -47,7 +51,7 @@ func TestConcurrentProducers(t *testing.T) {
 					mu.Lock()
 					w.fill(s.Bytes(), uint32(g<<16|i))
 					mu.Unlock()
-					if err := s.Submit(); err != nil {
+					if err := s.Submit(); err != nil && !errors.Is(err, os.ErrClosed) {
 						t.Error(err)
 					}
 				}
@@ -90,8 +94,9 @@ type progWant struct{ samples, bytes, tailSum uint64 }
 func TestConcurrentOrder(t *testing.T) {
 	const producers, perProducer = 6, 2000
 	p, c := newInMemory(page)
-	defer p.Close()
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer p.Close()
 	for g := range producers {
 		wg.Add(1)
 		go func() {
@@ -101,7 +106,9 @@ func TestConcurrentOrder(t *testing.T) {
 				binary.LittleEndian.PutUint32(b[:], uint32(g))
 				binary.LittleEndian.PutUint32(b[4:], uint32(i))
 				s, err := p.ReserveBlocking(context.Background(), 16)
-				if err != nil {
+				if errors.Is(err, os.ErrClosed) {
+					return
+				} else if err != nil {
 					t.Error(err)
 					return
 				}
@@ -116,6 +123,9 @@ func TestConcurrentOrder(t *testing.T) {
 	for seen < producers*perProducer && time.Now().Before(deadline) {
 		_, err := c.Drain(func(s []byte) bool {
 			g, i := binary.LittleEndian.Uint32(s), binary.LittleEndian.Uint32(s[4:])
+			if len(s) != 16 || g >= producers {
+				t.Fatalf("corrupt sample %x", s)
+			}
 			if i != next[g] {
 				t.Fatalf("producer %d: sample %d arrived, want %d", g, i, next[g])
 			}

@@ -351,6 +351,20 @@ func TestMalformed(t *testing.T) {
 			})
 		})
 	}
+	// Busy and discard together: discard is checked first, so the sample
+	// is skipped, not waited for.
+	forEachTarget(t, page, func(t *testing.T, tg *target) {
+		var w want
+		*tg.p.r.header(0) = packHeader(8|busyBit|discardBit, 0)
+		atomic.StoreUint64(tg.p.r.prod, 16)
+		tg.p.r.next.Store(16)
+		w.put(t, tg.p, 8, 1)
+		r := tg.drain(t)
+		if r.Ret != 1 {
+			t.Fatalf("drain returned %d, want 1 (busy+discard skipped)", r.Ret)
+		}
+		w.check(t, r)
+	})
 	// After k good samples the bad one stops the drain; the k stay consumed.
 	forEachTarget(t, page, func(t *testing.T, tg *target) {
 		var w want
