@@ -61,46 +61,60 @@ func compileProgram(l *Layout) program {
 	p.emit(l, false, false, l.name, 0, 0)
 	p.finish(l.size)
 	if l.size > 0 && int(l.typ.Size()) == l.size && !p.skipped {
-		if swaps, ok := inPlace(p.ops, 0, nil); ok && len(swaps) <= 64 {
-			p.whole, p.swaps = l.size, swaps
+		var f flat
+		if f.add(&p, 0) {
+			p.whole, p.swaps, p.zeros, p.bools = l.size, f.swaps, f.zeros, f.bools
 		}
 	}
 	return p
 }
 
-// inPlace returns the big-endian swaps of ops (at C offset base) if every
-// op has the same offset in Go and C and needs no more than a copy and a
-// byte swap in place.
-func inPlace(ops []op, base int, swaps []span) ([]span, bool) {
-	for _, o := range ops {
+// flat is a program without ops: a copy, then swaps, zeros and bool fixes
+// at fixed offsets.
+type flat struct {
+	swaps, zeros []span
+	bools        []op
+}
+
+// add adds the fixes of p, a program at C offset base, if every op has the
+// same offset in Go and C and needs no more than a copy and a byte swap in
+// place; it reports false if not, or if the fixes grow too many.
+func (f *flat) add(p *program, base int) bool {
+	for _, z := range p.zeros {
+		f.zeros = append(f.zeros, span{base + z.off, z.n})
+	}
+	for _, b := range p.bools {
+		f.bools = append(f.bools, op{goOff: uintptr(base) + b.goOff, n: b.n})
+	}
+	for i := range p.ops {
+		o := &p.ops[i]
 		if uintptr(o.cOff) != o.goOff {
-			return nil, false
+			return false
 		}
 		width := map[opcode]int{opSwap16: 2, opSwap32: 4, opSwap64: 8}[o.code]
 		switch o.code {
 		case opCopy:
 		case opSwap16, opSwap32, opSwap64:
 			for k := range o.n {
-				swaps = append(swaps, span{base + o.cOff + k*width, width})
+				f.swaps = append(f.swaps, span{base + o.cOff + k*width, width})
 			}
 		case opRepeat:
-			if uintptr(o.cStride) != o.goStride || len(o.sub.bools) > 0 || len(o.sub.valid) > 0 {
-				return nil, false
+			if uintptr(o.cStride) != o.goStride {
+				return false
 			}
 			for k := range o.n {
-				var ok bool
-				if swaps, ok = inPlace(o.sub.ops, base+o.cOff+k*o.cStride, swaps); !ok {
-					return nil, false
+				if !f.add(o.sub, base+o.cOff+k*o.cStride) {
+					return false
 				}
 			}
 		default:
-			return nil, false
+			return false
 		}
-		if len(swaps) > 64 {
-			return nil, false
+		if len(f.swaps)+len(f.zeros)+len(f.bools) > 64 {
+			return false
 		}
 	}
-	return swaps, true
+	return true
 }
 
 // swapInPlace turns the big-endian integers in b around.
