@@ -29,7 +29,7 @@ func TestSingleCopy(t *testing.T) {
 		D uint64
 	}
 	type bigEndian struct {
-		Port uint16 `bpf:"be"`
+		Port uint16    `bpf:"be"`
 		Addr [2]uint32 `bpf:"be"`
 	}
 	type text struct {
