@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,27 +15,30 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// toolPath is the bpfmaps tool built once for the CLI tests, which run it as
-// a user would.
+// toolPath is the bpfmaps tool that the CLI tests run as a user would: this
+// test binary, which behaves as the tool when runAsTool is set in its
+// environment. No go toolchain is needed, so the tests also run where only
+// the compiled test binary is (the VM kernel matrix).
 var toolPath string
 
+const runAsTool = "BPFMAPS_TEST_RUN_AS_TOOL"
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "bpfmaps-cli")
+	if os.Getenv(runAsTool) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	exe, err := os.Executable()
 	if err != nil {
 		panic(err)
 	}
-	toolPath = filepath.Join(dir, "bpfmaps")
-	if out, err := exec.Command("go", "build", "-o", toolPath, ".").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		os.Stderr.Write(out)
-		panic("build bpfmaps: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	toolPath = exe
+	os.Setenv(runAsTool, "1") // for the children only: this process has looked already
+	// A race-enabled binary sleeps a second on exit by default.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	os.Exit(m.Run())
 }
 
-// cli runs the built tool and returns stdout, stderr and the exit status.
+// cli runs the tool and returns stdout, stderr and the exit status.
 func cli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(toolPath, args...)
