@@ -13,7 +13,9 @@ import (
 // The benchmarks encode and decode Event, the 40-byte mixed struct (u32,
 // be u16, u8, u8, be [4]byte, u64, cstring [16]byte), with:
 //
-//	Runtime    structcodec.For[Event] (no generated code: the compiled program)
+//	Runtime    structcodec.For[Event] (no generated code: the compiled program,
+//	           here a copy, one byte swap in place and a 4-byte clear)
+//	Plain      the same struct without big-endian fields (a copy and a clear)
 //	Generated  structcodec.For[codegentest.Mixed] (the same struct, generated methods)
 //	Copy       the floor: one unsafe 40-byte copy, what a codec cannot beat
 //	Binary     encoding/binary.Write/Read through a reused buffer
@@ -28,9 +30,33 @@ func benchEvent() Event {
 	return v
 }
 
+// plainEvent is Event without big-endian fields.
+type plainEvent struct {
+	Pid   uint32
+	Port  uint16
+	Proto uint8
+	Flags uint8
+	Addr  [4]byte
+	Time  uint64
+	Comm  [16]byte `bpf:"cstring"`
+}
+
 func BenchmarkEncode(b *testing.B) {
 	v := benchEvent()
 	dst := make([]byte, 40)
+	b.Run("Plain", func(b *testing.B) {
+		c, err := structcodec.For[plainEvent]()
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := plainEvent(v)
+		b.ReportAllocs()
+		for range b.N {
+			if err := c.Encode(dst, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Runtime", func(b *testing.B) {
 		c, err := structcodec.For[Event]()
 		if err != nil {
@@ -93,6 +119,19 @@ func BenchmarkDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	var out Event
+	b.Run("Plain", func(b *testing.B) {
+		c, err := structcodec.For[plainEvent]()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p plainEvent
+		b.ReportAllocs()
+		for range b.N {
+			if err := c.Decode(src, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Runtime", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {

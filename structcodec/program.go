@@ -208,7 +208,7 @@ func (p *program) scalar(l *Layout, be, cstr bool, field string, goOff uintptr, 
 // again), drops barriers and computes the padding of a size-byte value.
 func (p *program) finish(size int) {
 	var ops []op
-	covered := make([]bool, size)
+	end := 0 // of the C bytes covered so far; ops come in C order
 	for _, o := range p.ops {
 		if o.code != opBarrier {
 			n := o.n
@@ -222,9 +222,10 @@ func (p *program) finish(size int) {
 			case opRepeat:
 				n *= o.cStride
 			}
-			for i := o.cOff; i < o.cOff+n; i++ {
-				covered[i] = true
+			if o.cOff > end {
+				p.zeros = append(p.zeros, span{end, o.cOff - end})
 			}
+			end = o.cOff + n
 		}
 		if k := len(ops) - 1; k >= 0 && o.code == opCopy && ops[k].code == opCopy &&
 			o.cOff >= ops[k].cOff+ops[k].n && uintptr(o.cOff-ops[k].cOff) == o.goOff-ops[k].goOff {
@@ -233,21 +234,14 @@ func (p *program) finish(size int) {
 		}
 		ops = append(ops, o)
 	}
+	if size > end {
+		p.zeros = append(p.zeros, span{end, size - end})
+	}
 	p.ops = ops[:0]
 	for _, o := range ops {
 		p.skipped = p.skipped || o.code == opBarrier || o.code == opRepeat && o.sub.skipped
 		if o.code != opBarrier {
 			p.ops = append(p.ops, o)
-		}
-	}
-	for i := 0; i < size; i++ {
-		if !covered[i] {
-			j := i
-			for j < size && !covered[j] {
-				j++
-			}
-			p.zeros = append(p.zeros, span{i, j - i})
-			i = j
 		}
 	}
 }
