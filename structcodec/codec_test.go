@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -286,5 +289,60 @@ func TestValueForms(t *testing.T) {
 	}
 	if err := l.DecodeValue(buf, reflect.ValueOf(uint32(1))); err == nil {
 		t.Fatal("DecodeValue of the wrong type succeeded")
+	}
+}
+
+// stale has methods that claim a layout other than its own, as generated
+// code does after the struct changed and go generate was not run.
+type stale struct{ A, B uint32 }
+
+func (stale) SizeBPF() int                   { return 4 }
+func (*stale) MarshalBPF(dst []byte) error   { return nil }
+func (*stale) UnmarshalBPF(src []byte) error { return nil }
+
+func TestForRefusesStaleGeneratedCode(t *testing.T) {
+	_, err := structcodec.For[stale]()
+	want := "structcodec: stale: generated code is for a 4-byte layout, the type's is 8 bytes: run go generate"
+	if err == nil || err.Error() != want {
+		t.Fatalf("For = %v, want %q", err, want)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	type fresh struct {
+		A uint16 `bpf:"be"`
+		B uint64
+		C string `bpf:"cstring,size=8"`
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := structcodec.For[fresh]()
+			if err != nil {
+				errs <- err
+				return
+			}
+			buf := make([]byte, c.Size())
+			for i := range 1000 {
+				in := fresh{A: uint16(g), B: uint64(i), C: strconv.Itoa(i)}
+				var out fresh
+				if err := c.Encode(buf, &in); err != nil {
+					errs <- err
+					return
+				}
+				if err := c.Decode(buf, &out); err != nil || out != in {
+					errs <- fmt.Errorf("decoded %+v, %v; want %+v", out, err, in)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
