@@ -346,3 +346,24 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestFieldLayoutsEncode(t *testing.T) {
+	type named struct {
+		N    uint8
+		Name string `bpf:"cstring,size=4"`
+	}
+	l, err := structcodec.Compile(reflect.TypeFor[named]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := l.Fields()[1]
+	buf := make([]byte, f.Size)
+	s := "abc"
+	if err := f.Layout.EncodeValue(buf, reflect.ValueOf(&s)); err != nil || string(buf) != "abc\x00" {
+		t.Fatalf("field layout encoded %q, %v", buf, err)
+	}
+	s = "abcd"
+	if err := f.Layout.EncodeValue(buf, reflect.ValueOf(&s)); err == nil {
+		t.Fatal("a too long text encoded")
+	}
+}

@@ -252,7 +252,9 @@ func buildField(t reflect.Type, o tagOptions, path string) (*Layout, error) {
 		if !o.cstring || o.size < 0 {
 			return nil, bad("%s", unsupported(t))
 		}
-		return &Layout{typ: t, name: path, size: o.size, align: 1}, nil
+		l := &Layout{typ: t, name: path, size: o.size, align: 1}
+		l.prog = compileProgram(l)
+		return l, nil
 	}
 	if o.size >= 0 {
 		return nil, bad(`size=N applies to cstring strings only, not to %s`, t)
