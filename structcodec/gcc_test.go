@@ -16,6 +16,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/structcodec/internal/codegentest"
 	"github.com/bpfmaps/bpfmaps/structcodec/internal/shapes"
 )
 
@@ -24,10 +25,34 @@ import (
 // blank padding, bools, floats, text), writes each one's C twin, and
 // requires the codec to agree with gcc on sizeof, _Alignof, offsetof of
 // every field and the bytes of a filled instance.
+//
+// The runtime codec is held against 300 shapes built with reflect.StructOf,
+// the generated code against the 120 shapes checked in as Go source in
+// internal/codegentest.
 func TestAgainstGCC(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
-	const n = 300
-	all := shapes.Random(1, n)
+	t.Run("Runtime", func(t *testing.T) {
+		all := shapes.Random(1, 300)
+		types := make([]reflect.Type, len(all))
+		for i, s := range all {
+			types[i] = s.Type
+		}
+		holdAgainstGCC(t, gcc, all, types, false)
+	})
+	t.Run("Generated", func(t *testing.T) {
+		all := shapes.Random(shapes.CheckedInSeed, shapes.CheckedInCount)
+		types := make([]reflect.Type, len(all))
+		for i, p := range codegentest.Shapes {
+			types[i] = reflect.TypeOf(p).Elem()
+		}
+		holdAgainstGCC(t, gcc, all, types, true)
+	})
+}
+
+// holdAgainstGCC compiles the C twins of shapes, fills an instance of each
+// in C and in Go (types[i] is the Go type of all[i]), and compares.
+func holdAgainstGCC(t *testing.T, gcc string, all []*shapes.Shape, types []reflect.Type, generated bool) {
+	n := len(all)
 
 	var src strings.Builder
 	src.WriteString("#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
@@ -48,7 +73,7 @@ int main(void) {
 	values := make([]reflect.Value, n)
 	r := rand.New(rand.NewPCG(2, 0))
 	for i, s := range all {
-		values[i] = reflect.New(s.Type).Elem()
+		values[i] = reflect.New(types[i]).Elem()
 		fmt.Fprintf(&src, "\t{\n\tstatic struct %s v;\n\tmemset(&v, 0, sizeof v);\n", s.Name)
 		s.Fill(r, values[i], "v", &src)
 		fmt.Fprintf(&src, "\tdump(%q, &v, sizeof v, _Alignof(struct %s));\n", s.Name, s.Name)
@@ -91,7 +116,7 @@ int main(void) {
 		sc.Scan()
 		cOffsets := strings.Fields(sc.Text())[1:]
 
-		l, err := structcodec.Compile(s.Type)
+		l, err := structcodec.Compile(types[i])
 		if err != nil {
 			t.Fatalf("%s: %v", s.Name, err)
 		}
@@ -112,7 +137,14 @@ int main(void) {
 			continue
 		}
 		buf := bytes.Repeat([]byte{0xee}, size)
-		if err := l.EncodeValue(buf, values[i]); err != nil {
+		encode := func() error { return l.EncodeValue(buf, values[i]) }
+		back := reflect.New(types[i])
+		decode := func() error { return l.DecodeValue(buf, back) }
+		if generated {
+			encode = func() error { return values[i].Addr().Interface().(structcodec.Marshaler).MarshalBPF(buf) }
+			decode = func() error { return back.Interface().(structcodec.Unmarshaler).UnmarshalBPF(buf) }
+		}
+		if err := encode(); err != nil {
 			t.Errorf("%s: encode: %v", s.Name, err)
 			continue
 		}
@@ -120,8 +152,7 @@ int main(void) {
 			t.Errorf("%s: codec bytes\n%s\ngcc bytes\n%s\n%s", s.Name, got, hexBytes, decl.String())
 			continue
 		}
-		back := reflect.New(s.Type)
-		if err := l.DecodeValue(buf, back); err != nil {
+		if err := decode(); err != nil {
 			t.Errorf("%s: decode: %v", s.Name, err)
 			continue
 		}
