@@ -48,6 +48,8 @@ func TestGenerateErrors(t *testing.T) {
 		{"Nested", "structcodec: Nested.Inner.M: unsupported kind map[string]int (maps have no C layout)"},
 		{"Pinned", "structcodec: Pinned.B: offset=4 overlaps A, which ends at 8"},
 		{"Missing", "no type Missing in package bad"},
+		{"Foreign", "Foreign.T.wall: unexported field of package time, which generated code cannot reach"},
+		{"Generic", "Generic is generic: generate code for a type without type parameters"},
 	} {
 		_, err := Generate("testdata/bad", []string{tc.typ})
 		if err == nil || err.Error() != tc.want {

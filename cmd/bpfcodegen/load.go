@@ -79,7 +79,10 @@ func lookup(pkg *types.Package, loadErr error, name string) (*types.TypeName, *s
 		}
 		return nil, nil, fmt.Errorf("no type %s in package %s", name, pkg.Name())
 	}
-	c := converter{kinds: map[string]string{}}
+	if n, ok := obj.Type().(*types.Named); ok && n.TypeParams().Len() > 0 {
+		return nil, nil, fmt.Errorf("%s is generic: generate code for a type without type parameters", name)
+	}
+	c := converter{pkg: pkg, kinds: map[string]string{}}
 	rt, err := c.toReflect(obj.Type(), name, 0)
 	if err != nil {
 		if loadErr != nil {
@@ -131,6 +134,7 @@ var basicTypes = map[types.BasicKind]reflect.Type{
 
 // A converter turns go/types types into reflect types.
 type converter struct {
+	pkg   *types.Package    // the package the code is generated for
 	kinds map[string]string // field path -> source type of kinds without C layout
 }
 
@@ -162,6 +166,9 @@ func (c *converter) toReflect(t types.Type, path string, depth int) (reflect.Typ
 		var sfs []reflect.StructField
 		for i := range u.NumFields() {
 			f := u.Field(i)
+			if !f.Exported() && f.Name() != "_" && f.Pkg() != c.pkg {
+				return nil, fmt.Errorf("%s.%s: unexported field of package %s, which generated code cannot reach", path, f.Name(), f.Pkg().Name())
+			}
 			ft, err := c.toReflect(f.Type(), path+"."+f.Name(), depth+1)
 			if err != nil {
 				return nil, err

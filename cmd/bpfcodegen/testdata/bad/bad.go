@@ -1,6 +1,8 @@
 // Package bad has types that bpfcodegen must refuse.
 package bad
 
+import "time"
+
 type Ptr struct {
 	A   uint32
 	Ptr *int
@@ -23,3 +25,7 @@ type Pinned struct {
 }
 
 type Good struct{ A uint32 }
+
+type Generic[T any] struct{ A T }
+
+type Foreign struct{ T time.Time }
