@@ -367,3 +367,22 @@ func TestFieldLayoutsEncode(t *testing.T) {
 		t.Fatal("a too long text encoded")
 	}
 }
+
+func TestEncodeDecodeDoNotAllocate(t *testing.T) {
+	c, err := structcodec.For[Event]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := benchEvent()
+	buf := make([]byte, c.Size())
+	if n := testing.AllocsPerRun(100, func() {
+		if err := c.Encode(buf, &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Decode(buf, &v); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Encode and Decode allocate %v times", n)
+	}
+}
