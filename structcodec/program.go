@@ -117,7 +117,24 @@ func (f *flat) add(p *program, base int) bool {
 	return true
 }
 
-// swapInPlace turns the big-endian integers in b around.
+// swapBytes turns the integers at swaps in b from host to big-endian order;
+// b may have any alignment.
+func swapBytes(b []byte, swaps []span) {
+	for _, s := range swaps {
+		d := b[s.off : s.off+s.n]
+		switch s.n {
+		case 2:
+			binary.BigEndian.PutUint16(d, binary.NativeEndian.Uint16(d))
+		case 4:
+			binary.BigEndian.PutUint32(d, binary.NativeEndian.Uint32(d))
+		case 8:
+			binary.BigEndian.PutUint64(d, binary.NativeEndian.Uint64(d))
+		}
+	}
+}
+
+// swapInPlace turns the big-endian integers at swaps in Go memory (where
+// every field is aligned) around.
 func swapInPlace(b unsafe.Pointer, swaps []span) {
 	for _, s := range swaps {
 		p := unsafe.Add(b, s.off)
@@ -280,7 +297,7 @@ func (p *program) encode(dst []byte, base unsafe.Pointer) {
 	if p.whole > 0 {
 		d := dst[:p.whole]
 		copy(d, unsafe.Slice((*byte)(base), p.whole))
-		swapInPlace(unsafe.Pointer(&d[0]), p.swaps)
+		swapBytes(d, p.swaps)
 		for _, z := range p.zeros {
 			clear(d[z.off : z.off+z.n])
 		}
