@@ -1,0 +1,227 @@
+package ringbuf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Poller serves many rings from one epoll set, each ring with its own
+// handler, like libbpf's ring_buffer manager (ring_buffer__add, __poll,
+// __consume, __consume_n). Handlers receive each record in place; it is
+// valid only during the call.
+//
+// Add, Poll, Consume and ConsumeN are for one goroutine at a time; Close
+// may be called from any goroutine and wakes a blocked Poll at once.
+type Poller struct {
+	rings    []pollRing
+	w        waiter
+	done     chan struct{}
+	events   []unix.EpollEvent
+	closeOne sync.Once
+}
+
+type pollRing struct {
+	r      *Reader
+	handle func(sample []byte) error
+}
+
+// NewPoller returns a Poller with no rings.
+func NewPoller() (*Poller, error) {
+	p := &Poller{done: make(chan struct{})}
+	kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("ringbuf: new poller: eventfd: %w", err)
+	}
+	// The poller's own waiter watches only its kick; rings are added to
+	// its epoll set as they come. notify is a second eventfd kept idle.
+	if err := p.w.init(kick, true); err != nil {
+		unix.Close(kick)
+		return nil, fmt.Errorf("ringbuf: new poller: %w", err)
+	}
+	return p, nil
+}
+
+// Add adds the ringbuf map m with its handler and returns the ring's
+// Reader, for its positions and sizes (do not read from it while the
+// Poller serves it). Like NewReader, it works on a duplicate of m. Rings
+// are served in the order they were added.
+func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, error) {
+	r, err := NewReader(m)
+	if err != nil {
+		return nil, fmt.Errorf("ringbuf poller add: %w", err)
+	}
+	if err := p.AddReader(r, handle); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// AddReader adds a Reader, such as the consuming end of NewMemoryRing,
+// with its handler. The Poller takes ownership of r and closes it on
+// Close.
+func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {
+	const op = "ringbuf poller add"
+	if handle == nil {
+		return fmt.Errorf("%s: nil handler", op)
+	}
+	if p.isClosed() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(p.rings)) + 8}
+	if err := unix.EpollCtl(p.w.epfd, unix.EPOLL_CTL_ADD, r.w.notify, &ev); err != nil {
+		return fmt.Errorf("%s: epoll_ctl: %w", op, err)
+	}
+	p.rings = append(p.rings, pollRing{r: r, handle: handle})
+	p.events = make([]unix.EpollEvent, len(p.rings)+1)
+	return nil
+}
+
+// Ring returns the Reader of the i-th ring added, or nil.
+func (p *Poller) Ring(i int) *Reader {
+	if i < 0 || i >= len(p.rings) {
+		return nil
+	}
+	return p.rings[i].r
+}
+
+// Consume hands every record of every ring to its handler, without
+// waiting, and returns how many records were handled. A handler error
+// stops it and is returned wrapped; that record counts as consumed.
+func (p *Poller) Consume() (int, error) { return p.ConsumeN(math.MaxInt) }
+
+// ConsumeN is Consume that stops after n records in all; n <= 0 consumes
+// nothing.
+func (p *Poller) ConsumeN(n int) (int, error) {
+	total := 0
+	for i := range p.rings {
+		if total >= n {
+			break
+		}
+		got, err := p.rings[i].r.ConsumeN(n-total, p.rings[i].handle)
+		total += got
+		if err != nil {
+			return total, fmt.Errorf("ring %d: %w", i, err)
+		}
+	}
+	return total, nil
+}
+
+// Poll handles the records of every ring and, when there were none, waits
+// for a producer to signal and handles the records of the rings that did,
+// until at least one record was handled. Records already in the rings are
+// handled before any wait. It returns how many records were handled, or the
+// error that ended the wait: ctx's, or one wrapping ErrClosed.
+func (p *Poller) Poll(ctx context.Context) (int, error) {
+	const op = "ringbuf poll"
+	if p.isClosed() {
+		return 0, fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	n, err := p.Consume()
+	for n == 0 && err == nil {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("%s: %w", op, err)
+		}
+		ready, err := p.sleep(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", op, err)
+		}
+		for _, i := range ready {
+			got, cerr := p.rings[i].r.ConsumeN(math.MaxInt, p.rings[i].handle)
+			n += got
+			if cerr != nil {
+				err = fmt.Errorf("ring %d: %w", i, cerr)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", op, err)
+	}
+	return n, nil
+}
+
+// sleep waits in epoll_wait and returns the indexes of the rings that
+// signalled.
+func (p *Poller) sleep(ctx context.Context) ([]int, error) {
+	select {
+	case p.w.turn <- struct{}{}:
+	case <-p.done:
+		return nil, ErrClosed
+	}
+	defer func() { <-p.w.turn }()
+	select {
+	case <-p.done:
+		return nil, ErrClosed
+	default:
+	}
+	stop := context.AfterFunc(ctx, p.w.wake)
+	defer stop()
+	timeout := -1
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(0, int((time.Until(d)+time.Millisecond-1)/time.Millisecond))
+	}
+	n, err := unix.EpollWait(p.w.epfd, p.events, timeout)
+	if err != nil {
+		if errors.Is(err, unix.EINTR) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("epoll_wait: %w", err)
+	}
+	var ready []int
+	var buf [8]byte
+	for _, ev := range p.events[:n] {
+		switch i := int(ev.Fd) - 8; {
+		case ev.Fd == tagKick:
+			unix.Read(p.w.kick, buf[:])
+		case i >= 0 && i < len(p.rings):
+			if r := p.rings[i].r; r.w.drain {
+				unix.Read(r.w.notify, buf[:])
+			}
+			ready = append(ready, i)
+		}
+	}
+	select {
+	case <-p.done:
+		return nil, ErrClosed
+	default:
+	}
+	return ready, nil
+}
+
+func (p *Poller) isClosed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close wakes a blocked Poll, which fails with an error wrapping
+// ErrClosed, and closes every ring. It is idempotent.
+func (p *Poller) Close() error {
+	p.closeOne.Do(func() {
+		close(p.done)
+		p.w.wake()
+		p.w.turn <- struct{}{} // a woken Poll gives it back at once; kept for good
+		for _, pr := range p.rings {
+			pr.r.Close()
+		}
+		p.w.fdMu.Lock()
+		p.w.open = false
+		unix.Close(p.w.kick)
+		unix.Close(p.w.epfd)
+		unix.Close(p.w.notify)
+		p.w.fdMu.Unlock()
+	})
+	return nil
+}

@@ -1,0 +1,335 @@
+package ringbuf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// ErrClosed is wrapped by the errors of a closed Reader or Poller. It is
+// os.ErrClosed, so errors.Is(err, os.ErrClosed) works too.
+var ErrClosed = os.ErrClosed
+
+// Record is one record read from a ring.
+type Record struct {
+	// Sample holds the record's bytes. ReadInto reuses its capacity.
+	Sample []byte
+	// Remaining is how many bytes of later records the reader had already
+	// seen in the ring when it returned this one.
+	Remaining int
+}
+
+// Reader consumes the records BPF programs write to a BPF_MAP_TYPE_RINGBUF
+// map, or that a Producer writes to an in-memory ring.
+//
+// Read and ReadInto copy a record out; Consume and ConsumeN hand records to
+// a function in place, with no copy, and publish the consumer position
+// once per batch. Records already in the ring are always returned before
+// any wait, so records written with BPF_RB_NO_WAKEUP are never left
+// behind. All methods are safe for concurrent use; each record goes to
+// exactly one caller. Close wakes every blocked call at once.
+type Reader struct {
+	mu     sync.Mutex // held while ring memory is in use
+	ring   ring
+	cur    cursor // under mu
+	mapped bool   // under mu: false once the memory is released
+	free   func() // releases the memory and the map descriptor
+
+	closed atomic.Bool
+	done   chan struct{}
+	w      waiter
+}
+
+// NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
+// its own duplicate of the descriptor: the caller keeps m and may close it.
+// It maps the consumer page read-write (exactly one page at offset 0) and
+// the producer page with the data area, which the kernel maps twice in a
+// row, read-only.
+func NewReader(m *sys.FD) (*Reader, error) {
+	const op = "ringbuf: new reader"
+	if err := sys.HaveRingbuf(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	info, err := sys.MapGetInfo(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if info.Type != unix.BPF_MAP_TYPE_RINGBUF {
+		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, sys.MapTypeName(info.Type), unix.EINVAL)
+	}
+	size := uint64(info.MaxEntries)
+	page := os.Getpagesize()
+	if size == 0 || size&(size-1) != 0 || size%uint64(page) != 0 {
+		return nil, fmt.Errorf("%s: ring size %d is not a power of two multiple of the page size: %w", op, size, unix.EINVAL)
+	}
+	fd, err := m.Dup()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	raw, err := fd.Acquire()
+	if err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer fd.Release()
+	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("%s: map consumer page: %w", op, err)
+	}
+	prodData, err := unix.Mmap(raw, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		unix.Munmap(consPage)
+		fd.Close()
+		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
+	}
+	free := func() {
+		unix.Munmap(prodData)
+		unix.Munmap(consPage)
+		fd.Close()
+	}
+	rg := ring{
+		cons: (*uint64)(unsafe.Pointer(&consPage[0])),
+		prod: (*uint64)(unsafe.Pointer(&prodData[0])),
+		data: unsafe.Pointer(&prodData[page]),
+		size: size,
+	}
+	r, err := newReader(rg, free, raw, false)
+	if err != nil {
+		free()
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return r, nil
+}
+
+// newReader builds a Reader over rg that waits for notify, a descriptor
+// that epoll reports readable when the producer signals (the map itself,
+// or an eventfd to drain after each wake-up when drainNotify is set).
+func newReader(rg ring, free func(), notify int, drainNotify bool) (*Reader, error) {
+	r := &Reader{ring: rg, mapped: true, free: free, done: make(chan struct{})}
+	r.cur = rg.load()
+	if err := r.w.init(notify, drainNotify); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// enter locks the ring memory for use; it fails once the Reader is closed.
+func (r *Reader) enter() bool {
+	r.mu.Lock()
+	if !r.mapped {
+		r.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// leave unlocks the ring memory, releasing it if Close came meanwhile.
+func (r *Reader) leave() {
+	r.mu.Unlock()
+	if r.closed.Load() {
+		r.release()
+	}
+}
+
+// release frees the memory unless a call is using it; that call frees it
+// when it leaves.
+func (r *Reader) release() {
+	if !r.mu.TryLock() {
+		return
+	}
+	if r.mapped {
+		r.mapped = false
+		r.free()
+	}
+	r.mu.Unlock()
+}
+
+// Read waits for the next record and returns a copy of it. It fails when
+// ctx ends (with ctx.Err()), when the deadline set by SetDeadline passes
+// (with an error wrapping os.ErrDeadlineExceeded) or when the Reader is
+// closed (wrapping ErrClosed). A record already in the ring is returned
+// even if ctx has ended.
+func (r *Reader) Read(ctx context.Context) (Record, error) {
+	var rec Record
+	err := r.ReadInto(ctx, &rec)
+	return rec, err
+}
+
+// ReadInto is Read into rec, reusing the capacity of rec.Sample, so that a
+// loop over records allocates nothing. The consumer position is published
+// when the records seen at the last look at the producer position have
+// been read, when a quarter of the ring has been read since the last
+// publication, and before every wait.
+func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
+	for {
+		ok, err := r.tryRead(rec)
+		if ok || err != nil {
+			return err
+		}
+		if err := r.wait(ctx, "ringbuf read"); err != nil {
+			return err
+		}
+	}
+}
+
+var errClosedRead = fmt.Errorf("ringbuf read: %w", ErrClosed)
+
+// tryRead copies the next record into rec, if there is one.
+func (r *Reader) tryRead(rec *Record) (bool, error) {
+	if !r.enter() {
+		return false, errClosedRead
+	}
+	defer r.leave()
+	rg, c := &r.ring, &r.cur
+	for look := 0; look < 2; look++ {
+		for {
+			b, discarded, ok, err := rg.next(c)
+			if err != nil {
+				rg.publish(c)
+				return false, fmt.Errorf("ringbuf read: %w", err)
+			}
+			if !ok {
+				break
+			}
+			if discarded {
+				continue
+			}
+			rec.Sample = append(rec.Sample[:0], b...)
+			rec.Remaining = int(c.end - c.pos)
+			if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
+				rg.publish(c)
+			}
+			return true, nil
+		}
+		rg.publish(c)
+		if c.pos != c.end { // a busy record: its commit wakes us
+			return false, nil
+		}
+		if err := rg.refresh(c); err != nil {
+			return false, fmt.Errorf("ringbuf read: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// Consume hands every record in the ring to fn, in place and without
+// waiting, and returns how many it handed over. sample is valid only
+// during the call: the producer may overwrite it afterwards. The consumer
+// position is published once per batch of records, not per record. If fn
+// returns an error, Consume stops and returns it wrapped; that record
+// counts as consumed. A corrupt ring gives an error wrapping ErrCorrupt.
+func (r *Reader) Consume(fn func(sample []byte) error) (int, error) {
+	return r.ConsumeN(int(^uint(0)>>1), fn)
+}
+
+// ConsumeN is Consume that stops after n records; n <= 0 consumes nothing.
+func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	if !r.enter() {
+		return 0, fmt.Errorf("ringbuf consume: %w", ErrClosed)
+	}
+	defer r.leave()
+	got, err := r.ring.consume(&r.cur, n, fn)
+	if err != nil {
+		err = fmt.Errorf("ringbuf consume: %w", err)
+	}
+	return got, err
+}
+
+// ConsumeWait is Consume that first waits, like Read, until the ring holds
+// at least one record for fn. It returns after a batch of at least one
+// record, or with the error that ended the wait.
+func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) (int, error) {
+	for {
+		n, err := r.Consume(fn)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if err := r.wait(ctx, "ringbuf consume"); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// SetDeadline sets the time after which blocked and future Read,
+// ReadInto and ConsumeWait calls fail with an error wrapping
+// os.ErrDeadlineExceeded, as for an os.File. The zero time means no
+// deadline.
+func (r *Reader) SetDeadline(t time.Time) error {
+	if r.closed.Load() {
+		return fmt.Errorf("ringbuf set deadline: %w", ErrClosed)
+	}
+	r.w.setDeadline(t)
+	return nil
+}
+
+// AvailableBytes returns how many bytes of records the ring holds that the
+// consumer has not consumed: producer position minus consumer position. It
+// is a snapshot; the producer may add more at any time.
+func (r *Reader) AvailableBytes() int {
+	if !r.enter() {
+		return 0
+	}
+	defer r.leave()
+	return int(r.ring.available())
+}
+
+// Size returns the size of the ring's data area in bytes.
+func (r *Reader) Size() int { return int(r.ring.size) }
+
+// ConsumerPosition returns the consumer position as published in the ring.
+func (r *Reader) ConsumerPosition() uint64 {
+	if !r.enter() {
+		return 0
+	}
+	defer r.leave()
+	return atomic.LoadUint64(r.ring.cons)
+}
+
+// ProducerPosition returns the producer position: the end of all reserved
+// space, committed or not.
+func (r *Reader) ProducerPosition() uint64 {
+	if !r.enter() {
+		return 0
+	}
+	defer r.leave()
+	return atomic.LoadUint64(r.ring.prod)
+}
+
+// Close wakes every blocked call, which then fails with an error wrapping
+// ErrClosed, and releases the ring. Memory that a call is still using is
+// released when that call returns. Close is idempotent.
+func (r *Reader) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	close(r.done)
+	r.w.close()
+	r.release()
+	return nil
+}
+
+// wait blocks until the producer signals, the deadline passes, ctx ends or
+// the Reader is closed.
+func (r *Reader) wait(ctx context.Context, op string) error {
+	err := r.w.wait(ctx, r.done)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrClosed) || r.closed.Load() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}

@@ -1,0 +1,169 @@
+package ringbuf
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The protocol constants, from the UAPI.
+const (
+	hdrSize    = unix.BPF_RINGBUF_HDR_SZ
+	busyBit    = unix.BPF_RINGBUF_BUSY_BIT
+	discardBit = unix.BPF_RINGBUF_DISCARD_BIT
+	lenMask    = discardBit - 1
+)
+
+// ErrCorrupt is wrapped by the error a consumer returns when the ring's
+// memory breaks the protocol: a misaligned consumer position, a producer
+// position more than the ring's size ahead, or a record longer than what
+// the producer published. The consumer stops at the bad record and reads
+// nothing outside the ring.
+var ErrCorrupt = errors.New("ring memory is corrupt")
+
+// ring is the BPF ring buffer protocol over some memory, shared by the
+// kernel Reader and the in-memory Producer. cons and prod point at the two
+// 64-bit positions; data is the data area of size bytes followed by a
+// second view of it (the kernel maps it twice in a row, so a record that
+// wraps past the end is contiguous). Over ordinary memory data is 2*size
+// bytes and the producer writes a wrapping record into the second half,
+// where the consumer reads it: both address records the same way.
+//
+// Positions only grow; a position's byte offset is pos & (size-1). Every
+// record starts 8-byte aligned with an 8-byte header whose first 32-bit
+// word holds the payload length, the busy bit and the discard bit, and
+// occupies round8(len+8) bytes.
+type ring struct {
+	cons *uint64
+	prod *uint64
+	data unsafe.Pointer
+	size uint64
+}
+
+func round8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// lenWord returns the length word of the record at pos.
+func (r *ring) lenWord(pos uint64) *uint32 {
+	return (*uint32)(unsafe.Add(r.data, pos&(r.size-1)))
+}
+
+// bytes returns n bytes of the data area from pos's offset on.
+func (r *ring) bytes(pos, n uint64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(r.data, pos&(r.size-1))), n)
+}
+
+// cursor is a consumer's private view of a ring: the position it has
+// reached (pos), the last producer position it loaded (end) and the last
+// position it published (pub). Records between pos and end are known to
+// be there; only the busy bit of each header still has to be checked.
+type cursor struct {
+	pos, end, pub uint64
+}
+
+// load starts a cursor at the published consumer position.
+func (r *ring) load() cursor {
+	p := atomic.LoadUint64(r.cons)
+	return cursor{pos: p, end: p, pub: p}
+}
+
+// refresh loads the producer position into c and checks it against c.pos.
+func (r *ring) refresh(c *cursor) error {
+	end := atomic.LoadUint64(r.prod)
+	if c.pos&7 != 0 {
+		return fmt.Errorf("consumer position %#x is not 8-byte aligned: %w", c.pos, ErrCorrupt)
+	}
+	if end-c.pos > r.size {
+		return fmt.Errorf("producer position %#x is not within %d bytes after consumer position %#x: %w",
+			end, r.size, c.pos, ErrCorrupt)
+	}
+	c.end = end
+	return nil
+}
+
+// next returns the record at c.pos and advances c past it. ok is false,
+// with c unchanged, when c.pos reached c.end or the record is still busy.
+// A discarded record is returned with discarded set and no payload.
+func (r *ring) next(c *cursor) (payload []byte, discarded, ok bool, err error) {
+	if c.pos == c.end {
+		return nil, false, false, nil
+	}
+	word := atomic.LoadUint32(r.lenWord(c.pos))
+	if word&busyBit != 0 {
+		return nil, false, false, nil
+	}
+	n := uint64(word & lenMask)
+	total := round8(n + hdrSize)
+	if total > c.end-c.pos {
+		return nil, false, false, fmt.Errorf("record of %d bytes at position %#x runs past producer position %#x: %w",
+			n, c.pos, c.end, ErrCorrupt)
+	}
+	at := c.pos
+	c.pos += total
+	if word&discardBit != 0 {
+		return nil, true, true, nil
+	}
+	// The header is 8-byte aligned and total <= size, so the payload ends
+	// within the two views: offset+8+n <= 2*size, or, for a header in the
+	// last 8 bytes, the payload starts at offset 0.
+	return r.bytes(at+hdrSize, n), false, true, nil
+}
+
+// publish stores c.pos as the consumer position if it moved. The store is
+// sequentially consistent: it is ordered before the next load of the
+// producer position, so a wake-up the producer decides on from it cannot
+// be lost.
+func (r *ring) publish(c *cursor) {
+	if c.pos != c.pub {
+		atomic.StoreUint64(r.cons, c.pos)
+		c.pub = c.pos
+	}
+}
+
+// consume hands up to max records to fn from c on (max > 0), skipping
+// discarded ones, and publishes the consumer position once per look at the
+// producer position: before looking again and before returning. A record
+// for which fn returns an error counts as consumed; the error is returned
+// wrapped. It returns the number of records fn was given.
+func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
+	n := 0
+	for {
+		for n < max {
+			b, discarded, ok, err := r.next(c)
+			if err != nil {
+				r.publish(c)
+				return n, err
+			}
+			if !ok {
+				break
+			}
+			if discarded {
+				continue
+			}
+			n++
+			if err := fn(b); err != nil {
+				r.publish(c)
+				return n, fmt.Errorf("handler: %w", err)
+			}
+		}
+		r.publish(c)
+		if n >= max || c.pos != c.end { // budget spent, or a busy record
+			return n, nil
+		}
+		old := c.end
+		if err := r.refresh(c); err != nil {
+			return n, err
+		}
+		if c.end == old {
+			return n, nil
+		}
+	}
+}
+
+// available returns producer - consumer, the bytes not yet consumed.
+func (r *ring) available() uint64 {
+	cons := atomic.LoadUint64(r.cons)
+	return atomic.LoadUint64(r.prod) - cons
+}

@@ -1,0 +1,380 @@
+package ringbuf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+func pattern(n, seed int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + seed)
+	}
+	return b
+}
+
+// TestSizes writes records of every size from 1 to 4000 bytes with
+// bpf_ringbuf_output, and a selection with reserve+submit and
+// reserve+discard, and reads each back byte for byte.
+func TestSizes(t *testing.T) {
+	forEachSource(t, 16384, func(t *testing.T, s *source) {
+		ctx := context.Background()
+		var rec Record
+		for size := 1; size <= 4000; size++ {
+			want := pattern(size, size)
+			if s.output(t, want, size, 0) {
+				t.Fatalf("output of %d bytes dropped", size)
+			}
+			if err := s.r.ReadInto(ctx, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(rec.Sample, want) {
+				t.Fatalf("record of %d bytes: got %x...", size, rec.Sample[:min(len(rec.Sample), 16)])
+			}
+		}
+		for _, size := range []int{1, 7, 8, 9, 63, 64, 65, 1000, 4000} {
+			want := pattern(size, 3)
+			s.reserve(t, pattern(size, 99), size, true, 0) // skipped by the reader
+			if s.reserve(t, want, size, false, 0) {
+				t.Fatalf("reserve of %d bytes dropped", size)
+			}
+			var got [][]byte
+			n, err := s.r.Consume(func(b []byte) error { got = append(got, bytes.Clone(b)); return nil })
+			if err != nil || n != 1 || !bytes.Equal(got[0], want) {
+				t.Fatalf("reserve+submit of %d bytes: Consume = %d, %v, %x", size, n, err, got)
+			}
+		}
+		if s.r.AvailableBytes() != 0 {
+			t.Fatalf("AvailableBytes = %d after draining", s.r.AvailableBytes())
+		}
+	})
+}
+
+// TestWrapAround writes records that straddle the end of a one-page data
+// area, many times round, and checks each arrives contiguous and intact.
+func TestWrapAround(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		seq := 0
+		for round := 0; round < 60; round++ {
+			for k := 0; k < 3; k++ {
+				size := 100 + 37*k
+				if s.output(t, pattern(size, seq+k), size, 0) {
+					t.Fatalf("round %d: dropped", round)
+				}
+			}
+			k := 0
+			_, err := s.r.Consume(func(b []byte) error {
+				if want := pattern(100+37*k, seq+k); !bytes.Equal(b, want) {
+					return fmt.Errorf("record %d of round %d differs", k, round)
+				}
+				k++
+				return nil
+			})
+			if err != nil || k != 3 {
+				t.Fatalf("round %d: %d records, %v", round, k, err)
+			}
+			seq += 3
+		}
+		if pos := s.r.ConsumerPosition(); pos < uint64(5*s.r.Size()) {
+			t.Fatalf("consumer position %d: the ring did not wrap several times", pos)
+		}
+	})
+}
+
+// TestFull fills a ring until writes fail: a ring of S bytes takes S-8
+// bytes of records, later records are dropped and counted, and reading
+// makes room again.
+func TestFull(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		const size = 48 // 56 bytes with the header
+		fit := (s.r.Size() - 8) / 56
+		for i := 0; i < fit+10; i++ {
+			dropped := s.output(t, pattern(size, i), size, 0)
+			if dropped != (i >= fit) {
+				t.Fatalf("write %d: dropped = %v, want %v (ring takes %d)", i, dropped, i >= fit, fit)
+			}
+		}
+		if d := s.dropped(t); d != 10 {
+			t.Fatalf("dropped %d, want 10", d)
+		}
+		n, err := s.r.Consume(func(b []byte) error { return nil })
+		if n != fit || err != nil {
+			t.Fatalf("Consume = %d, %v, want %d", n, err, fit)
+		}
+		if s.output(t, nil, size, 0) {
+			t.Fatal("write after draining dropped")
+		}
+		// A record of S-16 bytes fits an empty ring, S-8 never does.
+		s.r.Consume(func([]byte) error { return nil })
+		if s.reserve(t, nil, s.r.Size()-8, false, 0) == false {
+			t.Fatal("record of size-8 bytes accepted")
+		}
+		if s.output(t, nil, s.r.Size()-16, 0) {
+			t.Fatal("record of size-16 bytes refused by an empty ring")
+		}
+	})
+}
+
+// TestNoWakeupReadAtOnce: records written with BPF_RB_NO_WAKEUP before the
+// read are returned without waiting for a notification that never comes.
+func TestNoWakeupReadAtOnce(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		for i := 0; i < 3; i++ {
+			s.output(t, []byte{byte(i)}, 1, NoWakeup)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := 0; i < 3; i++ {
+			rec, err := s.r.Read(ctx)
+			if err != nil || rec.Sample[0] != byte(i) {
+				t.Fatalf("Read %d = %v, %v", i, rec.Sample, err)
+			}
+		}
+		s.output(t, []byte{9}, 1, NoWakeup)
+		n, err := s.r.ConsumeWait(ctx, func([]byte) error { return nil })
+		if n != 1 || err != nil {
+			t.Fatalf("ConsumeWait = %d, %v", n, err)
+		}
+	})
+}
+
+// TestNotifications re-creates the selftest's wake-up steps: a consumer
+// blocked in another goroutine is not woken by NO_WAKEUP records, nor by
+// adaptive ones while it is behind, and is woken by FORCE_WAKEUP; an
+// adaptive record at the consumer's position wakes it.
+func TestNotifications(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		type result struct {
+			n   int
+			err error
+		}
+		block := func() chan result {
+			ch := make(chan result, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				var n int
+				err := s.r.w.wait(ctx, s.r.done) // one wait, as ring_buffer__poll
+				if err == nil {
+					n, err = s.r.Consume(func([]byte) error { return nil })
+				}
+				ch <- result{n, err}
+			}()
+			time.Sleep(50 * time.Millisecond)
+			return ch
+		}
+		stillBlocked := func(ch chan result, what string) {
+			t.Helper()
+			time.Sleep(50 * time.Millisecond)
+			select {
+			case r := <-ch:
+				t.Fatalf("%s woke the consumer: %+v", what, r)
+			default:
+			}
+		}
+		woken := func(ch chan result, what string) int {
+			t.Helper()
+			select {
+			case r := <-ch:
+				if r.err != nil {
+					t.Fatalf("%s: %v", what, r.err)
+				}
+				return r.n
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s did not wake the consumer", what)
+				return 0
+			}
+		}
+		// Adaptive record at the consumer's position: wakes.
+		ch := block()
+		s.output(t, []byte{1}, 8, 0)
+		if n := woken(ch, "adaptive record at the consumer position"); n != 1 {
+			t.Fatalf("woken with %d records", n)
+		}
+		// NO_WAKEUP: no wake-up; adaptive while behind: none either.
+		ch = block()
+		s.output(t, []byte{2}, 8, NoWakeup)
+		s.output(t, []byte{3}, 8, NoWakeup)
+		stillBlocked(ch, "NO_WAKEUP records")
+		s.output(t, []byte{4}, 8, 0)
+		s.reserve(t, []byte{5}, 8, true, 0)
+		stillBlocked(ch, "adaptive records while the consumer is behind")
+		s.output(t, []byte{6}, 8, ForceWakeup)
+		if n := woken(ch, "FORCE_WAKEUP"); n != 4 {
+			t.Fatalf("woken with %d records, want 4", n)
+		}
+	})
+}
+
+// TestQueryAndHandlerError re-creates the selftest's first steps: one
+// submitted record and a copied-then-discarded one per trigger; the query
+// values agree on both sides; a handler error stops consumption, is
+// returned and its record counts as consumed.
+func TestQueryAndHandlerError(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		errDone := errors.New("done")
+		trigger := func(value byte, seq int) {
+			if seq%2 == 1 {
+				s.output(t, []byte{value, byte(seq)}, 32, 0)
+				s.reserve(t, []byte{value, byte(seq)}, 32, true, 0)
+			} else {
+				s.reserve(t, []byte{value, byte(seq)}, 32, false, 0)
+			}
+		}
+		trigger(33, 0)
+		trigger(77, 1)
+		q := s.query(t)
+		if want := [4]uint64{120, uint64(s.r.Size()), 0, 120}; q != want {
+			t.Fatalf("producer query = %v, want %v", q, want)
+		}
+		if got := [4]uint64{uint64(s.r.AvailableBytes()), uint64(s.r.Size()), s.r.ConsumerPosition(), s.r.ProducerPosition()}; got != q {
+			t.Fatalf("reader query = %v, producer's %v", got, q)
+		}
+		var seen [][]byte
+		n, err := s.r.Consume(func(b []byte) error {
+			seen = append(seen, bytes.Clone(b[:2]))
+			if len(seen) == 2 {
+				return errDone
+			}
+			return nil
+		})
+		if n != 2 || !errors.Is(err, errDone) || !bytes.Equal(seen[0], []byte{33, 0}) || !bytes.Equal(seen[1], []byte{77, 1}) {
+			t.Fatalf("Consume = %d, %v, %v", n, err, seen)
+		}
+		if n, err := s.r.Consume(func([]byte) error { t.Error("record after the failed one"); return nil }); n != 0 || err != nil {
+			t.Fatalf("second Consume = %d, %v", n, err)
+		}
+		trigger(1, 2)
+		trigger(2, 3)
+		if q := s.query(t); q[2] != 120 {
+			t.Fatalf("producer sees consumer at %d, want 120", q[2])
+		}
+		if n, err := s.r.Consume(func([]byte) error { return nil }); n != 2 || err != nil {
+			t.Fatalf("Consume = %d, %v", n, err)
+		}
+	})
+}
+
+// TestConsumeN re-creates ringbuf_n: 32 records, eight ConsumeN(4) calls
+// of exactly 4; ConsumeN(0) consumes nothing.
+func TestConsumeN(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		for i := 0; i < 32; i++ {
+			s.reserve(t, []byte{42}, 32, false, 0)
+		}
+		if n, err := s.r.ConsumeN(0, func([]byte) error { return nil }); n != 0 || err != nil {
+			t.Fatalf("ConsumeN(0) = %d, %v", n, err)
+		}
+		for i := 0; i < 8; i++ {
+			n, err := s.r.ConsumeN(4, func(b []byte) error {
+				if b[0] != 42 {
+					return fmt.Errorf("value %d", b[0])
+				}
+				return nil
+			})
+			if n != 4 || err != nil {
+				t.Fatalf("ConsumeN(4) #%d = %d, %v", i, n, err)
+			}
+		}
+		if s.r.AvailableBytes() != 0 {
+			t.Fatal("records left")
+		}
+	})
+}
+
+// TestCloseAndCancelWake: blocked reads return promptly on Close, context
+// cancellation and deadline, with the documented errors.
+func TestCloseAndCancelWake(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		within := func(what string, ch chan error, want error) {
+			t.Helper()
+			select {
+			case err := <-ch:
+				if !errors.Is(err, want) {
+					t.Fatalf("%s: %v, want %v", what, err, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: read still blocked", what)
+			}
+		}
+		// Context cancel.
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := make(chan error, 1)
+		go func() { _, err := s.r.Read(ctx); ch <- err }()
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		within("cancel", ch, context.Canceled)
+		// Deadline, set while blocked.
+		go func() { _, err := s.r.Read(context.Background()); ch <- err }()
+		time.Sleep(20 * time.Millisecond)
+		s.r.SetDeadline(time.Now().Add(10 * time.Millisecond))
+		within("deadline", ch, os.ErrDeadlineExceeded)
+		s.r.SetDeadline(time.Time{})
+		// A record still arrives after all that.
+		s.output(t, []byte{7}, 1, 0)
+		if rec, err := s.r.Read(context.Background()); err != nil || rec.Sample[0] != 7 {
+			t.Fatalf("Read = %v, %v", rec, err)
+		}
+		// Close wakes several blocked readers at once.
+		const readers = 4
+		all := make(chan error, readers)
+		for i := 0; i < readers; i++ {
+			go func() { _, err := s.r.Read(context.Background()); all <- err }()
+		}
+		go func() { _, err := s.r.ConsumeWait(context.Background(), func([]byte) error { return nil }); all <- err }()
+		time.Sleep(50 * time.Millisecond)
+		s.r.Close()
+		for i := 0; i < readers+1; i++ {
+			within("close", all, ErrClosed)
+		}
+		if _, err := s.r.Consume(func([]byte) error { return nil }); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Consume after Close: %v", err)
+		}
+	})
+}
+
+// TestBusyHeadBlocks: a record reserved but not committed hides the
+// records after it until it is committed (in-memory producer; the kernel
+// verifier makes a program commit before it ends).
+func TestBusyHeadBlocks(t *testing.T) {
+	p, r, err := NewMemoryRing(os.Getpagesize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	first, _ := p.Reserve(8)
+	if err := p.Output([]byte("later"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.Consume(func([]byte) error { return nil }); n != 0 {
+		t.Fatalf("consumed %d records past a busy one", n)
+	}
+	// A reservation that would overlap the busy record fails even when a
+	// bogus consumer position says there is room (the kernel's pending_pos
+	// rule, selftest ringbuf_write).
+	*p.r.cons = 32
+	if _, err := p.Reserve(p.Size() - 40); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Reserve over a busy record: %v", err)
+	}
+	*p.r.cons = 0
+	copy(first.Bytes, "first...")
+	if err := p.Submit(first, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Submit(first, 0); err == nil {
+		t.Fatal("second Submit of the same sample succeeded")
+	}
+	var got []string
+	r.Consume(func(b []byte) error { got = append(got, string(b)); return nil })
+	if len(got) != 2 || got[0] != "first..." || got[1] != "later" {
+		t.Fatalf("got %q", got)
+	}
+	if err := p.Output(nil, 4); err == nil {
+		t.Fatal("Output with unknown flags succeeded")
+	}
+}
