@@ -426,6 +426,43 @@ func TestReserveBlockingWokenByDrain(t *testing.T) {
 	})
 }
 
+// A ring with a few free bytes, but not enough, reports EPOLLOUT; the
+// waiter must still wait for a drain and then succeed.
+func TestReserveBlockingNotEnoughRoom(t *testing.T) {
+	testutil.CheckLeaks(t)
+	forEachTarget(t, page, func(t *testing.T, tg *target) {
+		var w want
+		for i := range page/16 - 1 {
+			w.put(t, tg.p, 8, uint32(i))
+		}
+		got := make(chan error, 1)
+		go func() {
+			s, err := tg.p.ReserveBlocking(context.Background(), 64)
+			if err == nil {
+				w.fill(s.Bytes(), 999)
+				err = s.Submit()
+			}
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			t.Fatalf("ReserveBlocking(64) with 16 bytes free returned %v before any drain", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		r := tg.drain(t)
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("ReserveBlocking not woken by the drain")
+		}
+		r = tg.drain(t)
+		w.check(t, r)
+	})
+}
+
 // ReserveBlocking returns ctx.Err() on cancel and on deadline, and an
 // error wrapping os.ErrClosed when the Producer closes under it.
 func TestReserveBlockingCancelAndClose(t *testing.T) {
