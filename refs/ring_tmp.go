@@ -14,12 +14,14 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// recordSource hands out one ring record at a time.
+// recordSource hands out one ring record at a time, to one reader at a
+// time.
 type recordSource interface {
-	// readOne waits for the next record and calls f with its bytes, valid
-	// only during f. Records already in the ring come first, even if ctx
-	// has ended.
-	readOne(ctx context.Context, f func([]byte)) error
+	// next waits for the next record and returns its bytes in place in the
+	// ring, valid until commit, which the caller must call after a nil
+	// error. Records already in the ring come first, even if ctx has ended.
+	next(ctx context.Context) ([]byte, error)
+	commit()
 	close() error
 }
 
@@ -37,6 +39,8 @@ type sysRing struct {
 	data   []byte // producer page + 2*size
 	size   uint64
 	page   int
+	events [2]unix.EpollEvent
+	after  uint64 // consumer position once the record next returned is committed
 }
 
 func openRing(m *sys.FD) (recordSource, error) {
@@ -102,17 +106,30 @@ func (r *sysRing) signal() {
 
 var errCorrupt = errors.New("ring buffer corrupt")
 
-func (r *sysRing) readOne(ctx context.Context, f func([]byte)) error {
+func (r *sysRing) next(ctx context.Context) ([]byte, error) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
+	b, err := r.find(ctx)
+	if err != nil {
+		r.mu.RUnlock()
+	}
+	return b, err // the read lock is held until commit
+}
+
+func (r *sysRing) commit() {
+	(*atomic.Uint64)(unsafe.Pointer(&r.cons[0])).Store(r.after)
+	r.mu.RUnlock()
+}
+
+func (r *sysRing) find(ctx context.Context) ([]byte, error) {
 	if r.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	consPos := (*atomic.Uint64)(unsafe.Pointer(&r.cons[0]))
 	prodPos := (*atomic.Uint64)(unsafe.Pointer(&r.data[0]))
-	stop := context.AfterFunc(ctx, r.signal)
-	defer stop()
-	events := make([]unix.EpollEvent, 2)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, r.signal)
+		defer stop()
+	}
 	for {
 		cons := consPos.Load()
 		for prod := prodPos.Load(); cons < prod; {
@@ -124,30 +141,29 @@ func (r *sysRing) readOne(ctx context.Context, f func([]byte)) error {
 			n := uint64(hdr &^ (unix.BPF_RINGBUF_BUSY_BIT | unix.BPF_RINGBUF_DISCARD_BIT))
 			total := (n + unix.BPF_RINGBUF_HDR_SZ + 7) &^ 7
 			if cons+total > prod || n > r.size {
-				return fmt.Errorf("%w: record of %d bytes at position %d past producer %d", errCorrupt, n, cons, prod)
+				return nil, fmt.Errorf("%w: record of %d bytes at position %d past producer %d", errCorrupt, n, cons, prod)
 			}
 			if hdr&unix.BPF_RINGBUF_DISCARD_BIT == 0 {
-				f(r.data[off+unix.BPF_RINGBUF_HDR_SZ : off+unix.BPF_RINGBUF_HDR_SZ+int(n)])
-				consPos.Store(cons + total)
-				return nil
+				r.after = cons + total
+				return r.data[off+unix.BPF_RINGBUF_HDR_SZ : off+unix.BPF_RINGBUF_HDR_SZ+int(n)], nil
 			}
 			cons += total
 			consPos.Store(cons)
 		}
 		if r.closed.Load() {
-			return ErrClosed
+			return nil, ErrClosed
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
-		_, err := unix.EpollWait(r.epfd, events, -1)
+		_, err := unix.EpollWait(r.epfd, r.events[:], -1)
 		if err != nil && err != unix.EINTR {
-			return fmt.Errorf("epoll wait: %w", err)
+			return nil, fmt.Errorf("epoll wait: %w", err)
 		}
 		var buf [8]byte
 		unix.Read(r.wake, buf[:]) // reset a context wake-up; Close re-signals
 		if r.closed.Load() {
-			return ErrClosed
+			return nil, ErrClosed
 		}
 	}
 }

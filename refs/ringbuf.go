@@ -46,13 +46,14 @@ func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
 		if err != nil {
 			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
 		}
+		tmp := new(T) // decode runs for one reader at a time
 		decode = func(b []byte) (T, error) {
-			var v T
 			if len(b) != c.Size() {
-				return v, fmt.Errorf("record of %d bytes, %T is %d", len(b), v, c.Size())
+				var zero T
+				return zero, fmt.Errorf("record of %d bytes, %T is %d", len(b), zero, c.Size())
 			}
-			err := c.Decode(b, &v)
-			return v, err
+			err := c.Decode(b, tmp)
+			return *tmp, err
 		}
 	}
 	return NewRingBufRefFunc(m, decode)
@@ -103,12 +104,10 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 		}
 	}
 	defer func() { <-r.turn }()
-	var derr error
-	err := r.src.readOne(ctx, func(b []byte) {
-		v, derr = r.decode(b)
-	})
+	b, err := r.src.next(ctx)
 	if err == nil {
-		err = derr
+		v, err = r.decode(b)
+		r.src.commit()
 	}
 	if err != nil {
 		if r.isClosed() {

@@ -26,6 +26,11 @@ type program struct {
 	whole   int
 	swaps   []span // off, n: one big-endian integer of n bytes
 	skipped bool   // Go memory holds fields left out of the layout
+
+	// When every check is of a cstring array, onlyArrays is set and nuls
+	// lists them compactly (Go offset, length) for a tight loop.
+	onlyArrays bool
+	nuls       []span
 }
 
 type opcode uint8
@@ -60,6 +65,11 @@ func compileProgram(l *Layout) program {
 	var p program
 	p.emit(l, false, false, l.name, 0, 0)
 	p.finish(l.size)
+	p.onlyArrays = true
+	for _, o := range p.valid {
+		p.onlyArrays = p.onlyArrays && o.code == opCheck
+		p.nuls = append(p.nuls, span{int(o.goOff), o.n})
+	}
 	if l.size > 0 && int(l.typ.Size()) == l.size && !p.skipped {
 		var f flat
 		if f.add(&p, 0) {
@@ -265,6 +275,14 @@ func (p *program) finish(size int) {
 
 // check reports the first value that does not fit its field.
 func (p *program) check(base unsafe.Pointer) error {
+	if p.onlyArrays {
+		for _, s := range p.nuls {
+			if bytes.IndexByte(unsafe.Slice((*byte)(unsafe.Add(base, s.off)), s.n), 0) < 0 {
+				return p.unterminated(s)
+			}
+		}
+		return nil
+	}
 	for i := range p.valid {
 		o := &p.valid[i]
 		src := unsafe.Add(base, o.goOff)
@@ -290,6 +308,15 @@ func (p *program) check(base unsafe.Pointer) error {
 		}
 	}
 	return nil
+}
+
+func (p *program) unterminated(s span) error {
+	for _, o := range p.valid {
+		if o.goOff == uintptr(s.off) {
+			return UnterminatedError(o.field, o.n)
+		}
+	}
+	return UnterminatedError("?", s.n)
 }
 
 // encode writes the C bytes; check must have passed.
