@@ -82,10 +82,14 @@ func (t *Typed[K, V]) batchRead(op string, cmd func(*sys.FD, *sys.Batch) error, 
 
 // BatchUpdate stores values[i] under keys[i] for every i in one system
 // call and returns how many were stored; on error the first that many
-// were.
+// were. The kernel takes only Any or Lock for batches: NoExist and Exist
+// are refused (update key by key for those).
 func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error) {
 	if len(keys) != len(values) {
 		return 0, fmt.Errorf("%s: batch update: %d keys but %d values", t.m, len(keys), len(values))
+	}
+	if flags&^Lock != 0 {
+		return 0, fmt.Errorf("%s: batch update: flags %#x: the kernel takes only Any or Lock for batches", t.m, uint64(flags))
 	}
 	if t.m.ncpu > 0 {
 		return 0, fmt.Errorf("%s: batch update: per-CPU maps are updated with UpdatePerCPU", t.m)

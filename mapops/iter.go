@@ -1,10 +1,12 @@
 package mapops
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -67,7 +69,7 @@ type walker struct {
 	haveCur  bool
 	seen     map[string]struct{}
 	restarts int
-	replay   bool // inside a restart: walking keys already yielded
+	first    []byte // scratch for the map's first key
 }
 
 // batchable reports whether BPF_MAP_LOOKUP_BATCH walks maps of type t
@@ -81,8 +83,12 @@ func batchable(t uint32) bool {
 	return false
 }
 
-// forceNextKey makes walks use get_next_key; tests set it.
-var forceNextKey bool
+// forceNextKey makes walks use get_next_key, and restarts counts the
+// restarts they detected; for tests.
+var (
+	forceNextKey bool
+	restarts     atomic.Int64
+)
 
 func (m *Map) walk(values bool) *walker {
 	w := &walker{m: m, values: values, batch: batchable(m.typ) && !forceNextKey}
@@ -178,15 +184,21 @@ func (w *walker) fillNext() (int, error) {
 		w.haveCur = true
 		if w.seen != nil {
 			if _, dup := w.seen[string(key)]; dup {
-				if !w.replay {
-					w.replay = true
+				// A key yielded before: either the walk is passing keys it
+				// yielded before a restart, or the kernel has just sent it
+				// back to the first key because the current one was deleted.
+				restarted, err := w.isFirst(key)
+				if err != nil {
+					return n, err
+				}
+				if restarted {
+					restarts.Add(1)
 					if w.restarts++; w.restarts > maxRestarts {
 						return n, fmt.Errorf("%s: iterate: %w (%d restarts)", w.m, ErrIterationRestarted, w.restarts-1)
 					}
 				}
 				continue
 			}
-			w.replay = false
 			w.seen[string(key)] = struct{}{}
 		}
 		if w.values {
@@ -201,6 +213,21 @@ func (w *walker) fillNext() (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// isFirst reports whether key is the map's first key.
+func (w *walker) isFirst(key []byte) (bool, error) {
+	if w.first == nil {
+		w.first = make([]byte, len(key))
+	}
+	err := sys.MapGetNextKey(w.m.fd, nil, ptr(w.first))
+	if errno(err) == unix.ENOENT {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: iterate: %w", w.m, err)
+	}
+	return bytes.Equal(key, w.first), nil
 }
 
 // All returns the map's entries as byte slices that are only valid until

@@ -2,7 +2,6 @@ package mapops_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -159,12 +158,12 @@ func TestClosedMap(t *testing.T) {
 	}
 	key, val := make([]byte, 4), make([]byte, 8)
 	for name, err := range map[string]error{
-		"Lookup":     m.Lookup(key, val),
-		"Update":     m.Update(key, val, mapops.Any),
-		"Delete":     m.Delete(key),
-		"NextKey":    m.NextKey(nil, key),
-		"UpdateInt":  m.UpdateInt(1, 1, mapops.Any),
-		"Freeze":     m.Freeze(),
+		"Lookup":       m.Lookup(key, val),
+		"Update":       m.Update(key, val, mapops.Any),
+		"Delete":       m.Delete(key),
+		"NextKey":      m.NextKey(nil, key),
+		"UpdateInt":    m.UpdateInt(1, 1, mapops.Any),
+		"Freeze":       m.Freeze(),
 		"Typed.Lookup": func() error { _, err := tm.Lookup(1); return err }(),
 		"Typed.Update": tm.Update(1, 2, mapops.Any),
 		"All": func() error {
@@ -331,6 +330,4 @@ func TestInts(t *testing.T) {
 	if _, err := odd.LookupInt(1); err == nil || !strings.Contains(err.Error(), "keys are 3 bytes") {
 		t.Errorf("LookupInt on 3-byte keys: %v", err)
 	}
-	var le [8]byte
-	binary.LittleEndian.PutUint64(le[:], 1)
 }

@@ -1,0 +1,336 @@
+package mapops_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// flowKey is a 40-byte C struct with network-order ports.
+type flowKey struct {
+	Src, Dst [16]byte
+	SrcPort  uint16 `bpf:"be"`
+	DstPort  uint16 `bpf:"be"`
+	Proto    uint8
+	Flags    uint8
+	Zone     uint16
+}
+
+// flowStats is a 32-byte C struct with a bool and inner padding.
+type flowStats struct {
+	Packets, Bytes uint64
+	FirstSeen      uint32
+	Active         bool
+	LastSeen       uint64
+}
+
+func TestTypedStructs(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 40, ValueSize: 32, MaxEntries: 8})
+	flows := typed[flowKey, flowStats](t, m)
+	k := flowKey{Src: [16]byte{10, 0, 0, 1}, Dst: [16]byte{10, 0, 0, 2}, SrcPort: 0x1234, DstPort: 443, Proto: 6, Zone: 7}
+	v := flowStats{Packets: 3, Bytes: 4500, FirstSeen: 99, Active: true, LastSeen: 1 << 40}
+
+	if _, err := flows.Lookup(k); !errors.Is(err, mapops.ErrKeyNotExist) {
+		t.Errorf("lookup of a missing key: %v", err)
+	}
+	if err := flows.Update(k, v, mapops.NoExist); err != nil {
+		t.Fatal(err)
+	}
+	got, err := flows.Lookup(k)
+	if err != nil || got != v {
+		t.Errorf("lookup: %+v, %v; want %+v", got, err, v)
+	}
+
+	// The kernel holds the C bytes: ports big-endian at 32 and 34, the bool
+	// at 20, LastSeen at 24.
+	key := make([]byte, 40)
+	kc, _ := structcodec.For[flowKey]()
+	if err := kc.Encode(key, &k); err != nil {
+		t.Fatal(err)
+	}
+	if key[32] != 0x12 || key[33] != 0x34 || binary.BigEndian.Uint16(key[34:]) != 443 || key[36] != 6 {
+		t.Errorf("key bytes %x", key)
+	}
+	val := make([]byte, 32)
+	if err := m.Lookup(key, val); err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint64(val[8:]) != 4500 || val[20] != 1 || binary.LittleEndian.Uint64(val[24:]) != 1<<40 {
+		t.Errorf("value bytes %x", val)
+	}
+
+	var into flowStats
+	if err := flows.LookupInto(k, &into); err != nil || into != v {
+		t.Errorf("LookupInto: %+v, %v", into, err)
+	}
+	taken, err := flows.LookupAndDelete(k)
+	if err != nil || taken != v {
+		t.Errorf("LookupAndDelete: %+v, %v", taken, err)
+	}
+	if err := flows.Delete(k); !errors.Is(err, mapops.ErrKeyNotExist) {
+		t.Errorf("delete after LookupAndDelete: %v", err)
+	}
+}
+
+func TestTypedInts(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 8})
+	counts := typed[uint32, uint64](t, m)
+	if err := counts.Update(7, 1<<50, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m.LookupInt(7); err != nil || v != 1<<50 {
+		t.Errorf("integer view of a typed update: %d, %v", v, err)
+	}
+	if v, err := counts.Lookup(7); err != nil || v != 1<<50 {
+		t.Errorf("typed lookup: %d, %v", v, err)
+	}
+	if err := counts.Delete(7); err != nil {
+		t.Error(err)
+	}
+	if _, err := counts.Lookup(7); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("lookup after delete: %v", err)
+	}
+	// Types the codec refuses, and sizes that do not match.
+	if _, err := mapops.NewTyped[int, uint64](m); err == nil {
+		t.Error("NewTyped accepted int keys")
+	}
+	if _, err := mapops.NewTyped[uint32, uint32](m); err == nil || !strings.Contains(err.Error(), "value type uint32 is 4 bytes, the map's values are 8") {
+		t.Errorf("NewTyped with the wrong value size: %v", err)
+	}
+}
+
+func TestBatchOps(t *testing.T) {
+	start(t)
+	testutil.RequireFeature(t, sys.HaveBatchOps)
+	const n = 1000
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	tm := typed[uint32, uint64](t, m)
+	keys, vals := make([]uint32, n), make([]uint64, n)
+	for i := range keys {
+		keys[i], vals[i] = uint32(i), uint64(i)*3
+	}
+	if got, err := tm.BatchUpdate(keys, vals, mapops.Any); err != nil || got != n {
+		t.Fatalf("batch update: %d, %v", got, err)
+	}
+	if _, err := tm.BatchUpdate(keys[:1], vals[:1], mapops.NoExist); err == nil || !strings.Contains(err.Error(), "only Any or Lock") {
+		t.Errorf("batch update with NoExist: %v", err)
+	}
+
+	// One entry per call: every hash bucket with two entries makes the
+	// kernel answer ENOSPC, and the batch must grow instead of failing.
+	var c mapops.Cursor
+	var ks []uint32
+	var vs []uint64
+	calls := 0
+	for !c.Done() {
+		var err error
+		if ks, vs, err = tm.BatchLookup(&c, ks, vs, 1); err != nil {
+			t.Fatal(err)
+		}
+		if calls++; calls > 2*n {
+			t.Fatal("batch lookup does not end")
+		}
+	}
+	got := map[uint32]uint64{}
+	for i, k := range ks {
+		if _, dup := got[k]; dup {
+			t.Errorf("key %d read twice", k)
+		}
+		got[k] = vs[i]
+	}
+	if len(got) != n || got[999] != 2997 {
+		t.Errorf("batch lookup read %d entries (999 -> %d), want %d", len(got), got[999], n)
+	}
+
+	if d, err := tm.BatchDelete(keys[:100]); err != nil || d != 100 {
+		t.Errorf("batch delete: %d, %v", d, err)
+	}
+	if d, err := tm.BatchDelete(keys[:1]); !errors.Is(err, unix.ENOENT) || d != 0 {
+		t.Errorf("batch delete of a deleted key: %d, %v", d, err)
+	}
+	var c2 mapops.Cursor
+	ks, vs = ks[:0], vs[:0]
+	for !c2.Done() {
+		var err error
+		if ks, vs, err = tm.BatchLookupAndDelete(&c2, ks, vs, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ks) != n-100 {
+		t.Errorf("batch lookup and delete read %d, want %d", len(ks), n-100)
+	}
+	all, errf := m.Keys()
+	for k := range all {
+		t.Errorf("key %x left after batch lookup and delete", k)
+	}
+	if err := errf(); err != nil {
+		t.Error(err)
+	}
+	if _, err := tm.BatchUpdate(keys[:2], vals[:1], mapops.Any); err == nil {
+		t.Error("batch update with 2 keys and 1 value succeeded")
+	}
+}
+
+func TestIterate(t *testing.T) {
+	for _, mode := range []string{"default", "get_next_key"} {
+		t.Run(mode, func(t *testing.T) {
+			start(t)
+			if mode != "default" {
+				mapops.ForceNextKey(t)
+			}
+			for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
+				const n = 300
+				m := create(t, mapops.Spec{Type: typ, KeySize: 4, ValueSize: 8, MaxEntries: n})
+				tm := typed[uint32, uint64](t, m)
+				want := map[uint32]uint64{}
+				for i := range uint32(n) {
+					want[i] = uint64(i) << 33
+					if err := tm.Update(i, want[i], mapops.Any); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got := map[uint32]uint64{}
+				all, errf := tm.All()
+				for k, v := range all {
+					if _, dup := got[k]; dup {
+						t.Errorf("%s: key %d yielded twice", sys.MapTypeName(typ), k)
+					}
+					got[k] = v
+				}
+				if err := errf(); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: All (-want +got):\n%s", sys.MapTypeName(typ), diff)
+				}
+				keys, kerrf := tm.Keys()
+				count := 0
+				for k := range keys {
+					if _, ok := want[k]; !ok {
+						t.Errorf("Keys yielded %d", k)
+					}
+					count++
+				}
+				if err := kerrf(); err != nil || count != n {
+					t.Errorf("%s: Keys yielded %d keys, %v", sys.MapTypeName(typ), count, err)
+				}
+				// Breaking out early is not an error.
+				all, errf = tm.All()
+				for range all {
+					break
+				}
+				if err := errf(); err != nil {
+					t.Errorf("error after break: %v", err)
+				}
+				// Bytes level: the same entries.
+				ball, berrf := m.All()
+				count = 0
+				for k, v := range ball {
+					if binary.LittleEndian.Uint64(v) != want[binary.LittleEndian.Uint32(k)] {
+						t.Errorf("bytes All: %x -> %x", k, v)
+					}
+					count++
+				}
+				if err := berrf(); err != nil || count != n {
+					t.Errorf("bytes All: %d entries, %v", count, err)
+				}
+			}
+		})
+	}
+}
+
+// TestIterateLPMTrie walks a map type without batch support.
+func TestIterateLPMTrie(t *testing.T) {
+	start(t)
+	type prefix struct {
+		Len  uint32
+		Addr [4]byte
+	}
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_LPM_TRIE, KeySize: 8, ValueSize: 4, MaxEntries: 16, Flags: unix.BPF_F_NO_PREALLOC})
+	tm := typed[prefix, uint32](t, m)
+	want := map[prefix]uint32{{8, [4]byte{10}}: 1, {16, [4]byte{10, 1}}: 2, {24, [4]byte{192, 168, 1}}: 3}
+	for k, v := range want {
+		if err := tm.Update(k, v, mapops.Any); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[prefix]uint32{}
+	all, errf := tm.All()
+	for k, v := range all {
+		got[k] = v
+	}
+	if err := errf(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("All (-want +got):\n%s", diff)
+	}
+}
+
+// TestIterateDeletingInLoop deletes every key as it is yielded and inserts
+// a new one: a plain get_next_key walk starts over from the first key each
+// time its position disappears, so it would yield keys again.
+func TestIterateDeletingInLoop(t *testing.T) {
+	for _, mode := range []string{"default", "get_next_key"} {
+		t.Run(mode, func(t *testing.T) {
+			start(t)
+			if mode != "default" {
+				mapops.ForceNextKey(t)
+			}
+			// The loop body deletes every odd original key and inserts a new
+			// key for every original one. A get_next_key walk whose current
+			// key is deleted is sent back to the first key by the kernel; the
+			// even keys left in place let the walk notice.
+			const n = 1000
+			m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 2 * n})
+			tm := typed[uint32, uint64](t, m)
+			for i := range uint32(n) {
+				if err := tm.Update(i, uint64(i), mapops.Any); err != nil {
+					t.Fatal(err)
+				}
+			}
+			restartsBefore := mapops.Restarts()
+			seen := map[uint32]bool{}
+			all, errf := tm.All()
+			for k := range all {
+				if seen[k] {
+					t.Fatalf("key %d yielded twice", k)
+				}
+				seen[k] = true
+				if k >= n {
+					continue // inserted by this loop
+				}
+				if k%2 == 1 {
+					if err := tm.Delete(k); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := tm.Update(k+n, 0, mapops.Any); err != nil { // may or may not be yielded
+					t.Fatal(err)
+				}
+			}
+			if err := errf(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range uint32(n) {
+				if !seen[i] {
+					t.Errorf("original key %d never yielded", i)
+				}
+			}
+			if mode != "default" && mapops.Restarts() == restartsBefore {
+				t.Error("the get_next_key walk saw no restart: the test did not exercise restart detection")
+			}
+		})
+	}
+}
