@@ -1,10 +1,12 @@
 package mapops_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // start begins a kernel test: leak check first, then the privilege gate.
@@ -35,4 +37,15 @@ func typed[K, V any](t testing.TB, m *mapops.Map) *mapops.Typed[K, V] {
 		t.Fatalf("typed: %v", err)
 	}
 	return tm
+}
+
+// noHashLookupAndDelete reports whether err says the kernel has no
+// lookup-and-delete for hash maps (it came in 5.14), and logs it.
+func noHashLookupAndDelete(t testing.TB, err error) bool {
+	t.Helper()
+	if errors.Is(err, sys.ENOTSUPP) {
+		t.Logf("kernel lacks lookup-and-delete on hash maps (5.14+): %v", err)
+		return true
+	}
+	return false
 }

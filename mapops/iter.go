@@ -129,7 +129,7 @@ func (w *walker) fill() (int, error) {
 
 func unsupported(err error) bool {
 	switch errno(err) {
-	case unix.EINVAL, unix.EOPNOTSUPP, 524: // 524: the kernel's internal ENOTSUPP
+	case unix.EINVAL, unix.EOPNOTSUPP, sys.ENOTSUPP:
 		return true
 	}
 	return false

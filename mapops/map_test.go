@@ -231,7 +231,11 @@ func TestBytes(t *testing.T) {
 		t.Errorf("NextKey walk found %x, want 2 keys", keys)
 	}
 
-	if err := m.LookupAndDelete(k1, val); err != nil || !bytes.Equal(val, v1) {
+	if err := m.LookupAndDelete(k1, val); noHashLookupAndDelete(t, err) {
+		if err := m.Delete(k1); err != nil {
+			t.Error(err)
+		}
+	} else if err != nil || !bytes.Equal(val, v1) {
 		t.Errorf("lookup and delete: %x, %v", val, err)
 	}
 	if err := m.Delete(k1); !errors.Is(err, mapops.ErrKeyNotExist) {

@@ -74,7 +74,11 @@ func TestTypedStructs(t *testing.T) {
 		t.Errorf("LookupInto: %+v, %v", into, err)
 	}
 	taken, err := flows.LookupAndDelete(k)
-	if err != nil || taken != v {
+	if noHashLookupAndDelete(t, err) {
+		if err := flows.Delete(k); err != nil {
+			t.Error(err)
+		}
+	} else if err != nil || taken != v {
 		t.Errorf("LookupAndDelete: %+v, %v", taken, err)
 	}
 	if err := flows.Delete(k); !errors.Is(err, mapops.ErrKeyNotExist) {
@@ -191,7 +195,14 @@ func TestIterate(t *testing.T) {
 			}
 			for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
 				const n = 300
-				m := create(t, mapops.Spec{Type: typ, KeySize: 4, ValueSize: 8, MaxEntries: n})
+				size := uint32(n)
+				if typ == unix.BPF_MAP_TYPE_LRU_HASH {
+					// LRU maps can evict before they are full: free nodes
+					// sit in per-CPU lists (Debian's 5.10 and 6.1 evicted 84
+					// of 300 keys in a map of 300 here). Room to spare.
+					size = 4 * n
+				}
+				m := create(t, mapops.Spec{Type: typ, KeySize: 4, ValueSize: 8, MaxEntries: size})
 				tm := typed[uint32, uint64](t, m)
 				want := map[uint32]uint64{}
 				for i := range uint32(n) {

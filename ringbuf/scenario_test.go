@@ -158,10 +158,15 @@ func TestNotifications(t *testing.T) {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
+				// Wait as ring_buffer__poll does, until a wake-up finds
+				// records: epoll_wait may also end early (EINTR from the
+				// runtime's preemption signal), which finds none.
 				var n int
-				err := s.r.w.wait(ctx, s.r.done) // one wait, as ring_buffer__poll
-				if err == nil {
-					n, err = s.r.Consume(func([]byte) error { return nil })
+				var err error
+				for n == 0 && err == nil {
+					if err = s.r.w.wait(ctx, s.r.done); err == nil {
+						n, err = s.r.Consume(func([]byte) error { return nil })
+					}
 				}
 				ch <- result{n, err}
 			}()

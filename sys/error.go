@@ -87,6 +87,12 @@ func (e *Error) Error() string {
 // Unwrap returns the errno.
 func (e *Error) Unwrap() error { return e.Errno }
 
+// ENOTSUPP is the kernel's internal "not supported" errno (524), which
+// bpf(2) passes to user space for operations a map type or kernel version
+// does not implement, such as lookup-and-delete on hash maps before 5.14.
+// unix.ENOTSUP is a different number.
+const ENOTSUPP unix.Errno = 524
+
 // describe says what errno means for op, in the words a map user thinks in.
 func describe(op Op, errno unix.Errno) string {
 	switch errno {
@@ -119,6 +125,8 @@ func describe(op Op, errno unix.Errno) string {
 		return "bad file descriptor (not open, or not a BPF object of the right kind)"
 	case unix.EACCES:
 		return "permission denied (map is read-only or frozen, or the verifier refused the program)"
+	case ENOTSUPP:
+		return "operation not supported by this kernel for this map type (ENOTSUPP)"
 	case unix.ENOSPC:
 		switch op {
 		case OpMapLookupBatch, OpMapLookupAndDeleteBatch:

@@ -130,7 +130,7 @@ func TestQueueLookupAndDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := sys.MapLookupAndDeleteElem(h, ptr(&k), ptr(&got), 0); err != nil {
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, sys.ENOTSUPP) {
 			t.Skipf("kernel lacks lookup-and-delete on hash maps (5.14+): %v", err)
 		}
 		t.Fatalf("lookup and delete: %v", err)
