@@ -97,8 +97,7 @@ func (r *ring) next(c *cursor) (payload []byte, discarded, ok bool, err error) {
 	n := uint64(word & lenMask)
 	total := round8(n + hdrSize)
 	if total > c.end-c.pos {
-		return nil, false, false, fmt.Errorf("record of %d bytes at position %#x runs past producer position %#x: %w",
-			n, c.pos, c.end, ErrCorrupt)
+		return nil, false, false, overrun(c, n)
 	}
 	at := c.pos
 	c.pos += total
@@ -109,6 +108,14 @@ func (r *ring) next(c *cursor) (payload []byte, discarded, ok bool, err error) {
 	// within the two views: offset+8+n <= 2*size, or, for a header in the
 	// last 8 bytes, the payload starts at offset 0.
 	return r.bytes(at+hdrSize, n), false, true, nil
+}
+
+// overrun is next's error, kept out of line so that next inlines.
+//
+//go:noinline
+func overrun(c *cursor, n uint64) error {
+	return fmt.Errorf("record of %d bytes at position %#x runs past producer position %#x: %w",
+		n, c.pos, c.end, ErrCorrupt)
 }
 
 // publish stores c.pos as the consumer position if it moved. The store is
@@ -130,24 +137,33 @@ func (r *ring) publish(c *cursor) {
 func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 	n := 0
 	for {
-		for n < max {
-			b, discarded, ok, err := r.next(c)
-			if err != nil {
-				r.publish(c)
-				return n, err
-			}
-			if !ok {
+		// next, written out: this loop is the zero-copy hot path.
+		pos, end := c.pos, c.end
+		for n < max && pos != end {
+			word := atomic.LoadUint32(r.lenWord(pos))
+			if word&busyBit != 0 {
 				break
 			}
-			if discarded {
+			size := uint64(word & lenMask)
+			total := round8(size + hdrSize)
+			if total > end-pos {
+				c.pos = pos
+				r.publish(c)
+				return n, overrun(c, size)
+			}
+			at := pos
+			pos += total
+			if word&discardBit != 0 {
 				continue
 			}
 			n++
-			if err := fn(b); err != nil {
+			if err := fn(r.bytes(at+hdrSize, size)); err != nil {
+				c.pos = pos
 				r.publish(c)
 				return n, fmt.Errorf("handler: %w", err)
 			}
 		}
+		c.pos = pos
 		r.publish(c)
 		if n >= max || c.pos != c.end { // budget spent, or a busy record
 			return n, nil
