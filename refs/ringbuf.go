@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/ringbuf"
 	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
@@ -24,9 +25,10 @@ import (
 // descriptor of the ring and does not close the map it was given.
 type RingBufRef[T any] struct {
 	life
-	src    recordSource
+	rd     *ringbuf.Reader
+	rec    ringbuf.Record // under turn: the record being decoded
 	decode func([]byte) (T, error)
-	turn   chan struct{} // one reader in the ring at a time
+	turn   chan struct{} // one reader at a time, so rec can be reused
 }
 
 // NewRingBufRef returns a reference that reads events of type T from m, a
@@ -61,8 +63,8 @@ func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
 
 // NewRingBufRefFunc returns a reference that turns each record of m, a
 // BPF_MAP_TYPE_RINGBUF, into a T with decode (clj-ebpf's :deserializer).
-// decode sees the record's bytes in place in the ring: they are valid only
-// until it returns, so it must copy what it keeps. An error from decode is
+// decode's argument is valid only until it returns: it must copy what it
+// keeps. An error from decode is
 // returned by the read; the record is consumed either way.
 func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, error)) (*RingBufRef[T], error) {
 	const op = "new ringbuf ref"
@@ -74,11 +76,11 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 		return nil, err
 	}
 	h.st.release() // rings need no shared state: the kernel wakes us
-	src, err := openRing(m.FD())
+	rd, err := ringbuf.NewReader(m.FD())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	r := &RingBufRef[T]{life: newLife(), src: src, decode: decode, turn: make(chan struct{}, 1)}
+	r := &RingBufRef[T]{life: newLife(), rd: rd, decode: decode, turn: make(chan struct{}, 1)}
 	return r, nil
 }
 
@@ -104,18 +106,21 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 		}
 	}
 	defer func() { <-r.turn }()
-	b, err := r.src.next(ctx)
+	err := r.rd.ReadInto(ctx, &r.rec) // records in the ring come before ctx
 	if err == nil {
-		v, err = r.decode(b)
-		r.src.commit()
-	}
-	if err != nil {
-		if r.isClosed() {
-			err = ErrClosed
+		v, err = r.decode(r.rec.Sample)
+		if err != nil {
+			err = fmt.Errorf("ringbuf read: %w", err)
 		}
-		return v, fmt.Errorf("ringbuf read: %w", err)
+		return v, err
 	}
-	return v, nil
+	if r.isClosed() {
+		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+	}
+	if ctx.Err() != nil {
+		return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
+	}
+	return v, err
 }
 
 // ReadTimeout is Read with a time limit: ok is false, with a nil error, when
@@ -150,5 +155,5 @@ func (r *RingBufRef[T]) Close() error {
 	if !r.life.close() {
 		return nil
 	}
-	return r.src.close()
+	return r.rd.Close()
 }
