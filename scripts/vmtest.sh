@@ -310,16 +310,16 @@ report() {
 	/BPFMAPS-VMTEST-DONE/ { done = 1; next }
 	pkg == "" { next }
 	{ out[pkg] = out[pkg] $0 "\n" }
-	/^ *=== RUN / { said = ""; next }
+	/^ *=== RUN / { cur = $0; sub(/^ *=== RUN +/, "", cur); next }
 	/^ *--- PASS: / { pass[pkg]++; next }
 	/^ *--- FAIL: / { fail[pkg]++; next }
 	/^ *--- SKIP: / {
 		skip[pkg]++; name = $0; sub(/^ *--- SKIP: /, "", name); sub(/ \(.*/, "", name)
-		printf "%s  %s  %s: %s\n", kernel, pkg, name, said >> skips
+		printf "%s  %s  %s: %s\n", kernel, pkg, name, said[pkg, name] >> skips
 		next
 	}
 	/^ *=== / { next }
-	{ said = $0; sub(/^ +/, "", said) }
+	{ line = $0; sub(/^ +/, "", line); said[pkg, cur] = line } # the last thing the test said
 	END {
 		if (kernel == "") kernel = "?"
 		for (i = 1; i <= n; i++) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -683,5 +684,25 @@ func TestMappingPermissions(t *testing.T) {
 	}
 	if _, err := mmap(page, 4*page, unix.PROT_READ); err == nil {
 		t.Error("mapping past the end of the ring succeeded")
+	}
+}
+
+// TestNewProducerOnOldKernel runs where the kernel has no user ring
+// buffers (before 6.1, as in the kernel matrix's 5.10): the constructor
+// must say so, in words and through errors.Is.
+func TestNewProducerOnOldKernel(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireBPF(t)
+	if sys.HaveUserRingbuf() == nil {
+		t.Skip("this kernel has user ring buffers; the error is checked on kernels before 6.1")
+	}
+	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arr.Close()
+	_, err = NewProducer(arr)
+	if !errors.Is(err, sys.ErrNotSupported) || !strings.Contains(err.Error(), "need Linux 6.1 or later") {
+		t.Errorf("NewProducer on a kernel without user ring buffers: %v", err)
 	}
 }

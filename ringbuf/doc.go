@@ -1,0 +1,24 @@
+// Package ringbuf consumes BPF_MAP_TYPE_RINGBUF maps (Linux 5.8+): the
+// records BPF programs write with bpf_ringbuf_output or
+// bpf_ringbuf_reserve and bpf_ringbuf_submit, read in Go without a system
+// call per record.
+//
+// A Reader maps the ring into the process as the kernel requires (the
+// consumer page read-write, the producer page and the data area, which the
+// kernel maps twice in a row so records never wrap, read-only) and waits
+// for the kernel's wake-ups in epoll. Read and ReadInto copy one record out
+// and block until there is one, with a context and an os.File-like
+// deadline; Consume and ConsumeN hand records to a function in place and
+// publish the consumer position once per batch, which is what makes
+// draining cheap. Records already in the ring are returned before any
+// wait, also those written with BPF_RB_NO_WAKEUP. Close wakes every
+// blocked call at once and unmaps the ring only when no call is using it.
+//
+// A Poller serves many rings from one goroutine, each with its own
+// handler, like libbpf's ring_buffer__add and ring_buffer__poll.
+//
+// NewMemoryRing returns a Producer and a Reader over plain memory that
+// follow the kernel's protocol (8-byte headers with busy and discard bits,
+// 8-byte alignment, the wake-up rules), so consumers can be tested and
+// fuzzed without a kernel or privileges.
+package ringbuf
