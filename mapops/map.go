@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -127,9 +128,10 @@ func Create(spec Spec) (*Map, error) {
 	return newMap(fd)
 }
 
-// Open opens the map pinned at path on a bpf filesystem. The Map learns
-// the map's real type and sizes from the kernel; Check compares them with
-// what the caller expects, and NewTyped checks its types against them.
+// Open opens the map pinned at path on a bpf filesystem. A pinned program
+// or other object is refused. The Map learns the map's real type and sizes
+// from the kernel; Check compares them with what the caller expects, and
+// NewTyped checks its types against them.
 func Open(path string) (*Map, error) {
 	fd, err := sys.ObjGet(path, 0)
 	if err != nil {
@@ -149,21 +151,34 @@ func OpenID(id uint32) (*Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open map id %d: %w", id, err)
 	}
-	return newMap(fd)
+	m, err := newMap(fd)
+	if err != nil {
+		return nil, fmt.Errorf("open map id %d: %w", id, err)
+	}
+	return m, nil
 }
 
 // FromFD returns a Map for a duplicate of the map descriptor fd; the
-// caller keeps ownership of fd.
+// caller keeps ownership of fd. A descriptor of anything but a map is
+// refused.
 func FromFD(fd int) (*Map, error) {
 	dup, err := sys.DupFD(fd)
 	if err != nil {
-		return nil, fmt.Errorf("map from fd: %w", err)
+		return nil, fmt.Errorf("map from fd %d: %w", fd, err)
 	}
-	return newMap(dup)
+	m, err := newMap(dup)
+	if err != nil {
+		return nil, fmt.Errorf("map from fd %d: %w", fd, err)
+	}
+	return m, nil
 }
 
 // newMap takes ownership of fd and reads the map's description.
 func newMap(fd *sys.FD) (*Map, error) {
+	if err := checkIsMap(fd); err != nil {
+		fd.Close()
+		return nil, err
+	}
 	info, err := sys.MapGetInfo(fd)
 	if err != nil {
 		fd.Close()
@@ -190,6 +205,25 @@ func newMap(fd *sys.FD) (*Map, error) {
 		m.valueBuf = n * sys.PerCPUStride(m.valueSize)
 	}
 	return m, nil
+}
+
+// checkIsMap refuses descriptors of other bpf objects. The kernel answers
+// an info query on a program, link or BTF object too, filling the map's
+// fields with whatever that object's info holds, so the kind is read from
+// the descriptor's name in /proc/self/fd (as bpftool does): maps are
+// "anon_inode:bpf-map". Without /proc mounted the check cannot be made and
+// passes.
+func checkIsMap(fd *sys.FD) error {
+	raw, err := fd.Acquire()
+	if err != nil {
+		return err
+	}
+	defer fd.Release()
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(raw))
+	if err != nil || link == "anon_inode:bpf-map" {
+		return nil
+	}
+	return fmt.Errorf("not a map: the descriptor is %s", link)
 }
 
 func isPerCPU(t uint32) bool {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/btf"
+	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
@@ -333,5 +334,90 @@ func TestInts(t *testing.T) {
 	odd := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 3, ValueSize: 8, MaxEntries: 1})
 	if _, err := odd.LookupInt(1); err == nil || !strings.Contains(err.Error(), "keys are 3 bytes") {
 		t.Errorf("LookupInt on 3-byte keys: %v", err)
+	}
+}
+
+// TestOpenRefusesOtherObjects opens a pinned program and a program's
+// descriptor as maps: the kernel answers an info query on any bpf object,
+// so without a check these would become Maps with nonsense sizes.
+func TestOpenRefusesOtherObjects(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	prog, err := progs.UpdateHash(m.FD(), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	path := filepath.Join(testutil.BPFFS(t), "prog")
+	if err := sys.ObjPin(prog, path); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := mapops.Open(path); err == nil || !strings.Contains(err.Error(), "not a map") {
+		t.Errorf("Open of a pinned program: %v, %v; want a not-a-map error", o, err)
+		if o != nil {
+			o.Close()
+		}
+	}
+	if o, err := mapops.FromFD(prog.Int()); err == nil || !strings.Contains(err.Error(), "not a map") {
+		t.Errorf("FromFD of a program: %v, %v; want a not-a-map error", o, err)
+		if o != nil {
+			o.Close()
+		}
+	}
+	if _, err := mapops.FromFD(-1); !errors.Is(err, unix.EBADF) {
+		t.Errorf("FromFD(-1): %v, want EBADF", err)
+	}
+}
+
+// TestLock updates and reads a value holding a bpf_spin_lock with the
+// Lock flag, one by one and in a batch: the kernel copies under the lock
+// and never hands out the lock word itself.
+func TestLock(t *testing.T) {
+	start(t)
+	var b btf.Builder
+	u32 := b.Int("unsigned int", 4, false)
+	u64 := b.Int("unsigned long long", 8, false)
+	lock := b.Struct("bpf_spin_lock", 4, btf.Member{Name: "val", Type: b.Int("int", 4, true)})
+	value := b.Struct("locked", 16,
+		btf.Member{Name: "lock", Type: lock},
+		btf.Member{Name: "seq", Type: u32, Offset: 4},
+		btf.Member{Name: "count", Type: u64, Offset: 8})
+	btfFD, err := sys.BTFLoad(b.Bytes())
+	if err != nil {
+		t.Fatalf("load btf: %v", err)
+	}
+	defer btfFD.Close()
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 16, MaxEntries: 4,
+		BTF: btfFD, BTFKeyTypeID: uint32(u32), BTFValueTypeID: uint32(value)})
+
+	// The caller's lock word is ignored, and reads give it as zero.
+	key := []byte{1, 0, 0, 0}
+	in := []byte{0xff, 0xff, 0xff, 0xff, 7, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0}
+	if err := m.Update(key, in, mapops.Any|mapops.Lock); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]byte, 16)
+	if err := m.LookupFlags(key, out, mapops.Lock); err != nil {
+		t.Fatal(err)
+	}
+	if want := append([]byte{0, 0, 0, 0}, in[4:]...); !bytes.Equal(out, want) {
+		t.Errorf("lookup under the lock: % x, want % x", out, want)
+	}
+
+	type locked struct {
+		Lock  uint32
+		Seq   uint32
+		Count uint64
+	}
+	tm := typed[uint32, locked](t, m)
+	if err := sys.HaveBatchOps(); err != nil {
+		t.Logf("no batch commands: %v", err)
+		return
+	}
+	if n, err := tm.BatchUpdate([]uint32{2, 3}, []locked{{Seq: 2, Count: 20}, {Seq: 3, Count: 30}}, mapops.Lock); err != nil || n != 2 {
+		t.Fatalf("batch update with Lock: %d, %v", n, err)
+	}
+	if v, err := tm.Lookup(3); err != nil || v != (locked{Seq: 3, Count: 30}) {
+		t.Errorf("after a locked batch update: %+v, %v", v, err)
 	}
 }

@@ -3,6 +3,7 @@ package mapops_test
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -412,6 +413,44 @@ func TestIterateWhileAnotherGoroutineWrites(t *testing.T) {
 			close(stop)
 			if err := <-done; err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestIterateErrorMidWalk closes the map in the middle of a walk of
+// several chunks: the walk ends and its error says why, it does not end as
+// if the map were exhausted.
+func TestIterateErrorMidWalk(t *testing.T) {
+	for _, mode := range []string{"default", "get_next_key"} {
+		t.Run(mode, func(t *testing.T) {
+			start(t)
+			if mode != "default" {
+				mapops.ForceNextKey(t)
+			}
+			// 4 KiB values keep chunks small (64 entries), so 200 entries
+			// take several system calls.
+			const n = 200
+			m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4096, MaxEntries: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			tm := typed[uint32, [4096]byte](t, m)
+			for i := range uint32(n) {
+				if err := tm.Update(i, [4096]byte{}, mapops.Any); err != nil {
+					t.Fatal(err)
+				}
+			}
+			yielded := 0
+			all, errf := tm.All()
+			for range all {
+				if yielded++; yielded == 1 {
+					m.Close()
+				}
+			}
+			if err := errf(); !errors.Is(err, os.ErrClosed) || yielded >= n {
+				t.Errorf("walk of a map closed after the first entry: %d entries, error %v; want os.ErrClosed", yielded, err)
 			}
 		})
 	}
