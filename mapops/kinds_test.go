@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -210,6 +211,9 @@ func TestMemory(t *testing.T) {
 	if f.MemoryWritable() || ro[1] != 5 {
 		t.Errorf("frozen map: writable %v, value %d", f.MemoryWritable(), ro[1])
 	}
+	if !storeFaults(&ro[1]) {
+		t.Error("a store into a frozen map's memory did not fault")
+	}
 	if err := f.UpdateInt(1, 6, mapops.Any); err == nil {
 		t.Error("update of a frozen map succeeded")
 	}
@@ -222,6 +226,14 @@ func TestMemory(t *testing.T) {
 	if _, err := m.Memory(); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Memory after Close: %v", err)
 	}
+}
+
+// storeFaults stores into *p and reports whether that faulted.
+func storeFaults(p *uint64) (faulted bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() { faulted = recover() != nil }()
+	*p = 1
+	return false
 }
 
 func TestMapOfMaps(t *testing.T) {

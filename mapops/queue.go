@@ -72,35 +72,41 @@ func (q *Queue[V]) Push(v V, flags Flags) error {
 // Pop removes and returns the next element: the oldest of a queue, the
 // newest of a stack. An empty map gives an error wrapping ErrEmpty (and
 // unix.ENOENT).
-func (q *Queue[V]) Pop() (V, error) {
-	return q.read(sys.MapLookupAndDeleteElem, errPopEmpty)
-}
+func (q *Queue[V]) Pop() (V, error) { return q.read(true) }
 
 // Peek returns the element Pop would remove, leaving it in place.
-func (q *Queue[V]) Peek() (V, error) {
-	return q.read(sys.MapLookupElem, errPeekEmpty)
-}
+func (q *Queue[V]) Peek() (V, error) { return q.read(false) }
 
-func (q *Queue[V]) read(cmd func(*sys.FD, unsafe.Pointer, unsafe.Pointer, uint64) error, empty error) (V, error) {
+// read pops (take) or peeks. The commands are called directly, not through
+// a function value, so that v stays on the stack.
+func (q *Queue[V]) read(take bool) (V, error) {
 	var v V
-	if q.flat {
-		err := cmd(q.m.fd, nil, unsafe.Pointer(&v), 0)
-		if errno(err) == unix.ENOENT {
-			return v, empty
+	var s *queueScratch[V]
+	p := unsafe.Pointer(&v)
+	if !q.flat {
+		s = q.pool.Get().(*queueScratch[V])
+		defer q.pool.Put(s)
+		p = ptr(s.buf)
+	}
+	var err error
+	if take {
+		err = sys.MapLookupAndDeleteElem(q.m.fd, nil, p, 0)
+	} else {
+		err = sys.MapLookupElem(q.m.fd, nil, p, 0)
+	}
+	switch {
+	case errno(err) == unix.ENOENT && take:
+		return v, errPopEmpty
+	case errno(err) == unix.ENOENT:
+		return v, errPeekEmpty
+	case err != nil:
+		return v, err
+	case !q.flat:
+		// Into the pooled value: Decode lets its argument escape.
+		if err := q.vc.Decode(s.buf, &s.v); err != nil {
+			return v, fmt.Errorf("%s: decode: %w", q.m, err)
 		}
-		return v, err
+		return s.v, nil
 	}
-	s := q.pool.Get().(*queueScratch[V])
-	defer q.pool.Put(s)
-	err := cmd(q.m.fd, nil, ptr(s.buf), 0)
-	if errno(err) == unix.ENOENT {
-		return v, empty
-	}
-	if err != nil {
-		return v, err
-	}
-	if err := q.vc.Decode(s.buf, &s.v); err != nil {
-		return v, fmt.Errorf("%s: decode: %w", q.m, err)
-	}
-	return s.v, nil
+	return v, nil
 }

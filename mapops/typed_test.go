@@ -455,3 +455,73 @@ func TestIterateErrorMidWalk(t *testing.T) {
 		})
 	}
 }
+
+// TestHotPathsDoNotAllocate holds the promise of the package doc: lookups
+// (found or missing), updates and deletes of every level, and queue
+// pushes and pops allocate nothing.
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	start(t)
+	ints := typed[uint32, uint64](t, create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 4}))
+	flows := typed[flowKey, flowStats](t, create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 40, ValueSize: 32, MaxEntries: 4}))
+	queue, err := mapops.NewQueue[sample](create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, err := mapops.NewQueue[uint64](create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_STACK, ValueSize: 8, MaxEntries: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ints.Map()
+	key, val := []byte{9, 0, 0, 0}, make([]byte, 8)
+	fk := flowKey{SrcPort: 443, Proto: 6}
+	var fv flowStats
+	for _, c := range []struct {
+		name string
+		f    func() error
+	}{
+		{"Typed.Update", func() error { return ints.Update(1, 2, mapops.Any) }},
+		{"Typed.Lookup", func() error { _, err := ints.Lookup(1); return err }},
+		{"Typed.Lookup missing", func() error { _, err := ints.Lookup(2); return ignore(err, mapops.ErrKeyNotExist) }},
+		{"Typed.Delete missing", func() error { return ignore(ints.Delete(2), mapops.ErrKeyNotExist) }},
+		{"Map.Update", func() error { return m.Update(key, val, mapops.Any) }},
+		{"Map.Lookup", func() error { return m.Lookup(key, val) }},
+		{"Map.UpdateInt", func() error { return m.UpdateInt(3, 4, mapops.Any) }},
+		{"Map.LookupInt", func() error { _, err := m.LookupInt(3); return err }},
+		{"Map.LookupInt missing", func() error { _, err := m.LookupInt(5); return ignore(err, mapops.ErrKeyNotExist) }},
+		{"struct Update", func() error { return flows.Update(fk, flowStats{Packets: 1}, mapops.Any) }},
+		{"struct LookupInto", func() error { return flows.LookupInto(fk, &fv) }},
+		{"Queue.Push and Pop", func() error {
+			if err := queue.Push(sample{Seq: 1, Port: 80}, mapops.Any); err != nil {
+				return err
+			}
+			_, err := queue.Pop()
+			return err
+		}},
+		{"Queue.Pop empty", func() error { _, err := queue.Pop(); return ignore(err, mapops.ErrEmpty) }},
+		{"Queue[uint64] Push, Peek and Pop", func() error {
+			if err := stack.Push(7, mapops.Any); err != nil {
+				return err
+			}
+			if _, err := stack.Peek(); err != nil {
+				return err
+			}
+			_, err := stack.Pop()
+			return err
+		}},
+	} {
+		if err := c.f(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { c.f() }); n != 0 {
+			t.Errorf("%s allocates %v times per call", c.name, n)
+		}
+	}
+}
+
+// ignore returns nil when err is target, else err.
+func ignore(err, target error) error {
+	if errors.Is(err, target) {
+		return nil
+	}
+	return err
+}
