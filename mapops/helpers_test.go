@@ -49,3 +49,16 @@ func noHashLookupAndDelete(t testing.TB, err error) bool {
 	}
 	return false
 }
+
+// checkNoAllocs fails the test when f allocates. Under the race detector,
+// which makes sync.Pool drop buffers on purpose, it only logs.
+func checkNoAllocs(t *testing.T, name string, f func()) {
+	t.Helper()
+	if n := testing.AllocsPerRun(100, f); n != 0 {
+		if raceEnabled {
+			t.Logf("%s allocates %v times per call under the race detector (sync.Pool drops buffers)", name, n)
+			return
+		}
+		t.Errorf("%s allocates %v times per call", name, n)
+	}
+}

@@ -136,9 +136,7 @@ func TestPerCPU(t *testing.T) {
 				t.Errorf("per-CPU values (-want +got):\n%s", diff)
 			}
 			// The lookup fills the caller's slice without allocating.
-			if n := testing.AllocsPerRun(100, func() { tm.LookupPerCPU(2, got) }); n != 0 {
-				t.Errorf("LookupPerCPU allocates %v times", n)
-			}
+			checkNoAllocs(t, "LookupPerCPU", func() { tm.LookupPerCPU(2, got) })
 			// Wrong slice lengths are refused before the system call.
 			if err := tm.LookupPerCPU(2, got[:ncpu-1]); ncpu > 1 && err == nil {
 				t.Error("LookupPerCPU into a short slice succeeded")

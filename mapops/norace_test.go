@@ -1,0 +1,5 @@
+//go:build !race
+
+package mapops_test
+
+const raceEnabled = false
