@@ -1,6 +1,10 @@
 package mapops
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
+)
 
 // ForceNextKey makes iteration use get_next_key until the test ends.
 func ForceNextKey(t testing.TB) {
@@ -10,3 +14,15 @@ func ForceNextKey(t testing.TB) {
 
 // Restarts returns how many get_next_key restarts walks have detected.
 func Restarts() int64 { return restarts.Load() }
+
+// Overlay reports whether Typed reads values of V by letting the kernel
+// write over them, and the offsets of the bools it then fixes.
+func Overlay[V any]() (bool, []uintptr) {
+	c, err := structcodec.For[V]()
+	if err != nil {
+		panic(err)
+	}
+	var bools []uintptr
+	ok := overlay(c.Layout(), 0, &bools)
+	return ok, bools
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
@@ -18,15 +19,26 @@ import (
 //
 // A Typed is safe for concurrent use. It does not own the Map.
 type Typed[K, V any] struct {
-	m      *Map
-	kc     *structcodec.Codec[K]
-	vc     *structcodec.Codec[V]
-	kSize  int
-	vSize  int
-	kFlat  bool // K's Go memory is its C bytes
-	vFlat  bool
-	stride int // per-CPU slot size
-	pool   sync.Pool
+	m     *Map
+	kc    *structcodec.Codec[K]
+	vc    *structcodec.Codec[V]
+	kSize int
+	vSize int
+	kFlat bool // K's Go memory is its C bytes
+	vFlat bool
+	// vBools lists the offsets of V's bools when V's C bytes, written over
+	// a V, make that V once those bytes are made 0 or 1 (see overlay);
+	// vOverlay says whether they do.
+	vOverlay bool
+	vBools   []uintptr
+	stride   int // per-CPU slot size
+
+	// Scratch buffers: own serves one call at a time (an uncontended
+	// compare-and-swap is cheaper than a sync.Pool round trip); concurrent
+	// calls take theirs from pool.
+	own  *scratch[K, V]
+	busy atomic.Bool
+	pool sync.Pool
 }
 
 // scratch holds the encoding buffers and value copies of one call.
@@ -59,9 +71,11 @@ func NewTyped[K, V any](m *Map) (*Typed[K, V], error) {
 		kFlat: flat(kc.Layout()), vFlat: flat(vc.Layout()),
 		stride: sys.PerCPUStride(vc.Size()),
 	}
+	t.vOverlay = overlay(vc.Layout(), 0, &t.vBools)
 	t.pool.New = func() any {
 		return &scratch[K, V]{key: make([]byte, t.kSize), val: make([]byte, m.valueBuf)}
 	}
+	t.own = t.pool.New().(*scratch[K, V])
 	return t, nil
 }
 
@@ -97,11 +111,83 @@ func flat(l *structcodec.Layout) bool {
 	return false
 }
 
+// maxBools bounds the bools overlay fixes up after a read.
+const maxBools = 64
+
+// overlay reports whether the C bytes of l, copied over the memory of a
+// Go value of its type, make that value: Go and C agree on the size and
+// on every field's offset, and no field needs converting except bools,
+// whose byte may be anything but 0 or 1 in the kernel's copy. It appends
+// their offsets, from base, to bools. Padding may differ: reads may fill
+// Go's padding, which nothing looks at; writes still go through the codec,
+// so that the kernel never sees Go's padding.
+func overlay(l *structcodec.Layout, base uintptr, bools *[]uintptr) bool {
+	t := l.Type()
+	if uintptr(l.Size()) != t.Size() || len(*bools) > maxBools {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Bool:
+		*bools = append(*bools, base)
+		return true
+	case reflect.Array:
+		var elem []uintptr
+		if !overlay(l.Elem(), 0, &elem) || len(elem)*l.Len() > maxBools {
+			return false
+		}
+		size := l.Elem().Type().Size()
+		for i := range uintptr(l.Len()) {
+			for _, off := range elem {
+				*bools = append(*bools, base+i*size+off)
+			}
+		}
+		return true
+	case reflect.Struct:
+		fields := l.Fields()
+		if len(fields) != t.NumField() {
+			return false
+		}
+		for _, f := range fields {
+			if f.BigEndian || f.CString || uintptr(f.Offset) != t.Field(f.Index).Offset ||
+				!overlay(f.Layout, base+uintptr(f.Offset), bools) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// fixBools makes the bools of the V at p, just overlaid with C bytes, 0 or 1.
+func (t *Typed[K, V]) fixBools(p unsafe.Pointer) {
+	for _, off := range t.vBools {
+		if b := (*uint8)(unsafe.Add(p, off)); *b > 1 {
+			*b = 1
+		}
+	}
+}
+
 // Map returns the underlying map.
 func (t *Typed[K, V]) Map() *Map { return t.m }
 
-func (t *Typed[K, V]) get() *scratch[K, V]  { return t.pool.Get().(*scratch[K, V]) }
-func (t *Typed[K, V]) put(s *scratch[K, V]) { t.pool.Put(s) }
+func (t *Typed[K, V]) get() *scratch[K, V] {
+	if t.busy.CompareAndSwap(false, true) {
+		return t.own
+	}
+	return t.pool.Get().(*scratch[K, V])
+}
+
+func (t *Typed[K, V]) put(s *scratch[K, V]) {
+	if s == t.own {
+		t.busy.Store(false)
+		return
+	}
+	t.pool.Put(s)
+}
 
 // keyPtr encodes s.k into s.key unless K is flat, and returns the pointer
 // to hand to the kernel.
@@ -132,8 +218,12 @@ func (t *Typed[K, V]) LookupInto(key K, value *V) error {
 	if t.m.ncpu > 0 {
 		return t.perCPUErr("Lookup")
 	}
-	if t.kFlat && t.vFlat {
-		return lookupErr(sys.MapLookupElem(t.m.fd, unsafe.Pointer(&key), unsafe.Pointer(value), 0))
+	if t.kFlat && t.vOverlay {
+		if err := sys.MapLookupElem(t.m.fd, unsafe.Pointer(&key), unsafe.Pointer(value), 0); err != nil {
+			return lookupErr(err)
+		}
+		t.fixBools(unsafe.Pointer(value))
+		return nil
 	}
 	s := t.get()
 	defer t.put(s)
@@ -142,12 +232,18 @@ func (t *Typed[K, V]) LookupInto(key K, value *V) error {
 	if err != nil {
 		return err
 	}
-	if t.vFlat {
-		return lookupErr(sys.MapLookupElem(t.m.fd, kp, unsafe.Pointer(value), 0))
+	if t.vOverlay {
+		// The kernel writes straight into *value: no decoding, no copy.
+		if err := sys.MapLookupElem(t.m.fd, kp, unsafe.Pointer(value), 0); err != nil {
+			return lookupErr(err)
+		}
+		t.fixBools(unsafe.Pointer(value))
+		return nil
 	}
 	if err := sys.MapLookupElem(t.m.fd, kp, ptr(s.val), 0); err != nil {
 		return lookupErr(err)
 	}
+	// Decode into the scratch value: Decode lets its argument escape.
 	if err := t.vc.Decode(s.val, &s.v); err != nil {
 		return fmt.Errorf("%s: decode value: %w", t.m, err)
 	}
@@ -220,8 +316,9 @@ func (t *Typed[K, V]) LookupAndDelete(key K) (V, error) {
 
 // decodeValue sets *v from the C bytes in b.
 func (t *Typed[K, V]) decodeValue(b []byte, v *V) error {
-	if t.vFlat {
+	if t.vOverlay {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), t.vSize), b)
+		t.fixBools(unsafe.Pointer(v))
 		return nil
 	}
 	if err := t.vc.Decode(b, v); err != nil {
@@ -278,6 +375,16 @@ func (t *Typed[K, V]) LookupPerCPU(key K, values []V) error {
 	if len(values) < t.m.ncpu {
 		return fmt.Errorf("%s: LookupPerCPU: %d values given, the map has one per possible CPU: %d", t.m, len(values), t.m.ncpu)
 	}
+	// Where the kernel's per-CPU slots are laid out like the slice's
+	// elements, it writes straight into values.
+	direct := t.vOverlay && uintptr(t.stride) == unsafe.Sizeof(values[0])
+	if direct && t.kFlat {
+		if err := sys.MapLookupElem(t.m.fd, unsafe.Pointer(&key), unsafe.Pointer(&values[0]), 0); err != nil {
+			return lookupErr(err)
+		}
+		t.fixBoolsPerCPU(values)
+		return nil
+	}
 	s := t.get()
 	defer t.put(s)
 	s.k = key
@@ -285,10 +392,25 @@ func (t *Typed[K, V]) LookupPerCPU(key K, values []V) error {
 	if err != nil {
 		return err
 	}
+	if direct {
+		if err := sys.MapLookupElem(t.m.fd, kp, unsafe.Pointer(&values[0]), 0); err != nil {
+			return lookupErr(err)
+		}
+		t.fixBoolsPerCPU(values)
+		return nil
+	}
 	if err := sys.MapLookupElem(t.m.fd, kp, ptr(s.val), 0); err != nil {
 		return lookupErr(err)
 	}
 	return t.decodePerCPU(s.val, values)
+}
+
+func (t *Typed[K, V]) fixBoolsPerCPU(values []V) {
+	if len(t.vBools) > 0 {
+		for i := range t.m.ncpu {
+			t.fixBools(unsafe.Pointer(&values[i]))
+		}
+	}
 }
 
 func (t *Typed[K, V]) decodePerCPU(b []byte, values []V) error {

@@ -523,3 +523,105 @@ func ignore(err, target error) error {
 	}
 	return err
 }
+
+// TestOverlay: which value types the kernel may write straight into, and
+// where their bools are.
+func TestOverlay(t *testing.T) {
+	type flag struct {
+		On  bool
+		Val uint8
+	}
+	type packed struct {
+		_ structcodec.Packed
+		A uint8
+		B uint32
+	}
+	type named struct {
+		Name [8]byte `bpf:"cstring"`
+	}
+	type port struct {
+		Port uint16 `bpf:"be"`
+	}
+	type nested struct {
+		A     uint32
+		Flags [3]flag
+		S     flowStats
+	}
+	check := func(name string, ok bool, bools []uintptr, wantOK bool, wantBools []uintptr) {
+		t.Helper()
+		if ok != wantOK || (wantOK && !cmp.Equal(bools, wantBools)) {
+			t.Errorf("%s: overlay %v, bools %v; want %v, %v", name, ok, bools, wantOK, wantBools)
+		}
+	}
+	ok, bools := mapops.Overlay[uint64]()
+	check("uint64", ok, bools, true, nil)
+	ok, bools = mapops.Overlay[flowStats]()
+	check("flowStats", ok, bools, true, []uintptr{20})
+	ok, bools = mapops.Overlay[[3]flag]()
+	check("[3]flag", ok, bools, true, []uintptr{0, 2, 4})
+	ok, bools = mapops.Overlay[nested]()
+	check("nested", ok, bools, true, []uintptr{4, 6, 8, 16 + 20})
+	ok, _ = mapops.Overlay[packed]()
+	check("packed", ok, nil, false, nil)
+	ok, _ = mapops.Overlay[named]()
+	check("cstring", ok, nil, false, nil)
+	ok, _ = mapops.Overlay[port]()
+	check("big-endian", ok, nil, false, nil)
+	ok, _ = mapops.Overlay[[65]bool]()
+	check("[65]bool", ok, nil, false, nil)
+}
+
+// TestTypedReadsKernelBytes reads values whose bool bytes and padding the
+// kernel holds as any byte (a BPF program may store 2 in a bool, and
+// padding is whatever was written): every read path gives true for the
+// bool and the same Go value.
+func TestTypedReadsKernelBytes(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 32, MaxEntries: 4})
+	tm := typed[uint32, flowStats](t, m)
+	raw := make([]byte, 32)
+	binary.LittleEndian.PutUint64(raw[0:], 5)
+	raw[20], raw[21], raw[22], raw[23] = 2, 0xff, 0xff, 0xff // Active = 2, padding
+	binary.LittleEndian.PutUint64(raw[24:], 9)
+	if err := m.Update([]byte{1, 0, 0, 0}, raw, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	want := flowStats{Packets: 5, Active: true, LastSeen: 9}
+	got, err := tm.Lookup(1)
+	if err != nil || got != want || !got.Active || got.Active != true {
+		t.Errorf("Lookup: %+v, %v; want %+v", got, err, want)
+	}
+	all, errf := tm.All()
+	for k, v := range all {
+		if k != 1 || v != want || v.Active != true {
+			t.Errorf("All: %d -> %+v", k, v)
+		}
+	}
+	if err := errf(); err != nil {
+		t.Error(err)
+	}
+
+	// Per-CPU values of 8 bytes are read straight into the caller's slice.
+	type counter struct {
+		N  uint32
+		On bool
+	}
+	pm := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	ptm := typed[uint32, counter](t, pm)
+	slots := make([]byte, pm.ValueBufferSize())
+	for cpu := range ptm.PossibleCPUs() {
+		copy(slots[cpu*8:], []byte{byte(cpu), 0, 0, 0, 3, 0xee, 0xee, 0xee})
+	}
+	if err := pm.UpdatePerCPU([]byte{0, 0, 0, 0}, slots, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]counter, ptm.PossibleCPUs())
+	if err := ptm.LookupPerCPU(0, vals); err != nil {
+		t.Fatal(err)
+	}
+	for cpu, v := range vals {
+		if v != (counter{N: uint32(cpu), On: true}) || v.On != true {
+			t.Errorf("CPU %d: %+v", cpu, v)
+		}
+	}
+}
