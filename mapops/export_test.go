@@ -2,6 +2,7 @@ package mapops
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
 )
@@ -25,4 +26,20 @@ func Overlay[V any]() (bool, []uintptr) {
 	var bools []uintptr
 	ok := overlay(c.Layout(), 0, &bools)
 	return ok, bools
+}
+
+// PlanKey returns the C bytes Typed builds on the stack for key, and
+// whether it builds them that way for K at all.
+func PlanKey[K any](key K) ([]byte, bool) {
+	c, err := structcodec.For[K]()
+	if err != nil {
+		panic(err)
+	}
+	var p keyPlan
+	if c.Size() > keyStack || !p.add(c.Layout(), 0, false) {
+		return nil, false
+	}
+	var b [keyStack]byte
+	p.build(&b, unsafe.Pointer(&key))
+	return b[:c.Size()], true
 }

@@ -3,6 +3,7 @@ package mapops
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -31,7 +32,10 @@ type Typed[K, V any] struct {
 	// vOverlay says whether they do.
 	vOverlay bool
 	vBools   []uintptr
-	stride   int // per-CPU slot size
+	// kPlan builds K's C bytes on the stack when they differ from its Go
+	// memory only in byte order and padding; nil otherwise.
+	kPlan  *keyPlan
+	stride int // per-CPU slot size
 
 	// Scratch buffers: own serves one call at a time (an uncontended
 	// compare-and-swap is cheaper than a sync.Pool round trip); concurrent
@@ -72,6 +76,11 @@ func NewTyped[K, V any](m *Map) (*Typed[K, V], error) {
 		stride: sys.PerCPUStride(vc.Size()),
 	}
 	t.vOverlay = overlay(vc.Layout(), 0, &t.vBools)
+	if !t.kFlat && t.kSize <= keyStack {
+		if p := new(keyPlan); p.add(kc.Layout(), 0, false) {
+			t.kPlan = p
+		}
+	}
 	t.pool.New = func() any {
 		return &scratch[K, V]{key: make([]byte, t.kSize), val: make([]byte, m.valueBuf)}
 	}
@@ -111,8 +120,9 @@ func flat(l *structcodec.Layout) bool {
 	return false
 }
 
-// maxBools bounds the bools overlay fixes up after a read.
-const maxBools = 64
+// maxFixups bounds the bools overlay fixes up after a read and the spans
+// keyPlan copies and swaps: beyond it the codec is as fast.
+const maxFixups = 64
 
 // overlay reports whether the C bytes of l, copied over the memory of a
 // Go value of its type, make that value: Go and C agree on the size and
@@ -123,7 +133,7 @@ const maxBools = 64
 // so that the kernel never sees Go's padding.
 func overlay(l *structcodec.Layout, base uintptr, bools *[]uintptr) bool {
 	t := l.Type()
-	if uintptr(l.Size()) != t.Size() || len(*bools) > maxBools {
+	if uintptr(l.Size()) != t.Size() || len(*bools) > maxFixups {
 		return false
 	}
 	switch t.Kind() {
@@ -136,7 +146,7 @@ func overlay(l *structcodec.Layout, base uintptr, bools *[]uintptr) bool {
 		return true
 	case reflect.Array:
 		var elem []uintptr
-		if !overlay(l.Elem(), 0, &elem) || len(elem)*l.Len() > maxBools {
+		if !overlay(l.Elem(), 0, &elem) || len(elem)*l.Len() > maxFixups {
 			return false
 		}
 		size := l.Elem().Type().Size()
@@ -160,6 +170,75 @@ func overlay(l *structcodec.Layout, base uintptr, bools *[]uintptr) bool {
 		return true
 	}
 	return false
+}
+
+// keyStack is the size of the stack buffer keys are built in by keyPlan.
+const keyStack = 64
+
+// span is a range of bytes.
+type span struct{ off, n uintptr }
+
+// keyPlan builds the C bytes of a key whose Go memory differs from them
+// only in byte order (big-endian fields) and padding (zeros in C,
+// anything in Go): copy the copies over zeros, then reverse each swap. It
+// is the codec's encoding without its call, whose interface conversion
+// would move the key and the buffer to the heap.
+type keyPlan struct{ copies, swaps []span }
+
+// add plans the field of layout l at base; be says it is big-endian. It
+// reports whether the layout qualifies.
+func (p *keyPlan) add(l *structcodec.Layout, base uintptr, be bool) bool {
+	t := l.Type()
+	if uintptr(l.Size()) != t.Size() || len(p.copies)+len(p.swaps) > maxFixups {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Bool:
+		if k := len(p.copies) - 1; k >= 0 && p.copies[k].off+p.copies[k].n == base {
+			p.copies[k].n += t.Size()
+		} else {
+			p.copies = append(p.copies, span{base, t.Size()})
+		}
+		if be && t.Size() > 1 {
+			p.swaps = append(p.swaps, span{base, t.Size()})
+		}
+		return true
+	case reflect.Array:
+		size := l.Elem().Type().Size()
+		for i := range uintptr(l.Len()) {
+			if !p.add(l.Elem(), base+i*size, be) {
+				return false
+			}
+		}
+		return true
+	case reflect.Struct:
+		fields := l.Fields()
+		if len(fields) != t.NumField() {
+			return false
+		}
+		for _, f := range fields {
+			if f.CString || uintptr(f.Offset) != t.Field(f.Index).Offset {
+				return false
+			}
+			if f.Name != "_" && !p.add(f.Layout, base+uintptr(f.Offset), f.BigEndian) { // blank fields stay zero
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// build writes the C bytes of the key at src into the zeroed dst.
+func (p *keyPlan) build(dst *[keyStack]byte, src unsafe.Pointer) {
+	for _, c := range p.copies {
+		copy(dst[c.off:c.off+c.n], unsafe.Slice((*byte)(unsafe.Add(src, c.off)), c.n))
+	}
+	for _, s := range p.swaps {
+		slices.Reverse(dst[s.off : s.off+s.n])
+	}
 }
 
 // fixBools makes the bools of the V at p, just overlaid with C bytes, 0 or 1.
@@ -225,6 +304,15 @@ func (t *Typed[K, V]) LookupInto(key K, value *V) error {
 		t.fixBools(unsafe.Pointer(value))
 		return nil
 	}
+	if t.kPlan != nil && t.vOverlay {
+		var kb [keyStack]byte
+		t.kPlan.build(&kb, unsafe.Pointer(&key))
+		if err := sys.MapLookupElem(t.m.fd, unsafe.Pointer(&kb), unsafe.Pointer(value), 0); err != nil {
+			return lookupErr(err)
+		}
+		t.fixBools(unsafe.Pointer(value))
+		return nil
+	}
 	s := t.get()
 	defer t.put(s)
 	s.k = key
@@ -280,6 +368,11 @@ func (t *Typed[K, V]) Update(key K, value V, flags Flags) error {
 func (t *Typed[K, V]) Delete(key K) error {
 	if t.kFlat {
 		return deleteErr(sys.MapDeleteElem(t.m.fd, unsafe.Pointer(&key)))
+	}
+	if t.kPlan != nil {
+		var kb [keyStack]byte
+		t.kPlan.build(&kb, unsafe.Pointer(&key))
+		return deleteErr(sys.MapDeleteElem(t.m.fd, unsafe.Pointer(&kb)))
 	}
 	s := t.get()
 	defer t.put(s)

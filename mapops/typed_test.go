@@ -1,11 +1,13 @@
 package mapops_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -622,6 +624,57 @@ func TestTypedReadsKernelBytes(t *testing.T) {
 	for cpu, v := range vals {
 		if v != (counter{N: uint32(cpu), On: true}) || v.On != true {
 			t.Errorf("CPU %d: %+v", cpu, v)
+		}
+	}
+}
+
+// TestKeyPlan holds the keys Typed builds on the stack against the codec,
+// over Go values whose padding holds garbage.
+func TestKeyPlan(t *testing.T) {
+	type padded struct {
+		A uint8
+		B uint32 `bpf:"be"`
+		_ uint16
+		C [3]struct {
+			X uint16 `bpf:"be"`
+			Y uint8
+		}
+		D uint64
+	}
+	checkPlan(t, "flowKey", flowKey{})
+	checkPlan(t, "padded", padded{})
+	if _, ok := mapops.PlanKey(struct {
+		Name [8]byte `bpf:"cstring"`
+	}{}); ok {
+		t.Error("a cstring key is planned")
+	}
+	if _, ok := mapops.PlanKey([65]byte{}); ok {
+		t.Error("a key larger than the stack buffer is planned")
+	}
+}
+
+func checkPlan[K any](t *testing.T, name string, _ K) {
+	t.Helper()
+	c, err := structcodec.For[K]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range 50 {
+		var k K
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&k)), unsafe.Sizeof(k))
+		for i := range raw {
+			raw[i] = byte(seed*131 + i*7 + 1) // every byte, padding too
+		}
+		got, ok := mapops.PlanKey(k)
+		if !ok {
+			t.Fatalf("%s: not planned", name)
+		}
+		want := make([]byte, c.Size())
+		if err := c.Encode(want, &k); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: planned bytes % x, the codec's % x", name, got, want)
 		}
 	}
 }
