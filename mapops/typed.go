@@ -15,8 +15,10 @@ import (
 // Typed is a Map whose keys are K and values V, converted to the kernel's
 // bytes by structcodec. Where the Go memory of K or V already is its C
 // layout (fixed-size integers, floats, arrays of them, and structs of those
-// without padding or tags that change bytes), values go to the kernel
-// without any copy.
+// without padding or tags that change bytes), they go to the kernel
+// without any copy. Lookups also write straight into values that differ
+// from their C layout only in padding and bools, and build keys that
+// differ only in padding and big-endian fields on the stack.
 //
 // A Typed is safe for concurrent use. It does not own the Map.
 type Typed[K, V any] struct {
