@@ -43,3 +43,21 @@ func PlanKey[K any](key K) ([]byte, bool) {
 	p.build(&b, unsafe.Pointer(&key))
 	return b[:c.Size()], true
 }
+
+// OverlayRead reads a V from its C bytes b the way Typed reads values the
+// kernel wrote (see overlay); ok is false when Typed decodes V with the
+// codec instead.
+func OverlayRead[V any](b []byte) (v V, ok bool) {
+	c, err := structcodec.For[V]()
+	if err != nil {
+		panic(err)
+	}
+	t := &Typed[uint32, V]{vc: c, vSize: c.Size()}
+	if t.vOverlay = overlay(c.Layout(), 0, &t.vBools); !t.vOverlay {
+		return v, false
+	}
+	if err := t.decodeValue(b, &v); err != nil {
+		panic(err)
+	}
+	return v, true
+}
