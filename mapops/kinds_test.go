@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,6 +135,28 @@ func TestPerCPU(t *testing.T) {
 			}
 			if diff := cmp.Diff(vals, got); diff != "" {
 				t.Errorf("per-CPU values (-want +got):\n%s", diff)
+			}
+			// AllPerCPU walks the map with every CPU's value; All refuses.
+			walked := map[uint32][][3]uint32{}
+			all, errf := tm.AllPerCPU()
+			for k, vs := range all {
+				walked[k] = slices.Clone(vs)
+			}
+			if err := errf(); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(vals, walked[2]); diff != "" {
+				t.Errorf("AllPerCPU: key 2 (-want +got):\n%s", diff)
+			}
+			if len(walked[1]) != ncpu || walked[1][ncpu-1] != [3]uint32{1, 2, 3} {
+				t.Errorf("AllPerCPU: key 1: %v", walked[1])
+			}
+			plain, perr := tm.All()
+			for range plain {
+				t.Error("All yielded a per-CPU entry")
+			}
+			if err := perr(); err == nil || !strings.Contains(err.Error(), "AllPerCPU") {
+				t.Errorf("All on a per-CPU map: %v, want an error pointing to AllPerCPU", err)
 			}
 			// The lookup fills the caller's slice without allocating.
 			checkNoAllocs(t, "LookupPerCPU", func() { tm.LookupPerCPU(2, got) })
