@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -120,5 +122,51 @@ func fill(b *testing.B, w *progs.RingbufWriter, r *Reader, data []byte, want int
 		if err != nil && !errors.Is(err, unix.EINTR) || ret != 0 {
 			b.Fatalf("fill: %d, %v", ret, err)
 		}
+	}
+}
+
+// BenchmarkWake measures how long a Read blocked in epoll_wait on a kernel
+// ring takes to return after Close or after its context is cancelled:
+// ns/op is the time from the call to Read's return, max-ns the slowest.
+//
+//	go test -run '^$' -bench Wake -benchtime 200x -count 6 ./ringbuf/
+func BenchmarkWake(b *testing.B) {
+	testutil.CheckLeaks(b)
+	testutil.RequireFeature(b, sys.HaveRingbuf)
+	m := newRingbufMap(b, os.Getpagesize())
+	for _, by := range []string{"Close", "Cancel"} {
+		b.Run(by, func(b *testing.B) {
+			var slowest time.Duration
+			b.StopTimer()
+			for range b.N {
+				r, err := NewReader(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { _, err := r.Read(ctx); done <- err }()
+				for len(r.w.turn) == 0 { // until the reader holds the epoll turn
+					time.Sleep(50 * time.Microsecond)
+				}
+				time.Sleep(200 * time.Microsecond) // and is asleep in epoll_wait
+				start := time.Now()
+				b.StartTimer()
+				if by == "Close" {
+					r.Close()
+				} else {
+					cancel()
+				}
+				err = <-done
+				b.StopTimer()
+				slowest = max(slowest, time.Since(start))
+				if err == nil {
+					b.Fatal("Read returned no error")
+				}
+				cancel()
+				r.Close()
+			}
+			b.ReportMetric(float64(slowest.Nanoseconds()), "max-ns")
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -296,6 +297,7 @@ func TestConsumeN(t *testing.T) {
 // cancellation and deadline, with the documented errors.
 func TestCloseAndCancelWake(t *testing.T) {
 	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		goroutines := runtime.NumGoroutine()
 		within := func(what string, ch chan error, want error) {
 			t.Helper()
 			select {
@@ -339,6 +341,14 @@ func TestCloseAndCancelWake(t *testing.T) {
 		}
 		if _, err := s.r.Consume(func([]byte) error { return nil }); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Consume after Close: %v", err)
+		}
+		// Every goroutine this test started has returned; the Reader left
+		// none of its own behind.
+		for start := time.Now(); runtime.NumGoroutine() > goroutines; {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%d goroutines, %d before the test", runtime.NumGoroutine(), goroutines)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	})
 }
