@@ -184,12 +184,45 @@ func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 
 var errClosedRead = fmt.Errorf("ringbuf read: %w", ErrClosed)
 
-// tryRead copies the next record into rec, if there is one.
+// tryRead copies the next record into rec, if there is one. It locks
+// without defer and tries the common case, a committed record already
+// seen at the last look at the producer position, before the general loop:
+// this is ReadInto's per-record path.
 func (r *Reader) tryRead(rec *Record) (bool, error) {
-	if !r.enter() {
+	r.mu.Lock()
+	if !r.mapped {
+		r.mu.Unlock()
 		return false, errClosedRead
 	}
-	defer r.leave()
+	rg, c := &r.ring, &r.cur
+	var ok bool
+	var err error
+	if pos := c.pos; pos != c.end {
+		word := atomic.LoadUint32(rg.lenWord(pos))
+		n := uint64(word & lenMask)
+		if total := round8(n + hdrSize); word&(busyBit|discardBit) == 0 && total <= c.end-pos {
+			c.pos = pos + total
+			rec.Sample = append(rec.Sample[:0], rg.bytes(pos+hdrSize, n)...)
+			rec.Remaining = int(c.end - c.pos)
+			if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
+				rg.publish(c)
+			}
+			ok = true
+		}
+	}
+	if !ok {
+		ok, err = r.readSlow(rec)
+	}
+	r.mu.Unlock()
+	if r.closed.Load() {
+		r.release()
+	}
+	return ok, err
+}
+
+// readSlow is tryRead's general case, with r.mu held: discarded and busy
+// records, corruption, and new looks at the producer position.
+func (r *Reader) readSlow(rec *Record) (bool, error) {
 	rg, c := &r.ring, &r.cur
 	for look := 0; look < 2; look++ {
 		for {
