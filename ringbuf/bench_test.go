@@ -22,6 +22,8 @@ import (
 //
 //	Floor     a bare loop over the same mapping: load each length word,
 //	          step over the record, store the consumer position once
+//	CopyFloor the floor of a goroutine-safe copying read: the bare loop
+//	          with an uncontended mutex held per record and a copy of it
 //	Consume   the zero-copy callback form (position published once per batch)
 //	ReadInto  copying each record into a reused Record
 //
@@ -40,6 +42,26 @@ func BenchmarkDrain(b *testing.B) {
 					word := atomic.LoadUint32(rg.lenWord(pos))
 					pos += round8(uint64(word&lenMask) + hdrSize)
 					n++
+				}
+				atomic.StoreUint64(rg.cons, pos)
+				r.cur = rg.load()
+				return n
+			})
+		})
+		b.Run(fmt.Sprintf("%dB/CopyFloor", size), func(b *testing.B) {
+			var buf []byte
+			benchDrain(b, size, func(r *Reader, want int) int {
+				rg := &r.ring
+				pos := atomic.LoadUint64(rg.cons)
+				end := atomic.LoadUint64(rg.prod)
+				n := 0
+				for pos < end {
+					r.mu.Lock()
+					word := atomic.LoadUint32(rg.lenWord(pos))
+					buf = append(buf[:0], rg.bytes(pos+hdrSize, uint64(word&lenMask))...)
+					pos += round8(uint64(word&lenMask) + hdrSize)
+					n++
+					r.mu.Unlock()
 				}
 				atomic.StoreUint64(rg.cons, pos)
 				r.cur = rg.load()
