@@ -249,3 +249,39 @@ func TestPoller(t *testing.T) {
 		t.Fatal("Close did not wake Poll")
 	}
 }
+
+// TestOpenOnNoWakeupRecords: a Reader opened on a ring that already holds
+// records written with BPF_RB_NO_WAKEUP (no notification will ever come
+// for them) returns them at once, and then blocks as usual.
+func TestOpenOnNoWakeupRecords(t *testing.T) {
+	requireRingbuf(t)
+	m := newRingbufMap(t, os.Getpagesize())
+	w, err := progs.NewRingbufWriter(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if ret, err := w.Output([]byte{42}, 1, NoWakeup, 3); err != nil || ret != 0 {
+		t.Fatalf("output: %d, %v", ret, err)
+	}
+	r, err := NewReader(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.AvailableBytes(); got != 3*16 {
+		t.Fatalf("AvailableBytes = %d, want %d", got, 3*16)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		rec, err := r.Read(ctx)
+		if err != nil || len(rec.Sample) != 1 || rec.Sample[0] != 42 {
+			t.Fatalf("Read %d = %v, %v", i, rec.Sample, err)
+		}
+	}
+	r.SetDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := r.Read(ctx); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read of an empty ring: %v, want a deadline error", err)
+	}
+}
