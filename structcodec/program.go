@@ -277,7 +277,7 @@ func (p *program) finish(size int) {
 func (p *program) check(base unsafe.Pointer) error {
 	if p.onlyArrays {
 		for _, s := range p.nuls {
-			if bytes.IndexByte(unsafe.Slice((*byte)(unsafe.Add(base, s.off)), s.n), 0) < 0 {
+			if !hasNUL(unsafe.Slice((*byte)(unsafe.Add(base, s.off)), s.n)) {
 				return p.unterminated(s)
 			}
 		}
@@ -288,7 +288,7 @@ func (p *program) check(base unsafe.Pointer) error {
 		src := unsafe.Add(base, o.goOff)
 		switch o.code {
 		case opCheck:
-			if bytes.IndexByte(unsafe.Slice((*byte)(src), o.n), 0) < 0 {
+			if !hasNUL(unsafe.Slice((*byte)(src), o.n)) {
 				return UnterminatedError(o.field, o.n)
 			}
 		case opString:
@@ -317,6 +317,21 @@ func (p *program) unterminated(s span) error {
 		}
 	}
 	return UnterminatedError("?", s.n)
+}
+
+// hasNUL reports whether b holds a zero byte. C strings in map keys and
+// values are short and usually end early: a plain loop beats
+// bytes.IndexByte's vector set-up there.
+func hasNUL(b []byte) bool {
+	if len(b) > 64 {
+		return bytes.IndexByte(b, 0) >= 0
+	}
+	for _, c := range b {
+		if c == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // encode writes the C bytes; check must have passed.
