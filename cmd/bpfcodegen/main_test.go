@@ -9,6 +9,7 @@ import (
 
 // TestCommandWritesOutput runs the command as go generate would.
 func TestCommandWritesOutput(t *testing.T) {
+	requireGo(t)
 	out := filepath.Join(t.TempDir(), "good_bpf.go")
 	args := os.Args
 	defer func() { os.Args = args }()
