@@ -197,7 +197,7 @@ func (d *demo) counter() (part, error) {
 	return part{
 		name: "counter",
 		round: func(ctx context.Context) (string, error) {
-			if _, err := progs.Run(prog, runs); err != nil {
+			if _, err := runTimes(prog, runs); err != nil {
 				return "", err
 			}
 			v, ok, err := w.WaitTimeout(2 * time.Second)
@@ -250,7 +250,7 @@ func (d *demo) ringbuf() (part, error) {
 	return part{
 		name: "ringbuf",
 		round: func(ctx context.Context) (string, error) {
-			if _, err := progs.Run(prog, events); err != nil {
+			if _, err := runTimes(prog, events); err != nil {
 				return "", err
 			}
 			var cells []string
@@ -461,9 +461,24 @@ func runOnEveryCPU(prog *sys.FD, cpus int) error {
 		if err := unix.SchedSetaffinity(0, &one); err != nil {
 			continue // offline
 		}
-		if _, err := progs.Run(prog, cpu+1); err != nil {
+		if _, err := runTimes(prog, cpu+1); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runTimes runs prog n times, one test run each: a test run repeated by the
+// kernel stops early with EINTR when a signal (the Go runtime's preemption)
+// arrives, having run an unknown number of times.
+func runTimes(prog *sys.FD, n int) (uint32, error) {
+	var ret uint32
+	for range n {
+		r, err := progs.Run(prog, 1)
+		if err != nil {
+			return 0, err
+		}
+		ret = r
+	}
+	return ret, nil
 }
