@@ -35,8 +35,26 @@ func Load(progType uint32, name string, insns []asm.Insn) (*sys.FD, error) {
 var packet [64]byte
 
 // Run runs a socket filter program repeat times (at least once) with
-// BPF_PROG_TEST_RUN and returns its last return value.
+// BPF_PROG_TEST_RUN and returns its last return value. It runs the program
+// once per system call: a run the kernel repeats itself can stop early with
+// EINTR when the Go runtime signals the thread, having run an unknown
+// number of times (RunRepeated is that, for when the count can be checked
+// afterwards).
 func Run(prog *sys.FD, repeat int) (uint32, error) {
+	var ret uint32
+	for range max(repeat, 1) {
+		var err error
+		if ret, err = RunRepeated(prog, 1); err != nil {
+			return 0, err
+		}
+	}
+	return ret, nil
+}
+
+// RunRepeated runs a socket filter program repeat times in one
+// BPF_PROG_TEST_RUN, which is fast but may end early with an error
+// wrapping unix.EINTR after any number of runs.
+func RunRepeated(prog *sys.FD, repeat int) (uint32, error) {
 	var out [len(packet)]byte
 	attr := sys.TestRunAttr{
 		DataSizeIn:  uint32(len(packet)),

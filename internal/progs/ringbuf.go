@@ -168,13 +168,15 @@ func (w *RingbufWriter) set(size int, flags uint32, data []byte) error {
 }
 
 // Output runs bpf_ringbuf_output of data (padded with zeros to size bytes)
-// with flags, repeat times. It returns the last run's helper result (0, or
-// a negative errno such as -EAGAIN when the ring was full).
+// with flags, repeat times, in one test run: a large repeat can end early
+// with EINTR (see RunRepeated), and the ring's positions tell how many ran.
+// It returns the last run's helper result (0, or a negative errno such as
+// -EAGAIN when the ring was full).
 func (w *RingbufWriter) Output(data []byte, size int, flags uint32, repeat int) (int32, error) {
 	if err := w.set(size, flags, data); err != nil {
 		return 0, err
 	}
-	ret, err := Run(w.output, repeat)
+	ret, err := RunRepeated(w.output, repeat)
 	return int32(ret), err
 }
 
