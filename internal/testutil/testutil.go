@@ -142,6 +142,9 @@ func RequireTool(t testing.TB, name string) string {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		reason := fmt.Sprintf("%s is not installed (scripts/test.sh installs it)", name)
+		if os.Getenv("BPFMAPS_VMTEST") == "1" {
+			reason = fmt.Sprintf("%s is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)", name)
+		}
 		if os.Getenv(RequireToolsEnv) == "1" {
 			t.Fatalf("%s=1 but the test would skip: %s", RequireToolsEnv, reason)
 		}
