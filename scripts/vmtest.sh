@@ -199,6 +199,11 @@ done
 
 # --- test binaries and the initramfs ----------------------------------------
 
+# One run at a time per checkout: a second run would overwrite the
+# initramfs and the results of the first while its VMs read them.
+mkdir -p "$(dirname "$work")"
+exec 9>"$(dirname "$work")/vmtest.lock"
+flock -n 9 || die "another scripts/vmtest.sh is running in this checkout (it holds $(dirname "$work")/vmtest.lock)"
 rm -rf "$work"
 mkdir -p "$work/root/bin" "$work/root/vmtest/bin" "$work/root/vmtest/src" "$work/logs"
 : >"$work/root/vmtest/tests"
