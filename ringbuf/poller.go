@@ -163,8 +163,10 @@ func (p *Poller) sleep(ctx context.Context) ([]int, error) {
 		return nil, ErrClosed
 	default:
 	}
-	stop := context.AfterFunc(ctx, p.w.wake)
-	defer stop()
+	if ctx.Done() != nil { // Background can never end: no callback, no allocation
+		stop := context.AfterFunc(ctx, p.w.wake)
+		defer stop()
+	}
 	timeout := -1
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(0, int((time.Until(d)+time.Millisecond-1)/time.Millisecond))

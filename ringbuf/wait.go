@@ -172,8 +172,10 @@ func (w *waiter) wait(ctx context.Context, done <-chan struct{}) error {
 
 // sleep is one epoll_wait, holding the turn.
 func (w *waiter) sleep(ctx context.Context, dl time.Time) error {
-	stop := context.AfterFunc(ctx, w.wake)
-	defer stop()
+	if ctx.Done() != nil { // Background can never end: no callback, no allocation
+		stop := context.AfterFunc(ctx, w.wake)
+		defer stop()
+	}
 	timeout := -1
 	if d, ok := ctx.Deadline(); ok && (dl.IsZero() || d.Before(dl)) {
 		dl = d
