@@ -1,7 +1,7 @@
 // Package btf encodes the few BTF types that bpfmaps' hand-assembled test
 // programs need: the verifier insists on BTF func_info for any program
 // with a callback subprogram (bpf_user_ringbuf_drain, bpf_loop). It is a
-// minimal encoder, not a BTF library: INT, PTR, FUNC_PROTO and FUNC only.
+// minimal encoder, not a BTF library: INT, PTR, STRUCT, FUNC_PROTO and FUNC only.
 package btf
 
 import (
