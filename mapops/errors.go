@@ -103,6 +103,7 @@ type SizeError struct {
 	Want int
 }
 
+// Error names the map, the operation and both sizes.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("%s: %s: %s is %d bytes, the map needs %d", e.Map, e.Op, e.What, e.Got, e.Want)
 }

@@ -13,6 +13,8 @@ type FieldError struct {
 	Reason string // why, e.g. "unsupported kind *int (pointers have no C layout)"
 }
 
+// Error names the field (from its type) and why it has no C layout or
+// why the value does not fit it.
 func (e *FieldError) Error() string {
 	if e.Op == "" {
 		return "structcodec: " + e.Field + ": " + e.Reason
@@ -29,6 +31,7 @@ type ShortBufferError struct {
 	Need int    // the C size of the type
 }
 
+// Error names the operation, the type and both lengths.
 func (e *ShortBufferError) Error() string {
 	return fmt.Sprintf("structcodec: %s %s: buffer of %d bytes, need %d", e.Op, e.Type, e.Len, e.Need)
 }

@@ -59,6 +59,7 @@ var opNames = [opCount]string{
 	OpBTFLoad:                 "btf load",
 }
 
+// String returns the operation as error messages name it, such as "map lookup".
 func (op Op) String() string {
 	if op < opCount {
 		return opNames[op]
@@ -76,6 +77,8 @@ type Error struct {
 	Log   string // verifier or BTF log, when the kernel wrote one
 }
 
+// Error names the operation and says what the errno means for it,
+// followed by the verifier log if there is one.
 func (e *Error) Error() string {
 	s := e.Op.String() + ": " + describe(e.Op, e.Errno)
 	if e.Log != "" {
