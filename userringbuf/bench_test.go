@@ -53,47 +53,38 @@ func benchKernel(b *testing.B) (*Producer, *progs.UserRingbufDrain) {
 func BenchmarkReserveSubmit64(b *testing.B) {
 	b.Run("kernel", func(b *testing.B) {
 		p, d := benchKernel(b)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			s, err := p.Reserve(64)
-			if err == errNoSpace {
-				b.StopTimer()
-				drainAll(b, d, p)
-				b.StartTimer()
-				s, err = p.Reserve(64)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			copy(s.Bytes(), payload64[:])
-			if err := s.Submit(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		reserveSubmit64(b, p, func() { drainAll(b, d, p) })
 	})
 	b.Run("memory", func(b *testing.B) {
 		p, c := newInMemory(benchRing)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			s, err := p.Reserve(64)
-			if err == errNoSpace {
-				b.StopTimer()
-				for n, _ := c.Drain(func([]byte) bool { return true }, 0); n > 0; n, _ = c.Drain(func([]byte) bool { return true }, 0) {
-				}
-				b.StartTimer()
-				s, err = p.Reserve(64)
+		reserveSubmit64(b, p, func() {
+			for n, _ := c.Drain(func([]byte) bool { return true }, 0); n > 0; n, _ = c.Drain(func([]byte) bool { return true }, 0) {
 			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			copy(s.Bytes(), payload64[:])
-			if err := s.Submit(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		})
 	})
+}
+
+// reserveSubmit64 times b.N Reserve + fill + Submit of 64 bytes into p,
+// calling drain with the timer stopped whenever the ring is full.
+func reserveSubmit64(b *testing.B, p *Producer, drain func()) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s, err := p.Reserve(64)
+		if err == errNoSpace {
+			b.StopTimer()
+			drain()
+			b.StartTimer()
+			s, err = p.Reserve(64)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		copy(s.Bytes(), payload64[:])
+		if err := s.Submit(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // The floor: the same stores into the same mapped ring with no
