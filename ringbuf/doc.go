@@ -8,9 +8,10 @@
 // kernel maps twice in a row so records never wrap, read-only) and waits
 // for the kernel's wake-ups in epoll. Read and ReadInto copy one record out
 // and block until there is one, with a context and an os.File-like
-// deadline; Consume and ConsumeN hand records to a function in place and
-// publish the consumer position once per batch, which is what makes
-// draining cheap. Records already in the ring are returned before any
+// deadline; ReadBatch copies out as many as a slice holds; Consume and
+// ConsumeN hand records to a function in place. The batch forms take the
+// Reader's lock and publish the consumer position once per batch, not per
+// record, which is what makes draining cheap. Records already in the ring are returned before any
 // wait, also those written with BPF_RB_NO_WAKEUP. Close wakes every
 // blocked call at once and unmaps the ring only when no call is using it.
 //

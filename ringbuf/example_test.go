@@ -72,6 +72,39 @@ func ExampleReader() {
 	// ringbuf read: deadline passed: i/o timeout
 }
 
+// ReadBatch copies out every record waiting in the ring, up to the length
+// of the slice, under one lock: the fast way to drain a busy ring into
+// memory that outlives the call. The Records and their Samples are reused
+// from call to call.
+func ExampleReader_ReadBatch() {
+	ring := newRing(64<<10, 100)
+	defer ring.Close()
+
+	r, err := ringbuf.NewReader(ring)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	recs := make([]ringbuf.Record, 64)
+	for total := 0; total < 100; {
+		n, err := r.ReadBatch(ctx, recs)
+		for _, rec := range recs[:n] {
+			_ = rec.Sample // a copy: keep it until the next ReadBatch
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		total += n
+		fmt.Println("batch of", n, "records, then", recs[n-1].Remaining, "bytes waiting")
+	}
+	// Output:
+	// batch of 64 records, then 864 bytes waiting
+	// batch of 36 records, then 0 bytes waiting
+}
+
 // A Poller serves many rings from one goroutine, each with its own
 // handler, like libbpf's ring_buffer__add and ring_buffer__poll.
 func ExamplePoller() {

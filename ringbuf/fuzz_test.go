@@ -1,9 +1,11 @@
 package ringbuf
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -51,22 +53,47 @@ func FuzzConsume(f *testing.F) {
 				t.Fatalf("error not wrapping ErrCorrupt: %v", err)
 			}
 		}
-		_, err = r.Consume(check)
-		checkErr(err)
+		var consumed [][]byte
+		_, errConsume := r.Consume(func(b []byte) error {
+			consumed = append(consumed, bytes.Clone(b))
+			return check(b)
+		})
+		checkErr(errConsume)
 		if got := *p.r.cons; got-cons > prod-cons {
 			t.Fatalf("consumer position moved from %#x to %#x, producer at %#x", cons, got, prod)
 		}
-		// ReadInto from the same start: it has its own per-record path.
-		*p.r.cons = cons
-		r.cur = p.r.load()
+		// The copying reads, from the same start, must return the same
+		// records and stop at the same corruption.
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		var rec Record
-		for i := 0; i < 4; i++ {
-			err := r.ReadInto(ctx, &rec)
+		for _, batch := range []int{1, 3} {
+			*p.r.cons = cons
+			r.cur = p.r.load()
+			recs := make([]Record, batch)
+			var read [][]byte
+			var err error
+			for len(read) <= len(consumed) {
+				n := 0
+				if batch == 1 {
+					if err = r.ReadInto(ctx, &recs[0]); err == nil {
+						n = 1
+					}
+				} else {
+					n, err = r.ReadBatch(ctx, recs)
+				}
+				for _, rec := range recs[:n] {
+					read = append(read, bytes.Clone(rec.Sample))
+				}
+				if err != nil {
+					break
+				}
+			}
 			checkErr(err)
-			if err != nil {
-				break
+			if !slices.EqualFunc(read, consumed, bytes.Equal) {
+				t.Fatalf("batches of %d read %d records, Consume %d, or their bytes differ", batch, len(read), len(consumed))
+			}
+			if (errConsume != nil) != errors.Is(err, ErrCorrupt) {
+				t.Fatalf("batches of %d ended with %v, Consume with %v", batch, err, errConsume)
 			}
 		}
 	})

@@ -21,7 +21,8 @@ var ErrClosed = os.ErrClosed
 
 // Record is one record read from a ring.
 type Record struct {
-	// Sample holds the record's bytes. ReadInto reuses its capacity.
+	// Sample holds the record's bytes. ReadInto and ReadBatch reuse its
+	// capacity.
 	Sample []byte
 	// Remaining is how many bytes of later records the reader had already
 	// seen in the ring when it returned this one.
@@ -31,9 +32,11 @@ type Record struct {
 // Reader consumes the records BPF programs write to a BPF_MAP_TYPE_RINGBUF
 // map, or that a Producer writes to an in-memory ring.
 //
-// Read and ReadInto copy a record out; Consume and ConsumeN hand records to
-// a function in place, with no copy, and publish the consumer position
-// once per batch. Records already in the ring are always returned before
+// Read and ReadInto copy one record out, ReadBatch as many as a slice
+// holds; Consume and ConsumeN hand records to a function in place, with no
+// copy. Each call takes the Reader's lock once, whatever the number of
+// records, and the consumer position is published once per batch, so the
+// batch forms are the cheap ones for a busy ring. Records already in the ring are always returned before
 // any wait, so records written with BPF_RB_NO_WAKEUP are never left
 // behind. All methods are safe for concurrent use; each record goes to
 // exactly one caller. Close wakes every blocked call at once.
@@ -169,11 +172,12 @@ func (r *Reader) Read(ctx context.Context) (Record, error) {
 // loop over records allocates nothing. The consumer position is published
 // when the records seen at the last look at the producer position have
 // been read, when a quarter of the ring has been read since the last
-// publication, and before every wait.
+// publication, and before every wait. Each call takes the Reader's lock;
+// to drain many records, ReadBatch takes it once for all of them.
 func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 	for {
-		ok, err := r.tryRead(rec)
-		if ok || err != nil {
+		n, err := r.tryReadBatch(unsafe.Slice(rec, 1))
+		if n > 0 || err != nil {
 			return err
 		}
 		if err := r.wait(ctx, "ringbuf read"); err != nil {
@@ -184,44 +188,78 @@ func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 
 var errClosedRead = fmt.Errorf("ringbuf read: %w", ErrClosed)
 
-// tryRead copies the next record into rec, if there is one. It locks
-// without defer and tries the common case, a committed record already
-// seen at the last look at the producer position, before the general loop:
-// this is ReadInto's per-record path.
-func (r *Reader) tryRead(rec *Record) (bool, error) {
+// ReadBatch waits, like ReadInto, until the ring holds a record, then
+// copies up to len(recs) of the records in the ring into recs, reusing the
+// capacity of each Sample, and returns how many it copied. It takes the
+// Reader's lock once per call, not once per record, so it is the cheapest
+// copying read: use it to drain a busy ring. Like an io.Reader, it may
+// return n > 0 records together with an error (a corrupt record after
+// them); handle the records first. An empty recs returns 0, nil.
+func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := r.tryReadBatch(recs)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if err := r.wait(ctx, "ringbuf read"); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// tryReadBatch copies the records in the ring into recs, up to len(recs).
+// Its loop handles the common case, committed records already seen at the
+// last look at the producer position, and publishes once at the end; the
+// rest (discarded and busy records, corruption, new looks) is readSlow's.
+func (r *Reader) tryReadBatch(recs []Record) (int, error) {
 	r.mu.Lock()
 	if !r.mapped {
 		r.mu.Unlock()
-		return false, errClosedRead
+		return 0, errClosedRead
 	}
 	rg, c := &r.ring, &r.cur
-	var ok bool
+	n := 0
 	var err error
-	if pos := c.pos; pos != c.end {
-		word := atomic.LoadUint32(rg.lenWord(pos))
-		n := uint64(word & lenMask)
-		if total := round8(n + hdrSize); word&(busyBit|discardBit) == 0 && total <= c.end-pos {
-			c.pos = pos + total
-			rec.Sample = append(rec.Sample[:0], rg.bytes(pos+hdrSize, n)...)
-			rec.Remaining = int(c.end - c.pos)
-			if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
-				rg.publish(c)
+	for n < len(recs) {
+		pos, end := c.pos, c.end
+		for ; n < len(recs) && pos != end; n++ {
+			word := atomic.LoadUint32(rg.lenWord(pos))
+			size := uint64(word & lenMask)
+			total := round8(size + hdrSize)
+			if word&(busyBit|discardBit) != 0 || total > end-pos {
+				break
 			}
-			ok = true
+			rec := &recs[n]
+			rec.Sample = append(rec.Sample[:0], rg.bytes(pos+hdrSize, size)...)
+			pos += total
+			rec.Remaining = int(end - pos)
 		}
+		c.pos = pos
+		if n == len(recs) {
+			break
+		}
+		var ok bool
+		if ok, err = r.readSlow(&recs[n]); !ok {
+			break
+		}
+		n++
 	}
-	if !ok {
-		ok, err = r.readSlow(rec)
+	if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
+		rg.publish(c)
 	}
 	r.mu.Unlock()
 	if r.closed.Load() {
 		r.release()
 	}
-	return ok, err
+	return n, err
 }
 
-// readSlow is tryRead's general case, with r.mu held: discarded and busy
-// records, corruption, and new looks at the producer position.
+// readSlow copies the next record into rec in the general case, with r.mu
+// held: discarded and busy records, corruption, and new looks at the
+// producer position.
 func (r *Reader) readSlow(rec *Record) (bool, error) {
 	rg, c := &r.ring, &r.cur
 	for look := 0; look < 2; look++ {

@@ -56,6 +56,59 @@ func TestSizes(t *testing.T) {
 	})
 }
 
+// TestReadBatch reads a stream of records of mixed sizes, with discarded
+// ones among them and wrapping round a one-page ring, in batches of 1, 3
+// and 64: every committed record arrives once, in order and intact, with
+// Remaining counting the bytes behind it, and the consumer position is
+// published when a batch reaches the producer position.
+func TestReadBatch(t *testing.T) {
+	forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+		ctx := context.Background()
+		if n, err := s.r.ReadBatch(ctx, nil); n != 0 || err != nil {
+			t.Fatalf("ReadBatch(nil) = %d, %v", n, err)
+		}
+		recs := make([]Record, 64)
+		seq := 0
+		for round := 0; round < 40; round++ {
+			var want [][]byte
+			for k := 0; k < 7; k++ {
+				size := 1 + (seq*37)%300
+				if k%3 == 1 {
+					s.reserve(t, pattern(size, 1), size, true, 0) // discarded
+				}
+				rec := pattern(size, seq)
+				if s.output(t, rec, size, 0) {
+					t.Fatalf("round %d: record %d dropped", round, k)
+				}
+				want = append(want, rec)
+				seq++
+			}
+			batch := []int{1, 3, 64}[round%3]
+			for len(want) > 0 {
+				n, err := s.r.ReadBatch(ctx, recs[:batch])
+				if err != nil || n == 0 || n > min(batch, len(want)) {
+					t.Fatalf("round %d: ReadBatch of %d = %d, %v with %d records waiting", round, batch, n, err, len(want))
+				}
+				for i, rec := range recs[:n] {
+					if !bytes.Equal(rec.Sample, want[i]) {
+						t.Fatalf("round %d: record %d of the batch differs: %x", round, i, rec.Sample[:min(len(rec.Sample), 8)])
+					}
+				}
+				want = want[n:]
+				if rest := recs[n-1].Remaining; (rest == 0) != (len(want) == 0) {
+					t.Fatalf("round %d: Remaining %d with %d records left", round, rest, len(want))
+				}
+			}
+			if cons, prod := s.r.ConsumerPosition(), s.r.ProducerPosition(); cons != prod {
+				t.Fatalf("round %d: consumer position %d not published up to producer position %d", round, cons, prod)
+			}
+		}
+		if pos := s.r.ConsumerPosition(); pos < uint64(5*s.r.Size()) {
+			t.Fatalf("consumer position %d: the ring did not wrap several times", pos)
+		}
+	})
+}
+
 // TestWrapAround writes records that straddle the end of a one-page data
 // area, many times round, and checks each arrives contiguous and intact.
 func TestWrapAround(t *testing.T) {
@@ -334,13 +387,17 @@ func TestCloseAndCancelWake(t *testing.T) {
 			go func() { _, err := s.r.Read(context.Background()); all <- err }()
 		}
 		go func() { _, err := s.r.ConsumeWait(context.Background(), func([]byte) error { return nil }); all <- err }()
+		go func() { _, err := s.r.ReadBatch(context.Background(), make([]Record, 4)); all <- err }()
 		time.Sleep(50 * time.Millisecond)
 		s.r.Close()
-		for i := 0; i < readers+1; i++ {
+		for i := 0; i < readers+2; i++ {
 			within("close", all, ErrClosed)
 		}
 		if _, err := s.r.Consume(func([]byte) error { return nil }); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Consume after Close: %v", err)
+		}
+		if _, err := s.r.ReadBatch(context.Background(), make([]Record, 4)); !errors.Is(err, ErrClosed) {
+			t.Fatalf("ReadBatch after Close: %v", err)
 		}
 		// Every goroutine this test started has returned; the Reader left
 		// none of its own behind.
