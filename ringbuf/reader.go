@@ -175,15 +175,8 @@ func (r *Reader) Read(ctx context.Context) (Record, error) {
 // publication, and before every wait. Each call takes the Reader's lock;
 // to drain many records, ReadBatch takes it once for all of them.
 func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
-	for {
-		n, err := r.tryReadBatch(unsafe.Slice(rec, 1))
-		if n > 0 || err != nil {
-			return err
-		}
-		if err := r.wait(ctx, "ringbuf read"); err != nil {
-			return err
-		}
-	}
+	_, err := r.ReadBatch(ctx, unsafe.Slice(rec, 1))
+	return err
 }
 
 var errClosedRead = fmt.Errorf("ringbuf read: %w", ErrClosed)
