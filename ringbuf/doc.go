@@ -11,9 +11,10 @@
 // deadline; ReadBatch copies out as many as a slice holds; Consume and
 // ConsumeN hand records to a function in place. The batch forms take the
 // Reader's lock and publish the consumer position once per batch, not per
-// record, which is what makes draining cheap. Records already in the ring are returned before any
-// wait, also those written with BPF_RB_NO_WAKEUP. Close wakes every
-// blocked call at once and unmaps the ring only when no call is using it.
+// record, which is what makes draining cheap. Records already in the ring
+// are returned before any wait, also those written with BPF_RB_NO_WAKEUP.
+// Close wakes every blocked call at once and unmaps the ring only when no
+// call is using it.
 //
 // A Poller serves many rings from one goroutine, each with its own
 // handler, like libbpf's ring_buffer__add and ring_buffer__poll.

@@ -36,10 +36,11 @@ type Record struct {
 // holds; Consume and ConsumeN hand records to a function in place, with no
 // copy. Each call takes the Reader's lock once, whatever the number of
 // records, and the consumer position is published once per batch, so the
-// batch forms are the cheap ones for a busy ring. Records already in the ring are always returned before
-// any wait, so records written with BPF_RB_NO_WAKEUP are never left
-// behind. All methods are safe for concurrent use; each record goes to
-// exactly one caller. Close wakes every blocked call at once.
+// batch forms are the cheap ones for a busy ring. Records already in the
+// ring are always returned before any wait, so records written with
+// BPF_RB_NO_WAKEUP are never left behind. All methods are safe for
+// concurrent use; each record goes to exactly one caller. Close wakes
+// every blocked call at once.
 type Reader struct {
 	mu     sync.Mutex // held while ring memory is in use
 	ring   ring
