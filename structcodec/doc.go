@@ -20,6 +20,13 @@
 //	                         N bytes or more, or holding a NUL, is an error; decoding
 //	                         reads up to the first NUL (all N bytes if there is none)
 //
+// Options combine with commas, in any order: bpf:"offset=8,be". A bpf tag
+// has no name, but the form encoding/json users write, with an empty name
+// before the options, means the same: bpf:",be" and bpf:",offset=8,be" are
+// bpf:"be" and bpf:"offset=8,be". Empty options are ignored. cstring needs
+// at least one byte, for the NUL. Offsets and sizes, and so every layout,
+// are bounded by math.MaxInt32 bytes; a BPF map value is at most a few MiB.
+//
 // Encoding checks every text field before it writes anything, so on error
 // dst is untouched. Decoding accepts any bytes.
 //

@@ -1,7 +1,9 @@
 package structcodec
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -104,6 +106,16 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
+// maxSize bounds every offset and size, so that no sum or product of them
+// overflows an int: a BPF map value is at most a few MiB, far below it.
+const maxSize = math.MaxInt32
+
+// pastMax is the reason given for an offset or size past maxSize; what
+// says which one.
+func pastMax(format string, args ...any) string {
+	return fmt.Sprintf(format, args...) + fmt.Sprintf(" is past %d (math.MaxInt32), the largest offset or size a BPF value can have", maxSize)
+}
+
 // build computes the layout of t; path names t in errors.
 func build(t reflect.Type, path string) (*Layout, error) {
 	l := &Layout{typ: t, name: path}
@@ -115,6 +127,9 @@ func build(t reflect.Type, path string) (*Layout, error) {
 		e, err := build(t.Elem(), path+"[]")
 		if err != nil {
 			return nil, err
+		}
+		if t.Len() > 0 && e.size > maxSize/t.Len() {
+			return nil, &FieldError{Field: path, Reason: pastMax("an array of %d elements of %d bytes", t.Len(), e.size)}
 		}
 		l.elem, l.n = e, t.Len()
 		l.size, l.align = e.size*t.Len(), e.align
@@ -167,6 +182,9 @@ func parseTag(tag string) (tagOptions, error) {
 		opt = strings.TrimSpace(opt)
 		key, val, hasVal := strings.Cut(opt, "=")
 		switch {
+		case opt == "":
+			// An empty option, as in bpf:",be": encoding/json users write
+			// the name that bpf tags do not have.
 		case opt == "be":
 			o.be = true
 		case opt == "cstring":
@@ -175,6 +193,9 @@ func parseTag(tag string) (tagOptions, error) {
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 0 || (key == "size" && n == 0) {
 				return o, fmt.Errorf("bad tag option %q: want %s=N with N a non-negative integer", opt, key)
+			}
+			if n > maxSize {
+				return o, errors.New(pastMax("%s=%d", key, n))
 			}
 			if key == "offset" {
 				o.offset = n
@@ -234,11 +255,16 @@ func buildStruct(l *Layout, t reflect.Type, path string) error {
 			Name: sf.Name, Index: i, Offset: off, Size: fl.size, Type: sf.Type,
 			BigEndian: opts.be, CString: opts.cstring, Layout: fl, goOffset: sf.Offset,
 		})
+		if off > maxSize-fl.size { // off and fl.size are each at most maxSize
+			return &FieldError{Field: fpath, Reason: pastMax("the end of a field of %d bytes at offset %d", fl.size, off)}
+		}
 		end = off + fl.size
 		prev = sf.Name
 		l.align = max(l.align, align)
 	}
-	l.size = roundUp(end, l.align)
+	if l.size = roundUp(end, l.align); l.size > maxSize {
+		return &FieldError{Field: path, Reason: pastMax("the struct's size with padding, %d bytes,", l.size)}
+	}
 	return nil
 }
 
@@ -261,6 +287,9 @@ func buildField(t reflect.Type, o tagOptions, path string) (*Layout, error) {
 	}
 	if o.cstring && !(t.Kind() == reflect.Array && (t.Elem().Kind() == reflect.Uint8 || t.Elem().Kind() == reflect.Int8)) {
 		return nil, bad("cstring applies to [N]byte and string fields, not to %s", t)
+	}
+	if o.cstring && t.Len() == 0 {
+		return nil, bad("cstring on %s leaves no room for the NUL terminator: use [N]byte with N of 1 or more", t)
 	}
 	if o.be {
 		b := t
