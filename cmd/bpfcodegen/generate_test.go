@@ -83,3 +83,22 @@ func TestGenerateErrors(t *testing.T) {
 		t.Errorf("no MarshalBPF in\n%s", src)
 	}
 }
+
+// TestLeadingCommaTags generates code for tags written with an empty name
+// before the options (bpf:",be", bpf:",offset=8,be"), as for bpf:"be".
+func TestLeadingCommaTags(t *testing.T) {
+	requireGo(t)
+	src, err := Generate("testdata/bad", []string{"Comma"})
+	if err != nil {
+		t.Fatalf("Generate(Comma): %v", err)
+	}
+	for _, want := range []string{
+		"binary.BigEndian.PutUint16(dst[0:], uint16(v.A))",
+		"binary.BigEndian.PutUint32(dst[8:], uint32(v.B))",
+		"func (Comma) SizeBPF() int { return 12 }",
+	} {
+		if !bytes.Contains(src, []byte(want)) {
+			t.Errorf("generated code lacks %q:\n%s", want, src)
+		}
+	}
+}

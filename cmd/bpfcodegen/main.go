@@ -2,7 +2,9 @@
 // SizeBPF methods for Go types with `bpf:"..."` struct tags, so that
 // encoding them to their C layout costs no reflection and no interpretation.
 // The methods produce exactly the bytes of structcodec's runtime codec,
-// which uses them when they exist.
+// which uses them when they exist. Tags are read by structcodec itself, so
+// they mean here what its documentation says, in both forms: bpf:"offset=8,be"
+// and, as encoding/json users write it, bpf:",offset=8,be".
 //
 // Usage, from a //go:generate line in the package that declares the types:
 //

@@ -1,4 +1,5 @@
-// Package bad has types that bpfcodegen must refuse.
+// Package bad has types that bpfcodegen must refuse, and a few it must
+// accept.
 package bad
 
 import "time"
@@ -29,3 +30,9 @@ type Good struct{ A uint32 }
 type Generic[T any] struct{ A T }
 
 type Foreign struct{ T time.Time }
+
+// Comma writes its tags as encoding/json users do, with an empty name.
+type Comma struct {
+	A uint16 `bpf:",be"`
+	B uint32 `bpf:",offset=8,be"`
+}
