@@ -1,14 +1,11 @@
 package sys
 
 import (
-	"os"
 	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-var errClosedSentinel = os.ErrClosed
 
 // bpf issues one bpf(2) command. attr is converted to an integer only in the
 // call expression, so the attribute stays alive and on the caller's stack.
@@ -34,7 +31,6 @@ func fdCommand(op Op, cmd int, attr unsafe.Pointer, size uintptr) (*FD, error) {
 }
 
 var memlockOnce sync.Once
-var memlockRaised bool
 
 // raiseMemlock lifts RLIMIT_MEMLOCK to infinity the first time it is called
 // and reports whether that changed anything, so a retry is worth it.
@@ -46,9 +42,7 @@ func raiseMemlock() bool {
 			return
 		}
 		inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
-		if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf) == nil {
-			memlockRaised, changed = true, true
-		}
+		changed = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf) == nil
 	})
 	return changed
 }
@@ -172,7 +166,9 @@ func MapDeleteBatch(m *FD, b *Batch) error {
 }
 
 // ObjPin pins the object behind fd at path, which must be on a bpf
-// filesystem (BPF_OBJ_PIN).
+// filesystem (BPF_OBJ_PIN). A directory off a bpf filesystem is refused
+// before the system call, with the EPERM the kernel would return and an
+// error that says so.
 func ObjPin(fd *FD, path string) error {
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
@@ -183,6 +179,9 @@ func ObjPin(fd *FD, path string) error {
 		return closedError{OpObjPin}
 	}
 	defer fd.Release()
+	if e := checkPinPath(OpObjPin, path); e != nil {
+		return e
+	}
 	attr := objAttr{Pathname: unsafe.Pointer(p), BPFFD: uint32(raw)}
 	if _, errno := bpf(unix.BPF_OBJ_PIN, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
 		return newError(OpObjPin, errno)
@@ -191,11 +190,17 @@ func ObjPin(fd *FD, path string) error {
 }
 
 // ObjGet opens the object pinned at path (BPF_OBJ_GET). flags may be
-// unix.BPF_F_RDONLY or BPF_F_WRONLY.
+// unix.BPF_F_RDONLY or BPF_F_WRONLY. A path off a bpf filesystem, or a
+// directory of one, is refused before the system call, with the errno the
+// kernel would return (EACCES, or ENOENT for a missing file) and an error
+// that says it is not a pinned BPF object.
 func ObjGet(path string, flags uint32) (*FD, error) {
 	p, err := unix.BytePtrFromString(path)
 	if err != nil {
 		return nil, &Error{Op: OpObjGet, Errno: unix.EINVAL}
+	}
+	if e := checkPinPath(OpObjGet, path); e != nil {
+		return nil, e
 	}
 	attr := objAttr{Pathname: unsafe.Pointer(p), FileFlags: flags}
 	return fdCommand(OpObjGet, unix.BPF_OBJ_GET, unsafe.Pointer(&attr), unsafe.Sizeof(attr))

@@ -5,7 +5,13 @@
 // ProgTestRun, BTFLoad). Each one fills the matching member of the kernel's
 // union bpf_attr on the stack, makes the system call and turns a failure into
 // an *Error that names the operation and wraps the unix.Errno, so that
-// errors.Is(err, unix.ENOENT) works.
+// errors.Is(err, unix.ENOENT) works. The error says what the errno means
+// for that operation: an EPERM from an update is a frozen or read-only map,
+// from a pin a directory off the bpf filesystem, and only from the commands
+// that need privilege a missing CAP_BPF. ObjGet and ObjPin look at the path
+// with statfs first, so that a path that cannot hold a pinned object is
+// reported as such rather than as the kernel's EACCES or EPERM (the errno
+// stays the one the kernel would return).
 //
 // Descriptors are owned by *FD values: opened with O_CLOEXEC, closed once,
 // and protected against use after Close, so a closed FD never reaches the

@@ -2,6 +2,7 @@ package sys
 
 import (
 	"errors"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,12 +76,18 @@ type Error struct {
 	Op    Op
 	Errno unix.Errno
 	Log   string // verifier or BTF log, when the kernel wrote one
+
+	reason string // what went wrong, when known better than from Op and Errno
 }
 
 // Error names the operation and says what the errno means for it,
 // followed by the verifier log if there is one.
 func (e *Error) Error() string {
-	s := e.Op.String() + ": " + describe(e.Op, e.Errno)
+	reason := e.reason
+	if reason == "" {
+		reason = describe(e.Op, e.Errno)
+	}
+	s := e.Op.String() + ": " + reason
 	if e.Log != "" {
 		s += "\n" + e.Log
 	}
@@ -108,7 +115,7 @@ func describe(op Op, errno unix.Errno) string {
 		case OpMapFDByID:
 			return "no map with that id"
 		case OpObjGet, OpObjPin:
-			return "no such file or directory (is the path on a bpf filesystem?)"
+			return "no such file or directory"
 		}
 	case unix.EEXIST:
 		switch op {
@@ -123,11 +130,29 @@ func describe(op Op, errno unix.Errno) string {
 			return "map is full"
 		}
 	case unix.EPERM:
+		// Descriptors of maps are checked for the access the command
+		// needs; the other commands are checked for privilege.
+		switch op {
+		case OpMapUpdate, OpMapDelete, OpMapUpdateBatch, OpMapDeleteBatch, OpMapLookupAndDelete, OpMapLookupAndDeleteBatch:
+			return "operation not permitted: the map is frozen, or this descriptor was opened read-only: user space may read the map but not write it"
+		case OpMapFreeze:
+			return "operation not permitted: this descriptor was opened read-only"
+		case OpMapLookup, OpMapNextKey, OpMapLookupBatch:
+			return "operation not permitted: this descriptor was opened write-only"
+		case OpObjPin:
+			return "operation not permitted: the directory is not on a bpf filesystem (" + onBPFFS + ")"
+		}
 		return "operation not permitted: needs CAP_BPF (or CAP_SYS_ADMIN), and on kernels before 5.11 a large enough RLIMIT_MEMLOCK"
 	case unix.EBADF:
 		return "bad file descriptor (not open, or not a BPF object of the right kind)"
 	case unix.EACCES:
-		return "permission denied (map is read-only or frozen, or the verifier refused the program)"
+		switch op {
+		case OpProgLoad:
+			return "permission denied: the verifier refused the program"
+		case OpObjGet:
+			return "permission denied: the pin's owner and mode do not let this user open it with these flags"
+		}
+		return "permission denied (the map is read-only or frozen)"
 	case ENOTSUPP:
 		return "operation not supported by this kernel for this map type (ENOTSUPP)"
 	case unix.ENOSPC:
@@ -168,4 +193,4 @@ func newError(op Op, errno unix.Errno) error {
 type closedError struct{ op Op }
 
 func (e closedError) Error() string { return e.op.String() + ": use of closed file descriptor" }
-func (e closedError) Unwrap() error { return errClosedSentinel }
+func (e closedError) Unwrap() error { return os.ErrClosed }

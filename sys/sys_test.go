@@ -3,6 +3,7 @@ package sys_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,12 +23,7 @@ func newMap(t testing.TB, typ, keySize, valueSize, maxEntries, flags uint32) *sy
 	t.Helper()
 	attr := sys.MapCreateAttr{MapType: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries, MapFlags: flags}
 	sys.SetName(&attr.MapName, "sys_test")
-	fd, err := sys.MapCreate(&attr)
-	if err != nil {
-		t.Fatalf("create %s map: %v", sys.MapTypeName(typ), err)
-	}
-	t.Cleanup(func() { fd.Close() })
-	return fd
+	return create(t, attr)
 }
 
 func ptr[T any](v *T) unsafe.Pointer { return unsafe.Pointer(v) }
@@ -131,7 +127,10 @@ func TestQueueLookupAndDelete(t *testing.T) {
 	}
 	if err := sys.MapLookupAndDeleteElem(h, ptr(&k), ptr(&got), 0); err != nil {
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, sys.ENOTSUPP) {
-			t.Skipf("kernel lacks lookup-and-delete on hash maps (5.14+): %v", err)
+			// A missing kernel feature: testutil skips, also in CI.
+			testutil.RequireFeature(t, func() error {
+				return fmt.Errorf("lookup-and-delete on hash maps (5.14+): %v: %w", err, sys.ErrNotSupported)
+			})
 		}
 		t.Fatalf("lookup and delete: %v", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,13 +15,7 @@ import (
 // packages in module mode.
 func requireGo(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		reason := "the go command is not on PATH; loading packages needs `go list`"
-		if os.Getenv(testutil.RequireToolsEnv) == "1" {
-			t.Fatalf("%s=1 but the test would skip: %s", testutil.RequireToolsEnv, reason)
-		}
-		t.Skip(reason)
-	}
+	testutil.RequireTool(t, "go")
 }
 
 // codegentest is the package whose generated code the structcodec tests

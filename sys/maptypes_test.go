@@ -1,9 +1,8 @@
-package vmtests
+package sys_test
 
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"unsafe"
@@ -15,7 +14,73 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-func isNotExist(err error) bool { return errors.Is(err, unix.ENOENT) }
+// create makes a map for the test and closes it when the test ends.
+func create(t testing.TB, attr sys.MapCreateAttr) *sys.FD {
+	t.Helper()
+	fd, err := sys.MapCreate(&attr)
+	if err != nil {
+		t.Fatalf("create %s map (key %d, value %d, %d entries, flags %#x): %v",
+			sys.MapTypeName(attr.MapType), attr.KeySize, attr.ValueSize, attr.MaxEntries, attr.MapFlags, err)
+	}
+	closeLater(t, fd)
+	return fd
+}
+
+// closeLater closes fd when the test ends.
+func closeLater(t testing.TB, fd *sys.FD) {
+	t.Cleanup(func() { fd.Close() })
+}
+
+// update writes a u32 key and u64 value.
+func update(t testing.TB, m *sys.FD, key uint32, value uint64, flags uint64) {
+	t.Helper()
+	if err := sys.MapUpdateElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), flags); err != nil {
+		t.Fatalf("update %d=%d: %v", key, value, err)
+	}
+}
+
+// lookup reads the u64 value of a u32 key.
+func lookup(m *sys.FD, key uint32) (uint64, error) {
+	var v uint64
+	err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&v), 0)
+	return v, err
+}
+
+// lookupPerCPU reads the u64 value of every possible CPU under a u32 key.
+func lookupPerCPU(t testing.TB, m *sys.FD, key uint32) []uint64 {
+	t.Helper()
+	n, err := sys.PossibleCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]uint64, n) // stride of an 8-byte value is 8
+	if err := sys.MapLookupElem(m, unsafe.Pointer(&key), unsafe.Pointer(&vals[0]), 0); err != nil {
+		t.Fatalf("per-CPU lookup %d: %v", key, err)
+	}
+	return vals
+}
+
+// keys walks the map with get_next_key and returns its u32 keys in order.
+func keys(t testing.TB, m *sys.FD) []uint32 {
+	t.Helper()
+	var out []uint32
+	var key, next uint32
+	k := unsafe.Pointer(nil) // nil: start at the first key
+	for range 1 << 16 {
+		err := sys.MapGetNextKey(m, k, unsafe.Pointer(&next))
+		if errors.Is(err, unix.ENOENT) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("get next key after %d keys: %v", len(out), err)
+		}
+		out = append(out, next)
+		key = next
+		k = unsafe.Pointer(&key)
+	}
+	t.Fatalf("get next key did not end after %d keys", len(out))
+	return nil
+}
 
 // mapKinds are the map types a user can create from user space alone, with
 // the smallest attributes each accepts; the feature probe decides whether
@@ -81,63 +146,6 @@ func TestCreateEveryMapType(t *testing.T) {
 	}
 }
 
-// TestHashElements runs the element commands on the hash kinds: update
-// with each flag, lookup, get_next_key over every key exactly once, delete.
-func TestHashElements(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_LRU_HASH} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
-			testutil.CheckLeaks(t)
-			testutil.RequireFeature(t, func() error { return sys.HaveMapType(typ) })
-			const n = 64
-			// LRU maps may evict before they are full (free lists are per
-			// CPU), so give them room to keep every key.
-			m := create(t, sys.MapCreateAttr{MapType: typ, KeySize: 4, ValueSize: 8, MaxEntries: 4 * n})
-			var want []uint32
-			for k := uint32(0); k < n; k++ {
-				update(t, m, k*7, uint64(k)<<32|uint64(k), unix.BPF_NOEXIST)
-				want = append(want, k*7)
-			}
-			for k := uint32(0); k < n; k++ {
-				v, err := lookup(m, k*7)
-				if err != nil || v != uint64(k)<<32|uint64(k) {
-					t.Fatalf("lookup %d = %#x, %v", k*7, v, err)
-				}
-			}
-			got := keys(t, m)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Fatalf("get_next_key walked %d keys %v, want %d keys %v", len(got), got, len(want), want)
-			}
-
-			key, value := uint32(7), uint64(1)
-			if err := sys.MapUpdateElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), unix.BPF_NOEXIST); !errors.Is(err, unix.EEXIST) {
-				t.Errorf("update existing key with BPF_NOEXIST: %v, want EEXIST", err)
-			}
-			key = 1
-			if err := sys.MapUpdateElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), unix.BPF_EXIST); !errors.Is(err, unix.ENOENT) {
-				t.Errorf("update missing key with BPF_EXIST: %v, want ENOENT", err)
-			}
-			update(t, m, 7, 99, unix.BPF_EXIST)
-			if v, err := lookup(m, 7); err != nil || v != 99 {
-				t.Errorf("lookup after BPF_EXIST update = %d, %v; want 99", v, err)
-			}
-			key = 7
-			if err := sys.MapDeleteElem(m, unsafe.Pointer(&key)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := lookup(m, 7); !isNotExist(err) {
-				t.Errorf("lookup deleted key: %v, want ENOENT", err)
-			}
-			if err := sys.MapDeleteElem(m, unsafe.Pointer(&key)); !isNotExist(err) {
-				t.Errorf("delete deleted key: %v, want ENOENT", err)
-			}
-			if got := len(keys(t, m)); got != n-1 {
-				t.Errorf("%d keys after delete, want %d", got, n-1)
-			}
-		})
-	}
-}
-
 // TestArrayElements checks the array rules: every index exists, holds
 // zero until written, cannot be deleted, and indexes past the end fail.
 func TestArrayElements(t *testing.T) {
@@ -151,7 +159,7 @@ func TestArrayElements(t *testing.T) {
 	if v, err := lookup(m, 3); err != nil || v != 42 {
 		t.Errorf("index 3 = %d, %v; want 42", v, err)
 	}
-	if _, err := lookup(m, 8); !isNotExist(err) {
+	if _, err := lookup(m, 8); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("lookup past the end: %v, want ENOENT", err)
 	}
 	key := uint32(3)
@@ -160,80 +168,6 @@ func TestArrayElements(t *testing.T) {
 	}
 	if got := keys(t, m); !slices.Equal(got, []uint32{0, 1, 2, 3, 4, 5, 6, 7}) {
 		t.Errorf("array keys %v", got)
-	}
-}
-
-// TestBatchRoundTrip writes a hash map with one batch update, reads it back
-// in chunks that resume from the kernel's token, deletes half in a batch
-// and drains the rest with lookup-and-delete batches.
-func TestBatchRoundTrip(t *testing.T) {
-	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveBatchOps)
-	const n = 300
-	m := create(t, sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: n})
-	ks := make([]uint32, n)
-	vs := make([]uint64, n)
-	for i := range ks {
-		ks[i], vs[i] = uint32(i)*3+1, uint64(i)*1000
-	}
-	b := sys.Batch{Keys: unsafe.Pointer(&ks[0]), Values: unsafe.Pointer(&vs[0]), Count: n}
-	if err := sys.MapUpdateBatch(m, &b); err != nil || b.Count != n {
-		t.Fatalf("batch update: %d of %d, %v", b.Count, n, err)
-	}
-
-	read := func(cmd func(*sys.FD, *sys.Batch) error, chunk int) map[uint32]uint64 {
-		t.Helper()
-		got := map[uint32]uint64{}
-		gk := make([]uint32, chunk)
-		gv := make([]uint64, chunk)
-		var token uint32 // a hash map's batch token is a u32 bucket index
-		in := unsafe.Pointer(nil)
-		for range n + 1 {
-			b := sys.Batch{InBatch: in, OutBatch: unsafe.Pointer(&token), Keys: unsafe.Pointer(&gk[0]),
-				Values: unsafe.Pointer(&gv[0]), Count: uint32(chunk)}
-			err := cmd(m, &b)
-			if err != nil && !isNotExist(err) {
-				t.Fatalf("batch read after %d elements: %v", len(got), err)
-			}
-			for i := range int(b.Count) {
-				if _, dup := got[gk[i]]; dup {
-					t.Fatalf("batch read returned key %d twice", gk[i])
-				}
-				got[gk[i]] = gv[i]
-			}
-			if err != nil {
-				return got // ENOENT: the end of the map
-			}
-			in = unsafe.Pointer(&token)
-		}
-		t.Fatalf("batch read did not reach the end of the map")
-		return nil
-	}
-	got := read(sys.MapLookupBatch, 32)
-	if len(got) != n {
-		t.Fatalf("batch lookup read %d elements, want %d", len(got), n)
-	}
-	for i := range ks {
-		if got[ks[i]] != vs[i] {
-			t.Fatalf("batch lookup %d = %d, want %d", ks[i], got[ks[i]], vs[i])
-		}
-	}
-
-	b = sys.Batch{Keys: unsafe.Pointer(&ks[0]), Count: n / 2}
-	if err := sys.MapDeleteBatch(m, &b); err != nil || b.Count != n/2 {
-		t.Fatalf("batch delete: %d of %d, %v", b.Count, n/2, err)
-	}
-	rest := read(sys.MapLookupAndDeleteBatch, 64)
-	if len(rest) != n-n/2 {
-		t.Errorf("lookup-and-delete batch read %d elements, want %d", len(rest), n-n/2)
-	}
-	for _, k := range ks[:n/2] {
-		if _, ok := rest[k]; ok {
-			t.Fatalf("key %d survived the batch delete", k)
-		}
-	}
-	if left := keys(t, m); len(left) != 0 {
-		t.Errorf("%d keys left after draining", len(left))
 	}
 }
 
@@ -279,7 +213,7 @@ func TestQueueAndStack(t *testing.T) {
 					t.Fatalf("pop = %d, %v; want %d", v, err, w)
 				}
 			}
-			if _, err := pop(); !isNotExist(err) {
+			if _, err := pop(); !errors.Is(err, unix.ENOENT) {
 				t.Fatalf("pop from an empty map: %v, want ENOENT", err)
 			}
 
@@ -294,7 +228,7 @@ func TestQueueAndStack(t *testing.T) {
 			var times []uint64
 			for {
 				v, err := pop()
-				if isNotExist(err) {
+				if errors.Is(err, unix.ENOENT) {
 					break
 				}
 				if err != nil {
@@ -352,94 +286,6 @@ func TestPerCPU(t *testing.T) {
 				t.Errorf("per-CPU counts add up to %d after 50 runs", sum)
 			}
 		})
-	}
-}
-
-// TestProgramCounter makes the kernel increment a counter in a hash map
-// and an array, and reads it from user space.
-func TestProgramCounter(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
-			testutil.CheckLeaks(t)
-			testutil.RequireBPF(t)
-			m := create(t, sys.MapCreateAttr{MapType: typ, KeySize: 4, ValueSize: 8, MaxEntries: 4})
-			prog, err := progs.Counter(m, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			closeLater(t, prog)
-			for range 3 {
-				if _, err := progs.Run(prog, 100); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if v, err := lookup(m, 3); err != nil || v != 300 {
-				t.Errorf("counter = %d, %v; want 300", v, err)
-			}
-		})
-	}
-}
-
-// TestPinAndReopen pins a map in bpffs, opens it again by path and by id,
-// and sees one map through all three descriptors.
-func TestPinAndReopen(t *testing.T) {
-	testutil.CheckLeaks(t)
-	dir := testutil.BPFFS(t)
-	m := create(t, sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 4})
-	path := filepath.Join(dir, "pinned")
-	if err := sys.ObjPin(m, path); err != nil {
-		t.Fatal(err)
-	}
-	if err := sys.ObjPin(m, path); !errors.Is(err, unix.EEXIST) {
-		t.Errorf("pin on an existing path: %v, want EEXIST", err)
-	}
-	byPath, err := sys.ObjGet(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeLater(t, byPath)
-	info, err := sys.MapGetInfo(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID, err := sys.MapGetFDByID(info.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeLater(t, byID)
-	update(t, byPath, 1, 111, unix.BPF_ANY)
-	update(t, byID, 2, 222, unix.BPF_ANY)
-	for key, want := range map[uint32]uint64{1: 111, 2: 222} {
-		if v, err := lookup(m, key); err != nil || v != want {
-			t.Errorf("lookup %d through the original = %d, %v; want %d", key, v, err, want)
-		}
-	}
-	if pinned, err := sys.MapGetInfo(byPath); err != nil || pinned.ID != info.ID {
-		t.Errorf("pinned map id %d, %v; want %d", pinned.ID, err, info.ID)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sys.ObjGet(path, 0); !isNotExist(err) {
-		t.Errorf("open an unpinned path: %v, want ENOENT", err)
-	}
-}
-
-// TestFreeze freezes an array: user-space writes fail, reads still work.
-func TestFreeze(t *testing.T) {
-	testutil.CheckLeaks(t)
-	testutil.RequireBPF(t)
-	m := create(t, sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 2})
-	update(t, m, 0, 5, unix.BPF_ANY)
-	if err := sys.MapFreeze(m); err != nil {
-		t.Fatal(err)
-	}
-	key, value := uint32(0), uint64(6)
-	if err := sys.MapUpdateElem(m, unsafe.Pointer(&key), unsafe.Pointer(&value), unix.BPF_ANY); !errors.Is(err, unix.EPERM) {
-		t.Errorf("update of a frozen map: %v, want EPERM", err)
-	}
-	if v, err := lookup(m, 0); err != nil || v != 5 {
-		t.Errorf("lookup in a frozen map = %d, %v; want 5", v, err)
 	}
 }
 
