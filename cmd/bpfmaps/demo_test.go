@@ -51,7 +51,7 @@ func TestDemo(t *testing.T) {
 func TestDemoInterrupted(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	cmd := exec.Command(toolPath, "demo", "--duration", "1m")
+	cmd := toolCmd(toolPath, "demo", "--duration", "1m")
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestWatch(t *testing.T) {
 		}
 	}
 	watch := func(args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		cmd := exec.Command(toolPath, append([]string{"watch"}, args...)...)
+		cmd := toolCmd(toolPath, append([]string{"watch"}, args...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {

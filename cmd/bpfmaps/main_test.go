@@ -32,16 +32,26 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	toolPath = exe
-	os.Setenv(runAsTool, "1") // for the children only: this process has looked already
-	// A race-enabled binary sleeps a second on exit by default.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	os.Exit(m.Run())
+}
+
+// toolCmd returns the command that runs name (the tool, or a program such
+// as setpriv that runs it) with args, in an environment that makes this
+// test binary act as the tool. The variable is set for that child only,
+// never in this process: go test's fuzzing workers are children of this
+// process too, and must fuzz.
+func toolCmd(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), runAsTool+"=1",
+		// A race-enabled binary sleeps a second on exit by default.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return cmd
 }
 
 // cli runs the tool and returns stdout, stderr and the exit status.
 func cli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(toolPath, args...)
+	cmd := toolCmd(toolPath, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -121,6 +131,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
 		{[]string{"list", "extra"}, 2, "list takes no arguments"},
 		{[]string{"list", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"get", "id:99999999999", "u32:1"}, 2, "map id 99999999999 is out of range: ids are at most 4294967295"},
+		{[]string{"info", "4294967296"}, 2, "map id 4294967296 is out of range"},
 	} {
 		_, errOut, code := cli(t, tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.msg) {
@@ -142,7 +154,7 @@ func TestUsageErrors(t *testing.T) {
 func TestListWithoutPrivilege(t *testing.T) {
 	testutil.RequireBPF(t)
 	setpriv := testutil.RequireTool(t, "setpriv")
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", toolPath, "list")
+	cmd := toolCmd(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", toolPath, "list")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

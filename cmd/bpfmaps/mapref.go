@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -43,15 +43,16 @@ func openMap(ref string) (*bpfMap, error) {
 	case ref == "":
 		return nil, usageError{"empty map name"}
 	case strings.Contains(ref, "/"):
-		if err := onBPFFS(ref); err != nil {
-			return nil, fmt.Errorf("open map pinned at %s: %w", ref, err)
-		}
+		// sys.ObjGet says when the path cannot hold a pinned map.
 		if m, err = mapops.Open(ref); err != nil {
 			return nil, err
 		}
 	case strings.HasPrefix(ref, "id:") || isDigits(ref):
 		n := strings.TrimPrefix(ref, "id:")
 		id, perr := strconv.ParseUint(n, 10, 32)
+		if errors.Is(perr, strconv.ErrRange) {
+			return nil, usageError{fmt.Sprintf("map id %s is out of range: ids are at most %d", n, uint32(math.MaxUint32))}
+		}
 		if perr != nil {
 			return nil, usageError{fmt.Sprintf("bad map id %q: want a decimal number", n)}
 		}
@@ -141,33 +142,4 @@ func (m *bpfMap) fdinfo(field string) string {
 		}
 	}
 	return ""
-}
-
-// onBPFFS checks that path (or, when it does not exist, its directory) is
-// on a bpf filesystem, where the kernel's own errors (EPERM, EACCES) would
-// only confuse.
-func onBPFFS(path string) error {
-	var st unix.Statfs_t
-	err := unix.Statfs(path, &st)
-	if errors.Is(err, unix.ENOENT) {
-		if err = unix.Statfs(filepath.Dir(path), &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
-			return fmt.Errorf("no such file")
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if st.Type != unix.BPF_FS_MAGIC {
-		return fmt.Errorf("not on a bpf filesystem (pins live under a bpf mount such as /sys/fs/bpf)")
-	}
-	return nil
-}
-
-// writable refuses, before any system call, to write a frozen map: the
-// kernel's EPERM would read like a missing privilege.
-func (m *bpfMap) writable(op string) error {
-	if m.fdinfo("frozen") == "1" {
-		return fmt.Errorf("%s: %s: the map is frozen: user space may read it but not write it", m, op)
-	}
-	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -228,9 +227,6 @@ func runPut(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := m.writable("put " + ks.text(key)); err != nil {
-			return err
-		}
 		value, err := vs.parse(args[1], m)
 		if err != nil {
 			return err
@@ -258,9 +254,6 @@ func runDel(args []string, stdout io.Writer) error {
 		}
 		key, err := ks.parse(args[0], m)
 		if err != nil {
-			return err
-		}
-		if err := m.writable("del " + ks.text(key)); err != nil {
 			return err
 		}
 		if err := m.Delete(key); err != nil {
@@ -292,9 +285,6 @@ func runPush(args []string, stdout io.Writer) error {
 		}
 		value, err := vs.parse(args[0], m)
 		if err != nil {
-			return err
-		}
-		if err := m.writable("push"); err != nil {
 			return err
 		}
 		flags := mapops.Any
@@ -353,11 +343,8 @@ func popOrPeek(op string, args []string, stdout io.Writer) error {
 func runPin(args []string, stdout io.Writer) error {
 	fs := newFlags("pin", "MAP PATH", "Pin a map at PATH on a bpf filesystem, so that it outlives its programs.\n\n"+mapRefHelp, stdout)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		if err := onBPFFS(filepath.Dir(args[0])); err != nil {
-			return m.wrap("pin at "+args[0], err)
-		}
 		if err := m.Pin(args[0]); err != nil {
-			return err // names the map and the path
+			return err // names the map and the path, and says when it is off a bpf filesystem
 		}
 		return nil
 	})

@@ -285,7 +285,7 @@ func TestPinAndFreeze(t *testing.T) {
 	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "pin at " + path, "pin path already exists"}, "pin", "cli_pin", path)
 	plain := t.TempDir() + "/x"
 	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "pin at " + plain, "not on a bpf filesystem"}, "pin", "cli_pin", plain)
-	fails(t, 1, []string{"open map pinned at " + fs + "/gone: no such file"}, "get", fs+"/gone", "u32:1")
+	fails(t, 1, []string{"open map pinned at " + fs + "/gone: ", "no such file"}, "get", fs+"/gone", "u32:1")
 	ok(t, "put", path, "u32:1", "u32:5")
 	if got := ok(t, "get", "cli_pin", "1", "--int"); got != "5\n" {
 		t.Errorf("value written through the pin = %q", got)
@@ -312,7 +312,7 @@ func TestWithoutPrivilege(t *testing.T) {
 		{"watch", id, "u32:1"}, {"tail", id}, {"pop", id}, {"freeze", id}, {"dump", "cli_priv"},
 		{"demo", "--duration", "1s"},
 	} {
-		cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", toolPath}, args...)...)
+		cmd := toolCmd(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", toolPath}, args...)...)
 		out, err := cmd.CombinedOutput()
 		ee, isExit := err.(*exec.ExitError)
 		if !isExit || ee.ExitCode() != 1 || !strings.Contains(string(out), "CAP_BPF") {

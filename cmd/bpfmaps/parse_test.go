@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -98,4 +100,26 @@ func FuzzLayout(f *testing.F) {
 		_ = l.json(rec)
 		_ = l.text(data) // wrong sizes are reported, not a panic
 	})
+}
+
+// TestFuzzTargetsRun fuzzes each target of this package for a moment, as
+// `go test -fuzz` does: this binary as the coordinator, started with this
+// process's environment, and its fuzzing workers as children. Neither may
+// act as the tool.
+func TestFuzzTargetsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fuzzes for a few seconds; skipped with -short")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"FuzzParseBytes", "FuzzLayout"} {
+		cmd := exec.Command(exe, "-test.run=^$", "-test.fuzz=^"+target+"$", "-test.fuzztime=200x",
+			"-test.parallel=2", "-test.fuzzcachedir="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "PASS") {
+			t.Errorf("fuzz %s: %v\n%s", target, err, out)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,7 +30,7 @@ func TestTail(t *testing.T) {
 	if _, err := progs.Run(prog, 3); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(toolPath, "tail", "cli_tail", "--count", "5", "--timeout", "10s", "--layout", "ts:u64,cpu:u32,len:u32")
+	cmd := toolCmd(toolPath, "tail", "cli_tail", "--count", "5", "--timeout", "10s", "--layout", "ts:u64,cpu:u32,len:u32")
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +82,7 @@ func TestTail(t *testing.T) {
 		t.Errorf("tail of an empty ring printed %q", out)
 	}
 	// Ctrl-C ends a tail normally.
-	c := exec.Command(toolPath, "tail", id)
+	c := toolCmd(toolPath, "tail", id)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
