@@ -19,6 +19,9 @@ import (
 	"github.com/bpfmaps/bpfmaps/userringbuf"
 )
 
+// runDemo runs the demo. Its programs are internal/progs', the ones the
+// tests run: the tool is that package's one importer outside tests (see
+// its documentation), so the demo shows what the tests prove.
 func runDemo(args []string, stdout io.Writer) error {
 	fs := newFlags("demo", "", `Show the library at work on this machine: create maps and small
 hand-assembled programs, run them in the kernel with BPF_PROG_TEST_RUN, and

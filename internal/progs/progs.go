@@ -1,6 +1,11 @@
-// Package progs holds the small hand-assembled BPF programs that bpfmaps'
-// tests and demo run with BPF_PROG_TEST_RUN to make the kernel itself write
-// maps and rings.
+// Package progs holds the small hand-assembled BPF programs, run with
+// BPF_PROG_TEST_RUN, that make the kernel itself write maps and rings: for
+// the tests of every package, and for the demo of the bpfmaps command.
+//
+// It is not part of the library. The library's packages import it from
+// their tests only; the one importer outside tests is cmd/bpfmaps, whose
+// demo loads these programs, so the tool ships them on purpose.
+// TestImporters holds the module to that.
 package progs
 
 import (
