@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -104,14 +103,14 @@ func TestWatch(t *testing.T) {
 	}
 	// Until the key exists.
 	cmd, stdout, stderr := watch("cli_watch", "u32:1", "--int", "--timeout", "10s")
-	time.Sleep(200 * time.Millisecond) // let it see the key missing
+	waitUntilOpen(t, cmd, id) // let it see the key missing
 	put(7)
 	if err := cmd.Wait(); err != nil || stdout.String() != "7\n" {
 		t.Errorf("watch until the key exists: %v, stdout %q, stderr %q", err, stdout, stderr)
 	}
 	// Until the value changes.
 	cmd, stdout, stderr = watch(id, "01000000", "--timeout", "10s")
-	time.Sleep(200 * time.Millisecond)
+	waitUntilOpen(t, cmd, id)
 	put(8)
 	if err := cmd.Wait(); err != nil || stdout.String() != "08 00 00 00 00 00 00 00\n" {
 		t.Errorf("watch until the value changes: %v, stdout %q, stderr %q", err, stdout, stderr)
@@ -120,7 +119,7 @@ func TestWatch(t *testing.T) {
 		"watch", "cli_watch", "u32:1", "--timeout", "100ms")
 	// Ctrl-C.
 	cmd, _, stderr = watch("cli_watch", "u32:1")
-	time.Sleep(200 * time.Millisecond)
+	waitUntilOpen(t, cmd, id)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "watch 01 00 00 00: interrupted") {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,6 +48,28 @@ func toolCmd(name string, args ...string) *exec.Cmd {
 		// A race-enabled binary sleeps a second on exit by default.
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	return cmd
+}
+
+// waitUntilOpen waits until the tool started as cmd has the map with the
+// given id open, so that it is past its start-up (slow under the race
+// detector) and about to read the map and wait; a test can then write the
+// map or interrupt the tool and know the tool sees it.
+func waitUntilOpen(t *testing.T, cmd *exec.Cmd, id string) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fdinfo", cmd.Process.Pid)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		fds, _ := os.ReadDir(dir)
+		for _, fd := range fds {
+			info, _ := os.ReadFile(filepath.Join(dir, fd.Name()))
+			if strings.Contains(string(info), "\nmap_id:\t"+id+"\n") {
+				// From the open to the first read and the signal handler
+				// is a few calls of the tool's own code.
+				time.Sleep(50 * time.Millisecond)
+				return
+			}
+		}
+	}
+	t.Fatalf("bpfmaps %v did not open map %s within 10s (stderr %v)", cmd.Args[1:], id, cmd.Stderr)
 }
 
 // cli runs the tool and returns stdout, stderr and the exit status.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -86,7 +85,7 @@ func TestTail(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitUntilOpen(t, c, id)
 	c.Process.Signal(syscall.SIGINT)
 	if err := c.Wait(); err != nil {
 		t.Errorf("tail after Ctrl-C: %v, want exit status 0", err)
