@@ -139,9 +139,9 @@ func describe(op Op, errno unix.Errno) string {
 			return "operation not permitted: this descriptor was opened read-only"
 		case OpMapLookup, OpMapNextKey, OpMapLookupBatch:
 			return "operation not permitted: this descriptor was opened write-only"
-		case OpObjPin:
-			return "operation not permitted: the directory is not on a bpf filesystem (" + onBPFFS + ")"
 		}
+		// A pin off a bpf filesystem is caught before the system call
+		// (checkPinPath), so from here on EPERM is a missing privilege.
 		return "operation not permitted: needs CAP_BPF (or CAP_SYS_ADMIN), and on kernels before 5.11 a large enough RLIMIT_MEMLOCK"
 	case unix.EBADF:
 		return "bad file descriptor (not open, or not a BPF object of the right kind)"

@@ -21,7 +21,7 @@ func checkPinPath(op Op, path string) *Error {
 	if op == OpObjPin {
 		// The pin must not exist yet; its directory must be on bpffs.
 		if unix.Statfs(filepath.Dir(path), &st) == nil && st.Type != unix.BPF_FS_MAGIC {
-			return &Error{Op: op, Errno: unix.EPERM, reason: "the directory is not on a bpf filesystem (" + onBPFFS + ")"}
+			return &Error{Op: op, Errno: unix.EPERM, reason: "operation not permitted: the directory is not on a bpf filesystem (" + onBPFFS + ")"}
 		}
 		return nil
 	}
