@@ -183,11 +183,7 @@ func runGet(args []string, stdout io.Writer) error {
 	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		ks, vs, err := ff.sides(m)
-		if err != nil {
-			return err
-		}
-		key, err := ks.parse(args[0], m)
+		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
 		}
@@ -216,14 +212,10 @@ func runPut(args []string, stdout io.Writer) error {
 		if *noExist && *exist {
 			return usageError{"--noexist and --exist exclude each other"}
 		}
-		ks, vs, err := ff.sides(m)
-		if err != nil {
-			return err
-		}
 		if m.keyless() {
 			return usageError{fmt.Sprintf("%s is a %s map without keys: use push", m, m.typeName())}
 		}
-		key, err := ks.parse(args[0], m)
+		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
 		}
@@ -248,11 +240,7 @@ func runDel(args []string, stdout io.Writer) error {
 	fs := newFlags("del", "MAP KEY", "Delete KEY.\n\n"+mapRefHelp+"\n\n"+bytesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		ks, _, err := ff.sides(m)
-		if err != nil {
-			return err
-		}
-		key, err := ks.parse(args[0], m)
+		ks, _, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
 		}

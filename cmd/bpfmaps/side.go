@@ -48,6 +48,15 @@ func (f *formatFlags) sides(m *bpfMap) (key, value side, err error) {
 	return
 }
 
+// sidesAndKey builds the sides as sides does and parses arg as the key.
+func (f *formatFlags) sidesAndKey(m *bpfMap, arg string) (ks, vs side, key []byte, err error) {
+	if ks, vs, err = f.sides(m); err != nil {
+		return
+	}
+	key, err = ks.parse(arg, m)
+	return
+}
+
 func parseLayoutFor(spec string, s side, m *bpfMap) (*layout, error) {
 	if spec == "" {
 		return nil, nil

@@ -46,11 +46,7 @@ the wait (exit status 1), as does --timeout.
 		if *interval <= 0 {
 			return usageError{"--interval must be positive"}
 		}
-		ks, vs, err := ff.sides(m)
-		if err != nil {
-			return err
-		}
-		key, err := ks.parse(args[0], m)
+		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
 		}
