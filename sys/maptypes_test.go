@@ -122,7 +122,7 @@ func TestCreateEveryMapType(t *testing.T) {
 				inner := create(t, sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 				attr.InnerMapFD = uint32(inner.Int())
 			}
-			sys.SetName(&attr.MapName, "vm_"+sys.MapTypeName(attr.MapType))
+			sys.SetName(&attr.MapName, "sys_"+sys.MapTypeName(attr.MapType))
 			m := create(t, attr)
 			info, err := sys.MapGetInfo(m)
 			if err != nil {
