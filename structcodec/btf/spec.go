@@ -1,0 +1,268 @@
+package btf
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"sync"
+)
+
+// maxDepth bounds chains of typedefs, qualifiers and arrays, as the
+// kernel's MAX_RESOLVE_DEPTH does: a longer chain is taken for a loop.
+const maxDepth = 32
+
+// ByteOrder returns the byte order the blob was written in.
+func (s *Spec) ByteOrder() binary.ByteOrder { return s.order }
+
+// Base returns the base of split BTF, or nil.
+func (s *Spec) Base() *Spec { return s.base }
+
+// FirstID returns the id of the spec's own first type: 1 for base BTF, one
+// past the base's last id for split BTF.
+func (s *Spec) FirstID() TypeID {
+	if s.base == nil {
+		return 1
+	}
+	return s.first
+}
+
+// NumTypes returns how many types the blob itself holds, not counting void
+// or a base's types: what `bpftool btf dump` lists.
+func (s *Spec) NumTypes() int {
+	if s.base == nil {
+		return len(s.types) - 1
+	}
+	return len(s.types)
+}
+
+// MaxID returns the largest valid type id, the base's included.
+func (s *Spec) MaxID() TypeID { return s.end() - 1 }
+
+// Type returns the type with the given id, which may be the base's. Id 0
+// is void. The Type must not be modified.
+func (s *Spec) Type(id TypeID) (*Type, error) {
+	for ; s != nil; s = s.base {
+		if id >= s.first {
+			if id >= s.end() {
+				return nil, fmt.Errorf("btf: no type %d (the last is %d)", id, s.end()-1)
+			}
+			return &s.types[id-s.first], nil
+		}
+	}
+	return nil, fmt.Errorf("btf: no type %d", id)
+}
+
+// typ is Type for ids known to be valid.
+func (s *Spec) typ(id TypeID) *Type {
+	for id < s.first {
+		s = s.base
+	}
+	return &s.types[id-s.first]
+}
+
+// All iterates over the spec's own types in id order (not the base's, not
+// void).
+func (s *Spec) All() iter.Seq2[TypeID, *Type] {
+	return func(yield func(TypeID, *Type) bool) {
+		for i := range s.types {
+			id := s.first + TypeID(i)
+			if id == 0 {
+				continue
+			}
+			if !yield(id, &s.types[i]) {
+				return
+			}
+		}
+	}
+}
+
+type nameIndex struct {
+	once sync.Once
+	ids  map[string][]TypeID
+}
+
+// ByName returns the ids of every type named name, the base's first, in
+// id order. Builds an index on first use.
+func (s *Spec) ByName(name string) []TypeID {
+	var ids []TypeID
+	if s.base != nil {
+		ids = s.base.ByName(name)
+	}
+	s.names.once.Do(func() {
+		s.names.ids = make(map[string][]TypeID)
+		for id, t := range s.All() {
+			if t.Name != "" {
+				s.names.ids[t.Name] = append(s.names.ids[t.Name], id)
+			}
+		}
+	})
+	own := s.names.ids[name]
+	if len(ids) == 0 {
+		return own
+	}
+	return append(ids[:len(ids):len(ids)], own...)
+}
+
+// Lookup returns the one type named name of the given kind (struct, union,
+// typedef, …); it fails when there is none or more than one.
+func (s *Spec) Lookup(name string, kind Kind) (TypeID, error) {
+	var found []TypeID
+	for _, id := range s.ByName(name) {
+		if s.typ(id).Kind == kind {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return 0, fmt.Errorf("btf: no %s named %q", kind, name)
+	case 1:
+		return found[0], nil
+	}
+	return 0, fmt.Errorf("btf: %d types are %s %q (ids %v)", len(found), kind, name, found)
+}
+
+// skippable reports the kinds Resolve looks through.
+func skippable(k Kind) bool {
+	switch k {
+	case KindTypedef, KindVolatile, KindConst, KindRestrict, KindTypeTag:
+		return true
+	}
+	return false
+}
+
+// Resolve follows typedefs, qualifiers (const, volatile, restrict) and
+// type tags from id to the type they name, and returns its id.
+func (s *Spec) Resolve(id TypeID) (TypeID, error) {
+	for range maxDepth {
+		t, err := s.Type(id)
+		if err != nil {
+			return 0, err
+		}
+		if !skippable(t.Kind) {
+			return id, nil
+		}
+		id = t.Ref
+	}
+	return 0, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", id, maxDepth)
+}
+
+// Size returns the size in bytes of the type with the given id, as C's
+// sizeof: typedefs and qualifiers resolved, arrays multiplied out,
+// pointers 8 bytes (BPF is a 64-bit target). Void, functions and forward
+// declarations have no size.
+func (s *Spec) Size(id TypeID) (uint32, error) {
+	n, err := s.size(id, 0)
+	return uint32(n), err
+}
+
+func (s *Spec) size(id TypeID, depth int) (uint64, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
+	}
+	rid, err := s.Resolve(id)
+	if err != nil {
+		return 0, err
+	}
+	t := s.typ(rid)
+	switch t.Kind {
+	case KindInt, KindStruct, KindUnion, KindEnum, KindEnum64, KindFloat, KindDatasec:
+		return uint64(t.Size), nil
+	case KindPtr:
+		return 8, nil
+	case KindArray:
+		e, err := s.size(t.Ref, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		n := e * uint64(t.Len)
+		if t.Len != 0 && n/uint64(t.Len) != e || n > 0xffffffff {
+			return 0, fmt.Errorf("btf: type %d: array of %d elements of %d bytes overflows 32 bits", rid, t.Len, e)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("btf: type %d (%s) has no size", rid, t.Describe())
+}
+
+// Align returns the alignment in bytes of the type with the given id, as
+// C's _Alignof on a 64-bit target: a struct's is its largest member's, or
+// 1 when its members sit at offsets only a packed struct has.
+func (s *Spec) Align(id TypeID) (uint32, error) {
+	return s.align(id, 0, nil)
+}
+
+// align computes alignments; memo caches those of structs and unions, so
+// that each is computed once however often it is nested.
+func (s *Spec) align(id TypeID, depth int, memo map[TypeID]uint32) (uint32, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
+	}
+	rid, err := s.Resolve(id)
+	if err != nil {
+		return 0, err
+	}
+	t := s.typ(rid)
+	switch t.Kind {
+	case KindInt, KindFloat, KindEnum, KindEnum64:
+		return min(max(t.Size, 1), 8), nil
+	case KindPtr:
+		return 8, nil
+	case KindArray:
+		return s.align(t.Ref, depth+1, memo)
+	case KindStruct, KindUnion:
+		if a, ok := memo[rid]; ok {
+			if a == 0 {
+				return 0, fmt.Errorf("btf: type %d (%s) contains itself", rid, t.Describe())
+			}
+			return a, nil
+		}
+		if memo == nil {
+			memo = make(map[TypeID]uint32)
+		}
+		memo[rid] = 0 // in progress
+		a := uint32(1)
+		packed := false
+		for i := range t.Members {
+			m := &t.Members[i]
+			ma, err := s.align(m.Type, depth+1, memo)
+			if err != nil {
+				return 0, err
+			}
+			if !m.Bitfield() && (m.BitOffset/8)%ma != 0 {
+				packed = true
+			}
+			a = max(a, ma)
+		}
+		if packed || t.Size%a != 0 {
+			a = 1
+		}
+		memo[rid] = a
+		return a, nil
+	}
+	return 0, fmt.Errorf("btf: type %d (%s) has no alignment", rid, t.Describe())
+}
+
+// Name returns a C spelling of the type with the given id: "struct flow",
+// "__u32", "char[16]", "struct flow *".
+func (s *Spec) Name(id TypeID) string {
+	return s.name(id, 0)
+}
+
+func (s *Spec) name(id TypeID, depth int) string {
+	t, err := s.Type(id)
+	if err != nil || depth > maxDepth {
+		return fmt.Sprintf("type %d", id)
+	}
+	switch t.Kind {
+	case KindUnknown:
+		return "void"
+	case KindArray:
+		return fmt.Sprintf("%s[%d]", s.name(t.Ref, depth+1), t.Len)
+	case KindPtr:
+		return s.name(t.Ref, depth+1) + " *"
+	case KindConst, KindVolatile, KindRestrict:
+		return t.Kind.String() + " " + s.name(t.Ref, depth+1)
+	case KindTypeTag:
+		return s.name(t.Ref, depth+1)
+	}
+	return t.Describe()
+}
