@@ -10,10 +10,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/bpfmaps/bpfmaps/internal/btf"
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -22,7 +22,11 @@ func TestCreateAttributes(t *testing.T) {
 	var b btf.Builder
 	u32 := b.Int("u32", 4, false)
 	u64 := b.Int("u64", 8, false)
-	btfFD, err := sys.BTFLoad(b.Bytes())
+	raw, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	btfFD, err := sys.BTFLoad(raw)
 	if err != nil {
 		t.Fatalf("load btf: %v", err)
 	}
@@ -380,9 +384,13 @@ func TestLock(t *testing.T) {
 	lock := b.Struct("bpf_spin_lock", 4, btf.Member{Name: "val", Type: b.Int("int", 4, true)})
 	value := b.Struct("locked", 16,
 		btf.Member{Name: "lock", Type: lock},
-		btf.Member{Name: "seq", Type: u32, Offset: 4},
-		btf.Member{Name: "count", Type: u64, Offset: 8})
-	btfFD, err := sys.BTFLoad(b.Bytes())
+		btf.Member{Name: "seq", Type: u32, BitOffset: 32},
+		btf.Member{Name: "count", Type: u64, BitOffset: 64})
+	raw, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	btfFD, err := sys.BTFLoad(raw)
 	if err != nil {
 		t.Fatalf("load btf: %v", err)
 	}

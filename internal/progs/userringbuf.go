@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/asm"
-	"github.com/bpfmaps/bpfmaps/internal/btf"
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -40,15 +40,16 @@ type UserRingbufDrain struct {
 
 // drainBTF describes the two functions of the drain program: main (global)
 // and the callback (static, as the verifier demands).
-func drainBTF() ([]byte, []btf.FuncInfo) {
+func drainBTF() ([]byte, []btf.FuncInfo, error) {
 	var b btf.Builder
 	intT := b.Int("int", 4, true)
-	mainProto := b.FuncProto(intT, btf.Param{Name: "skb", Type: b.Ptr(0)})
+	mainProto := b.FuncProto(intT, btf.Member{Name: "skb", Type: b.Ptr(0)})
 	mainFn := b.Func("urb_drain", mainProto, btf.Global)
 	voidp := b.Ptr(0)
-	cbProto := b.FuncProto(intT, btf.Param{Name: "dynptr", Type: voidp}, btf.Param{Name: "ctx", Type: voidp})
+	cbProto := b.FuncProto(intT, btf.Member{Name: "dynptr", Type: voidp}, btf.Member{Name: "ctx", Type: voidp})
 	cbFn := b.Func("urb_sample", cbProto, btf.Static)
-	return b.Bytes(), []btf.FuncInfo{{InsnOff: 0, TypeID: mainFn}, {TypeID: cbFn}}
+	raw, err := b.Bytes()
+	return raw, []btf.FuncInfo{{InsnOff: 0, TypeID: mainFn}, {TypeID: cbFn}}, err
 }
 
 // mov32Reg: wdst = wsrc, which zero-extends to 64 bits.
@@ -150,7 +151,10 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 	insns := asm.Program(head, asm.LdFunc(asm.R2, int32(len(mainTail)+1)), mainTail, callback)
 	cbStart := len(head) + 2 + len(mainTail)
 
-	raw, infos := drainBTF()
+	raw, infos, err := drainBTF()
+	if err != nil {
+		return nil, fmt.Errorf("user ringbuf drain: %w", err)
+	}
 	infos[1].InsnOff = uint32(cbStart)
 	btfFD, err := sys.BTFLoad(raw)
 	if err != nil {
