@@ -35,6 +35,8 @@ const (
 	OpProgLoad
 	OpProgTestRun
 	OpBTFLoad
+	OpBTFNextID
+	OpBTFFDByID
 	opCount
 )
 
@@ -58,6 +60,8 @@ var opNames = [opCount]string{
 	OpProgLoad:                "program load",
 	OpProgTestRun:             "program test run",
 	OpBTFLoad:                 "btf load",
+	OpBTFNextID:               "btf next id",
+	OpBTFFDByID:               "btf fd by id",
 }
 
 // String returns the operation as error messages name it, such as "map lookup".
@@ -110,10 +114,12 @@ func describe(op Op, errno unix.Errno) string {
 		switch op {
 		case OpMapLookup, OpMapDelete, OpMapLookupAndDelete, OpMapUpdate:
 			return "key does not exist"
-		case OpMapNextKey, OpMapNextID, OpMapLookupBatch, OpMapLookupAndDeleteBatch:
+		case OpMapNextKey, OpMapNextID, OpBTFNextID, OpMapLookupBatch, OpMapLookupAndDeleteBatch:
 			return "no more entries"
 		case OpMapFDByID:
 			return "no map with that id"
+		case OpBTFFDByID:
+			return "no BTF object with that id"
 		case OpObjGet, OpObjPin:
 			return "no such file or directory"
 		}

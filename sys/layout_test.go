@@ -50,6 +50,8 @@ var layouts = []cLayout{
 		"type", "id", "key_size", "value_size", "max_entries", "map_flags", "name", "ifindex",
 		"btf_vmlinux_value_type_id", "netns_dev", "netns_ino", "btf_id", "btf_key_type_id",
 		"btf_value_type_id", "map_extra"}},
+	{reflect.TypeOf(BTFInfo{}), "struct bpf_btf_info", "", []string{
+		"btf", "btf_size", "id", "name", "name_len", "kernel_btf"}},
 }
 
 // TestAttrLayoutMatchesKernelHeader compiles a C program against the
