@@ -21,11 +21,13 @@ for arg in "$@"; do
 done
 
 # Host tools the tests hold the library against: gcc and the kernel's UAPI
-# headers (layout tests), bpftool (interop tests), setpriv (privilege tests).
+# headers (layout tests), bpftool (interop tests), clang (BTF fixtures),
+# setpriv (privilege tests).
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/linux/bpf.h ] || need+=(linux-libc-dev)
 command -v bpftool >/dev/null || need+=(bpftool)
+command -v clang >/dev/null || need+=(clang)
 command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "== installing ${need[*]}"

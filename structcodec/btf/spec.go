@@ -256,7 +256,18 @@ func (s *Spec) name(id TypeID, depth int) string {
 	case KindUnknown:
 		return "void"
 	case KindArray:
-		return fmt.Sprintf("%s[%d]", s.name(t.Ref, depth+1), t.Len)
+		// C writes the outer length first: __u16[3][4].
+		dims := fmt.Sprintf("[%d]", t.Len)
+		elem := t.Ref
+		for ; depth < maxDepth; depth++ {
+			e, err := s.Type(elem)
+			if err != nil || e.Kind != KindArray {
+				break
+			}
+			dims += fmt.Sprintf("[%d]", e.Len)
+			elem = e.Ref
+		}
+		return s.name(elem, depth+1) + dims
 	case KindPtr:
 		return s.name(t.Ref, depth+1) + " *"
 	case KindConst, KindVolatile, KindRestrict:

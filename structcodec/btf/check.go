@@ -1,0 +1,367 @@
+package btf
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
+)
+
+// A MismatchError is the first place where a Go type's C layout differs
+// from the C type it is held against. Either side may be missing (a Go
+// field with no C member, a C member with no Go field).
+type MismatchError struct {
+	Go       string // the Go field, as Type.Field.Field, or the Go type
+	GoOffset int    // bytes from the start of the value
+	GoSize   int
+	C        string // the C member, as type.member.member, or the C type
+	COffset  int
+	CSize    int
+	Reason   string // what differs, and what to write instead where it helps
+	Whole    bool   // Go and C name whole types, not a field and a member
+}
+
+func (e *MismatchError) Error() string {
+	var parts []string
+	switch {
+	case e.Whole:
+		parts = append(parts, fmt.Sprintf("Go type %s (%s)", e.Go, plural(e.GoSize, "byte")),
+			fmt.Sprintf("C type %s (%s)", e.C, plural(e.CSize, "byte")))
+	default:
+		if e.Go != "" {
+			parts = append(parts, fmt.Sprintf("Go field %s (offset %d, %s)", e.Go, e.GoOffset, plural(e.GoSize, "byte")))
+		}
+		if e.C != "" {
+			parts = append(parts, fmt.Sprintf("C member %s (offset %d, %s)", e.C, e.COffset, plural(e.CSize, "byte")))
+		}
+	}
+	s := strings.Join(parts, " vs ")
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// Check holds the C layout of a Go type against the C type id of spec and
+// returns a *MismatchError for the first difference: the sizes must be
+// equal and every Go field must lie where a C member of a compatible kind
+// and the same size lies:
+//
+//   - integers against integers, enums or pointers of the same width
+//     (signedness is not compared); big-endian C typedefs (__be16,
+//     __be32, __be64) want a `bpf:"be"` field, and a be field may also
+//     stand for a plain integer;
+//   - bool against _Bool, float32 and float64 against float and double;
+//   - [N]T against T[N], cstring fields against char[N];
+//   - structs against structs, recursively, nested and in arrays.
+//
+// Blank Go fields (_) cover C members that the Go type ignores. C members
+// that Go cannot express are accepted when covered whole: bitfields by an
+// integer or byte array over their storage, unions by a byte array of
+// their size; otherwise the error says what to write instead.
+func Check(l *structcodec.Layout, spec *Spec, id TypeID) error {
+	c := checker{s: spec, root: goName(l.Type())}
+	return c.value(l, false, false, id, c.root, spec.Name(id), 0)
+}
+
+type checker struct {
+	s    *Spec
+	root string // the Go type's name
+}
+
+func goName(t reflect.Type) string {
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.String()
+}
+
+// rootName names a C type in member paths: a struct's tag, else its C
+// spelling.
+func (s *Spec) rootName(id TypeID) string {
+	if t, err := s.Type(id); err == nil && t.Name != "" {
+		return t.Name
+	}
+	return s.Name(id)
+}
+
+// isBigEndian reports whether a typedef along the chain from id names a
+// big-endian integer, and returns the resolved id.
+func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
+	be := false
+	for range maxDepth {
+		t, err := s.Type(id)
+		if err != nil {
+			return 0, false, err
+		}
+		if !skippable(t.Kind) {
+			return id, be, nil
+		}
+		if t.Kind == KindTypedef && strings.HasPrefix(t.Name, "__be") {
+			be = true
+		}
+		id = t.Ref
+	}
+	return 0, false, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row", id, maxDepth)
+}
+
+func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, cp string, off int) error {
+	s := c.s
+	rid, cBE, err := s.resolveBE(id)
+	if err != nil {
+		return err
+	}
+	csize, err := s.Size(rid)
+	if err != nil {
+		return err
+	}
+	t := s.typ(rid)
+	bad := func(format string, args ...any) error {
+		return &MismatchError{Go: gp, GoOffset: off, GoSize: l.Size(), C: cp, COffset: off, CSize: int(csize),
+			Reason: fmt.Sprintf(format, args...), Whole: gp == c.root}
+	}
+	gt := l.Type()
+	cname := s.Name(id)
+	if l.Size() != int(csize) {
+		if gp == c.root {
+			return bad("the sizes differ")
+		}
+		return bad("Go %s vs C %s", gt, cname)
+	}
+	byteArray := gt.Kind() == reflect.Array && (gt.Elem().Kind() == reflect.Uint8 || gt.Elem().Kind() == reflect.Int8)
+	if t.Kind == KindUnion {
+		if byteArray {
+			return nil
+		}
+		return bad("C %s: a Go struct cannot express a union; use a [%d]byte field and decode the member you want from it", cname, csize)
+	}
+	switch gt.Kind() {
+	case reflect.Bool:
+		if t.Kind != KindInt || t.Encoding&Bool == 0 {
+			u := "u"
+			if t.Signed() {
+				u = ""
+			}
+			return bad("Go bool vs C %s: bool stands for _Bool only; use %sint%d", cname, u, csize*8)
+		}
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		switch t.Kind {
+		case KindInt, KindEnum, KindEnum64, KindPtr:
+		default:
+			return bad("Go %s vs C %s: an integer stands for a C integer, enum or pointer", gt, cname)
+		}
+		if cBE && !be && csize > 1 {
+			return bad("C %s is big-endian (network order): tag the Go field `bpf:\"be\"`", cname)
+		}
+	case reflect.Float32, reflect.Float64:
+		if t.Kind != KindFloat {
+			return bad("Go %s vs C %s: a float stands for a C float or double", gt, cname)
+		}
+	case reflect.String: // cstring,size=N
+		if t.Kind != KindArray || !c.isChar(t.Ref) {
+			return bad("Go cstring vs C %s: a cstring stands for a char array", cname)
+		}
+	case reflect.Array:
+		if t.Kind != KindArray {
+			if byteArray && t.Kind == KindStruct && c.hasBitfields(t) {
+				return nil
+			}
+			return bad("Go %s vs C %s: a Go array stands for a C array", gt, cname)
+		}
+		if uint32(l.Len()) != t.Len {
+			return bad("Go %s has %d elements, C %s has %d", gt, l.Len(), cname, t.Len)
+		}
+		if l.Len() == 0 {
+			return nil
+		}
+		// The elements are alike: the first one stands for all.
+		return c.value(l.Elem(), be, cstring, t.Ref, gp+"[0]", cp+"[0]", off)
+	case reflect.Struct:
+		if t.Kind != KindStruct {
+			return bad("Go struct %s vs C %s: a Go struct stands for a C struct", gt, cname)
+		}
+		if gp == c.root {
+			cp = c.s.rootName(id) // members read struct.member
+		}
+		return c.fields(l, t, cname, gp, cp, off)
+	}
+	return nil
+}
+
+func (c *checker) isChar(id TypeID) bool {
+	rid, err := c.s.Resolve(id)
+	if err != nil {
+		return false
+	}
+	t := c.s.typ(rid)
+	return t.Kind == KindInt && t.Size == 1
+}
+
+func (c *checker) hasBitfields(t *Type) bool {
+	for i := range t.Members {
+		if c.bitfield(t, &t.Members[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// bitfield reports whether a member is a bitfield, in either encoding:
+// with the struct's kind_flag, a width in the member; without it, an INT
+// member type narrower than its size.
+func (c *checker) bitfield(t *Type, m *Member) bool {
+	if m.Bitfield() {
+		return true
+	}
+	if !t.KindFlag {
+		if rid, err := c.s.Resolve(m.Type); err == nil {
+			it := c.s.typ(rid)
+			return it.Kind == KindInt && (uint32(it.IntBits) != it.Size*8 || it.IntOffset != 0)
+		}
+	}
+	return false
+}
+
+// bits returns the bit range [start, end) a member occupies.
+func (c *checker) bits(t *Type, m *Member) (uint64, uint64) {
+	start := uint64(m.BitOffset)
+	if m.BitfieldSize != 0 {
+		return start, start + uint64(m.BitfieldSize)
+	}
+	if rid, err := c.s.Resolve(m.Type); err == nil && !t.KindFlag {
+		if it := c.s.typ(rid); it.Kind == KindInt && uint32(it.IntBits) != it.Size*8 {
+			return start + uint64(it.IntOffset), start + uint64(it.IntOffset) + uint64(it.IntBits)
+		}
+	}
+	n, _ := c.s.Size(m.Type)
+	return start, start + uint64(n)*8
+}
+
+func memberName(m *Member) string {
+	if m.Name == "" {
+		return "(anonymous)"
+	}
+	return m.Name
+}
+
+func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, base int) error {
+	covered := make([]bool, len(t.Members))
+	for j := range t.Members {
+		if start, end := c.bits(t, &t.Members[j]); start == end {
+			covered[j] = true // a flexible array: no bytes of its own
+		}
+	}
+	member := func(j int) (string, int, int) {
+		m := &t.Members[j]
+		start, end := c.bits(t, m)
+		return cp + "." + memberName(m), base + int(start/8), int((end - start + 7) / 8)
+	}
+	missing := func(j int) error {
+		name, off, size := member(j)
+		reason := "no Go field covers it; add one, or a blank _ field of its size to ignore it"
+		if c.bitfield(t, &t.Members[j]) {
+			reason = "it is a bitfield, which Go cannot express: cover its storage with an integer or byte array field"
+		}
+		return &MismatchError{C: name, COffset: off, CSize: size, Reason: reason}
+	}
+	for _, f := range l.Fields() {
+		fstart, fend := uint64(f.Offset)*8, uint64(f.Offset+f.Size)*8
+		fp := gp + "." + f.Name
+		// before: the first C member left uncovered before the field;
+		// over: the uncovered members the field overlaps; exact: one of
+		// them starts and ends where the field does.
+		before, exact := -1, false
+		var over []int
+		for j := range t.Members {
+			if covered[j] {
+				continue
+			}
+			start, end := c.bits(t, &t.Members[j])
+			if end <= fstart {
+				if before < 0 {
+					before = j
+				}
+				continue
+			}
+			if start < fend && fstart < end {
+				over = append(over, j)
+				exact = exact || start == fstart && end == fend
+			}
+		}
+		goSide := &MismatchError{Go: fp, GoOffset: base + f.Offset, GoSize: f.Size}
+		if before >= 0 {
+			if f.Name == "_" || exact {
+				return missing(before)
+			}
+			// The field lies past the member it was most likely meant to be.
+			goSide.C, goSide.COffset, goSide.CSize = member(before)
+			return goSide
+		}
+		if f.Name == "_" {
+			for _, j := range over {
+				covered[j] = true
+			}
+			continue
+		}
+		if len(over) == 0 {
+			// Pair the field with the next C member, if any: usually
+			// the one it was meant to be.
+			next := -1
+			for j := range t.Members {
+				if start, _ := c.bits(t, &t.Members[j]); !covered[j] && start >= fend && (next < 0 || start < uint64(t.Members[next].BitOffset)) {
+					next = j
+				}
+			}
+			if next >= 0 {
+				goSide.C, goSide.COffset, goSide.CSize = member(next)
+			} else {
+				goSide.Reason = fmt.Sprintf("C %s has no member at offsets %d to %d", cname, base+f.Offset, base+f.Offset+f.Size-1)
+			}
+			return goSide
+		}
+		first := &t.Members[over[0]]
+		goSide.C, goSide.COffset, goSide.CSize = member(over[0])
+		if c.bitfield(t, first) {
+			k := f.Type.Kind()
+			intLike := k >= reflect.Int8 && k <= reflect.Int64 || k >= reflect.Uint8 && k <= reflect.Uint64 ||
+				k == reflect.Array && (f.Type.Elem().Kind() == reflect.Uint8 || f.Type.Elem().Kind() == reflect.Int8)
+			for _, j := range over {
+				start, end := c.bits(t, &t.Members[j])
+				if !c.bitfield(t, &t.Members[j]) || start < fstart || end > fend || !intLike {
+					name, off, size := member(j)
+					return &MismatchError{Go: fp, GoOffset: base + f.Offset, GoSize: f.Size, C: name, COffset: off, CSize: size,
+						Reason: fmt.Sprintf("%s is a bitfield (bits %d to %d of %s), which Go cannot express: cover its storage with one integer or byte array field that holds it whole", memberName(&t.Members[j]), start, end-1, cp)}
+				}
+				covered[j] = true
+			}
+			continue
+		}
+		if goSide.COffset != goSide.GoOffset || goSide.CSize != goSide.GoSize || len(over) > 1 {
+			if goSide.COffset == goSide.GoOffset && goSide.CSize == goSide.GoSize {
+				name, off, size := member(over[1])
+				goSide.Reason = fmt.Sprintf("it also overlaps C member %s (offset %d, %s)", name, off, plural(size, "byte"))
+			}
+			return goSide
+		}
+		covered[over[0]] = true
+		if err := c.value(f.Layout, f.BigEndian, f.CString, first.Type, fp, goSide.C, base+f.Offset); err != nil {
+			return err
+		}
+	}
+	for j := range t.Members {
+		if !covered[j] {
+			return missing(j)
+		}
+	}
+	return nil
+}

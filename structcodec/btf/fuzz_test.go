@@ -1,0 +1,65 @@
+package btf_test
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+)
+
+// seedBlobs are valid blobs of every kind in both byte orders.
+func seedBlobs(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
+		b := btf.Builder{Order: order}
+		types := everyKind()
+		for i := range types {
+			b.Add(&types[i])
+		}
+		raw, err := b.Bytes()
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
+// exercise walks every type of a parsed spec through the queries a user
+// makes; on a spec that parsed, none may panic or loop.
+func exercise(s *btf.Spec) {
+	for id, t := range s.All() {
+		s.Size(id)
+		s.Align(id)
+		s.Resolve(id)
+		s.Name(id)
+		s.ByName(t.Name)
+		for _, m := range t.Members {
+			s.Size(m.Type)
+		}
+	}
+	s.Type(s.MaxID() + 1)
+}
+
+// FuzzParse feeds arbitrary bytes to Parse, and to ParseSplit on top of a
+// small base: malformed blobs must give an error, never a panic or a hang.
+func FuzzParse(f *testing.F) {
+	seeds := seedBlobs(f)
+	for _, raw := range seeds {
+		f.Add(raw)
+		f.Add(raw[:len(raw)-3])
+		f.Add(raw[:30])
+	}
+	base, err := btf.Parse(seeds[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if s, err := btf.Parse(raw); err == nil {
+			exercise(s)
+		}
+		if s, err := btf.ParseSplit(raw, base); err == nil {
+			exercise(s)
+		}
+	})
+}
