@@ -3,6 +3,8 @@ package btf
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // Builder writes BTF: types added one by one get ids 1, 2, …; Bytes
@@ -17,6 +19,10 @@ type Builder struct {
 	index map[string]uint32
 	n     TypeID
 	err   error
+
+	// AddLayout's types, reused.
+	scalars map[scalarKey]TypeID
+	structs map[*structcodec.Layout]TypeID
 }
 
 // FuncInfo is struct bpf_func_info: the instruction where a (sub)program
@@ -92,7 +98,7 @@ func (b *Builder) Add(t *Type) TypeID {
 	switch t.Kind {
 	case KindInt, KindStruct, KindUnion, KindEnum, KindEnum64, KindDatasec, KindFloat:
 		sizeType = t.Size
-	case KindFwd:
+	case KindFwd, KindArray:
 		sizeType = 0
 	}
 	w := o.AppendUint32
