@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -46,6 +47,14 @@ type Spec struct {
 	// MapExtra is map_extra: the number of hash functions of a bloom
 	// filter, or an arena's user-space address.
 	MapExtra uint64
+
+	// KeyType and ValueType, when set, describe keys and values as Go
+	// types: Create generates their BTF from the structcodec layouts (Go
+	// field names, C integer names, __be typedefs for `bpf:"be"` fields)
+	// and attaches it, so that bpftool prints the map field by field and
+	// NewTyped holds its types against it. KeySize and ValueSize may then
+	// be 0; when given, they must agree. Not with BTF.
+	KeyType, ValueType reflect.Type
 }
 
 // Map is an open BPF map. Its methods check key and value sizes against
@@ -121,6 +130,11 @@ func Create(spec Spec) (*Map, error) {
 		defer spec.BTF.Release()
 		attr.BTFFD = uint32(raw)
 	}
+	done, err := spec.attachTypes(&attr)
+	if err != nil {
+		return nil, fmt.Errorf("create map %q: %w", spec.Name, err)
+	}
+	defer done()
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
 		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)

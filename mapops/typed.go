@@ -56,8 +56,10 @@ type scratch[K, V any] struct {
 }
 
 // NewTyped returns a typed view of m. It checks once that the C sizes of
-// K and V are the map's key and value sizes.
-func NewTyped[K, V any](m *Map) (*Typed[K, V], error) {
+// K and V are the map's key and value sizes and, when the map has BTF,
+// that their layouts match its key and value types field by field (see
+// btf.Check; SkipBTFCheck opts out).
+func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
 	kc, err := structcodec.For[K]()
 	if err != nil {
 		return nil, fmt.Errorf("%s: key type: %w", m, err)
@@ -71,6 +73,9 @@ func NewTyped[K, V any](m *Map) (*Typed[K, V], error) {
 	}
 	if vc.Size() != m.valueSize {
 		return nil, fmt.Errorf("%s: value type %s is %d bytes, the map's values are %d", m, reflect.TypeFor[V](), vc.Size(), m.valueSize)
+	}
+	if err := m.checkBTF(kc.Layout(), vc.Layout(), opts); err != nil {
+		return nil, err
 	}
 	t := &Typed[K, V]{
 		m: m, kc: kc, vc: vc, kSize: kc.Size(), vSize: vc.Size(),

@@ -64,7 +64,9 @@ func plural(n int, unit string) string {
 //   - [N]T against T[N], cstring fields against char[N];
 //   - structs against structs, recursively, nested and in arrays.
 //
-// Blank Go fields (_) cover C members that the Go type ignores. C members
+// Blank Go fields (_) cover C members that the Go type ignores, and any Go
+// field of the right size may stand for a kernel-owned struct such as
+// bpf_spin_lock or bpf_timer. C members
 // that Go cannot express are accepted when covered whole: bitfields by an
 // integer or byte array over their storage, unions by a byte array of
 // their size; otherwise the error says what to write instead.
@@ -143,6 +145,11 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 			return nil
 		}
 		return bad("C %s: a Go struct cannot express a union; use a [%d]byte field and decode the member you want from it", cname, csize)
+	}
+	if t.Kind == KindStruct && strings.HasPrefix(t.Name, "bpf_") && gt.Kind() != reflect.Struct {
+		// A field the kernel owns (bpf_spin_lock, bpf_timer, …): user
+		// space sees zeros or opaque bytes, and writes are ignored.
+		return nil
 	}
 	switch gt.Kind() {
 	case reflect.Bool:
@@ -331,6 +338,16 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 		}
 		first := &t.Members[over[0]]
 		goSide.C, goSide.COffset, goSide.CSize = member(over[0])
+		if !exact && !c.bitfield(t, first) {
+			// A misplaced field: pair it with the member of its name,
+			// if there is one (DstPort with dport).
+			for j := range t.Members {
+				if !covered[j] && sameName(f.Name, t.Members[j].Name) {
+					goSide.C, goSide.COffset, goSide.CSize = member(j)
+					return goSide
+				}
+			}
+		}
 		if c.bitfield(t, first) {
 			k := f.Type.Kind()
 			intLike := k >= reflect.Int8 && k <= reflect.Int64 || k >= reflect.Uint8 && k <= reflect.Uint64 ||
@@ -364,4 +381,25 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 		}
 	}
 	return nil
+}
+
+// sameName reports whether a Go field name and a C member name may name
+// the same thing: equal once lower-cased without underscores, or one an
+// abbreviation (a subsequence) of the other, as dport of DstPort.
+func sameName(goName, cName string) bool {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "") }
+	a, b := norm(goName), norm(cName)
+	if a == "" || b == "" {
+		return false
+	}
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	i := 0
+	for j := 0; j < len(a) && i < len(b); j++ {
+		if a[j] == b[i] {
+			i++
+		}
+	}
+	return i == len(b) && a[0] == b[0]
 }

@@ -1,0 +1,155 @@
+package mapops
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// LoadBTF reads and parses the kernel's BTF object with the given id (see
+// `bpftool btf list`). The BTF of a kernel module is split on vmlinux,
+// which is then read from /sys/kernel/btf/vmlinux.
+func LoadBTF(id uint32) (*btf.Spec, error) {
+	fd, err := sys.BTFGetFDByID(id)
+	if err != nil {
+		return nil, fmt.Errorf("btf id %d: %w", id, err)
+	}
+	info, err := sys.BTFGetInfo(fd)
+	fd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("btf id %d: %w", id, err)
+	}
+	var spec *btf.Spec
+	if info.KernelBTF && info.Name != "vmlinux" {
+		vmlinux, err := btf.LoadKernel()
+		if err != nil {
+			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, err)
+		}
+		spec, err = btf.ParseSplit(info.Raw, vmlinux)
+	} else {
+		spec, err = btf.Parse(info.Raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("btf id %d: %w", id, err)
+	}
+	return spec, nil
+}
+
+// BTF returns the types the map was created with: the parsed BTF object
+// and the ids of the key and value types in it (0 where the map names
+// none, as for the keys of queues). A map without BTF gives a nil spec and
+// no error.
+func (m *Map) BTF() (spec *btf.Spec, key, value btf.TypeID, err error) {
+	info, err := m.Info()
+	if err != nil || info.BTFID == 0 {
+		return nil, 0, 0, err
+	}
+	spec, err = LoadBTF(info.BTFID)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%s: %w", m, err)
+	}
+	return spec, btf.TypeID(info.BTFKeyTypeID), btf.TypeID(info.BTFValueTypeID), nil
+}
+
+// TypedOption changes what NewTyped does.
+type TypedOption uint8
+
+// SkipBTFCheck makes NewTyped trust K and V without holding them against
+// the map's BTF: for Go types that knowingly differ from the C types the
+// map declares (a byte array over a struct the program never reads, say).
+// The sizes are still checked.
+const SkipBTFCheck TypedOption = 1
+
+// checkBTF holds the layouts of K and V against the key and value types
+// of the map's BTF, unless opts says not to. A map without BTF passes;
+// so does one whose BTF this process may not read (BPF_BTF_GET_FD_BY_ID
+// needs CAP_SYS_ADMIN, a pinned map may not).
+func (m *Map) checkBTF(key, value *structcodec.Layout, opts []TypedOption) error {
+	for _, o := range opts {
+		if o == SkipBTFCheck {
+			return nil
+		}
+	}
+	spec, kid, vid, err := m.BTF()
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w (mapops.SkipBTFCheck skips the BTF check)", err)
+	}
+	if spec == nil {
+		return nil
+	}
+	if kid != 0 {
+		if err := btf.Check(key, spec, kid); err != nil {
+			return fmt.Errorf("%s: key: %w", m, err)
+		}
+	}
+	if vid != 0 {
+		if err := btf.Check(value, spec, vid); err != nil {
+			return fmt.Errorf("%s: value: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// attachTypes loads BTF for spec.KeyType and spec.ValueType into the
+// kernel and points attr at it; the caller calls done once the map exists,
+// which closes the BTF descriptor (the map keeps the BTF alive). Without
+// types it does nothing.
+func (spec *Spec) attachTypes(attr *sys.MapCreateAttr) (done func(), err error) {
+	if spec.KeyType == nil && spec.ValueType == nil {
+		return func() {}, nil
+	}
+	if spec.BTF != nil {
+		return nil, errors.New("KeyType and ValueType generate BTF; they cannot be combined with Spec.BTF")
+	}
+	var b btf.Builder
+	add := func(t reflect.Type, what string, size *uint32, id *uint32) error {
+		if t == nil {
+			return nil
+		}
+		l, err := structcodec.Compile(t)
+		if err != nil {
+			return fmt.Errorf("%s type: %w", what, err)
+		}
+		if *size == 0 {
+			*size = uint32(l.Size())
+		} else if *size != uint32(l.Size()) {
+			return fmt.Errorf("%s type %s is %d bytes, the spec says %d", what, t, l.Size(), *size)
+		}
+		tid, err := b.AddLayout(l)
+		*id = uint32(tid)
+		return err
+	}
+	if err := add(spec.KeyType, "key", &attr.KeySize, &attr.BTFKeyTypeID); err != nil {
+		return nil, err
+	}
+	if err := add(spec.ValueType, "value", &attr.ValueSize, &attr.BTFValueTypeID); err != nil {
+		return nil, err
+	}
+	raw, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := sys.BTFLoad(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load BTF of the key and value types: %w", err)
+	}
+	num, err := fd.Acquire()
+	if err != nil {
+		fd.Close()
+		return nil, err
+	}
+	attr.BTFFD = uint32(num)
+	return func() {
+		fd.Release()
+		fd.Close()
+	}, nil
+}

@@ -1,0 +1,208 @@
+package mapops_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Flow is the Go twin of struct flow in testdata/flows.bpf.c.
+type Flow struct {
+	SrcAddr uint32 `bpf:"be"`
+	DstAddr uint32 `bpf:"be"`
+	SrcPort uint16 `bpf:"be"`
+	Proto   uint8
+	DstPort uint16 `bpf:"be"`
+}
+
+// FlowStats is the Go twin of struct flow_stats.
+type FlowStats struct {
+	Packets uint64
+	Bytes   uint64
+	Comm    string `bpf:"cstring,size=16"`
+}
+
+// WrongFlow forgets that proto sits between the ports.
+type WrongFlow struct {
+	SrcAddr uint32 `bpf:"be"`
+	DstAddr uint32 `bpf:"be"`
+	SrcPort uint16 `bpf:"be"`
+	DstPort uint16 `bpf:"be"`
+	Proto   uint8
+}
+
+// loadFlows has bpftool load the clang-built testdata/flows.bpf.c and pin
+// its maps in a private bpf filesystem; it returns the maps' directory.
+func loadFlows(t *testing.T) string {
+	t.Helper()
+	obj := testutil.CompileBPF(t, filepath.Join("testdata", "flows.bpf.c"))
+	bpftool := testutil.RequireTool(t, "bpftool")
+	fs := testutil.BPFFS(t)
+	progs, maps := filepath.Join(fs, "progs"), filepath.Join(fs, "maps")
+	if out, err := exec.Command(bpftool, "prog", "loadall", obj, progs, "pinmaps", maps).CombinedOutput(); err != nil {
+		t.Fatalf("bpftool prog loadall: %v\n%s", err, out)
+	}
+	return maps
+}
+
+// A map a loader created from a clang-built object carries BTF: NewTyped
+// of the right Go types works, of a wrong one fails naming the field on
+// both sides, and SkipBTFCheck trusts the caller.
+func TestTypedChecksLoaderBTF(t *testing.T) {
+	start(t)
+	maps := loadFlows(t)
+	last, err := mapops.Open(filepath.Join(maps, "last_flow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer last.Close()
+	flows, err := mapops.Open(filepath.Join(maps, "flows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flows.Close()
+
+	spec, key, value, err := flows.BTF()
+	if err != nil || spec == nil {
+		t.Fatalf("flows BTF: %v, %v", spec, err)
+	}
+	if got := spec.Name(key) + " -> " + spec.Name(value); got != "struct flow -> struct flow_stats" {
+		t.Errorf("flows' types: %s", got)
+	}
+
+	typed, err := mapops.NewTyped[Flow, FlowStats](flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Flow{SrcAddr: 0x0a000001, DstAddr: 0x0a000002, SrcPort: 443, Proto: 6, DstPort: 51000}
+	if err := typed.Update(f, FlowStats{Packets: 3, Bytes: 1500, Comm: "curl"}, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := typed.Lookup(f); err != nil || got.Comm != "curl" || got.Packets != 3 {
+		t.Fatalf("lookup: %+v, %v", got, err)
+	}
+	if _, err := mapops.NewTyped[uint32, Flow](last); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = mapops.NewTyped[uint32, WrongFlow](last)
+	want := "value: Go field WrongFlow.DstPort (offset 10, 2 bytes) vs C member flow.dport (offset 12, 2 bytes)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("NewTyped with the wrong value type: %v\nwant an error containing %q", err, want)
+	}
+	t.Log(err)
+	_, err = mapops.NewTyped[WrongFlow, FlowStats](flows)
+	if err == nil || !strings.Contains(err.Error(), "key: Go field WrongFlow.DstPort") {
+		t.Fatalf("NewTyped with the wrong key type: %v", err)
+	}
+	if _, err := mapops.NewTyped[uint32, WrongFlow](last, mapops.SkipBTFCheck); err != nil {
+		t.Fatalf("SkipBTFCheck: %v", err)
+	}
+}
+
+// Create attaches BTF generated from Go types: NewTyped holds the types
+// against it, and bpftool prints the entries field by field with the Go
+// field names.
+func TestCreateWithGoTypes(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, Name: "btf_types",
+		KeyType: reflect.TypeFor[Flow](), ValueType: reflect.TypeFor[FlowStats]()})
+	if m.KeySize() != 16 || m.ValueSize() != 32 {
+		t.Fatalf("sizes %d and %d, want 16 and 32 from the Go types", m.KeySize(), m.ValueSize())
+	}
+	typed, err := mapops.NewTyped[Flow, FlowStats](m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := typed.Update(Flow{SrcPort: 80, DstPort: 8080, Proto: 17}, FlowStats{Packets: 1, Comm: "go"}, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mapops.NewTyped[WrongFlow, FlowStats](m); err == nil || !strings.Contains(err.Error(), "key: Go field WrongFlow.DstPort (offset 10, 2 bytes) vs C member Flow.DstPort (offset 12, 2 bytes)") {
+		t.Fatalf("NewTyped of the wrong key: %v", err)
+	}
+	if _, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, KeySize: 8, KeyType: reflect.TypeFor[Flow](), ValueSize: 8}); err == nil || !strings.Contains(err.Error(), "key type mapops_test.Flow is 16 bytes, the spec says 8") {
+		t.Fatalf("Create with a key size that is not the key type's: %v", err)
+	}
+
+	bpftool := testutil.RequireTool(t, "bpftool")
+	out, err := exec.Command(bpftool, "-j", "map", "dump", "id", strconv.Itoa(int(m.ID()))).Output()
+	if err != nil {
+		t.Fatalf("bpftool map dump: %v", err)
+	}
+	var entries []struct {
+		Formatted struct {
+			Key   map[string]any `json:"key"`
+			Value map[string]any `json:"value"`
+		} `json:"formatted"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("bpftool map dump: %v\n%s", err, out)
+	}
+	e := entries[0].Formatted
+	if e.Key["Proto"] != 17.0 || e.Value["Packets"] != 1.0 || e.Value["Comm"] != "go" {
+		t.Errorf("bpftool formats the entry as %v -> %v", e.Key, e.Value)
+	}
+}
+
+// Every BTF object the kernel holds parses by id, and where bpftool is
+// installed, each has as many types as `bpftool btf dump id N` lists.
+func TestLoadBTFEveryObject(t *testing.T) {
+	start(t)
+	// Without bpftool (the VM matrix), the objects are parsed but not
+	// counted; under BPFMAPS_REQUIRE_TOOLS=1 bpftool must be there.
+	bpftool, _ := exec.LookPath("bpftool")
+	if bpftool == "" && os.Getenv(testutil.RequireToolsEnv) == "1" {
+		testutil.RequireTool(t, "bpftool")
+	}
+	n := 0
+	for id := uint32(0); ; {
+		next, err := sys.BTFGetNextID(id)
+		if errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = next
+		spec, err := mapops.LoadBTF(id)
+		if errors.Is(err, unix.ENOENT) {
+			continue // unloaded meanwhile by another test
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if bpftool == "" {
+			continue
+		}
+		out, err := exec.Command(bpftool, "btf", "dump", "id", strconv.Itoa(int(id))).Output()
+		if err != nil {
+			continue // gone before bpftool looked
+		}
+		want := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "[") {
+				want++
+			}
+		}
+		if spec.NumTypes() != want {
+			t.Errorf("btf id %d: parsed %d types, bpftool lists %d", id, spec.NumTypes(), want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no BTF object found (vmlinux has one on every kernel with BTF)")
+	}
+	t.Logf("%d BTF objects parse", n)
+}
