@@ -2,8 +2,10 @@ package btf_test
 
 import (
 	"encoding/binary"
+	"reflect"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
@@ -25,10 +27,26 @@ func seedBlobs(f *testing.F) [][]byte {
 	return out
 }
 
+// fuzzLayouts are Go types held against every struct of a fuzzed spec.
+var fuzzLayouts = func() []*structcodec.Layout {
+	var out []*structcodec.Layout
+	for _, v := range []any{FlowKey{}, Conn{}, Packet{}, Bits{}, TaskEventString{}, [8]byte{}, uint32(0)} {
+		l, err := structcodec.Compile(reflect.TypeOf(v))
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, l)
+	}
+	return out
+}()
+
 // exercise walks every type of a parsed spec through the queries a user
-// makes; on a spec that parsed, none may panic or loop.
+// makes, Check included; on a spec that parsed, none may panic or loop.
 func exercise(s *btf.Spec) {
 	for id, t := range s.All() {
+		for _, l := range fuzzLayouts {
+			btf.Check(l, s, id)
+		}
 		s.Size(id)
 		s.Align(id)
 		s.Resolve(id)
