@@ -212,6 +212,12 @@ func (p *parser) types() error {
 	// First pass: count types and entries, so that every slice is
 	// allocated once at its final size.
 	var n, members, values, vars int
+	nextID := func() TypeID { // the id of the type at pos, for errors
+		if p.s.base == nil {
+			return TypeID(n + 1)
+		}
+		return p.s.first + TypeID(n)
+	}
 	for p.pos = 0; p.pos < len(p.b); {
 		if err := p.need(typeHdrLen, "a type"); err != nil {
 			return err
@@ -220,11 +226,11 @@ func (p *parser) types() error {
 		k, vlen := Kind(info>>infoKindBit&0x1f), info&maxVlen
 		extra := extraSize(k, vlen)
 		if extra < 0 {
-			return formatErr(p.at+p.pos+4, "type %d: unknown kind %d", int(p.s.first)+n+1, k)
+			return formatErr(p.at+p.pos+4, "type %d: unknown kind %d", nextID(), k)
 		}
 		p.pos += typeHdrLen
 		if uint64(p.pos)+uint64(extra) > uint64(len(p.b)) {
-			return formatErr(p.at+p.pos, "type %d (%s, vlen %d) needs %d bytes, the type section has %d left", int(p.s.first)+n+1, k, vlen, extra, len(p.b)-p.pos)
+			return formatErr(p.at+p.pos, "type %d (%s, vlen %d) needs %d bytes, the type section has %d left", nextID(), k, vlen, extra, len(p.b)-p.pos)
 		}
 		p.pos += extra
 		switch k {

@@ -148,8 +148,8 @@ func (s *Spec) Resolve(id TypeID) (TypeID, error) {
 
 // Size returns the size in bytes of the type with the given id, as C's
 // sizeof: typedefs and qualifiers resolved, arrays multiplied out,
-// pointers 8 bytes (BPF is a 64-bit target). Void, functions and forward
-// declarations have no size.
+// pointers 8 bytes (BPF is a 64-bit target), variables the size of their
+// type. Void, functions and forward declarations have no size.
 func (s *Spec) Size(id TypeID) (uint32, error) {
 	n, err := s.size(id, 0)
 	return uint32(n), err
@@ -169,6 +169,8 @@ func (s *Spec) size(id TypeID, depth int) (uint64, error) {
 		return uint64(t.Size), nil
 	case KindPtr:
 		return 8, nil
+	case KindVar:
+		return s.size(t.Ref, depth+1)
 	case KindArray:
 		e, err := s.size(t.Ref, depth+1)
 		if err != nil {

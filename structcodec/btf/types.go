@@ -168,9 +168,9 @@ func (t *Type) Signed() bool {
 	return (t.Kind == KindEnum || t.Kind == KindEnum64) && t.KindFlag
 }
 
-// Describe names the type as C would: "struct flow", "__u32", "int[4]"
-// for an anonymous array needs the Spec, so this only covers the type
-// itself: kind and name ("struct flow", "typedef __u32", "anonymous union").
+// Describe names the type by itself, without looking at the types it
+// refers to: "struct flow", "anonymous union", "__u32", "ptr" (Spec.Name
+// spells out arrays, pointers and qualifiers).
 func (t *Type) Describe() string {
 	switch t.Kind {
 	case KindStruct, KindUnion, KindEnum, KindEnum64:
