@@ -155,15 +155,23 @@ func (s *Spec) Size(id TypeID) (uint32, error) {
 	return uint32(n), err
 }
 
-func (s *Spec) size(id TypeID, depth int) (uint64, error) {
+// resolveAt is Resolve for a type nested depth levels deep in another.
+func (s *Spec) resolveAt(id TypeID, depth int) (TypeID, *Type, error) {
 	if depth > maxDepth {
-		return 0, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
+		return 0, nil, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
 	}
 	rid, err := s.Resolve(id)
 	if err != nil {
+		return 0, nil, err
+	}
+	return rid, s.typ(rid), nil
+}
+
+func (s *Spec) size(id TypeID, depth int) (uint64, error) {
+	rid, t, err := s.resolveAt(id, depth)
+	if err != nil {
 		return 0, err
 	}
-	t := s.typ(rid)
 	switch t.Kind {
 	case KindInt, KindStruct, KindUnion, KindEnum, KindEnum64, KindFloat, KindDatasec:
 		return uint64(t.Size), nil
@@ -195,14 +203,10 @@ func (s *Spec) Align(id TypeID) (uint32, error) {
 // align computes alignments; memo caches those of structs and unions, so
 // that each is computed once however often it is nested.
 func (s *Spec) align(id TypeID, depth int, memo map[TypeID]uint32) (uint32, error) {
-	if depth > maxDepth {
-		return 0, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
-	}
-	rid, err := s.Resolve(id)
+	rid, t, err := s.resolveAt(id, depth)
 	if err != nil {
 		return 0, err
 	}
-	t := s.typ(rid)
 	switch t.Kind {
 	case KindInt, KindFloat, KindEnum, KindEnum64:
 		return min(max(t.Size, 1), 8), nil
