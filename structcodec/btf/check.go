@@ -64,9 +64,10 @@ func plural(n int, unit string) string {
 //   - [N]T against T[N], cstring fields against char[N];
 //   - structs against structs, recursively, nested and in arrays.
 //
-// Blank Go fields (_) cover C members that the Go type ignores, and any Go
-// field of the right size may stand for a kernel-owned struct such as
-// bpf_spin_lock or bpf_timer. C members
+// Blank Go fields (_) cover C members that the Go type ignores; a byte
+// array (without tags) stands for any C type of its size, as opaque bytes;
+// any Go field of the right size may stand for a kernel-owned struct such
+// as bpf_spin_lock or bpf_timer. C members
 // that Go cannot express are accepted when covered whole: bitfields by an
 // integer or byte array over their storage, unions by a byte array of
 // their size; otherwise the error says what to write instead.
@@ -140,10 +141,10 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		return bad("Go %s vs C %s", gt, cname)
 	}
 	byteArray := gt.Kind() == reflect.Array && (gt.Elem().Kind() == reflect.Uint8 || gt.Elem().Kind() == reflect.Int8)
+	if byteArray && !cstring && !be && (t.Kind != KindArray || !c.isChar(t.Ref)) {
+		return nil // opaque bytes of the right size
+	}
 	if t.Kind == KindUnion {
-		if byteArray {
-			return nil
-		}
 		return bad("C %s: a Go struct cannot express a union; use a [%d]byte field and decode the member you want from it", cname, csize)
 	}
 	if t.Kind == KindStruct && strings.HasPrefix(t.Name, "bpf_") && gt.Kind() != reflect.Struct {
@@ -180,9 +181,6 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		}
 	case reflect.Array:
 		if t.Kind != KindArray {
-			if byteArray && t.Kind == KindStruct && c.hasBitfields(t) {
-				return nil
-			}
 			return bad("Go %s vs C %s: a Go array stands for a C array", gt, cname)
 		}
 		if uint32(l.Len()) != t.Len {
@@ -212,15 +210,6 @@ func (c *checker) isChar(id TypeID) bool {
 	}
 	t := c.s.typ(rid)
 	return t.Kind == KindInt && t.Size == 1
-}
-
-func (c *checker) hasBitfields(t *Type) bool {
-	for i := range t.Members {
-		if c.bitfield(t, &t.Members[i]) {
-			return true
-		}
-	}
-	return false
 }
 
 // bitfield reports whether a member is a bitfield, in either encoding:
