@@ -81,7 +81,10 @@ func TestKernelBTF(t *testing.T) {
 	}
 	t.Logf("vmlinux and %d modules parse; vmlinux has %d types", len(counts)-1, counts["vmlinux"])
 
-	bpftool := testutil.RequireTool(t, "bpftool")
+	bpftool := testutil.OptionalTool(t, "bpftool")
+	if bpftool == "" {
+		return
+	}
 	vmPath := filepath.Join(btf.KernelDir, "vmlinux")
 	for name, n := range counts {
 		args := []string{"file", filepath.Join(btf.KernelDir, name)}

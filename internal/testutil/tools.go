@@ -29,3 +29,20 @@ func CompileBPF(t testing.TB, src string, args ...string) string {
 	}
 	return obj
 }
+
+// OptionalTool returns the path of the named program, or "" when it is not
+// installed, for a test that checks more with the tool than without it
+// (the kernel matrix's VMs have no host tools). Under
+// BPFMAPS_REQUIRE_TOOLS=1 a missing tool fails the test.
+func OptionalTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv(RequireToolsEnv) == "1" {
+			RequireTool(t, name)
+		}
+		t.Logf("%s is not installed: the part of the test that needs it is left out", name)
+		return ""
+	}
+	return path
+}
