@@ -136,7 +136,10 @@ func TestCreateWithGoTypes(t *testing.T) {
 		t.Fatalf("Create with a key size that is not the key type's: %v", err)
 	}
 
-	bpftool := testutil.RequireTool(t, "bpftool")
+	bpftool := testutil.OptionalTool(t, "bpftool")
+	if bpftool == "" {
+		return
+	}
 	out, err := exec.Command(bpftool, "-j", "map", "dump", "id", strconv.Itoa(int(m.ID()))).Output()
 	if err != nil {
 		t.Fatalf("bpftool map dump: %v", err)
