@@ -18,6 +18,7 @@ func BenchmarkParseVmlinux(b *testing.B) {
 	}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	b.ResetTimer()
 	for range b.N {
 		if _, err := btf.Parse(raw); err != nil {
 			b.Fatal(err)
