@@ -223,3 +223,37 @@ func TestLoadBTFEveryObject(t *testing.T) {
 	}
 	t.Logf("%d BTF objects parse", n)
 }
+
+// Globals is the Go twin of the .bss section of testdata/flows.bpf.c.
+type Globals struct {
+	Seen  uint64
+	First Flow
+}
+
+// A global data map's value type is a DATASEC: its variables are held
+// against the Go struct's fields like the members of a struct.
+func TestTypedChecksGlobalData(t *testing.T) {
+	start(t)
+	maps := loadFlows(t)
+	matches, err := filepath.Glob(filepath.Join(maps, "*bss")) // libbpf names it flows.bss, bpftool pins flows_bss
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("pinned .bss map: %v, %v", matches, err)
+	}
+	bss, err := mapops.Open(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bss.Close()
+	if _, err := mapops.NewTyped[uint32, Globals](bss); err != nil {
+		t.Fatal(err)
+	}
+	type WrongGlobals struct {
+		Seen  uint32
+		_     uint32
+		First Flow
+	}
+	_, err = mapops.NewTyped[uint32, WrongGlobals](bss)
+	if want := "value: Go field WrongGlobals.Seen (offset 0, 4 bytes) vs C member .bss.seen (offset 0, 8 bytes)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("NewTyped of the wrong globals: %v\nwant an error containing %q", err, want)
+	}
+}

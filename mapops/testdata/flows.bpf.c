@@ -42,6 +42,10 @@ struct {
 	__type(value, struct flow_stats);
 } flows SEC(".maps");
 
+/* Global data: a .bss map whose BTF value type is a DATASEC. */
+__u64 seen;
+struct flow first;
+
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 
 SEC("xdp")
@@ -53,6 +57,8 @@ int count(void *ctx)
 		struct flow_stats *s = bpf_map_lookup_elem(&flows, f);
 		if (s)
 			s->packets++;
+		if (!seen++)
+			first = *f;
 	}
 	return 2; /* XDP_PASS */
 }

@@ -62,7 +62,9 @@ func plural(n int, unit string) string {
 //     stand for a plain integer;
 //   - bool against _Bool, float32 and float64 against float and double;
 //   - [N]T against T[N], cstring fields against char[N];
-//   - structs against structs, recursively, nested and in arrays.
+//   - structs against structs, recursively, nested and in arrays, and
+//     against the DATASEC of a global data map (.bss, .data), whose
+//     variables are then the members.
 //
 // Blank Go fields (_) cover C members that the Go type ignores; a byte
 // array (without tags) stands for any C type of its size, as opaque bytes;
@@ -97,8 +99,8 @@ func (s *Spec) rootName(id TypeID) string {
 	return s.Name(id)
 }
 
-// isBigEndian reports whether a typedef along the chain from id names a
-// big-endian integer, and returns the resolved id.
+// resolveBE is Resolve that also reports whether a typedef along the way
+// names a big-endian integer (__be16, __be32, __be64).
 func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
 	be := false
 	for range maxDepth {
@@ -192,11 +194,16 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		// The elements are alike: the first one stands for all.
 		return c.value(l.Elem(), be, cstring, t.Ref, gp+"[0]", cp+"[0]", off)
 	case reflect.Struct:
-		if t.Kind != KindStruct {
-			return bad("Go struct %s vs C %s: a Go struct stands for a C struct", gt, cname)
-		}
 		if gp == c.root {
 			cp = c.s.rootName(id) // members read struct.member
+		}
+		if t.Kind == KindDatasec {
+			// A global data map (.bss, .data, .rodata): its variables
+			// are the members.
+			return c.fields(l, datasecStruct(s, t), cname, gp, cp, off)
+		}
+		if t.Kind != KindStruct {
+			return bad("Go struct %s vs C %s: a Go struct stands for a C struct", gt, cname)
 		}
 		return c.fields(l, t, cname, gp, cp, off)
 	}
@@ -370,6 +377,20 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 		}
 	}
 	return nil
+}
+
+// datasecStruct describes the variables of a DATASEC as the members of a
+// struct, named after the variables.
+func datasecStruct(s *Spec, t *Type) *Type {
+	st := &Type{Kind: KindStruct, Name: t.Name, Size: t.Size, Members: make([]Member, len(t.Vars))}
+	for i, v := range t.Vars {
+		m := &st.Members[i]
+		m.Type, m.BitOffset = v.Type, v.Offset*8
+		if vt, err := s.Type(v.Type); err == nil && vt.Kind == KindVar {
+			m.Name, m.Type = vt.Name, vt.Ref
+		}
+	}
+	return st
 }
 
 // sameName reports whether a Go field name and a C member name may name
