@@ -128,7 +128,7 @@ func TestFixturesAgainstGCC(t *testing.T) {
 		s   *btf.Spec
 		obj string
 	}{{el, elObj}, {eb, ebObj}} {
-		if n := bpftoolCount(t, bpftool, "file", c.obj); n != c.s.NumTypes() {
+		if n := bpftoolCount(t, bpftool, c.obj, ""); n != c.s.NumTypes() {
 			t.Errorf("%s: parsed %d types, bpftool lists %d", c.obj, c.s.NumTypes(), n)
 		}
 	}

@@ -72,6 +72,15 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// Split BTF on that base: types that refer to the base's.
+	sb := btf.Builder{Base: base}
+	td := sb.Add(&btf.Type{Kind: btf.KindTypedef, Name: "t", Ref: 4})
+	sb.Struct("split", 80, btf.Member{Name: "s", Type: td}, btf.Member{Name: "a", Type: 1, BitOffset: 576})
+	split, err := sb.Bytes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(split)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if s, err := btf.Parse(raw); err == nil {
 			exercise(s)

@@ -14,6 +14,12 @@ type Builder struct {
 	// Order is the byte order of the blob; nil means the host's.
 	Order binary.AppendByteOrder
 
+	// Base, when set, makes the blob split BTF on top of it (as module
+	// BTF is on vmlinux): ids continue after the base's last, string
+	// offsets after its strings, and types may refer to the base's.
+	// Set it before the first Add.
+	Base *Spec
+
 	types []byte
 	strs  []byte
 	index map[string]uint32
@@ -44,25 +50,43 @@ func (b *Builder) order() binary.AppendByteOrder {
 
 // name adds s to the string section once and returns its offset.
 func (b *Builder) name(s string) uint32 {
-	if len(b.strs) == 0 {
-		b.strs = append(b.strs, 0) // offset 0 is the empty name
+	if b.index == nil {
+		// Offset 0 is the empty name (the base's in split BTF, whose own
+		// string section starts with one too, as module BTF's does).
 		b.index = map[string]uint32{"": 0}
+		b.strs = append(b.strs, 0)
 	}
 	if off, ok := b.index[s]; ok {
 		return off
 	}
-	off := uint32(len(b.strs))
+	off := b.strBase() + uint32(len(b.strs))
 	b.strs = append(append(b.strs, s...), 0)
 	b.index[s] = off
 	return off
 }
 
+// strBase is where the blob's string offsets start: after the base's.
+func (b *Builder) strBase() uint32 {
+	if b.Base == nil {
+		return 0
+	}
+	return b.Base.strBase + uint32(len(b.Base.strs))
+}
+
+// lastID returns the id of the type added last (or the base's last).
+func (b *Builder) lastID() TypeID {
+	if b.Base == nil {
+		return b.n
+	}
+	return b.Base.MaxID() + b.n
+}
+
 func (b *Builder) fail(format string, args ...any) TypeID {
 	if b.err == nil {
-		b.err = fmt.Errorf("btf: write type %d: %s", b.n+1, fmt.Sprintf(format, args...))
+		b.err = fmt.Errorf("btf: write type %d: %s", b.lastID()+1, fmt.Sprintf(format, args...))
 	}
 	b.n++ // keep the ids of later types what the caller expects
-	return b.n
+	return b.lastID()
 }
 
 // Add appends t, encoded as the kernel reads it, and returns its id. The
@@ -86,7 +110,7 @@ func (b *Builder) Add(t *Type) TypeID {
 	if t.Kind == KindUnknown || t.Kind > maxKind {
 		return b.fail("kind %d cannot be written", t.Kind)
 	}
-	if b.n+1 > maxTypeID {
+	if b.lastID()+1 > maxTypeID {
 		return b.fail("more than %d types", maxTypeID)
 	}
 	o := b.order()
@@ -143,7 +167,7 @@ func (b *Builder) Add(t *Type) TypeID {
 		}
 	}
 	b.n++
-	return b.n
+	return b.lastID()
 }
 
 // Int adds an integer type of size bytes.
