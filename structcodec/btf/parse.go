@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The wire format's fixed numbers, from include/uapi/linux/btf.h.
@@ -182,10 +183,8 @@ func (s *Spec) stringAt(off uint32) string {
 
 func cstr(strs string, off uint32) string {
 	rest := strs[off:]
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == 0 {
-			return rest[:i]
-		}
+	if i := strings.IndexByte(rest, 0); i >= 0 {
+		return rest[:i]
 	}
 	return rest // unreachable: the section ends with a NUL
 }
