@@ -3,6 +3,7 @@ package userringbuf
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -360,4 +361,84 @@ func writeLikeLibbpf(r *ring) {
 	copy(r.payload(prod, 64), payload64[:])
 	*r.prod = prod + 72
 	atomic.SwapUint32(h, 64)
+}
+
+// BenchmarkPairedBatch64 puts the batch forms next to the libbpf-like
+// loop of BenchmarkPaired64, in alternating rounds of 4096 64-byte samples
+// on 16 MiB kernel rings that the kernel drains between rounds, untimed:
+// WriteBatch and ReserveBatch (fill in place, Submit each) of batch
+// samples at a time. It reports ns per sample and the ratio of each form
+// to the loop; ns/op means nothing here.
+//
+//	go test -run '^$' -bench PairedBatch64 -benchmem -benchtime 2000000x -count 6 ./userringbuf/
+func BenchmarkPairedBatch64(b *testing.B) {
+	for _, batch := range []int{16, 64} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) { pairedBatch64(b, batch) })
+	}
+}
+
+func pairedBatch64(b *testing.B, batch int) {
+	const round = 4096
+	floor, floorDrain := benchKernel(b)
+	wb, wbDrain := benchKernel(b)
+	rb, rbDrain := benchKernel(b)
+	makeRoom := func(p *Producer, d *progs.UserRingbufDrain) {
+		if cons, prod := positions(p); prod-cons > benchRing-round*72 {
+			drainAll(b, d, p)
+		}
+	}
+	samples := make([][]byte, batch)
+	sizes := make([]int, batch)
+	for i := range samples {
+		samples[i] = payload64[:]
+		sizes[i] = 64
+	}
+	dst := make([]Sample, batch)
+	r := &floor.r
+	var took [3]time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(round, b.N-done)
+		n -= n % batch
+		if n == 0 {
+			n = batch
+		}
+		makeRoom(floor, floorDrain)
+		makeRoom(wb, wbDrain)
+		makeRoom(rb, rbDrain)
+		t0 := time.Now()
+		for range n {
+			writeLikeLibbpf(r)
+		}
+		t1 := time.Now()
+		for i := 0; i < n; i += batch {
+			if k, err := wb.WriteBatch(samples); k != batch || err != nil {
+				b.Fatal(k, err)
+			}
+		}
+		t2 := time.Now()
+		for i := 0; i < n; i += batch {
+			if k, err := rb.ReserveBatch(sizes, dst); k != batch || err != nil {
+				b.Fatal(k, err)
+			}
+			for _, s := range dst {
+				copy(s.Bytes(), payload64[:])
+				s.Submit()
+			}
+		}
+		t3 := time.Now()
+		floor.r.next.Store(*r.prod)
+		took[0] += t1.Sub(t0)
+		took[1] += t2.Sub(t1)
+		took[2] += t3.Sub(t2)
+		done += n
+	}
+	b.StopTimer()
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(per(took[0]), "floor-ns/sample")
+	b.ReportMetric(per(took[1]), "writebatch-ns/sample")
+	b.ReportMetric(per(took[2]), "reservebatch-ns/sample")
+	b.ReportMetric(per(took[1])/per(took[0]), "writebatch/floor")
+	b.ReportMetric(per(took[2])/per(took[0]), "reservebatch/floor")
 }
