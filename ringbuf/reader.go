@@ -204,87 +204,23 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 	}
 }
 
-// tryReadBatch copies the records in the ring into recs, up to len(recs).
-// Its loop handles the common case, committed records already seen at the
-// last look at the producer position, and publishes once at the end; the
-// rest (discarded and busy records, corruption, new looks) is readSlow's.
+// tryReadBatch copies the records in the ring into recs, up to len(recs),
+// without waiting.
 func (r *Reader) tryReadBatch(recs []Record) (int, error) {
 	r.mu.Lock()
 	if !r.mapped {
 		r.mu.Unlock()
 		return 0, errClosedRead
 	}
-	rg, c := &r.ring, &r.cur
-	n := 0
-	var err error
-	for n < len(recs) {
-		pos, end := c.pos, c.end
-		for ; n < len(recs) && pos != end; n++ {
-			word := atomic.LoadUint32(rg.lenWord(pos))
-			size := uint64(word & lenMask)
-			total := round8(size + hdrSize)
-			if word&(busyBit|discardBit) != 0 || total > end-pos {
-				break
-			}
-			rec := &recs[n]
-			rec.Sample = append(rec.Sample[:0], rg.bytes(pos+hdrSize, size)...)
-			pos += total
-			rec.Remaining = int(end - pos)
-		}
-		c.pos = pos
-		if n == len(recs) {
-			break
-		}
-		var ok bool
-		if ok, err = r.readSlow(&recs[n]); !ok {
-			break
-		}
-		n++
-	}
-	if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
-		rg.publish(c)
-	}
+	n, err := r.ring.readBatch(&r.cur, recs)
 	r.mu.Unlock()
 	if r.closed.Load() {
 		r.release()
 	}
-	return n, err
-}
-
-// readSlow copies the next record into rec in the general case, with r.mu
-// held: discarded and busy records, corruption, and new looks at the
-// producer position.
-func (r *Reader) readSlow(rec *Record) (bool, error) {
-	rg, c := &r.ring, &r.cur
-	for look := 0; look < 2; look++ {
-		for {
-			b, discarded, ok, err := rg.next(c)
-			if err != nil {
-				rg.publish(c)
-				return false, fmt.Errorf("ringbuf read: %w", err)
-			}
-			if !ok {
-				break
-			}
-			if discarded {
-				continue
-			}
-			rec.Sample = append(rec.Sample[:0], b...)
-			rec.Remaining = int(c.end - c.pos)
-			if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
-				rg.publish(c)
-			}
-			return true, nil
-		}
-		rg.publish(c)
-		if c.pos != c.end { // a busy record: its commit wakes us
-			return false, nil
-		}
-		if err := rg.refresh(c); err != nil {
-			return false, fmt.Errorf("ringbuf read: %w", err)
-		}
+	if err != nil {
+		err = fmt.Errorf("ringbuf read: %w", err)
 	}
-	return false, nil
+	return n, err
 }
 
 // Consume hands every record in the ring to fn, in place and without

@@ -130,7 +130,8 @@ func (r *ring) publish(c *cursor) {
 }
 
 // consume hands up to max records to fn from c on (max > 0), skipping
-// discarded ones, and publishes the consumer position once per look at the
+// discarded ones (also those after the last record handed over), and
+// publishes the consumer position once per look at the
 // producer position: before looking again and before returning. A record
 // for which fn returns an error counts as consumed; the error is returned
 // wrapped. It returns the number of records fn was given.
@@ -164,6 +165,9 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 			}
 		}
 		c.pos = pos
+		if n >= max {
+			r.skipDiscarded(c)
+		}
 		r.publish(c)
 		if n >= max || c.pos != c.end { // budget spent, or a busy record
 			return n, nil
@@ -175,6 +179,81 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 		if c.end == old {
 			return n, nil
 		}
+	}
+}
+
+// readBatch copies the records from c on into recs, up to len(recs),
+// reusing the capacity of each Sample, and returns how many it copied. Its
+// inner loop handles the common case, committed records already seen at
+// the last look at the producer position; next handles the rest
+// (discarded and busy records, corruption) and the position is refreshed
+// when c reaches it. Discarded records after the last one copied are
+// stepped over too, so that they never hold the producer back. The
+// consumer position is published before each new look at the producer
+// position and, at the end, when c reached the position last seen or a
+// quarter of the ring was read since the last publication.
+func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
+	n := 0
+	var err error
+	for n < len(recs) {
+		pos, end := c.pos, c.end
+		for ; n < len(recs) && pos != end; n++ {
+			word := atomic.LoadUint32(r.lenWord(pos))
+			size := uint64(word & lenMask)
+			total := round8(size + hdrSize)
+			if word&(busyBit|discardBit) != 0 || total > end-pos {
+				break
+			}
+			rec := &recs[n]
+			rec.Sample = append(rec.Sample[:0], r.bytes(pos+hdrSize, size)...)
+			pos += total
+			rec.Remaining = int(end - pos)
+		}
+		c.pos = pos
+		if n == len(recs) {
+			break
+		}
+		b, discarded, ok, nerr := r.next(c)
+		if nerr != nil {
+			err = nerr
+			break
+		}
+		if ok {
+			if !discarded {
+				recs[n].Sample = append(recs[n].Sample[:0], b...)
+				recs[n].Remaining = int(c.end - c.pos)
+				n++
+			}
+			continue
+		}
+		if c.pos != c.end { // a busy record: its commit wakes the consumer
+			break
+		}
+		r.publish(c)
+		old := c.end
+		if err = r.refresh(c); err != nil || c.end == old {
+			break
+		}
+	}
+	if err == nil {
+		r.skipDiscarded(c)
+	}
+	if err != nil || c.pos == c.end || c.pos-c.pub >= r.size/4 {
+		r.publish(c)
+	}
+	return n, err
+}
+
+// skipDiscarded steps c over the committed discarded records at c.pos, up
+// to the producer position last seen.
+func (r *ring) skipDiscarded(c *cursor) {
+	for c.pos != c.end {
+		word := atomic.LoadUint32(r.lenWord(c.pos))
+		total := round8(uint64(word&lenMask) + hdrSize)
+		if word&(busyBit|discardBit) != discardBit || total > c.end-c.pos {
+			return
+		}
+		c.pos += total
 	}
 }
 

@@ -477,6 +477,14 @@ func TestTrailingDiscardPublished(t *testing.T) {
 			}
 			return recs[0].Sample, err
 		},
+		"ConsumeN1": func(r *Reader) ([]byte, error) {
+			var got []byte
+			n, err := r.ConsumeN(1, func(b []byte) error { got = bytes.Clone(b); return nil })
+			if n != 1 {
+				return nil, fmt.Errorf("ConsumeN returned %d records, %v", n, err)
+			}
+			return got, err
+		},
 	}
 	for name, read := range reads {
 		t.Run(name, func(t *testing.T) {
