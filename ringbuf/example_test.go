@@ -135,16 +135,16 @@ func ExamplePoller() {
 
 // An in-memory ring follows the kernel's protocol, so a consumer can be
 // tested without a kernel or privileges.
-func ExampleNewMemoryRing() {
-	producer, r, err := ringbuf.NewMemoryRing(4096)
+func ExampleNewInMemory() {
+	producer, r, err := ringbuf.NewInMemory(4096)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer r.Close()
 	producer.Output([]byte("hello"), 0)
 	s, _ := producer.Reserve(5)
-	copy(s.Bytes, "world")
-	producer.Submit(s, 0)
+	copy(s.Bytes(), "world")
+	s.Submit(0)
 
 	r.Consume(func(sample []byte) error {
 		fmt.Printf("%s\n", sample)

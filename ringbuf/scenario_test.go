@@ -218,7 +218,7 @@ func TestNotifications(t *testing.T) {
 				var n int
 				var err error
 				for n == 0 && err == nil {
-					if err = s.r.w.wait(ctx, s.r.done); err == nil {
+					if _, err = s.r.poll.Wait(ctx, s.r.poll.Gen(), nil); err == nil {
 						n, err = s.r.Consume(func([]byte) error { return nil })
 					}
 				}
@@ -414,7 +414,7 @@ func TestCloseAndCancelWake(t *testing.T) {
 // records after it until it is committed (in-memory producer; the kernel
 // verifier makes a program commit before it ends).
 func TestBusyHeadBlocks(t *testing.T) {
-	p, r, err := NewMemoryRing(os.Getpagesize())
+	p, r, err := NewInMemory(os.Getpagesize())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,11 +434,11 @@ func TestBusyHeadBlocks(t *testing.T) {
 		t.Fatalf("Reserve over a busy record: %v", err)
 	}
 	*p.r.cons = 0
-	copy(first.Bytes, "first...")
-	if err := p.Submit(first, 0); err != nil {
+	copy(first.Bytes(), "first...")
+	if err := first.Submit(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Submit(first, 0); err == nil {
+	if err := first.Submit(0); err == nil {
 		t.Fatal("second Submit of the same sample succeeded")
 	}
 	var got []string
