@@ -3,11 +3,9 @@ package userringbuf
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
-	"time"
-	"unsafe"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
 // WriteBatch copies samples into the ring, in order, with one check for
@@ -44,28 +42,15 @@ func (p *Producer) WriteBatchBlocking(ctx context.Context, samples [][]byte) (in
 	if err != errNoSpace {
 		return done, err
 	}
-	w, err := p.newWaiter(ctx, time.Time{})
-	if err != nil {
-		return done, err
-	}
-	defer w.close()
-	for {
-		// A drain that frees space after this attempt wakes w.
-		n, err := p.WriteBatch(samples[done:])
+	if werr := p.waitFor(ctx, nil, func() bool {
+		var n int
+		n, err = p.WriteBatch(samples[done:])
 		done += n
-		if err != errNoSpace {
-			return done, err
-		}
-		if werr := w.wait(); werr != nil {
-			switch {
-			case p.isClosed():
-				return done, errClosedRsv
-			case ctx.Err() != nil:
-				return done, ctx.Err()
-			}
-			return done, fmt.Errorf("userringbuf: write batch: wait: %w", werr)
-		}
+		return err != errNoSpace
+	}); werr != nil {
+		return done, werr
 	}
+	return done, err
 }
 
 // ReserveBatch reserves room for len(sizes) samples at once, with one
@@ -87,74 +72,12 @@ func (p *Producer) ReserveBatch(sizes []int, dst []Sample) (int, error) {
 	}
 	at := pos
 	for i, size := range sizes[:n] {
-		*p.r.header(at) = packHeader(uint32(size)|busyBit, tag(at))
+		p.r.markBusy(at, size)
 		dst[i] = Sample{p: p, data: p.r.payloadPtr(at), pos: at, size: size}
-		at += round8(uint64(size) + hdrSize)
+		at += ringproto.Round8(uint64(size) + hdrSize)
 	}
 	if perr := p.r.publish(pos, at); perr != nil {
 		return 0, perr
 	}
 	return n, err
-}
-
-// batchBytes is the room samples take in the ring.
-func batchBytes(samples [][]byte) uint64 {
-	total := uint64(0)
-	for _, s := range samples {
-		total += round8(uint64(len(s)) + hdrSize)
-	}
-	return total
-}
-
-// reserveMany claims room for the longest prefix of a batch that fits now,
-// given as samples or as sizes (one of them is nil), with one compare and
-// swap on next. It returns where the room starts, how many samples it is
-// for, and why not all: errNoSpace, the error for a sample that can never
-// fit, or errClosedRsv. The caller writes the samples and publishes the
-// room.
-func (r *ring) reserveMany(samples [][]byte, sizes []int) (pos uint64, n int, err error) {
-	count := len(samples) + len(sizes)
-	for {
-		next := r.next.Load()
-		if next&closedBit != 0 {
-			return 0, 0, errClosedRsv
-		}
-		free := r.size - min(next-atomic.LoadUint64(r.cons), r.size)
-		total := uint64(0)
-		n, err = 0, nil
-		for ; n < count; n++ {
-			size := 0
-			if samples != nil {
-				size = len(samples[n])
-			} else {
-				size = sizes[n]
-			}
-			need := round8(uint64(size) + hdrSize)
-			if size < 0 || size > MaxSampleSize || need > r.size {
-				err = r.tooBig(size)
-				break
-			}
-			if need > free-total {
-				err = errNoSpace
-				break
-			}
-			total += need
-		}
-		if n == 0 {
-			return 0, 0, err
-		}
-		if r.next.CompareAndSwap(next, next+total) {
-			return next, n, err
-		}
-	}
-}
-
-// fill writes samples, complete and committed, from pos on: a consumer
-// sees none of them before the producer position is published past them.
-func (r *ring) fill(pos uint64, samples [][]byte) {
-	for _, s := range samples {
-		*r.header(pos) = packHeader(uint32(len(s)), tag(pos))
-		copy(unsafe.Slice(r.payloadPtr(pos), len(s)), s)
-		pos += round8(uint64(len(s)) + hdrSize)
-	}
 }
