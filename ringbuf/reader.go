@@ -44,25 +44,23 @@ type Record struct {
 // concurrent use; each record goes to exactly one caller. Close wakes
 // every blocked call at once.
 type Reader struct {
-	mu   sync.Mutex // serialises use of the cursor
-	ring ring
-	cur  cursor // under mu
+	mu     sync.Mutex // held while a read uses the cursor and the ring memory
+	ring   ring
+	cur    cursor // under mu
+	mapped bool   // under mu: false once the memory is freed
+	free   func() // frees the memory and the map descriptor
 
-	// state counts the calls using the ring memory, two per call, with
-	// bit 0 set once the Reader is closed: the last call out of a closed
-	// Reader frees the memory. The position methods count themselves in
-	// without taking mu, so a Consume callback may call them.
+	// state has bit 0 set once the Reader is closed, and counts in the
+	// bits above it the position methods using the ring memory: they do
+	// not take mu, so that a Consume callback may call them. The memory
+	// is freed by the last one out of a closed Reader, mu holder or
+	// position method.
 	state atomic.Int64
-	free  func() // releases the memory and the map descriptor
 
 	poll         *epoll.Poller
 	notify       int    // the descriptor the producer signals
 	notifyEvents uint32 // what to wait for on it
 }
-
-// freed is the state after the memory was freed: odd (closed), negative,
-// and far from 1 however many calls count themselves in.
-const freed = -1<<40 | 1
 
 // NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
 // its own duplicate of the descriptor: the caller keeps m and may close it.
@@ -137,20 +135,45 @@ func newReader(rg ring, free func(), notify int, events uint32) (*Reader, error)
 		poll.Close()
 		return nil, err
 	}
-	r := &Reader{ring: rg, free: free, poll: poll, notify: notify, notifyEvents: events}
+	r := &Reader{ring: rg, mapped: true, free: free, poll: poll, notify: notify, notifyEvents: events}
 	r.cur = rg.load()
 	return r, nil
 }
 
-// enter counts a call in as a user of the ring memory; it fails once the
-// Reader is closed. Every enter, failed or not, is paired with a leave.
-func (r *Reader) enter() bool { return r.state.Add(2)&1 == 0 }
+func (r *Reader) isClosed() bool { return r.state.Load()&1 != 0 }
 
-// leave counts a call out, freeing the memory if it was the last one of
-// a closed Reader.
-func (r *Reader) leave() {
-	if r.state.Add(-2) == 1 && r.state.CompareAndSwap(1, freed) {
-		r.free()
+// enterPosition counts a position method in as a user of the ring memory;
+// it fails once the Reader is closed. Every call is paired with a
+// leavePosition.
+func (r *Reader) enterPosition() bool { return r.state.Add(2)&1 == 0 }
+
+func (r *Reader) leavePosition() {
+	if r.state.Add(-2)&1 != 0 {
+		r.release()
+	}
+}
+
+// release frees the memory of a closed Reader unless a call is using it;
+// every such call calls release again when it is done.
+func (r *Reader) release() {
+	for {
+		if !r.mu.TryLock() {
+			return // the holder releases when it is done
+		}
+		if r.state.Load()>>1 == 0 {
+			if r.mapped {
+				r.mapped = false
+				r.free()
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		// A position method was in. If it left meanwhile, its release
+		// may have found mu held: try again.
+		if r.state.Load()>>1 != 0 {
+			return
+		}
 	}
 }
 
@@ -205,14 +228,15 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 // without waiting.
 func (r *Reader) tryReadBatch(recs []Record) (int, error) {
 	r.mu.Lock()
-	if !r.enter() {
+	if !r.mapped {
 		r.mu.Unlock()
-		r.leave()
 		return 0, errClosedRead
 	}
 	n, err := r.ring.readBatch(&r.cur, recs)
 	r.mu.Unlock()
-	r.leave()
+	if r.isClosed() {
+		r.release()
+	}
 	if err != nil {
 		err = fmt.Errorf("ringbuf read: %w", err)
 	}
@@ -242,12 +266,15 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 		return 0, nil
 	}
 	r.mu.Lock()
-	defer r.leave()
-	defer r.mu.Unlock()
-	if !r.enter() {
+	if !r.mapped {
+		r.mu.Unlock()
 		return 0, fmt.Errorf("ringbuf consume: %w", ErrClosed)
 	}
 	got, err := r.ring.consume(&r.cur, n, fn)
+	r.mu.Unlock()
+	if r.isClosed() {
+		r.release()
+	}
 	if err != nil {
 		err = fmt.Errorf("ringbuf consume: %w", err)
 	}
@@ -275,7 +302,7 @@ func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) 
 // os.ErrDeadlineExceeded, as for an os.File. The zero time means no
 // deadline.
 func (r *Reader) SetDeadline(t time.Time) error {
-	if r.state.Load()&1 != 0 {
+	if r.isClosed() {
 		return fmt.Errorf("ringbuf set deadline: %w", ErrClosed)
 	}
 	r.poll.SetDeadline(t)
@@ -287,8 +314,8 @@ func (r *Reader) SetDeadline(t time.Time) error {
 // is a snapshot; the producer may add more at any time. It returns 0 once
 // the Reader is closed.
 func (r *Reader) AvailableBytes() int {
-	defer r.leave()
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
 	return int(r.ring.available())
@@ -300,8 +327,8 @@ func (r *Reader) Size() int { return int(r.ring.size) }
 // ConsumerPosition returns the consumer position as published in the
 // ring, or 0 once the Reader is closed.
 func (r *Reader) ConsumerPosition() uint64 {
-	defer r.leave()
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
 	return atomic.LoadUint64(r.ring.cons)
@@ -310,8 +337,8 @@ func (r *Reader) ConsumerPosition() uint64 {
 // ProducerPosition returns the producer position: the end of all reserved
 // space, committed or not; 0 once the Reader is closed.
 func (r *Reader) ProducerPosition() uint64 {
-	defer r.leave()
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
 	return atomic.LoadUint64(r.ring.prod)
@@ -331,9 +358,7 @@ func (r *Reader) Close() error {
 		}
 	}
 	r.poll.Close()
-	if r.state.CompareAndSwap(1, freed) {
-		r.free()
-	}
+	r.release()
 	return nil
 }
 
@@ -344,7 +369,7 @@ func (r *Reader) wait(ctx context.Context, op string, gen uint64) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrClosed) || r.state.Load()&1 != 0 {
+	if errors.Is(err, ErrClosed) || r.isClosed() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
 	return fmt.Errorf("%s: %w", op, err)
