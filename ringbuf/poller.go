@@ -59,7 +59,7 @@ func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, erro
 	return r, nil
 }
 
-// AddReader adds a Reader, such as the consuming end of NewMemoryRing,
+// AddReader adds a Reader, such as the consuming end of NewInMemory,
 // with its handler. The Poller takes ownership of r and closes it on
 // Close.
 func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {

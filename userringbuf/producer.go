@@ -6,12 +6,21 @@
 // fill it in place and commits it with Submit (or drops it with Discard).
 // Unlike libbpf's user_ring_buffer, a Producer is safe for many goroutines
 // at once. ReserveBlocking waits, without spinning, for a drain to free
-// space.
+// space. WriteBatch and ReserveBatch put many samples in with one check
+// for room and one publication of the producer position, which is what
+// makes a stream of small samples cheap.
 //
 // The ring protocol (positions, headers with busy and discard bits, 8-byte
 // alignment) runs over any memory. NewInMemory connects a Producer to a
 // Consumer that drains exactly as the kernel does, so that code which
 // produces samples can be tested without a kernel.
+//
+// userringbuf and ringbuf, the two directions of the same protocol, share
+// their conventions: NewInMemory returns both ends of an in-memory ring,
+// producer first as the data flows; a reserved Sample is filled through
+// its Bytes method and commits itself with Submit or Discard; blocking
+// calls take a context and end with an error wrapping os.ErrClosed when
+// their object is closed.
 package userringbuf
 
 import (
