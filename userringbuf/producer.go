@@ -182,7 +182,7 @@ func (p *Producer) Reserve(size int) (Sample, error) {
 		atomic.LoadUint64(r.prod) != next || !r.next.CompareAndSwap(next, next+total) {
 		return p.reserveSlow(size) // also when closed: next has closedBit
 	}
-	*r.header(next) = packHeader(uint32(size)|busyBit, tag(next))
+	r.markBusy(next, size)
 	atomic.StoreUint64(r.prod, next+total)
 	return Sample{p: p, data: r.payloadPtr(next), pos: next, size: size}, nil
 }
@@ -260,7 +260,7 @@ func (s Sample) Bytes() []byte { return unsafe.Slice(s.data, s.size) }
 // Producer is closed (Close discards samples still reserved).
 func (s Sample) Submit() error {
 	if p := s.p; p != nil && p.r.next.Load()&closedBit == 0 &&
-		atomic.CompareAndSwapUint64(p.r.header(s.pos), packHeader(uint32(s.size)|busyBit, tag(s.pos)), packHeader(uint32(s.size), tag(s.pos))) {
+		p.r.submit(s.pos, uint32(s.size)) {
 		return nil
 	}
 	return s.commit(false)

@@ -248,6 +248,12 @@ func (r *ring) fill(pos uint64, samples [][]byte) {
 	}
 }
 
+// submit clears the busy bit of the sample of size bytes at pos: commit's
+// fast path, small enough to inline into Submit.
+func (r *ring) submit(pos uint64, size uint32) bool {
+	return atomic.CompareAndSwapUint64(r.header(pos), packHeader(size|busyBit, tag(pos)), packHeader(size, tag(pos)))
+}
+
 // commit clears the busy bit of the sample at pos, setting the discard bit
 // if asked. It fails if the sample is no longer the busy one that was
 // reserved there.
