@@ -182,10 +182,18 @@ func BenchmarkPaired64(b *testing.B) {
 		done += n
 	}
 	b.StopTimer()
+	reportPaired(b, took[:], "producer")
+}
+
+// reportPaired reports the ns per sample of the floor (took[0]) and of
+// each form after it, and each form's ratio to the floor.
+func reportPaired(b *testing.B, took []time.Duration, forms ...string) {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
 	b.ReportMetric(per(took[0]), "floor-ns/sample")
-	b.ReportMetric(per(took[1]), "producer-ns/sample")
-	b.ReportMetric(per(took[1])/per(took[0]), "producer/floor")
+	for i, form := range forms {
+		b.ReportMetric(per(took[i+1]), form+"-ns/sample")
+		b.ReportMetric(per(took[i+1])/per(took[0]), form+"/floor")
+	}
 }
 
 // Many goroutines producing into one ring: the cost of serialising
@@ -435,10 +443,5 @@ func pairedBatch64(b *testing.B, batch int) {
 		done += n
 	}
 	b.StopTimer()
-	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
-	b.ReportMetric(per(took[0]), "floor-ns/sample")
-	b.ReportMetric(per(took[1]), "writebatch-ns/sample")
-	b.ReportMetric(per(took[2]), "reservebatch-ns/sample")
-	b.ReportMetric(per(took[1])/per(took[0]), "writebatch/floor")
-	b.ReportMetric(per(took[2])/per(took[0]), "reservebatch/floor")
+	reportPaired(b, took[:], "writebatch", "reservebatch")
 }
