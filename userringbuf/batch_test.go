@@ -3,6 +3,7 @@ package userringbuf
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -187,4 +188,42 @@ func fill(b []byte) {
 	for i := range b {
 		b[i] = 0xee
 	}
+}
+
+// WriteBatchBlocking on a full ring ends with ctx's error or ErrClosed,
+// saying how many samples went in before.
+func TestBatchBlockingEnds(t *testing.T) {
+	testutil.CheckLeaks(t)
+	forEachTarget(t, page, func(t *testing.T, tg *target) {
+		var w want
+		batch := batchOf(&w, 70, 56, 0) // 64 fit
+		ctx, cancel := context.WithCancel(context.Background())
+		type result struct {
+			n   int
+			err error
+		}
+		done := make(chan result, 1)
+		go func() { n, err := tg.p.WriteBatchBlocking(ctx, batch); done <- result{n, err} }()
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+		select {
+		case r := <-done:
+			if r.n != 64 || !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("cancelled WriteBatchBlocking = %d, %v, want 64, context.Canceled", r.n, r.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("WriteBatchBlocking still blocked after cancel")
+		}
+		go func() { n, err := tg.p.WriteBatchBlocking(context.Background(), batch); done <- result{n, err} }()
+		time.Sleep(20 * time.Millisecond)
+		tg.p.Close()
+		select {
+		case r := <-done:
+			if r.n != 0 || !errors.Is(r.err, os.ErrClosed) {
+				t.Fatalf("WriteBatchBlocking at Close = %d, %v, want 0, ErrClosed", r.n, r.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("WriteBatchBlocking still blocked after Close")
+		}
+	})
 }
