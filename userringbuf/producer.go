@@ -219,7 +219,7 @@ func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, erro
 	case timeout == 0:
 		return p.Reserve(size)
 	}
-	ctx, cancel := withTimeout(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return p.reserveWait(ctx, size, func() error {
 		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -92,10 +91,4 @@ func (p *Producer) waitFor(ctx context.Context, timeout func() error, try func()
 			return fmt.Errorf("userringbuf: wait: %w", err)
 		}
 	}
-}
-
-// withTimeout returns a context that ends after timeout, for
-// ReserveTimeout.
-func withTimeout(timeout time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), timeout)
 }
