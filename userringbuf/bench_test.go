@@ -293,21 +293,32 @@ func BenchmarkReserveBlocking64(b *testing.B) {
 // decide: the libbpf-like floor (one atomic exchange per sample); the same
 // stores made through two functions that Go does not inline, as Reserve
 // and Submit are not; the floor with a Producer's three atomic
-// read-modify-writes instead of one; and the Producer itself.
+// read-modify-writes instead of one; the Producer itself; and WriteBatch
+// of 16 samples, per sample.
 //
 //	go test -run '^$' -bench Overhead64 -benchtime 20000000x -count 6 ./userringbuf/
 func BenchmarkOverhead64(b *testing.B) {
-	for _, form := range []string{"floor", "calls", "atomics", "producer"} {
+	batch := make([][]byte, 16)
+	for i := range batch {
+		batch[i] = payload64[:]
+	}
+	for _, form := range []string{"floor", "calls", "atomics", "producer", "writebatch16"} {
 		b.Run(form, func(b *testing.B) {
 			p, _ := newInMemory(64 << 10)
 			r := &p.r
 			b.ReportAllocs()
-			for range b.N {
+			for i := range b.N {
 				prod := *r.prod
-				if prod-atomic.LoadUint64(r.cons) > r.size-72 {
+				if prod-atomic.LoadUint64(r.cons) > r.size-16*72 {
 					atomic.StoreUint64(r.cons, prod) // drained, in O(1)
 				}
 				switch form {
+				case "writebatch16": // one batch of 16 per 16 ops: ns/op is per sample
+					if i%16 == 0 {
+						if n, err := p.WriteBatch(batch); n != 16 || err != nil {
+							b.Fatal(n, err)
+						}
+					}
 				case "floor":
 					writeLikeLibbpf(r)
 				case "calls":
