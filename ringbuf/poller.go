@@ -65,7 +65,7 @@ func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, erro
 func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {
 	const op = "ringbuf poller add"
 	if handle == nil {
-		return fmt.Errorf("%s: nil handler", op)
+		return fmt.Errorf("%s: nil handler: %w", op, unix.EINVAL)
 	}
 	if p.isClosed() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)

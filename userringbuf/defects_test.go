@@ -1,8 +1,10 @@
 package userringbuf
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,4 +48,44 @@ func TestSecondProducerRefused(t *testing.T) {
 		t.Fatalf("producer after the first was closed: %v", err)
 	}
 	again.Close()
+}
+
+// TestReserveBlockingManyWaiters: producers blocked together on a full
+// ring share one epoll set (one sleeps in epoll_wait, the others wait for
+// their turn), and each drain frees room for one of them: all of them get
+// in while the consumer drains. (That a wake-up consumed by one waiter is
+// not lost to the others is internal/epoll's TestWaitGen.)
+func TestReserveBlockingManyWaiters(t *testing.T) {
+	testutil.CheckLeaks(t)
+	forEachTarget(t, page, func(t *testing.T, tg *target) {
+		var w want
+		w.put(t, tg.p, page-8, 0) // full
+		const waiters = 6
+		got := make(chan error, waiters)
+		for range waiters {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				s, err := tg.p.ReserveBlocking(ctx, page-8) // the whole ring
+				if err == nil {
+					err = s.Submit()
+				}
+				got <- err
+			}()
+		}
+		deadline := time.After(20 * time.Second)
+		for done := 0; done < waiters; {
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatal(err)
+				}
+				done++
+			case <-deadline:
+				t.Fatalf("%d of %d blocked producers got in", done, waiters)
+			case <-time.After(time.Millisecond):
+				tg.drain(t)
+			}
+		}
+	})
 }
