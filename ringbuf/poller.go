@@ -67,7 +67,7 @@ func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {
 	if handle == nil {
 		return fmt.Errorf("%s: nil handler: %w", op, unix.EINVAL)
 	}
-	if p.isClosed() {
+	if p.isClosed() || r.isClosed() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
 	if err := p.poll.Add(r.notify, int32(len(p.rings)), r.notifyEvents); err != nil {
