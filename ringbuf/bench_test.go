@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -55,7 +56,7 @@ func benchDrainForms(b *testing.B, size, ringSize int) {
 			n := 0
 			for pos < end {
 				word := atomic.LoadUint32(rg.lenWord(pos))
-				pos += round8(uint64(word&lenMask) + hdrSize)
+				pos += ringproto.Round8(uint64(word&lenMask) + hdrSize)
 				n++
 			}
 			atomic.StoreUint64(rg.cons, pos)
@@ -73,7 +74,7 @@ func benchDrainForms(b *testing.B, size, ringSize int) {
 			for pos < end {
 				word := atomic.LoadUint32(rg.lenWord(pos))
 				buf = append(buf[:0], rg.bytes(pos+hdrSize, uint64(word&lenMask))...)
-				pos += round8(uint64(word&lenMask) + hdrSize)
+				pos += ringproto.Round8(uint64(word&lenMask) + hdrSize)
 				n++
 			}
 			atomic.StoreUint64(rg.cons, pos)
@@ -136,7 +137,7 @@ func benchDrain(b *testing.B, size, ringSize int, drain func(r *Reader, want int
 	}
 	defer r.Close()
 	// The kernel drops a record that would make the ring completely full.
-	perFill := ringSize/int(round8(uint64(size)+hdrSize)) - 1
+	perFill := ringSize/int(ringproto.Round8(uint64(size)+hdrSize)) - 1
 	data := make([]byte, size)
 	data[0] = 1
 	b.ReportAllocs()
@@ -159,7 +160,7 @@ func benchDrain(b *testing.B, size, ringSize int, drain func(r *Reader, want int
 // signal), having run some of its repeats: the producer position tells how
 // many records are in the ring.
 func fill(b *testing.B, w *progs.RingbufWriter, r *Reader, data []byte, want int) {
-	rec := round8(uint64(len(data)) + hdrSize)
+	rec := ringproto.Round8(uint64(len(data)) + hdrSize)
 	for {
 		have := int(r.ring.available() / rec)
 		if have >= want {
@@ -193,7 +194,7 @@ func BenchmarkWake(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { _, err := r.Read(ctx); done <- err }()
-				for len(r.w.turn) == 0 { // until the reader holds the epoll turn
+				for !r.poll.Sleeping() { // until the reader holds the epoll turn
 					time.Sleep(50 * time.Microsecond)
 				}
 				time.Sleep(200 * time.Microsecond) // and is asleep in epoll_wait

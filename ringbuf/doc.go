@@ -14,13 +14,21 @@
 // record, which is what makes draining cheap. Records already in the ring
 // are returned before any wait, also those written with BPF_RB_NO_WAKEUP.
 // Close wakes every blocked call at once and unmaps the ring only when no
-// call is using it.
+// call is using it. A Consume callback may call AvailableBytes and the
+// position methods.
 //
 // A Poller serves many rings from one goroutine, each with its own
 // handler, like libbpf's ring_buffer__add and ring_buffer__poll.
 //
-// NewMemoryRing returns a Producer and a Reader over plain memory that
+// NewInMemory returns a Producer and a Reader over plain memory that
 // follow the kernel's protocol (8-byte headers with busy and discard bits,
 // 8-byte alignment, the wake-up rules), so consumers can be tested and
 // fuzzed without a kernel or privileges.
+//
+// ringbuf and userringbuf, the two directions of the same protocol, share
+// their conventions: NewInMemory returns both ends of an in-memory ring,
+// producer first as the data flows; a reserved Sample is filled through
+// its Bytes method and commits itself with Submit or Discard (here with
+// the kernel helpers' wake-up flags); blocking calls take a context and
+// end with an error wrapping os.ErrClosed when their object is closed.
 package ringbuf

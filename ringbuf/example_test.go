@@ -3,59 +3,63 @@ package ringbuf_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"log"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/ringbuf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// newRing creates a BPF_MAP_TYPE_RINGBUF map of size bytes and runs a
-// program that writes events to it (struct event { __u64 time_ns; __u32
-// cpu; __u32 len; }) the given number of times: the BPF side of the
-// examples.
-func newRing(size uint32, events int) *sys.FD {
-	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: size}
-	ring, err := sys.MapCreate(&attr)
+// Reading the events a BPF program writes into a ring buffer map that its
+// loader pinned: each Read waits in epoll until there is a record, and
+// Close, from any goroutine, ends a blocked Read at once. (It needs the
+// pinned map and privileges, so it is not run as a test.)
+func ExampleNewReader() {
+	events, err := sys.ObjGet("/sys/fs/bpf/events", 0)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	prog, err := progs.EmitEvent(ring)
+	defer events.Close()
+	r, err := ringbuf.NewReader(events)
 	if err != nil {
-		log.Fatal(err)
-	}
-	defer prog.Close()
-	if _, err := progs.Run(prog, events); err != nil {
-		log.Fatal(err)
-	}
-	return ring
-}
-
-// A Reader blocks until the kernel writes a record, then copies it out;
-// Consume hands the records already in the ring to a function in place.
-func ExampleReader() {
-	ring := newRing(64<<10, 3)
-	defer ring.Close()
-
-	r, err := ringbuf.NewReader(ring)
-	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer r.Close()
 
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rec ringbuf.Record
+	for {
+		if err := r.ReadInto(ctx, &rec); err != nil { // reuses rec.Sample
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("event of %d bytes\n", len(rec.Sample))
+	}
+}
+
+// The Reader's methods on an in-memory ring, which follows the kernel's
+// protocol: here the Producer plays the BPF program, so the example runs
+// without a kernel or privileges.
+func ExampleReader() {
+	producer, r, err := ringbuf.NewInMemory(4096)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	for i := range 3 {
+		event := binary.LittleEndian.AppendUint64(nil, uint64(100+i))
+		producer.Output(event, 0) // bpf_ringbuf_output
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rec, err := r.Read(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	// The test run's packet is 64 bytes; skb->len counts it without its
-	// 14-byte Ethernet header.
-	fmt.Printf("first event: %d bytes, packet length %d\n", len(rec.Sample), binary.LittleEndian.Uint32(rec.Sample[12:]))
+	rec, err := r.Read(ctx) // a copy, valid after the call
+	fmt.Println("first event:", binary.LittleEndian.Uint64(rec.Sample), err)
 
 	n, err := r.Consume(func(sample []byte) error {
 		return nil // sample is valid only during the call: decode or copy it here
@@ -67,7 +71,7 @@ func ExampleReader() {
 	_, err = r.Read(ctx)
 	fmt.Println(err)
 	// Output:
-	// first event: 16 bytes, packet length 50
+	// first event: 100 <nil>
 	// then, in place: 2 <nil>
 	// ringbuf read: deadline passed: i/o timeout
 }
@@ -77,14 +81,15 @@ func ExampleReader() {
 // memory that outlives the call. The Records and their Samples are reused
 // from call to call.
 func ExampleReader_ReadBatch() {
-	ring := newRing(64<<10, 100)
-	defer ring.Close()
-
-	r, err := ringbuf.NewReader(ring)
+	producer, r, err := ringbuf.NewInMemory(64 << 10)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer r.Close()
+	for range 100 {
+		producer.Output(make([]byte, 16), 0)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -95,7 +100,8 @@ func ExampleReader_ReadBatch() {
 			_ = rec.Sample // a copy: keep it until the next ReadBatch
 		}
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 		total += n
 		fmt.Println("batch of", n, "records, then", recs[n-1].Remaining, "bytes waiting")
@@ -106,23 +112,28 @@ func ExampleReader_ReadBatch() {
 }
 
 // A Poller serves many rings from one goroutine, each with its own
-// handler, like libbpf's ring_buffer__add and ring_buffer__poll.
+// handler, like libbpf's ring_buffer__add and ring_buffer__poll. Poller.Add
+// takes a map; AddReader, used here, any Reader.
 func ExamplePoller() {
 	p, err := ringbuf.NewPoller()
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer p.Close()
+	defer p.Close() // closes the rings too
 	counts := map[string]int{}
 	for name, events := range map[string]int{"net": 2, "exec": 5} {
-		ring := newRing(64<<10, events)
-		_, err := p.Add(ring, func(sample []byte) error {
-			counts[name]++
-			return nil
-		})
-		ring.Close() // the Poller keeps its own descriptor
+		producer, r, err := ringbuf.NewInMemory(4096)
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
+		}
+		if err := p.AddReader(r, func(sample []byte) error { counts[name]++; return nil }); err != nil {
+			fmt.Println(err)
+			return
+		}
+		for range events {
+			producer.Output([]byte(name), 0)
 		}
 	}
 
@@ -133,24 +144,34 @@ func ExamplePoller() {
 	// Output: 7 <nil> 2 5
 }
 
-// An in-memory ring follows the kernel's protocol, so a consumer can be
-// tested without a kernel or privileges.
-func ExampleNewMemoryRing() {
-	producer, r, err := ringbuf.NewMemoryRing(4096)
+// Reserve, fill in place, then Submit or Discard: the in-memory Producer
+// writes as bpf_ringbuf_reserve and bpf_ringbuf_submit do, so a consumer
+// can be tested without a kernel or privileges.
+func ExampleNewInMemory() {
+	producer, r, err := ringbuf.NewInMemory(4096)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer r.Close()
 	producer.Output([]byte("hello"), 0)
-	s, _ := producer.Reserve(5)
-	copy(s.Bytes, "world")
-	producer.Submit(s, 0)
+	s, err := producer.Reserve(5)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	copy(s.Bytes(), "world")
+	s.Submit(0)
+	if _, err := producer.Reserve(1 << 20); errors.Is(err, ringbuf.ErrNoSpace) {
+		fmt.Println("too large for the ring")
+	}
 
 	r.Consume(func(sample []byte) error {
 		fmt.Printf("%s\n", sample)
 		return nil
 	})
 	// Output:
+	// too large for the ring
 	// hello
 	// world
 }

@@ -28,7 +28,7 @@ func FuzzConsume(f *testing.F) {
 	f.Add(make([]byte, 64), uint64(4096-8), uint64(4096+64), uint8(8)) // wrap at the end
 	f.Fuzz(func(t *testing.T, data []byte, cons, prod uint64, sizeLog uint8) {
 		size := 16 << (sizeLog % 9) // 16 bytes to 4 KiB
-		p, r, err := newMemoryRing(size)
+		p, r, err := newInMemory(size)
 		if err != nil {
 			t.Fatal(err)
 		}

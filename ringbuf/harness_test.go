@@ -100,7 +100,7 @@ func kernelSource(t testing.TB, size int) *source {
 }
 
 func memorySource(t testing.TB, size int) *source {
-	p, r, err := NewMemoryRing(size)
+	p, r, err := NewInMemory(size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +132,11 @@ func memorySource(t testing.TB, size int) *source {
 			if check(t, err) {
 				return true
 			}
-			copy(s.Bytes, pad(data, size))
+			copy(s.Bytes(), pad(data, size))
 			if discard {
-				err = p.Discard(s, flags)
+				err = s.Discard(flags)
 			} else {
-				err = p.Submit(s, flags)
+				err = s.Submit(flags)
 			}
 			return check(t, err)
 		},

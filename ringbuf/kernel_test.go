@@ -118,8 +118,8 @@ func TestNewReaderErrors(t *testing.T) {
 	if _, err := NewReader(m); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("NewReader(closed) = %v", err)
 	}
-	if _, _, err := NewMemoryRing(1000); !errors.Is(err, unix.EINVAL) {
-		t.Fatalf("NewMemoryRing(1000) = %v", err)
+	if _, _, err := NewInMemory(1000); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("NewInMemory(1000) = %v", err)
 	}
 }
 
@@ -181,7 +181,7 @@ func TestPoller(t *testing.T) {
 	if p.Ring(0) != r1 || p.Ring(1).Size() != 4*page {
 		t.Fatal("rings changed by Add")
 	}
-	mp, mr, err := NewMemoryRing(page)
+	mp, mr, err := NewInMemory(page)
 	if err != nil {
 		t.Fatal(err)
 	}

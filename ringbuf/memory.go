@@ -3,12 +3,14 @@ package ringbuf
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
 // Wake-up flags for Submit, Discard and Output, as for the BPF helpers.
@@ -32,58 +34,62 @@ var ErrNoSpace = fmt.Errorf("no space in the ring: %w", unix.EAGAIN)
 // the consumer or a record still busy; the consumer is notified on commit
 // when it has caught up with the record (adaptive), always with
 // ForceWakeup, never with NoWakeup. It lets programs test their consumers
-// without a kernel. Create one with NewMemoryRing. It is safe for
+// without a kernel. Create one with NewInMemory. It is safe for
 // concurrent use.
 type Producer struct {
 	mu      sync.Mutex // serialises reservations, like the kernel's ring lock
 	r       ring
 	pending uint64 // oldest position that may still be busy (under mu)
-	w       *waiter
+	signal  *epoll.Event
 	mem     []uint64
 }
 
-// Sample is a record reserved by Producer.Reserve: write its Bytes, then
-// Submit or Discard it exactly once.
+// Sample is a record reserved by Producer.Reserve: fill its Bytes, then
+// Submit or Discard it exactly once. The shape is userringbuf's: the
+// sample commits itself.
 type Sample struct {
-	// Bytes is the record's payload, in place in the ring.
-	Bytes []byte
-	pos   uint64
+	p    *Producer
+	data *byte
+	pos  uint64
+	size int
 }
 
-// NewMemoryRing returns both ends of a ring of size bytes in ordinary
-// memory: a Producer that follows the kernel's rules and a Reader over the
-// same memory, so that the code that consumes a kernel ring can be tested
-// against it. size must be a power of two and a multiple of the page size,
-// as for a map. Closing the Reader releases the ring; the Producer keeps
-// working but wakes nobody.
-func NewMemoryRing(size int) (*Producer, *Reader, error) {
-	const op = "ringbuf: new memory ring"
-	if size <= 0 || size&(size-1) != 0 || size%os.Getpagesize() != 0 {
-		return nil, nil, fmt.Errorf("%s: size %d is not a power of two multiple of the page size %d: %w",
-			op, size, os.Getpagesize(), unix.EINVAL)
+// Bytes returns the record's payload, in place in the ring.
+func (s Sample) Bytes() []byte { return unsafe.Slice(s.data, s.size) }
+
+// NewInMemory returns both ends of a ring of size bytes in ordinary
+// memory, producer first as the data flows: a Producer that follows the
+// kernel's rules and a Reader over the same memory, so that the code that
+// consumes a kernel ring can be tested against it. size must be a power of
+// two and a multiple of the page size, as for a map. Closing the Reader
+// releases the ring; the Producer keeps working but wakes nobody.
+func NewInMemory(size int) (*Producer, *Reader, error) {
+	const op = "ringbuf: new in-memory ring"
+	if err := ringproto.CheckSize(uint64(size)); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
-	p, r, err := newMemoryRing(size)
+	p, r, err := newInMemory(size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return p, r, nil
 }
 
-// newMemoryRing builds the pair for any power of two size of at least 16.
-func newMemoryRing(size int) (*Producer, *Reader, error) {
-	notify, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+// newInMemory builds the pair for any power of two size of at least 16.
+func newInMemory(size int) (*Producer, *Reader, error) {
+	signal, err := epoll.NewEvent()
 	if err != nil {
-		return nil, nil, fmt.Errorf("eventfd: %w", err)
+		return nil, nil, err
 	}
 	// Positions on cache lines of their own, then 2*size bytes of data.
 	mem := make([]uint64, 16+2*size/8)
 	rg := ring{cons: &mem[0], prod: &mem[8], data: unsafe.Pointer(&mem[16]), size: uint64(size)}
-	r, err := newReader(rg, func() {}, notify, true)
+	r, err := newReader(rg, func() { signal.Close() }, signal.FD(), unix.EPOLLIN|unix.EPOLLET)
 	if err != nil {
-		unix.Close(notify)
+		signal.Close()
 		return nil, nil, err
 	}
-	return &Producer{r: rg, w: &r.w, mem: mem}, r, nil
+	return &Producer{r: rg, signal: signal, mem: mem}, r, nil
 }
 
 // maxRecord is RINGBUF_MAX_RECORD_SZ: the kernel refuses larger reservations.
@@ -92,38 +98,28 @@ const maxRecord = 1<<32/4 - 1
 // Reserve reserves a record of n payload bytes and marks it busy: the
 // consumer stops at it until it is submitted or discarded. It fails with
 // ErrNoSpace when the record would overrun the consumer position or a
-// record still busy, or when round8(n+8) exceeds the ring's size; like the
+// record still busy, or when ringproto.Round8(n+8) exceeds the ring's size; like the
 // kernel's, the ring never fills completely (a record of size-16 bytes
-// fits an empty ring).
+// fits an empty ring). A negative n fails with an error wrapping
+// unix.EINVAL.
 func (p *Producer) Reserve(n int) (Sample, error) {
-	if n < 0 || n > maxRecord {
+	if n < 0 {
+		return Sample{}, fmt.Errorf("ringbuf reserve: negative record size %d: %w", n, unix.EINVAL)
+	}
+	if n > maxRecord {
 		return Sample{}, fmt.Errorf("ringbuf reserve: record of %d bytes: %w", n, ErrNoSpace)
 	}
-	total := round8(uint64(n) + hdrSize)
+	total := ringproto.Round8(uint64(n) + hdrSize)
 	if total > p.r.size {
 		return Sample{}, fmt.Errorf("ringbuf reserve: record of %d bytes is larger than the ring of %d: %w", n, p.r.size, ErrNoSpace)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	prod := atomic.LoadUint64(p.r.prod)
-	cons := atomic.LoadUint64(p.r.cons)
-	// Skip the committed records at the front of the pending ones.
-	for p.pending < prod {
-		w := atomic.LoadUint32(p.r.lenWord(p.pending))
-		if w&busyBit != 0 {
-			break
-		}
-		p.pending += round8(uint64(w&lenMask) + hdrSize)
-	}
-	next := prod + total
-	if next-cons > p.r.size-1 || next-p.pending > p.r.size-1 {
+	pos, ok := p.r.reserve(&p.pending, uint64(n))
+	p.mu.Unlock()
+	if !ok {
 		return Sample{}, errNoSpace
 	}
-	hdr := p.r.lenWord(prod)
-	*(*uint32)(unsafe.Add(unsafe.Pointer(hdr), 4)) = uint32(prod & (p.r.size - 1)) // the kernel's page offset word; consumers ignore it
-	atomic.StoreUint32(hdr, uint32(n)|busyBit)
-	atomic.StoreUint64(p.r.prod, next)
-	return Sample{Bytes: p.r.bytes(prod+hdrSize, uint64(n)), pos: prod}, nil
+	return Sample{p: p, data: p.r.payloadPtr(pos), pos: pos, size: n}, nil
 }
 
 var (
@@ -133,38 +129,33 @@ var (
 	errZeroValue = errors.New("ringbuf commit: zero Sample")
 )
 
-// Submit commits s, making it visible to the consumer, and notifies the
-// consumer according to flags (0 for adaptive, NoWakeup or ForceWakeup).
-func (p *Producer) Submit(s Sample, flags int) error { return p.commit(s, 0, flags) }
+// Submit commits the record, making it visible to the consumer, and
+// notifies the consumer according to flags (0 for adaptive, NoWakeup or
+// ForceWakeup), as bpf_ringbuf_submit.
+func (s Sample) Submit(flags int) error { return s.commit(0, flags) }
 
-// Discard commits s as discarded: the consumer skips it. flags are as for
-// Submit.
-func (p *Producer) Discard(s Sample, flags int) error { return p.commit(s, discardBit, flags) }
+// Discard commits the record as discarded: the consumer skips it. flags
+// are as for Submit.
+func (s Sample) Discard(flags int) error { return s.commit(discardBit, flags) }
 
-func (p *Producer) commit(s Sample, bit uint32, flags int) error {
-	if s.Bytes == nil && s.pos == 0 {
+func (s Sample) commit(bit uint32, flags int) error {
+	p := s.p
+	if p == nil {
 		return errZeroValue
 	}
-	hdr := p.r.lenWord(s.pos)
-	for {
-		w := atomic.LoadUint32(hdr)
-		if w&busyBit == 0 || w&lenMask != uint32(len(s.Bytes)) {
-			return errNotBusy
-		}
-		if atomic.CompareAndSwapUint32(hdr, w, w&^busyBit|bit) {
-			break
-		}
+	if !p.r.commit(s.pos, s.size, bit) {
+		return errNotBusy
 	}
 	switch {
 	case flags&ForceWakeup != 0:
 	case flags&NoWakeup != 0:
 		return nil
 	default: // adaptive: only when the consumer waits at this record
-		if atomic.LoadUint64(p.r.cons)&(p.r.size-1) != s.pos&(p.r.size-1) {
+		if !p.r.consumerAt(s.pos) {
 			return nil
 		}
 	}
-	p.w.signal()
+	p.signal.Signal()
 	return nil
 }
 
@@ -178,8 +169,8 @@ func (p *Producer) Output(data []byte, flags int) error {
 	if err != nil {
 		return err
 	}
-	copy(s.Bytes, data)
-	return p.Submit(s, flags)
+	copy(s.Bytes(), data)
+	return s.Submit(flags)
 }
 
 // AvailableBytes returns producer position minus consumer position, as

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -22,9 +23,9 @@ import (
 // may be called from any goroutine and wakes a blocked Poll at once.
 type Poller struct {
 	rings    []pollRing
-	w        waiter
-	done     chan struct{}
+	poll     *epoll.Poller
 	events   []unix.EpollEvent
+	closed   atomic.Bool
 	closeOne sync.Once
 }
 
@@ -35,18 +36,11 @@ type pollRing struct {
 
 // NewPoller returns a Poller with no rings.
 func NewPoller() (*Poller, error) {
-	p := &Poller{done: make(chan struct{})}
-	kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	poll, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("ringbuf: new poller: eventfd: %w", err)
-	}
-	// The poller's own waiter watches only its kick; rings are added to
-	// its epoll set as they come. notify is a second eventfd kept idle.
-	if err := p.w.init(kick, true); err != nil {
-		unix.Close(kick)
 		return nil, fmt.Errorf("ringbuf: new poller: %w", err)
 	}
-	return p, nil
+	return &Poller{poll: poll}, nil
 }
 
 // Add adds the ringbuf map m with its handler and returns the ring's
@@ -65,20 +59,19 @@ func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, erro
 	return r, nil
 }
 
-// AddReader adds a Reader, such as the consuming end of NewMemoryRing,
+// AddReader adds a Reader, such as the consuming end of NewInMemory,
 // with its handler. The Poller takes ownership of r and closes it on
 // Close.
 func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {
 	const op = "ringbuf poller add"
 	if handle == nil {
-		return fmt.Errorf("%s: nil handler", op)
+		return fmt.Errorf("%s: nil handler: %w", op, unix.EINVAL)
 	}
-	if p.isClosed() {
+	if p.isClosed() || r.isClosed() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(p.rings)) + 8}
-	if err := unix.EpollCtl(p.w.epfd, unix.EPOLL_CTL_ADD, r.w.notify, &ev); err != nil {
-		return fmt.Errorf("%s: epoll_ctl: %w", op, err)
+	if err := p.poll.Add(r.notify, int32(len(p.rings)), r.notifyEvents); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	p.rings = append(p.rings, pollRing{r: r, handle: handle})
 	p.events = make([]unix.EpollEvent, len(p.rings)+1)
@@ -125,16 +118,26 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 	if p.isClosed() {
 		return 0, fmt.Errorf("%s: %w", op, ErrClosed)
 	}
+	gen := p.poll.Gen()
 	n, err := p.Consume()
 	for n == 0 && err == nil {
-		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("%s: %w", op, err)
+		ready, werr := p.poll.Wait(ctx, gen, p.events)
+		if werr != nil {
+			if errors.Is(werr, ErrClosed) || p.isClosed() {
+				werr = ErrClosed
+			}
+			return 0, fmt.Errorf("%s: %w", op, werr)
 		}
-		ready, err := p.sleep(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", op, err)
+		if p.isClosed() {
+			return 0, fmt.Errorf("%s: %w", op, ErrClosed)
 		}
-		for _, i := range ready {
+		gen = p.poll.Gen()
+		if ready == 0 { // woken for another reason: look at every ring
+			n, err = p.Consume()
+			continue
+		}
+		for _, ev := range p.events[:ready] {
+			i := int(ev.Fd)
 			got, cerr := p.rings[i].r.ConsumeN(math.MaxInt, p.rings[i].handle)
 			n += got
 			if cerr != nil {
@@ -149,81 +152,17 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// sleep waits in epoll_wait and returns the indexes of the rings that
-// signalled.
-func (p *Poller) sleep(ctx context.Context) ([]int, error) {
-	select {
-	case p.w.turn <- struct{}{}:
-	case <-p.done:
-		return nil, ErrClosed
-	}
-	defer func() { <-p.w.turn }()
-	select {
-	case <-p.done:
-		return nil, ErrClosed
-	default:
-	}
-	if ctx.Done() != nil { // Background can never end: no callback, no allocation
-		stop := context.AfterFunc(ctx, p.w.wake)
-		defer stop()
-	}
-	timeout := -1
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(0, int((time.Until(d)+time.Millisecond-1)/time.Millisecond))
-	}
-	n, err := unix.EpollWait(p.w.epfd, p.events, timeout)
-	if err != nil {
-		if errors.Is(err, unix.EINTR) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("epoll_wait: %w", err)
-	}
-	var ready []int
-	var buf [8]byte
-	for _, ev := range p.events[:n] {
-		switch i := int(ev.Fd) - 8; {
-		case ev.Fd == tagKick:
-			unix.Read(p.w.kick, buf[:])
-		case i >= 0 && i < len(p.rings):
-			if r := p.rings[i].r; r.w.drain {
-				unix.Read(r.w.notify, buf[:])
-			}
-			ready = append(ready, i)
-		}
-	}
-	select {
-	case <-p.done:
-		return nil, ErrClosed
-	default:
-	}
-	return ready, nil
-}
-
-func (p *Poller) isClosed() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Poller) isClosed() bool { return p.closed.Load() }
 
 // Close wakes a blocked Poll, which fails with an error wrapping
 // ErrClosed, and closes every ring. It is idempotent.
 func (p *Poller) Close() error {
 	p.closeOne.Do(func() {
-		close(p.done)
-		p.w.wake()
-		p.w.turn <- struct{}{} // a woken Poll gives it back at once; kept for good
+		p.closed.Store(true)
+		p.poll.Close()
 		for _, pr := range p.rings {
 			pr.r.Close()
 		}
-		p.w.fdMu.Lock()
-		p.w.open = false
-		unix.Close(p.w.kick)
-		unix.Close(p.w.epfd)
-		unix.Close(p.w.notify)
-		p.w.fdMu.Unlock()
 	})
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -42,15 +44,22 @@ type Record struct {
 // concurrent use; each record goes to exactly one caller. Close wakes
 // every blocked call at once.
 type Reader struct {
-	mu     sync.Mutex // held while ring memory is in use
+	mu     sync.Mutex // held while a read uses the cursor and the ring memory
 	ring   ring
 	cur    cursor // under mu
-	mapped bool   // under mu: false once the memory is released
-	free   func() // releases the memory and the map descriptor
+	mapped bool   // under mu: false once the memory is freed
+	free   func() // frees the memory and the map descriptor
 
-	closed atomic.Bool
-	done   chan struct{}
-	w      waiter
+	// state has bit 0 set once the Reader is closed, and counts in the
+	// bits above it the position methods using the ring memory: they do
+	// not take mu, so that a Consume callback may call them. The memory
+	// is freed by the last one out of a closed Reader, mu holder or
+	// position method.
+	state atomic.Int64
+
+	poll         *epoll.Poller
+	notify       int    // the descriptor the producer signals
+	notifyEvents uint32 // what to wait for on it
 }
 
 // NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
@@ -71,10 +80,10 @@ func NewReader(m *sys.FD) (*Reader, error) {
 		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, sys.MapTypeName(info.Type), unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)
-	page := os.Getpagesize()
-	if size == 0 || size&(size-1) != 0 || size%uint64(page) != 0 {
-		return nil, fmt.Errorf("%s: ring size %d is not a power of two multiple of the page size: %w", op, size, unix.EINVAL)
+	if err := ringproto.CheckSize(size); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	page := os.Getpagesize()
 	fd, err := m.Dup()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -107,7 +116,7 @@ func NewReader(m *sys.FD) (*Reader, error) {
 		data: unsafe.Pointer(&prodData[page]),
 		size: size,
 	}
-	r, err := newReader(rg, free, raw, false)
+	r, err := newReader(rg, free, raw, unix.EPOLLIN)
 	if err != nil {
 		free()
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -116,46 +125,56 @@ func NewReader(m *sys.FD) (*Reader, error) {
 }
 
 // newReader builds a Reader over rg that waits for notify, a descriptor
-// that epoll reports readable when the producer signals (the map itself,
-// or an eventfd to drain after each wake-up when drainNotify is set).
-func newReader(rg ring, free func(), notify int, drainNotify bool) (*Reader, error) {
-	r := &Reader{ring: rg, mapped: true, free: free, done: make(chan struct{})}
-	r.cur = rg.load()
-	if err := r.w.init(notify, drainNotify); err != nil {
+// that epoll reports with events when the producer signals.
+func newReader(rg ring, free func(), notify int, events uint32) (*Reader, error) {
+	poll, err := epoll.New()
+	if err != nil {
 		return nil, err
 	}
+	if err := poll.Add(notify, 0, events); err != nil {
+		poll.Close()
+		return nil, err
+	}
+	r := &Reader{ring: rg, mapped: true, free: free, poll: poll, notify: notify, notifyEvents: events}
+	r.cur = rg.load()
 	return r, nil
 }
 
-// enter locks the ring memory for use; it fails once the Reader is closed.
-func (r *Reader) enter() bool {
-	r.mu.Lock()
-	if !r.mapped {
-		r.mu.Unlock()
-		return false
-	}
-	return true
-}
+func (r *Reader) isClosed() bool { return r.state.Load()&1 != 0 }
 
-// leave unlocks the ring memory, releasing it if Close came meanwhile.
-func (r *Reader) leave() {
-	r.mu.Unlock()
-	if r.closed.Load() {
+// enterPosition counts a position method in as a user of the ring memory;
+// it fails once the Reader is closed. Every call is paired with a
+// leavePosition.
+func (r *Reader) enterPosition() bool { return r.state.Add(2)&1 == 0 }
+
+func (r *Reader) leavePosition() {
+	if r.state.Add(-2)&1 != 0 {
 		r.release()
 	}
 }
 
-// release frees the memory unless a call is using it; that call frees it
-// when it leaves.
+// release frees the memory of a closed Reader unless a call is using it;
+// every such call calls release again when it is done.
 func (r *Reader) release() {
-	if !r.mu.TryLock() {
-		return
+	for {
+		if !r.mu.TryLock() {
+			return // the holder releases when it is done
+		}
+		if r.state.Load()>>1 == 0 {
+			if r.mapped {
+				r.mapped = false
+				r.free()
+			}
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		// A position method was in. If it left meanwhile, its release
+		// may have found mu held: try again.
+		if r.state.Load()>>1 != 0 {
+			return
+		}
 	}
-	if r.mapped {
-		r.mapped = false
-		r.free()
-	}
-	r.mu.Unlock()
 }
 
 // Read waits for the next record and returns a copy of it. It fails when
@@ -194,97 +213,34 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 		return 0, nil
 	}
 	for {
+		gen := r.poll.Gen()
 		n, err := r.tryReadBatch(recs)
 		if n > 0 || err != nil {
 			return n, err
 		}
-		if err := r.wait(ctx, "ringbuf read"); err != nil {
+		if err := r.wait(ctx, "ringbuf read", gen); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// tryReadBatch copies the records in the ring into recs, up to len(recs).
-// Its loop handles the common case, committed records already seen at the
-// last look at the producer position, and publishes once at the end; the
-// rest (discarded and busy records, corruption, new looks) is readSlow's.
+// tryReadBatch copies the records in the ring into recs, up to len(recs),
+// without waiting.
 func (r *Reader) tryReadBatch(recs []Record) (int, error) {
 	r.mu.Lock()
 	if !r.mapped {
 		r.mu.Unlock()
 		return 0, errClosedRead
 	}
-	rg, c := &r.ring, &r.cur
-	n := 0
-	var err error
-	for n < len(recs) {
-		pos, end := c.pos, c.end
-		for ; n < len(recs) && pos != end; n++ {
-			word := atomic.LoadUint32(rg.lenWord(pos))
-			size := uint64(word & lenMask)
-			total := round8(size + hdrSize)
-			if word&(busyBit|discardBit) != 0 || total > end-pos {
-				break
-			}
-			rec := &recs[n]
-			rec.Sample = append(rec.Sample[:0], rg.bytes(pos+hdrSize, size)...)
-			pos += total
-			rec.Remaining = int(end - pos)
-		}
-		c.pos = pos
-		if n == len(recs) {
-			break
-		}
-		var ok bool
-		if ok, err = r.readSlow(&recs[n]); !ok {
-			break
-		}
-		n++
-	}
-	if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
-		rg.publish(c)
-	}
+	n, err := r.ring.readBatch(&r.cur, recs)
 	r.mu.Unlock()
-	if r.closed.Load() {
+	if r.isClosed() {
 		r.release()
 	}
-	return n, err
-}
-
-// readSlow copies the next record into rec in the general case, with r.mu
-// held: discarded and busy records, corruption, and new looks at the
-// producer position.
-func (r *Reader) readSlow(rec *Record) (bool, error) {
-	rg, c := &r.ring, &r.cur
-	for look := 0; look < 2; look++ {
-		for {
-			b, discarded, ok, err := rg.next(c)
-			if err != nil {
-				rg.publish(c)
-				return false, fmt.Errorf("ringbuf read: %w", err)
-			}
-			if !ok {
-				break
-			}
-			if discarded {
-				continue
-			}
-			rec.Sample = append(rec.Sample[:0], b...)
-			rec.Remaining = int(c.end - c.pos)
-			if c.pos == c.end || c.pos-c.pub >= rg.size/4 {
-				rg.publish(c)
-			}
-			return true, nil
-		}
-		rg.publish(c)
-		if c.pos != c.end { // a busy record: its commit wakes us
-			return false, nil
-		}
-		if err := rg.refresh(c); err != nil {
-			return false, fmt.Errorf("ringbuf read: %w", err)
-		}
+	if err != nil {
+		err = fmt.Errorf("ringbuf read: %w", err)
 	}
-	return false, nil
+	return n, err
 }
 
 // Consume hands every record in the ring to fn, in place and without
@@ -293,20 +249,32 @@ func (r *Reader) readSlow(rec *Record) (bool, error) {
 // position is published once per batch of records, not per record. If fn
 // returns an error, Consume stops and returns it wrapped; that record
 // counts as consumed. A corrupt ring gives an error wrapping ErrCorrupt.
+// fn may call AvailableBytes, Size and the position methods, but not the
+// Reader's reading methods: they would wait for the lock Consume holds.
 func (r *Reader) Consume(fn func(sample []byte) error) (int, error) {
 	return r.ConsumeN(int(^uint(0)>>1), fn)
 }
 
+var errNilHandler = fmt.Errorf("ringbuf consume: nil handler: %w", unix.EINVAL)
+
 // ConsumeN is Consume that stops after n records; n <= 0 consumes nothing.
 func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
+	if fn == nil {
+		return 0, errNilHandler
+	}
 	if n <= 0 {
 		return 0, nil
 	}
-	if !r.enter() {
+	r.mu.Lock()
+	if !r.mapped {
+		r.mu.Unlock()
 		return 0, fmt.Errorf("ringbuf consume: %w", ErrClosed)
 	}
-	defer r.leave()
 	got, err := r.ring.consume(&r.cur, n, fn)
+	r.mu.Unlock()
+	if r.isClosed() {
+		r.release()
+	}
 	if err != nil {
 		err = fmt.Errorf("ringbuf consume: %w", err)
 	}
@@ -318,58 +286,61 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 // record, or with the error that ended the wait.
 func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) (int, error) {
 	for {
+		gen := r.poll.Gen()
 		n, err := r.Consume(fn)
 		if n > 0 || err != nil {
 			return n, err
 		}
-		if err := r.wait(ctx, "ringbuf consume"); err != nil {
+		if err := r.wait(ctx, "ringbuf consume", gen); err != nil {
 			return 0, err
 		}
 	}
 }
 
 // SetDeadline sets the time after which blocked and future Read,
-// ReadInto and ConsumeWait calls fail with an error wrapping
+// ReadInto, ReadBatch and ConsumeWait calls fail with an error wrapping
 // os.ErrDeadlineExceeded, as for an os.File. The zero time means no
 // deadline.
 func (r *Reader) SetDeadline(t time.Time) error {
-	if r.closed.Load() {
+	if r.isClosed() {
 		return fmt.Errorf("ringbuf set deadline: %w", ErrClosed)
 	}
-	r.w.setDeadline(t)
+	r.poll.SetDeadline(t)
 	return nil
 }
 
 // AvailableBytes returns how many bytes of records the ring holds that the
 // consumer has not consumed: producer position minus consumer position. It
-// is a snapshot; the producer may add more at any time.
+// is a snapshot; the producer may add more at any time. It returns 0 once
+// the Reader is closed.
 func (r *Reader) AvailableBytes() int {
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
-	defer r.leave()
 	return int(r.ring.available())
 }
 
 // Size returns the size of the ring's data area in bytes.
 func (r *Reader) Size() int { return int(r.ring.size) }
 
-// ConsumerPosition returns the consumer position as published in the ring.
+// ConsumerPosition returns the consumer position as published in the
+// ring, or 0 once the Reader is closed.
 func (r *Reader) ConsumerPosition() uint64 {
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
-	defer r.leave()
 	return atomic.LoadUint64(r.ring.cons)
 }
 
 // ProducerPosition returns the producer position: the end of all reserved
-// space, committed or not.
+// space, committed or not; 0 once the Reader is closed.
 func (r *Reader) ProducerPosition() uint64 {
-	if !r.enter() {
+	defer r.leavePosition()
+	if !r.enterPosition() {
 		return 0
 	}
-	defer r.leave()
 	return atomic.LoadUint64(r.ring.prod)
 }
 
@@ -377,23 +348,28 @@ func (r *Reader) ProducerPosition() uint64 {
 // ErrClosed, and releases the ring. Memory that a call is still using is
 // released when that call returns. Close is idempotent.
 func (r *Reader) Close() error {
-	if r.closed.Swap(true) {
-		return nil
+	for {
+		s := r.state.Load()
+		if s&1 != 0 {
+			return nil
+		}
+		if r.state.CompareAndSwap(s, s|1) {
+			break
+		}
 	}
-	close(r.done)
-	r.w.close()
+	r.poll.Close()
 	r.release()
 	return nil
 }
 
-// wait blocks until the producer signals, the deadline passes, ctx ends or
-// the Reader is closed.
-func (r *Reader) wait(ctx context.Context, op string) error {
-	err := r.w.wait(ctx, r.done)
+// wait blocks until the producer signals (or may have since gen), the
+// deadline passes, ctx ends or the Reader is closed.
+func (r *Reader) wait(ctx context.Context, op string, gen uint64) error {
+	_, err := r.poll.Wait(ctx, gen, nil)
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrClosed) || r.closed.Load() {
+	if errors.Is(err, ErrClosed) || r.isClosed() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
 	return fmt.Errorf("%s: %w", op, err)

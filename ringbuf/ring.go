@@ -6,15 +6,15 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
-// The protocol constants, from the UAPI.
+// The protocol constants, shared with userringbuf.
 const (
-	hdrSize    = unix.BPF_RINGBUF_HDR_SZ
-	busyBit    = unix.BPF_RINGBUF_BUSY_BIT
-	discardBit = unix.BPF_RINGBUF_DISCARD_BIT
-	lenMask    = discardBit - 1
+	hdrSize    = ringproto.HdrSize
+	busyBit    = ringproto.BusyBit
+	discardBit = ringproto.DiscardBit
+	lenMask    = ringproto.LenMask
 )
 
 // ErrCorrupt is wrapped by the error a consumer returns when the ring's
@@ -35,15 +35,13 @@ var ErrCorrupt = errors.New("ring memory is corrupt")
 // Positions only grow; a position's byte offset is pos & (size-1). Every
 // record starts 8-byte aligned with an 8-byte header whose first 32-bit
 // word holds the payload length, the busy bit and the discard bit, and
-// occupies round8(len+8) bytes.
+// occupies ringproto.Round8(len+8) bytes.
 type ring struct {
 	cons *uint64
 	prod *uint64
 	data unsafe.Pointer
 	size uint64
 }
-
-func round8(n uint64) uint64 { return (n + 7) &^ 7 }
 
 // lenWord returns the length word of the record at pos.
 func (r *ring) lenWord(pos uint64) *uint32 {
@@ -53,6 +51,59 @@ func (r *ring) lenWord(pos uint64) *uint32 {
 // bytes returns n bytes of the data area from pos's offset on.
 func (r *ring) bytes(pos, n uint64) []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(r.data, pos&(r.size-1))), n)
+}
+
+// payloadPtr returns the address of the payload of the record at pos.
+func (r *ring) payloadPtr(pos uint64) *byte {
+	return (*byte)(unsafe.Add(r.data, (pos+hdrSize)&(r.size-1)))
+}
+
+// reserve writes the header of a busy record of n bytes at the producer
+// position and publishes it, as bpf_ringbuf_reserve does, and returns its
+// position. It fails (false) when the record would overrun the consumer
+// or the oldest record still busy, *pending, which it first moves past
+// the records committed since. Callers serialise reservations.
+func (r *ring) reserve(pending *uint64, n uint64) (uint64, bool) {
+	prod := atomic.LoadUint64(r.prod)
+	cons := atomic.LoadUint64(r.cons)
+	for *pending < prod {
+		w := atomic.LoadUint32(r.lenWord(*pending))
+		if w&busyBit != 0 {
+			break
+		}
+		*pending += ringproto.Round8(uint64(w&lenMask) + hdrSize)
+	}
+	next := prod + ringproto.Round8(n+hdrSize)
+	if next-cons > r.size-1 || next-*pending > r.size-1 {
+		return 0, false
+	}
+	hdr := r.lenWord(prod)
+	*(*uint32)(unsafe.Add(unsafe.Pointer(hdr), 4)) = uint32(prod & (r.size - 1)) // the kernel's page offset word; consumers ignore it
+	atomic.StoreUint32(hdr, uint32(n)|busyBit)
+	atomic.StoreUint64(r.prod, next)
+	return prod, true
+}
+
+// commit clears the busy bit of the record of n bytes at pos and sets bit
+// (0 or discardBit), as bpf_ringbuf_submit and _discard do. It fails
+// (false) when that record is not busy, or not of n bytes.
+func (r *ring) commit(pos uint64, n int, bit uint32) bool {
+	hdr := r.lenWord(pos)
+	for {
+		w := atomic.LoadUint32(hdr)
+		if w&busyBit == 0 || w&lenMask != uint32(n) {
+			return false
+		}
+		if atomic.CompareAndSwapUint32(hdr, w, w&^busyBit|bit) {
+			return true
+		}
+	}
+}
+
+// consumerAt reports whether the consumer position is at pos's offset: the
+// kernel's adaptive wake-up rule.
+func (r *ring) consumerAt(pos uint64) bool {
+	return atomic.LoadUint64(r.cons)&(r.size-1) == pos&(r.size-1)
 }
 
 // cursor is a consumer's private view of a ring: the position it has
@@ -95,7 +146,7 @@ func (r *ring) next(c *cursor) (payload []byte, discarded, ok bool, err error) {
 		return nil, false, false, nil
 	}
 	n := uint64(word & lenMask)
-	total := round8(n + hdrSize)
+	total := ringproto.Round8(n + hdrSize)
 	if total > c.end-c.pos {
 		return nil, false, false, overrun(c, n)
 	}
@@ -130,7 +181,8 @@ func (r *ring) publish(c *cursor) {
 }
 
 // consume hands up to max records to fn from c on (max > 0), skipping
-// discarded ones, and publishes the consumer position once per look at the
+// discarded ones (also those after the last record handed over), and
+// publishes the consumer position once per look at the
 // producer position: before looking again and before returning. A record
 // for which fn returns an error counts as consumed; the error is returned
 // wrapped. It returns the number of records fn was given.
@@ -145,7 +197,7 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 				break
 			}
 			size := uint64(word & lenMask)
-			total := round8(size + hdrSize)
+			total := ringproto.Round8(size + hdrSize)
 			if total > end-pos {
 				c.pos = pos
 				r.publish(c)
@@ -164,6 +216,9 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 			}
 		}
 		c.pos = pos
+		if n >= max {
+			r.skipDiscarded(c)
+		}
 		r.publish(c)
 		if n >= max || c.pos != c.end { // budget spent, or a busy record
 			return n, nil
@@ -175,6 +230,81 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 		if c.end == old {
 			return n, nil
 		}
+	}
+}
+
+// readBatch copies the records from c on into recs, up to len(recs),
+// reusing the capacity of each Sample, and returns how many it copied. Its
+// inner loop handles the common case, committed records already seen at
+// the last look at the producer position; next handles the rest
+// (discarded and busy records, corruption) and the position is refreshed
+// when c reaches it. Discarded records after the last one copied are
+// stepped over too, so that they never hold the producer back. The
+// consumer position is published before each new look at the producer
+// position and, at the end, when c reached the position last seen or a
+// quarter of the ring was read since the last publication.
+func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
+	n := 0
+	var err error
+	for n < len(recs) {
+		pos, end := c.pos, c.end
+		for ; n < len(recs) && pos != end; n++ {
+			word := atomic.LoadUint32(r.lenWord(pos))
+			size := uint64(word & lenMask)
+			total := ringproto.Round8(size + hdrSize)
+			if word&(busyBit|discardBit) != 0 || total > end-pos {
+				break
+			}
+			rec := &recs[n]
+			rec.Sample = append(rec.Sample[:0], r.bytes(pos+hdrSize, size)...)
+			pos += total
+			rec.Remaining = int(end - pos)
+		}
+		c.pos = pos
+		if n == len(recs) {
+			break
+		}
+		b, discarded, ok, nerr := r.next(c)
+		if nerr != nil {
+			err = nerr
+			break
+		}
+		if ok {
+			if !discarded {
+				recs[n].Sample = append(recs[n].Sample[:0], b...)
+				recs[n].Remaining = int(c.end - c.pos)
+				n++
+			}
+			continue
+		}
+		if c.pos != c.end { // a busy record: its commit wakes the consumer
+			break
+		}
+		r.publish(c)
+		old := c.end
+		if err = r.refresh(c); err != nil || c.end == old {
+			break
+		}
+	}
+	if err == nil {
+		r.skipDiscarded(c)
+	}
+	if err != nil || c.pos == c.end || c.pos-c.pub >= r.size/4 {
+		r.publish(c)
+	}
+	return n, err
+}
+
+// skipDiscarded steps c over the committed discarded records at c.pos, up
+// to the producer position last seen.
+func (r *ring) skipDiscarded(c *cursor) {
+	for c.pos != c.end {
+		word := atomic.LoadUint32(r.lenWord(c.pos))
+		total := ringproto.Round8(uint64(word&lenMask) + hdrSize)
+		if word&(busyBit|discardBit) != discardBit || total > c.end-c.pos {
+			return
+		}
+		c.pos += total
 	}
 }
 

@@ -218,7 +218,7 @@ func TestNotifications(t *testing.T) {
 				var n int
 				var err error
 				for n == 0 && err == nil {
-					if err = s.r.w.wait(ctx, s.r.done); err == nil {
+					if _, err = s.r.poll.Wait(ctx, s.r.poll.Gen(), nil); err == nil {
 						n, err = s.r.Consume(func([]byte) error { return nil })
 					}
 				}
@@ -414,7 +414,7 @@ func TestCloseAndCancelWake(t *testing.T) {
 // records after it until it is committed (in-memory producer; the kernel
 // verifier makes a program commit before it ends).
 func TestBusyHeadBlocks(t *testing.T) {
-	p, r, err := NewMemoryRing(os.Getpagesize())
+	p, r, err := NewInMemory(os.Getpagesize())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,11 +434,11 @@ func TestBusyHeadBlocks(t *testing.T) {
 		t.Fatalf("Reserve over a busy record: %v", err)
 	}
 	*p.r.cons = 0
-	copy(first.Bytes, "first...")
-	if err := p.Submit(first, 0); err != nil {
+	copy(first.Bytes(), "first...")
+	if err := first.Submit(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Submit(first, 0); err == nil {
+	if err := first.Submit(0); err == nil {
 		t.Fatal("second Submit of the same sample succeeded")
 	}
 	var got []string
@@ -448,5 +448,66 @@ func TestBusyHeadBlocks(t *testing.T) {
 	}
 	if err := p.Output(nil, 4); err == nil {
 		t.Fatal("Output with unknown flags succeeded")
+	}
+}
+
+// TestTrailingDiscardPublished: a record followed by a discarded one, read
+// with Read, ReadInto or a one-record ReadBatch, leaves the consumer
+// position past the discarded record, so that the producer gets the whole
+// ring back: on a one-page ring, after a 100-byte record and an 8-byte
+// discarded one, a reservation of size-32 bytes (4064 on a 4 KiB ring)
+// must succeed. Before the fix the position stayed at 0 and the kernel
+// refused it.
+func TestTrailingDiscardPublished(t *testing.T) {
+	reads := map[string]func(r *Reader) ([]byte, error){
+		"Read": func(r *Reader) ([]byte, error) {
+			rec, err := r.Read(context.Background())
+			return rec.Sample, err
+		},
+		"ReadInto": func(r *Reader) ([]byte, error) {
+			var rec Record
+			err := r.ReadInto(context.Background(), &rec)
+			return rec.Sample, err
+		},
+		"ReadBatch1": func(r *Reader) ([]byte, error) {
+			recs := make([]Record, 1)
+			n, err := r.ReadBatch(context.Background(), recs)
+			if n != 1 {
+				return nil, fmt.Errorf("ReadBatch returned %d records, %v", n, err)
+			}
+			return recs[0].Sample, err
+		},
+		"ConsumeN1": func(r *Reader) ([]byte, error) {
+			var got []byte
+			n, err := r.ConsumeN(1, func(b []byte) error { got = bytes.Clone(b); return nil })
+			if n != 1 {
+				return nil, fmt.Errorf("ConsumeN returned %d records, %v", n, err)
+			}
+			return got, err
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			forEachSource(t, os.Getpagesize(), func(t *testing.T, s *source) {
+				want := pattern(100, 1)
+				if s.output(t, want, 100, 0) {
+					t.Fatal("100-byte record dropped")
+				}
+				if s.reserve(t, nil, 8, true, 0) {
+					t.Fatal("8-byte reservation dropped")
+				}
+				got, err := read(s.r)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("read = %x, %v", got, err)
+				}
+				if cons, prod := s.r.ConsumerPosition(), s.r.ProducerPosition(); cons != 128 || prod != 128 {
+					t.Fatalf("consumer position %d, producer position %d after the read; want 128 and 128", cons, prod)
+				}
+				big := s.r.Size() - 32
+				if s.reserve(t, nil, big, false, 0) {
+					t.Fatalf("reservation of %d bytes refused: the discarded record was not stepped over", big)
+				}
+			})
+		})
 	}
 }

@@ -3,6 +3,7 @@ package userringbuf
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,10 +182,18 @@ func BenchmarkPaired64(b *testing.B) {
 		done += n
 	}
 	b.StopTimer()
+	reportPaired(b, took[:], "producer")
+}
+
+// reportPaired reports the ns per sample of the floor (took[0]) and of
+// each form after it, and each form's ratio to the floor.
+func reportPaired(b *testing.B, took []time.Duration, forms ...string) {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
 	b.ReportMetric(per(took[0]), "floor-ns/sample")
-	b.ReportMetric(per(took[1]), "producer-ns/sample")
-	b.ReportMetric(per(took[1])/per(took[0]), "producer/floor")
+	for i, form := range forms {
+		b.ReportMetric(per(took[i+1]), form+"-ns/sample")
+		b.ReportMetric(per(took[i+1])/per(took[0]), form+"/floor")
+	}
 }
 
 // Many goroutines producing into one ring: the cost of serialising
@@ -284,21 +293,32 @@ func BenchmarkReserveBlocking64(b *testing.B) {
 // decide: the libbpf-like floor (one atomic exchange per sample); the same
 // stores made through two functions that Go does not inline, as Reserve
 // and Submit are not; the floor with a Producer's three atomic
-// read-modify-writes instead of one; and the Producer itself.
+// read-modify-writes instead of one; the Producer itself; and WriteBatch
+// of 16 samples, per sample.
 //
 //	go test -run '^$' -bench Overhead64 -benchtime 20000000x -count 6 ./userringbuf/
 func BenchmarkOverhead64(b *testing.B) {
-	for _, form := range []string{"floor", "calls", "atomics", "producer"} {
+	batch := make([][]byte, 16)
+	for i := range batch {
+		batch[i] = payload64[:]
+	}
+	for _, form := range []string{"floor", "calls", "atomics", "producer", "writebatch16"} {
 		b.Run(form, func(b *testing.B) {
 			p, _ := newInMemory(64 << 10)
 			r := &p.r
 			b.ReportAllocs()
-			for range b.N {
+			for i := range b.N {
 				prod := *r.prod
-				if prod-atomic.LoadUint64(r.cons) > r.size-72 {
+				if prod-atomic.LoadUint64(r.cons) > r.size-16*72 {
 					atomic.StoreUint64(r.cons, prod) // drained, in O(1)
 				}
 				switch form {
+				case "writebatch16": // one batch of 16 per 16 ops: ns/op is per sample
+					if i%16 == 0 {
+						if n, err := p.WriteBatch(batch); n != 16 || err != nil {
+							b.Fatal(n, err)
+						}
+					}
 				case "floor":
 					writeLikeLibbpf(r)
 				case "calls":
@@ -360,4 +380,79 @@ func writeLikeLibbpf(r *ring) {
 	copy(r.payload(prod, 64), payload64[:])
 	*r.prod = prod + 72
 	atomic.SwapUint32(h, 64)
+}
+
+// BenchmarkPairedBatch64 puts the batch forms next to the libbpf-like
+// loop of BenchmarkPaired64, in alternating rounds of 4096 64-byte samples
+// on 16 MiB kernel rings that the kernel drains between rounds, untimed:
+// WriteBatch and ReserveBatch (fill in place, Submit each) of batch
+// samples at a time. It reports ns per sample and the ratio of each form
+// to the loop; ns/op means nothing here.
+//
+//	go test -run '^$' -bench PairedBatch64 -benchmem -benchtime 2000000x -count 6 ./userringbuf/
+func BenchmarkPairedBatch64(b *testing.B) {
+	for _, batch := range []int{16, 64} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) { pairedBatch64(b, batch) })
+	}
+}
+
+func pairedBatch64(b *testing.B, batch int) {
+	const round = 4096
+	floor, floorDrain := benchKernel(b)
+	wb, wbDrain := benchKernel(b)
+	rb, rbDrain := benchKernel(b)
+	makeRoom := func(p *Producer, d *progs.UserRingbufDrain) {
+		if cons, prod := positions(p); prod-cons > benchRing-round*72 {
+			drainAll(b, d, p)
+		}
+	}
+	samples := make([][]byte, batch)
+	sizes := make([]int, batch)
+	for i := range samples {
+		samples[i] = payload64[:]
+		sizes[i] = 64
+	}
+	dst := make([]Sample, batch)
+	r := &floor.r
+	var took [3]time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(round, b.N-done)
+		n -= n % batch
+		if n == 0 {
+			n = batch
+		}
+		makeRoom(floor, floorDrain)
+		makeRoom(wb, wbDrain)
+		makeRoom(rb, rbDrain)
+		t0 := time.Now()
+		for range n {
+			writeLikeLibbpf(r)
+		}
+		t1 := time.Now()
+		for i := 0; i < n; i += batch {
+			if k, err := wb.WriteBatch(samples); k != batch || err != nil {
+				b.Fatal(k, err)
+			}
+		}
+		t2 := time.Now()
+		for i := 0; i < n; i += batch {
+			if k, err := rb.ReserveBatch(sizes, dst); k != batch || err != nil {
+				b.Fatal(k, err)
+			}
+			for _, s := range dst {
+				copy(s.Bytes(), payload64[:])
+				s.Submit()
+			}
+		}
+		t3 := time.Now()
+		floor.r.next.Store(*r.prod)
+		took[0] += t1.Sub(t0)
+		took[1] += t2.Sub(t1)
+		took[2] += t3.Sub(t2)
+		done += n
+	}
+	b.StopTimer()
+	reportPaired(b, took[:], "writebatch", "reservebatch")
 }

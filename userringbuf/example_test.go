@@ -97,3 +97,29 @@ func ExampleProducer_ReserveBlocking() {
 	// true
 	// 8 <nil>
 }
+
+// WriteBatch copies many samples in with one check for room and one
+// publication; when the ring fills, it says how many went in, and the
+// rest can follow after a drain (or use WriteBatchBlocking).
+func ExampleProducer_WriteBatch() {
+	p, c, err := userringbuf.NewInMemory(4096)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	batch := make([][]byte, 100)
+	for i := range batch {
+		batch[i] = make([]byte, 56) // 64 bytes with the header: 64 fit the ring
+		binary.LittleEndian.PutUint64(batch[i], uint64(i))
+	}
+
+	n, err := p.WriteBatch(batch)
+	fmt.Println(n, errors.Is(err, unix.ENOSPC))
+	drained, _ := c.Drain(func([]byte) bool { return true }, 0)
+	m, err := p.WriteBatch(batch[n:])
+	fmt.Println(drained, m, err)
+	// Output:
+	// 64 true
+	// 64 36 <nil>
+}

@@ -1,15 +1,15 @@
 package userringbuf
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
 // Consumer drains an in-memory user ring buffer exactly as the kernel's
@@ -21,25 +21,24 @@ type Consumer struct {
 	running atomic.Bool
 }
 
-// memory is an in-memory ring: its backing store and the producers waiting
-// for space.
+// memory is an in-memory ring: its backing store and the Event its
+// Consumer signals for producers waiting for space.
 type memory struct {
 	pos  []uint64 // consumer position at 0, producer position at 8 (own cache lines)
 	data []uint64 // 2*size bytes
 
-	mu      sync.Mutex
-	freed   chan struct{} // closed when a drain frees space
-	waiting bool          // freed was handed to a waiter
+	mu     sync.Mutex
+	signal *epoll.Event // nil until a producer waits
 }
 
-// NewInMemory returns a Producer and a Consumer joined by a ring of size
-// bytes in ordinary memory. size must be a power of two and a multiple of
-// the page size, as for a map, so that the pair behaves like a map of the
-// same size.
+// NewInMemory returns both ends of a ring of size bytes in ordinary
+// memory, producer first as the data flows: a Producer and a Consumer that
+// drains exactly as the kernel does. size must be a power of two and a
+// multiple of the page size, as for a map, so that the pair behaves like a
+// map of the same size.
 func NewInMemory(size int) (*Producer, *Consumer, error) {
-	if size <= 0 || size&(size-1) != 0 || size%os.Getpagesize() != 0 {
-		return nil, nil, fmt.Errorf("userringbuf: new in-memory ring: size %d is not a power of two multiple of the page size %d: %w",
-			size, os.Getpagesize(), unix.EINVAL)
+	if err := ringproto.CheckSize(uint64(size)); err != nil {
+		return nil, nil, fmt.Errorf("userringbuf: new in-memory ring: %w", err)
 	}
 	p, c := newInMemory(size)
 	return p, c, nil
@@ -47,9 +46,8 @@ func NewInMemory(size int) (*Producer, *Consumer, error) {
 
 // newInMemory builds the pair for any power of two size of at least 8.
 func newInMemory(size int) (*Producer, *Consumer) {
-	m := &memory{pos: make([]uint64, 16), data: make([]uint64, 2*size/8), freed: make(chan struct{})}
+	m := &memory{pos: make([]uint64, 16), data: make([]uint64, 2*size/8)}
 	p := &Producer{mem: m}
-	p.done, p.cancel = context.WithCancel(context.Background())
 	p.r = ring{cons: &m.pos[0], prod: &m.pos[8], data: unsafe.Pointer(&m.data[0]), size: uint64(size)}
 	return p, &Consumer{r: &p.r, mem: m}
 }
@@ -90,61 +88,37 @@ func (c *Consumer) Drain(fn func(sample []byte) bool, flags uint64) (int, error)
 	return n, err
 }
 
-// wake releases the producers waiting for space.
+// wake signals the producers waiting for space, if any ever waited.
 func (m *memory) wake() {
 	m.mu.Lock()
-	if m.waiting {
-		close(m.freed)
-		m.freed, m.waiting = make(chan struct{}), false
+	if m.signal != nil {
+		m.signal.Signal()
 	}
 	m.mu.Unlock()
 }
 
-// current returns the channel the next drain closes.
-func (m *memory) current() <-chan struct{} {
+// watch adds the ring's Event to poll, creating it.
+func (m *memory) watch(poll *epoll.Poller) error {
+	ev, err := epoll.NewEvent()
+	if err != nil {
+		return err
+	}
+	if err := poll.Add(ev.FD(), 0, unix.EPOLLIN|unix.EPOLLET); err != nil {
+		ev.Close()
+		return err
+	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.waiting = true
-	return m.freed
+	m.signal = ev
+	m.mu.Unlock()
+	return nil
 }
 
-// chanWaiter waits for the next drain of an in-memory ring.
-type chanWaiter struct {
-	m     *memory
-	freed <-chan struct{}
-	ctx   context.Context
-	done  context.Context
-	timer *time.Timer
-}
-
-func (m *memory) newWaiter(ctx context.Context, deadline time.Time, done context.Context) *chanWaiter {
-	w := &chanWaiter{m: m, freed: m.current(), ctx: ctx, done: done}
-	if !deadline.IsZero() {
-		w.timer = time.NewTimer(time.Until(deadline))
+// unwatch closes the Event.
+func (m *memory) unwatch() {
+	m.mu.Lock()
+	if m.signal != nil {
+		m.signal.Close()
+		m.signal = nil
 	}
-	return w
-}
-
-func (w *chanWaiter) wait() error {
-	var expired <-chan time.Time
-	if w.timer != nil {
-		expired = w.timer.C
-	}
-	select {
-	case <-w.freed:
-		w.freed = w.m.current()
-		return nil
-	case <-w.ctx.Done():
-		return w.ctx.Err()
-	case <-w.done.Done():
-		return os.ErrClosed
-	case <-expired:
-		return os.ErrDeadlineExceeded
-	}
-}
-
-func (w *chanWaiter) close() {
-	if w.timer != nil {
-		w.timer.Stop()
-	}
+	m.mu.Unlock()
 }

@@ -6,12 +6,21 @@
 // fill it in place and commits it with Submit (or drops it with Discard).
 // Unlike libbpf's user_ring_buffer, a Producer is safe for many goroutines
 // at once. ReserveBlocking waits, without spinning, for a drain to free
-// space.
+// space. WriteBatch and ReserveBatch put many samples in with one check
+// for room and one publication of the producer position, which is what
+// makes a stream of small samples cheap.
 //
 // The ring protocol (positions, headers with busy and discard bits, 8-byte
 // alignment) runs over any memory. NewInMemory connects a Producer to a
 // Consumer that drains exactly as the kernel does, so that code which
 // produces samples can be tested without a kernel.
+//
+// userringbuf and ringbuf, the two directions of the same protocol, share
+// their conventions: NewInMemory returns both ends of an in-memory ring,
+// producer first as the data flows; a reserved Sample is filled through
+// its Bytes method and commits itself with Submit or Discard; blocking
+// calls take a context and end with an error wrapping os.ErrClosed when
+// their object is closed.
 package userringbuf
 
 import (
@@ -27,15 +36,22 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // Producer writes samples into a user ring buffer. All its methods are
 // safe for concurrent use. Only one Producer (in any process) may write a
 // given map at a time: two would corrupt each other's samples, as with
-// libbpf.
+// libbpf. NewProducer refuses a second live Producer of a map in the same
+// process, whatever descriptor it is given; a producer in another process
+// cannot be seen beforehand, only when it moves the producer position
+// under this one, which Reserve then reports.
 type Producer struct {
 	r ring
+
+	mapID uint32 // the map's id, claimed in liveMaps; 0 in memory
 
 	fd       *sys.FD        // the map, nil for an in-memory ring
 	consMem  unsafe.Pointer // the read-only consumer page
@@ -43,10 +59,11 @@ type Producer struct {
 	pageSize int
 	mem      *memory // the in-memory ring's backing and waiters, nil for a map
 
+	waitMu sync.Mutex
+	poll   *epoll.Poller // created at the first wait; closed by Close
+
 	closeOnce sync.Once
 	closeErr  error
-	done      context.Context // ends at Close: wakes waiters
-	cancel    context.CancelFunc
 }
 
 // Sample is room for one sample in the ring, returned by Reserve. Fill
@@ -97,34 +114,40 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
 		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", sys.MapTypeName(info.Type), unix.EINVAL)
 	}
-	page := os.Getpagesize()
 	size := uint64(info.MaxEntries)
-	if size == 0 || size&(size-1) != 0 || size%uint64(page) != 0 {
-		return nil, fmt.Errorf("ring size %d is not a power of two multiple of the page size: %w", size, unix.EINVAL)
+	if err := ringproto.CheckSize(size); err != nil {
+		return nil, err
 	}
+	if err := claimMap(info.ID); err != nil {
+		return nil, err
+	}
+	page := os.Getpagesize()
 	raw, err := fd.Acquire()
 	if err != nil {
+		releaseMap(info.ID)
 		return nil, err
 	}
 	defer fd.Release()
 	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("map consumer page: %w", err)
 	}
 	prod, err := unix.MmapPtr(raw, int64(page), nil, uintptr(page)+2*uintptr(size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		unix.MunmapPtr(cons, uintptr(page))
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("map producer page and data: %w", err)
 	}
-	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page}
-	p.done, p.cancel = context.WithCancel(context.Background())
+	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page, mapID: info.ID}
 	p.r = ring{cons: (*uint64)(cons), prod: (*uint64)(prod), data: unsafe.Add(prod, page), size: size}
 	if err := p.start(); err != nil {
 		p.unmap()
+		releaseMap(info.ID)
 		return nil, err
 	}
-	runtime.SetFinalizer(p, (*Producer).unmap)
+	runtime.SetFinalizer(p, (*Producer).finalize)
 	return p, nil
 }
 
@@ -153,13 +176,13 @@ func (p *Producer) Reserve(size int) (Sample, error) {
 	// read-modify-writes per sample (this one, the release store of the
 	// producer position, Submit's) are what goroutine safety costs.
 	r := &p.r
-	total := round8(uint64(size) + hdrSize)
+	total := ringproto.Round8(uint64(size) + hdrSize)
 	next := r.next.Load()
 	if uint(size) > MaxSampleSize || total > r.size || next-atomic.LoadUint64(r.cons) > r.size-total ||
 		atomic.LoadUint64(r.prod) != next || !r.next.CompareAndSwap(next, next+total) {
 		return p.reserveSlow(size) // also when closed: next has closedBit
 	}
-	*r.header(next) = packHeader(uint32(size)|busyBit, tag(next))
+	r.markBusy(next, size)
 	atomic.StoreUint64(r.prod, next+total)
 	return Sample{p: p, data: r.payloadPtr(next), pos: next, size: size}, nil
 }
@@ -179,7 +202,7 @@ const Forever time.Duration = -1
 // space. It returns ctx.Err() when ctx ends first, and an error wrapping
 // os.ErrClosed when the Producer is closed meanwhile.
 func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error) {
-	return p.reserveWait(ctx, size, time.Time{})
+	return p.reserveWait(ctx, size, nil)
 }
 
 // ReserveTimeout is Reserve that waits up to timeout for room, with the
@@ -190,43 +213,31 @@ func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error
 func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
 	switch {
 	case timeout == Forever:
-		return p.reserveWait(context.Background(), size, time.Time{})
+		return p.reserveWait(context.Background(), size, nil)
 	case timeout < 0:
 		return Sample{}, fmt.Errorf("userringbuf: reserve: invalid timeout %v (use Forever to wait without limit): %w", timeout, unix.EINVAL)
 	case timeout == 0:
 		return p.Reserve(size)
 	}
-	return p.reserveWait(context.Background(), size, time.Now().Add(timeout))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return p.reserveWait(ctx, size, func() error {
+		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)
+	})
 }
 
-func (p *Producer) reserveWait(ctx context.Context, size int, deadline time.Time) (Sample, error) {
+func (p *Producer) reserveWait(ctx context.Context, size int, timeout func() error) (Sample, error) {
 	s, err := p.Reserve(size)
 	if err != errNoSpace {
 		return s, err
 	}
-	w, err := p.newWaiter(ctx, deadline)
-	if err != nil {
-		return Sample{}, err
+	if werr := p.waitFor(ctx, timeout, func() bool {
+		s, err = p.Reserve(size)
+		return err != errNoSpace
+	}); werr != nil {
+		return Sample{}, werr
 	}
-	defer w.close()
-	for {
-		// A drain that frees space after this attempt wakes w.
-		s, err := p.Reserve(size)
-		if err != errNoSpace {
-			return s, err
-		}
-		if werr := w.wait(); werr != nil {
-			switch {
-			case p.isClosed():
-				return Sample{}, errClosedRsv
-			case ctx.Err() != nil:
-				return Sample{}, ctx.Err()
-			case !deadline.IsZero() && !time.Now().Before(deadline):
-				return Sample{}, fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)
-			}
-			return Sample{}, fmt.Errorf("userringbuf: reserve: wait: %w", werr)
-		}
-	}
+	return s, err
 }
 
 // Write copies data into a new sample and submits it, without waiting:
@@ -249,7 +260,7 @@ func (s Sample) Bytes() []byte { return unsafe.Slice(s.data, s.size) }
 // Producer is closed (Close discards samples still reserved).
 func (s Sample) Submit() error {
 	if p := s.p; p != nil && p.r.next.Load()&closedBit == 0 &&
-		atomic.CompareAndSwapUint64(p.r.header(s.pos), packHeader(uint32(s.size)|busyBit, tag(s.pos)), packHeader(uint32(s.size), tag(s.pos))) {
+		p.r.submit(s.pos, uint32(s.size)) {
 		return nil
 	}
 	return s.commit(false)
@@ -301,9 +312,10 @@ func (p *Producer) Close() error {
 			runtime.Gosched()
 		}
 		p.r.discardBusy()
-		p.cancel()
+		p.stopWaiting()
 		if p.fd != nil {
 			p.closeErr = p.detach()
+			releaseMap(p.mapID)
 			if err := p.fd.Close(); p.closeErr == nil {
 				p.closeErr = err
 			}
@@ -327,8 +339,45 @@ func (p *Producer) detach() error {
 	return nil
 }
 
-// unmap releases the address space of a mapped ring; it runs as the
-// Producer's finalizer, when no Sample can refer to the memory any more.
+// finalize runs when no Sample can refer to the ring's memory any more:
+// it releases what Close did not.
+func (p *Producer) finalize() {
+	if !p.isClosed() {
+		releaseMap(p.mapID)
+		p.stopWaiting()
+	}
+	p.unmap()
+}
+
+// liveMaps holds the ids of the maps that have a live Producer in this
+// process.
+var liveMaps struct {
+	sync.Mutex
+	ids map[uint32]bool
+}
+
+// claimMap records a live Producer of the map id; it fails when there is
+// one already.
+func claimMap(id uint32) error {
+	liveMaps.Lock()
+	defer liveMaps.Unlock()
+	if liveMaps.ids[id] {
+		return fmt.Errorf("map id %d already has a live Producer in this process: two producers would corrupt each other's samples (close the first one): %w", id, unix.EBUSY)
+	}
+	if liveMaps.ids == nil {
+		liveMaps.ids = map[uint32]bool{}
+	}
+	liveMaps.ids[id] = true
+	return nil
+}
+
+func releaseMap(id uint32) {
+	liveMaps.Lock()
+	delete(liveMaps.ids, id)
+	liveMaps.Unlock()
+}
+
+// unmap releases the address space of a mapped ring.
 func (p *Producer) unmap() {
 	if p.consMem != nil {
 		unix.MunmapPtr(p.consMem, uintptr(p.pageSize))

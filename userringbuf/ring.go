@@ -11,13 +11,16 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
-// The protocol constants, from the UAPI and the kernel's drain.
+// The protocol constants: the header's, shared with ringbuf, and the
+// kernel drain's.
 const (
-	hdrSize    = unix.BPF_RINGBUF_HDR_SZ
-	busyBit    = unix.BPF_RINGBUF_BUSY_BIT
-	discardBit = unix.BPF_RINGBUF_DISCARD_BIT
+	hdrSize    = ringproto.HdrSize
+	busyBit    = ringproto.BusyBit
+	discardBit = ringproto.DiscardBit
 
 	// MaxSampleSize is the largest sample the kernel's drain hands to a
 	// program (DYNPTR_MAX_SIZE, 16 MiB - 1). A larger one would stop the
@@ -77,8 +80,6 @@ type ring struct {
 	_    [56]byte
 }
 
-func round8(n uint64) uint64 { return (n + 7) &^ 7 }
-
 // header returns the header word of the sample at pos.
 func (r *ring) header(pos uint64) *uint64 {
 	return (*uint64)(unsafe.Add(r.data, pos&(r.size-1)))
@@ -119,10 +120,10 @@ func tag(pos uint64) uint32 { return uint32(pos >> 3) }
 // swap on next, and published to *prod in reservation order (the kernel
 // consumes in order and stops at the first busy sample).
 func (r *ring) reserve(size int) (uint64, error) {
-	if size < 0 || size > MaxSampleSize || round8(uint64(size)+hdrSize) > r.size {
+	if size < 0 || size > MaxSampleSize || ringproto.Round8(uint64(size)+hdrSize) > r.size {
 		return 0, r.tooBig(size)
 	}
-	total := round8(uint64(size) + hdrSize)
+	total := ringproto.Round8(uint64(size) + hdrSize)
 	for {
 		next := r.next.Load()
 		if next&closedBit != 0 {
@@ -137,12 +138,18 @@ func (r *ring) reserve(size int) (uint64, error) {
 		}
 		// The header is written before the position that publishes it;
 		// the atomic store below orders it.
-		*r.header(next) = packHeader(uint32(size)|busyBit, tag(next))
+		r.markBusy(next, size)
 		if err := r.publish(next, next+total); err != nil {
 			return 0, err
 		}
 		return next, nil
 	}
+}
+
+// markBusy writes the header of a reserved sample of size bytes at pos,
+// busy, before the producer position that publishes it.
+func (r *ring) markBusy(pos uint64, size int) {
+	*r.header(pos) = packHeader(uint32(size)|busyBit, tag(pos))
 }
 
 // publish moves the producer position from from to to once every earlier
@@ -176,7 +183,75 @@ func (r *ring) tooBig(size int) error {
 			size, MaxSampleSize, unix.E2BIG)
 	}
 	return fmt.Errorf("userringbuf: reserve: sample of %d bytes (%d with header and padding) can never fit in a ring of %d bytes: %w",
-		size, round8(uint64(size)+hdrSize), r.size, unix.E2BIG)
+		size, ringproto.Round8(uint64(size)+hdrSize), r.size, unix.E2BIG)
+}
+
+// batchBytes is the room samples take in the ring.
+func batchBytes(samples [][]byte) uint64 {
+	total := uint64(0)
+	for _, s := range samples {
+		total += ringproto.Round8(uint64(len(s)) + hdrSize)
+	}
+	return total
+}
+
+// reserveMany claims room for the longest prefix of a batch that fits now,
+// given as samples or as sizes (one of them is nil), with one compare and
+// swap on next. It returns where the room starts, how many samples it is
+// for, and why not all: errNoSpace, the error for a sample that can never
+// fit, or errClosedRsv. The caller writes the samples and publishes the
+// room.
+func (r *ring) reserveMany(samples [][]byte, sizes []int) (pos uint64, n int, err error) {
+	count := len(samples) + len(sizes)
+	for {
+		next := r.next.Load()
+		if next&closedBit != 0 {
+			return 0, 0, errClosedRsv
+		}
+		free := r.size - min(next-atomic.LoadUint64(r.cons), r.size)
+		total := uint64(0)
+		n, err = 0, nil
+		for ; n < count; n++ {
+			size := 0
+			if samples != nil {
+				size = len(samples[n])
+			} else {
+				size = sizes[n]
+			}
+			need := ringproto.Round8(uint64(size) + hdrSize)
+			if size < 0 || size > MaxSampleSize || need > r.size {
+				err = r.tooBig(size)
+				break
+			}
+			if need > free-total {
+				err = errNoSpace
+				break
+			}
+			total += need
+		}
+		if n == 0 {
+			return 0, 0, err
+		}
+		if r.next.CompareAndSwap(next, next+total) {
+			return next, n, err
+		}
+	}
+}
+
+// fill writes samples, complete and committed, from pos on: a consumer
+// sees none of them before the producer position is published past them.
+func (r *ring) fill(pos uint64, samples [][]byte) {
+	for _, s := range samples {
+		*r.header(pos) = packHeader(uint32(len(s)), tag(pos))
+		copy(unsafe.Slice(r.payloadPtr(pos), len(s)), s)
+		pos += ringproto.Round8(uint64(len(s)) + hdrSize)
+	}
+}
+
+// submit clears the busy bit of the sample of size bytes at pos: commit's
+// fast path, small enough to inline into Submit.
+func (r *ring) submit(pos uint64, size uint32) bool {
+	return atomic.CompareAndSwapUint64(r.header(pos), packHeader(size|busyBit, tag(pos)), packHeader(size, tag(pos)))
 }
 
 // commit clears the busy bit of the sample at pos, setting the discard bit
@@ -201,7 +276,7 @@ func (r *ring) discardBusy() {
 		h := r.header(pos)
 		old := atomic.LoadUint64(h)
 		length := lengthWord(old) &^ (busyBit | discardBit)
-		total := round8(uint64(length) + hdrSize)
+		total := ringproto.Round8(uint64(length) + hdrSize)
 		if total > end-pos {
 			return
 		}
@@ -237,7 +312,7 @@ func (r *ring) drain(fn func([]byte) bool) (n, looked int, err error) {
 		}
 		word := lengthWord(atomic.LoadUint64(r.header(cons)))
 		length := word &^ (busyBit | discardBit)
-		total := round8(uint64(length) + hdrSize)
+		total := ringproto.Round8(uint64(length) + hdrSize)
 		switch {
 		case total > prod-cons:
 			return n, looked, drainError(unix.EINVAL,

@@ -2,104 +2,93 @@ package userringbuf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/epoll"
 )
 
-// A waiter blocks a ReserveBlocking call until a consumer may have freed
-// space. It is created before the Reserve attempt it follows, so a drain
-// in between is never missed, and ends early when its context ends, its
-// deadline passes or the Producer closes.
-type waiter interface {
-	wait() error
-	close()
-}
-
-func (p *Producer) newWaiter(ctx context.Context, deadline time.Time) (waiter, error) {
-	if p.mem != nil {
-		return p.mem.newWaiter(ctx, deadline, p.done), nil
-	}
-	return newEpollWaiter(p, ctx, deadline)
-}
-
-// epollWaiter waits for EPOLLOUT on the map: the kernel wakes it after a
-// bpf_user_ringbuf_drain that consumed something. The map is registered
-// edge-triggered in an epoll instance of its own, so each wake-up is one
-// event: a ring with a few free bytes, but not enough, does not make the
-// waiter spin. The epoll descriptor sits in the Go runtime's poller, so
-// waiting parks the goroutine, not a thread, and deadlines work.
-type epollWaiter struct {
-	f     *os.File
-	rc    syscall.RawConn
-	stops [2]func() bool
-}
-
-func newEpollWaiter(p *Producer, ctx context.Context, deadline time.Time) (*epollWaiter, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("userringbuf: reserve: epoll: %w", err)
-	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("userringbuf: reserve: epoll: %w", err)
-	}
-	raw, err := p.fd.Acquire()
-	if err != nil {
-		unix.Close(epfd)
+// poller returns the Producer's epoll set, created at the first wait: a
+// map registered edge-triggered for EPOLLOUT, which the kernel signals
+// after a bpf_user_ringbuf_drain that consumed something, or the
+// in-memory ring's Event, which its Consumer signals. Edge-triggered, so
+// that a ring with a few free bytes, but not enough, does not make a
+// waiter spin. The registration stays until Close, so a drain between a
+// caller's attempt and its wait is never missed.
+func (p *Producer) poller() (*epoll.Poller, error) {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	if p.isClosed() {
 		return nil, errClosedRsv
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: int32(raw)}
-	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, raw, &ev)
-	p.fd.Release()
+	if p.poll != nil {
+		return p.poll, nil
+	}
+	poll, err := epoll.New()
 	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("userringbuf: reserve: epoll: %w", err)
+		return nil, fmt.Errorf("userringbuf: wait: %w", err)
 	}
-	w := &epollWaiter{f: os.NewFile(uintptr(epfd), "userringbuf-epoll")}
-	if w.rc, err = w.f.SyscallConn(); err == nil && !deadline.IsZero() {
-		err = w.f.SetReadDeadline(deadline)
+	if p.mem != nil {
+		err = p.mem.watch(poll)
+	} else {
+		err = p.watchMap(poll)
 	}
 	if err != nil {
-		w.f.Close()
-		return nil, fmt.Errorf("userringbuf: reserve: epoll: %w", err)
+		poll.Close()
+		return nil, fmt.Errorf("userringbuf: wait: %w", err)
 	}
-	// Cancellation and Close move the deadline to the past, which wakes
-	// the wait for good.
-	interrupt := func() { w.f.SetReadDeadline(time.Unix(1, 0)) }
-	w.stops[0] = context.AfterFunc(ctx, interrupt)
-	w.stops[1] = context.AfterFunc(p.done, interrupt)
-	return w, nil
+	p.poll = poll
+	return poll, nil
 }
 
-func (w *epollWaiter) wait() error {
-	var events [1]unix.EpollEvent
-	var werr error
-	err := w.rc.Read(func(fd uintptr) bool {
-		for {
-			n, err := unix.EpollWait(int(fd), events[:], 0)
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err != nil:
-				werr = err
-				return true
-			}
-			return n > 0
+func (p *Producer) watchMap(poll *epoll.Poller) error {
+	raw, err := p.fd.Acquire()
+	if err != nil {
+		return err
+	}
+	defer p.fd.Release()
+	return poll.Add(raw, 0, unix.EPOLLOUT|unix.EPOLLET)
+}
+
+// stopWaiting closes the epoll set: blocked waits fail with os.ErrClosed.
+func (p *Producer) stopWaiting() {
+	p.waitMu.Lock()
+	if p.poll != nil {
+		p.poll.Close()
+	}
+	if p.mem != nil {
+		p.mem.unwatch()
+	}
+	p.waitMu.Unlock()
+}
+
+// waitFor calls try until it reports done, waiting for a consumer to free
+// space after each attempt that found none. It ends with errClosedRsv when
+// the Producer is closed and with ctx.Err() when ctx ends; a ctx ending at
+// its deadline gives timeout's error instead, if timeout is set.
+func (p *Producer) waitFor(ctx context.Context, timeout func() error, try func() (done bool)) error {
+	poll, err := p.poller()
+	if err != nil {
+		return err
+	}
+	for {
+		gen := poll.Gen()
+		if try() {
+			return nil
 		}
-	})
-	if err == nil {
-		err = werr
+		if _, err := poll.Wait(ctx, gen, nil); err != nil {
+			switch {
+			case errors.Is(err, os.ErrClosed) || p.isClosed():
+				return errClosedRsv
+			case timeout != nil && errors.Is(err, context.DeadlineExceeded):
+				return timeout()
+			case ctx.Err() != nil:
+				return ctx.Err()
+			}
+			return fmt.Errorf("userringbuf: wait: %w", err)
+		}
 	}
-	return err
-}
-
-func (w *epollWaiter) close() {
-	for _, stop := range w.stops {
-		stop()
-	}
-	w.f.Close()
 }

@@ -1,0 +1,37 @@
+// Package ringproto holds what the two BPF ring buffers share: the record
+// header's constants, the 8-byte rounding of records and the rule for ring
+// sizes. ringbuf (kernel to user) and userringbuf (user to kernel) each
+// keep their direction's protocol in one file and may not import each
+// other; this package is the one place both take these from.
+package ringproto
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The record header, from the UAPI: 8 bytes before every record, whose
+// first 32-bit word holds the length with the busy and discard bits.
+const (
+	HdrSize    = unix.BPF_RINGBUF_HDR_SZ
+	BusyBit    = unix.BPF_RINGBUF_BUSY_BIT
+	DiscardBit = unix.BPF_RINGBUF_DISCARD_BIT
+	LenMask    = DiscardBit - 1
+)
+
+// Round8 rounds n up to a multiple of 8: a record of n payload bytes takes
+// Round8(n + HdrSize) bytes of the ring.
+func Round8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// CheckSize checks a ring size as the kernel does for both map types: a
+// power of two and a multiple of the page size. Its error wraps
+// unix.EINVAL.
+func CheckSize(size uint64) error {
+	page := uint64(os.Getpagesize())
+	if size == 0 || size&(size-1) != 0 || size%page != 0 {
+		return fmt.Errorf("ring size %d is not a power of two multiple of the page size %d: %w", size, page, unix.EINVAL)
+	}
+	return nil
+}
