@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	ciliumbtf "github.com/cilium/ebpf/btf"
+)
+
+// vmlinuxBTF is where the kernel publishes its own BTF.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// btfBenches: parsing the kernel's BTF from the file; the unit is one
+// parse. cilium/ebpf decodes types lazily, so its row also walks every
+// type once ("parse + all types").
+func btfBenches(add addFunc) error {
+	f, err := os.Open(vmlinuxBTF)
+	if err != nil {
+		return fmt.Errorf("BTF rows: %w", err)
+	}
+	f.Close()
+	add("btf_parse", cilium, nil, func() (int, error) {
+		f, err := os.Open(vmlinuxBTF)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if _, err := ciliumbtf.LoadSpecFromReader(f); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+	add("btf_types", cilium, nil, func() (int, error) {
+		f, err := os.Open(vmlinuxBTF)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		spec, err := ciliumbtf.LoadSpecFromReader(f)
+		if err != nil {
+			return 0, err
+		}
+		for _, err := range spec.All() {
+			if err != nil {
+				return 0, err
+			}
+		}
+		return 1, nil
+	})
+	return nil
+}
