@@ -40,23 +40,11 @@ func btfBenches(add addFunc) error {
 		return 1, nil
 	})
 	add("btf_parse", cilium, nil, func() (int, error) {
-		f, err := os.Open(vmlinuxBTF)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		if _, err := ciliumbtf.LoadSpecFromReader(f); err != nil {
-			return 0, err
-		}
-		return 1, nil
+		_, err := ciliumLoad()
+		return 1, err
 	})
 	add("btf_types", cilium, nil, func() (int, error) {
-		f, err := os.Open(vmlinuxBTF)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		spec, err := ciliumbtf.LoadSpecFromReader(f)
+		spec, err := ciliumLoad()
 		if err != nil {
 			return 0, err
 		}
@@ -68,4 +56,14 @@ func btfBenches(add addFunc) error {
 		return 1, nil
 	})
 	return nil
+}
+
+// ciliumLoad is cilium/ebpf's parse of the kernel's BTF from the file.
+func ciliumLoad() (*ciliumbtf.Spec, error) {
+	f, err := os.Open(vmlinuxBTF)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ciliumbtf.LoadSpecFromReader(f)
 }
