@@ -80,7 +80,11 @@ func loadProg(name string, insns []insn, btf []byte, funcInfo []uint32) (*sys.FD
 
 // newRingFill loads a program that reserves one record of size bytes in
 // ring, writes every 8-byte word of it and submits it with
-// BPF_RB_NO_WAKEUP; it returns 1 when the ring was full.
+// the default wake-up (the kernel notifies epoll when the consumer had
+// caught up, that is, for the first record of a fill); it returns 1 when
+// the ring was full. With BPF_RB_NO_WAKEUP, cilium/ebpf's Reader, which
+// waits in epoll before it looks at the ring, would wait for a record
+// that is already there.
 func newRingFill(ring *sys.FD, size int) (*sys.FD, error) {
 	p := ldMapFD(1, ring.Int())
 	p = append(p,
@@ -96,7 +100,7 @@ func newRingFill(ring *sys.FD, size int) (*sys.FD, error) {
 	}
 	p = append(p,
 		movReg(1, 0),
-		movImm(2, unix.BPF_RB_NO_WAKEUP),
+		movImm(2, 0),
 		call(fnRingbufSubmit),
 		movImm(0, 0),
 		exit(),
