@@ -49,6 +49,37 @@ type bench struct {
 	row, peer string
 	prep      func() error
 	run       func() (int, error)
+	op        func() error // one operation, for the rows measured interleaved
+}
+
+// chunk is how many operations of one peer run in a row when a row's peers
+// are interleaved.
+const chunk = 1000
+
+// measureInterleaved measures the single-operation benches of one row in
+// alternating chunks, so that every peer sees the same machine (a shared
+// machine drifts by tens of percent within seconds): n operations of each
+// in all. The allocations are left to the warm-up's separate measurement.
+func measureInterleaved(bs []bench, n int) ([]sample, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	spent := make([]int64, len(bs))
+	for done := 0; done < n; done += chunk {
+		for i, b := range bs {
+			start := threadTime()
+			for range min(chunk, n-done) {
+				if err := b.op(); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", b.row, b.peer, err)
+				}
+			}
+			spent[i] += threadTime() - start
+		}
+	}
+	out := make([]sample, len(bs))
+	for i := range bs {
+		out[i].ns = float64(spent[i]) / float64(n)
+	}
+	return out, nil
 }
 
 // sample is one timed run: nanoseconds and heap allocations per operation.
@@ -153,11 +184,13 @@ func run(cfg config, peerPath string, rows *regexp.Regexp, verbose bool) error {
 	}
 	// Warm up: every bench once, untimed, so that every ring is mapped and
 	// touched and the code paths are hot before the first round.
+	allocs := map[[2]string]float64{}
 	for _, b := range benches {
 		s, err := measure(b)
 		if err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
+		allocs[[2]string{b.row, b.peer}] = s.allocs
 		if verbose {
 			fmt.Fprintf(os.Stderr, "warm-up  %-14s %-12s %10.1f ns %6.2f allocs\n", b.row, b.peer, s.ns, s.allocs)
 		}
@@ -187,6 +220,21 @@ func run(cfg config, peerPath string, rows *regexp.Regexp, verbose bool) error {
 		}
 		for _, row := range rowOrder {
 			bs := byRow[row]
+			if bs[0].op != nil {
+				rotated := append(slices.Clone(bs[round%len(bs):]), bs[:round%len(bs)]...)
+				ss, err := measureInterleaved(rotated, cfg.ops)
+				if err != nil {
+					return err
+				}
+				for i, b := range rotated {
+					ss[i].allocs = allocs[[2]string{b.row, b.peer}]
+					if verbose {
+						fmt.Fprintf(os.Stderr, "round %d %-14s %-12s %10.1f ns (interleaved)\n", round, b.row, b.peer, ss[i].ns)
+					}
+					res.add(b.row, b.peer, ss[i])
+				}
+				continue
+			}
 			for i := range bs {
 				b := bs[(i+round)%len(bs)]
 				s, err := measure(b)

@@ -82,6 +82,10 @@ func (fx *fixtures) benches() ([]bench, error) {
 	add := func(row, peer string, prep func() error, run func() (int, error)) {
 		bs = append(bs, bench{row: row, peer: peer, prep: prep, run: run})
 	}
+	n := fx.cfg.ops
+	addOp := func(row, peer string, op func() error) {
+		bs = append(bs, bench{row: row, peer: peer, run: times(n, op), op: op})
+	}
 	cms := map[*mapops.Map]*ebpf.Map{}
 	for _, m := range []*mapops.Map{fx.hash, fx.flow, fx.percpu, fx.walk} {
 		cm, err := ciliumMap(m)
@@ -91,7 +95,6 @@ func (fx *fixtures) benches() ([]bench, error) {
 		fx.closers = append(fx.closers, cm.Close)
 		cms[m] = cm
 	}
-	n := fx.cfg.ops
 
 	// hash lookup and update, u32 → u64
 	{
@@ -99,14 +102,14 @@ func (fx *fixtures) benches() ([]bench, error) {
 		cm := cms[fx.hash]
 		key, val := new(uint32), new(uint64)
 		*key = 1
-		add("lookup_u32", floor, nil, times(n, rawOp(fx.hash, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(val), 0)))
-		add("lookup_u32", bpfmaps, nil, times(n, func() error { _, err := t.Lookup(1); return err }))
-		add("lookup_u32", cilium, nil, times(n, func() error { return cm.Lookup(key, val) }))
+		addOp("lookup_u32", floor, rawOp(fx.hash, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(val), 0))
+		addOp("lookup_u32", bpfmaps, func() error { _, err := t.Lookup(1); return err })
+		addOp("lookup_u32", cilium, func() error { return cm.Lookup(key, val) })
 		ukey, uval := new(uint32), new(uint64)
 		*ukey, *uval = 1, 3
-		add("update_u32", floor, nil, times(n, rawOp(fx.hash, unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(ukey), unsafe.Pointer(uval), unix.BPF_ANY)))
-		add("update_u32", bpfmaps, nil, times(n, func() error { return t.Update(1, 3, mapops.Any) }))
-		add("update_u32", cilium, nil, times(n, func() error { return cm.Update(ukey, uval, ebpf.UpdateAny) }))
+		addOp("update_u32", floor, rawOp(fx.hash, unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(ukey), unsafe.Pointer(uval), unix.BPF_ANY))
+		addOp("update_u32", bpfmaps, func() error { return t.Update(1, 3, mapops.Any) })
+		addOp("update_u32", cilium, func() error { return cm.Update(ukey, uval, ebpf.UpdateAny) })
 	}
 	// 40-byte struct key
 	{
@@ -114,11 +117,11 @@ func (fx *fixtures) benches() ([]bench, error) {
 		cm := cms[fx.flow]
 		key, val := new(flowKey), new(flowStats)
 		*key = theFlow()
-		add("lookup_struct", floor, nil, times(n, rawOp(fx.flow, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(val), 0)))
+		addOp("lookup_struct", floor, rawOp(fx.flow, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(val), 0))
 		bv := new(flowStats)
-		add("lookup_struct", bpfmaps, nil, times(n, func() error { return t.LookupInto(theFlow(), bv) }))
+		addOp("lookup_struct", bpfmaps, func() error { return t.LookupInto(theFlow(), bv) })
 		cv := new(flowStats)
-		add("lookup_struct", cilium, nil, times(n, func() error { return cm.Lookup(key, cv) }))
+		addOp("lookup_struct", cilium, func() error { return cm.Lookup(key, cv) })
 	}
 	// per-CPU lookup
 	{
@@ -131,11 +134,11 @@ func (fx *fixtures) benches() ([]bench, error) {
 			return nil, err
 		}
 		raw := make([]byte, size)
-		add("lookup_percpu", floor, nil, times(n, rawOp(fx.percpu, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(&raw[0]), 0)))
+		addOp("lookup_percpu", floor, rawOp(fx.percpu, unix.BPF_MAP_LOOKUP_ELEM, unsafe.Pointer(key), unsafe.Pointer(&raw[0]), 0))
 		bv := make([]uint64, t.PossibleCPUs())
-		add("lookup_percpu", bpfmaps, nil, times(n, func() error { return t.LookupPerCPU(1, bv) }))
+		addOp("lookup_percpu", bpfmaps, func() error { return t.LookupPerCPU(1, bv) })
 		cv := make([]uint64, t.PossibleCPUs())
-		add("lookup_percpu", cilium, nil, times(n, func() error { return cm.Lookup(key, cv) }))
+		addOp("lookup_percpu", cilium, func() error { return cm.Lookup(key, cv) })
 	}
 	fx.walkBenches(add, cms[fx.walk])
 	if err := fx.ringBenches(add); err != nil {

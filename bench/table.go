@@ -48,6 +48,15 @@ func formatNS(ns float64) string {
 	}
 }
 
+// formatAllocs rounds away the odd allocation of the runtime's own that
+// lands in a long sample.
+func formatAllocs(a float64) string {
+	if a < 0.01 {
+		return "0"
+	}
+	return fmt.Sprintf("%.3g", a)
+}
+
 func ratio(a, b float64) string { return fmt.Sprintf("%.2f×", a/b) }
 
 // printTable writes the markdown table of medians: per peer the time per
@@ -121,12 +130,12 @@ func printTable(w io.Writer, cfg config, res results, withLibbpf bool) {
 		}
 		var allocs []string
 		if bmOK {
-			allocs = append(allocs, fmt.Sprintf("%.3g", bmAllocs))
+			allocs = append(allocs, formatAllocs(bmAllocs))
 		} else {
 			allocs = append(allocs, "—")
 		}
 		if _, _, ok := med(ri.id, cilium); ok {
-			allocs = append(allocs, fmt.Sprintf("%.3g", ciAllocs))
+			allocs = append(allocs, formatAllocs(ciAllocs))
 		} else {
 			allocs = append(allocs, "—")
 		}
