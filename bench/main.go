@@ -7,7 +7,9 @@
 // that this process starts once per round, handing it the descriptors of
 // the same maps and of the programs that fill and drain its rings. Every
 // round runs every peer of every row, in an order that rotates from round
-// to round; the table shows the medians over the rounds.
+// to round (the Go peers of a map-operation row interleaved in chunks of
+// 1000 operations); the table shows the medians over the rounds of the
+// measuring thread's CPU time per operation.
 //
 // Run it through run.sh, which installs the C toolchain and libbpf, builds
 // the peer and this command and runs them as root:
@@ -61,6 +63,7 @@ const chunk = 1000
 // machine drifts by tens of percent within seconds): n operations of each
 // in all. The allocations are left to the warm-up's separate measurement.
 func measureInterleaved(bs []bench, n int) ([]sample, error) {
+	runtime.GC()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	spent := make([]int64, len(bs))
@@ -98,6 +101,9 @@ func measure(b bench) (sample, error) {
 			return sample{}, fmt.Errorf("%s %s: %w", b.row, b.peer, err)
 		}
 	}
+	// Collect the garbage of the benches before, so that none of it is
+	// charged to this one (as GC assists of its allocations).
+	runtime.GC()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var m0, m1 runtime.MemStats
