@@ -5,8 +5,8 @@
 # the kernel headers; Go must be installed), builds the libbpf peer and the
 # bench command into bench/.build, and runs them as root.
 #
-#   bench/run.sh            6 rounds (about two minutes on 2 cores)
-#   bench/run.sh -quick     3 rounds, fewer map operations per sample
+#   bench/run.sh            6 rounds (3.5 minutes on a busy 2-core VM)
+#   bench/run.sh -quick     3 rounds, fewer map operations per sample (2.7 minutes there)
 #
 # Other arguments go to the bench command: -rounds N, -v (every sample).
 set -euo pipefail
