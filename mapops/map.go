@@ -216,7 +216,7 @@ func newMap(fd *sys.FD) (*Map, error) {
 			return nil, err
 		}
 		m.ncpu = n
-		m.valueBuf = n * sys.PerCPUStride(m.valueSize)
+		m.valueBuf = n * sys.ValueStride(m.valueSize)
 	}
 	return m, nil
 }

@@ -570,12 +570,17 @@ func TestOverlay(t *testing.T) {
 	check("nested", ok, bools, true, []uintptr{4, 6, 8, 16 + 20})
 	ok, _ = mapops.Overlay[packed]()
 	check("packed", ok, nil, false, nil)
-	ok, _ = mapops.Overlay[named]()
-	check("cstring", ok, nil, false, nil)
+	ok, bools = mapops.Overlay[named]()
+	check("cstring", ok, bools, true, nil) // decoding a cstring array is a copy
 	ok, _ = mapops.Overlay[port]()
 	check("big-endian", ok, nil, false, nil)
-	ok, _ = mapops.Overlay[[65]bool]()
-	check("[65]bool", ok, nil, false, nil)
+	ok, bools = mapops.Overlay[[3]bool]()
+	check("[3]bool", ok, bools, true, []uintptr{0, 1, 2})
+	ok, _ = mapops.Overlay[struct {
+		A uint8
+		B uint32 `bpf:"offset=8"`
+	}]()
+	check("moved field", ok, nil, false, nil)
 }
 
 // TestTypedReadsKernelBytes reads values whose bool bytes and padding the
