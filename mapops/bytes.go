@@ -100,4 +100,3 @@ func (m *Map) NextKey(key, next []byte) error {
 	}
 	return sys.MapGetNextKey(m.fd, ptr(key), ptr(next))
 }
-

@@ -94,4 +94,3 @@ func (m *Map) NextKeyInt(key *uint64) (uint64, error) {
 	}
 	return getInt(&next), nil
 }
-

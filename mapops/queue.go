@@ -70,7 +70,7 @@ func (m *Map) read(take bool, p unsafe.Pointer) error {
 type Queue[V any] struct {
 	m    *Map
 	vc   *structcodec.Codec[V]
-	raw  bool // V's Go memory is its C bytes
+	raw  bool      // V's Go memory is its C bytes
 	pool sync.Pool // *queueScratch[V]
 }
 
