@@ -30,8 +30,8 @@ type pusher interface {
 	Close() error
 }
 
-// fifoCase builds a reader and a writer over one fresh queue or stack.
-type fifoCase struct {
+// queueStackCase builds a reader and a writer over one fresh queue or stack.
+type queueStackCase struct {
 	name   string
 	typ    uint32
 	lifo   bool
@@ -39,7 +39,7 @@ type fifoCase struct {
 	writer func(*mapops.Map) (pusher, error)
 }
 
-var fifoCases = []fifoCase{
+var queueStackCases = []queueStackCase{
 	{"queue", unix.BPF_MAP_TYPE_QUEUE, false,
 		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewQueueRef[uint64](m, o...) },
 		func(m *mapops.Map) (pusher, error) { return refs.NewQueueWriter[uint64](m) }},
@@ -54,7 +54,7 @@ var fifoCases = []fifoCase{
 		func(m *mapops.Map) (pusher, error) { return refs.NewStackChannel[uint64](m) }},
 }
 
-func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.Map, popper, pusher) {
+func (c queueStackCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.Map, popper, pusher) {
 	t.Helper()
 	m := newMap(t, c.typ, 0, 8, max)
 	r, err := c.reader(m, opts...)
@@ -71,7 +71,7 @@ func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.M
 }
 
 func TestFifoOrder(t *testing.T) {
-	for _, c := range fifoCases {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -106,7 +106,7 @@ func TestFifoOrder(t *testing.T) {
 }
 
 func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
-	for _, c := range fifoCases {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -125,7 +125,7 @@ func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
 }
 
 func TestFifoBlocksUntilKernelPush(t *testing.T) {
-	for _, c := range fifoCases {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			m, r, _ := c.open(t, 8)
@@ -147,7 +147,7 @@ func TestFifoBlocksUntilKernelPush(t *testing.T) {
 }
 
 func TestFifoTimeout(t *testing.T) {
-	for _, c := range fifoCases {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -179,7 +179,7 @@ func TestFifoTimeout(t *testing.T) {
 }
 
 func TestFifoCloseWakesBlocked(t *testing.T) {
-	for _, c := range fifoCases {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			// A long poll interval: only Close can end these waits soon.
@@ -217,7 +217,7 @@ func TestFifoPushWakesAtOnce(t *testing.T) {
 	// With an hour-long poll interval only the in-process wake-up can
 	// deliver the value within the test's bound.
 	start(t)
-	c := fifoCases[0]
+	c := queueStackCases[0]
 	_, r, w := c.open(t, 8, refs.PollInterval(time.Hour))
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -244,12 +244,12 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	}
 	var got []uint64
 	within(t, "Seq", func() {
-		for v, err := range q.Seq(context.Background(), 30*time.Millisecond) {
-			if err != nil {
-				t.Errorf("Seq error: %v", err)
-				return
-			}
+		seq, errf := q.Seq(context.Background(), 30*time.Millisecond)
+		for v := range seq {
 			got = append(got, v)
+		}
+		if err := errf(); err != nil {
+			t.Errorf("Seq error: %v", err)
 		}
 	})
 	if !slices.Equal(got, []uint64{0, 1, 2}) {
@@ -258,7 +258,8 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	// Breaking out early stops the pops.
 	q.Push(5)
 	q.Push(6)
-	for range q.Seq(context.Background(), 0) {
+	seq, _ := q.Seq(context.Background(), 0)
+	for range seq {
 		break
 	}
 	if v, ok, _ := q.Peek(); !ok || v != 6 {
@@ -268,11 +269,12 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	go func() { time.Sleep(30 * time.Millisecond); q.Close() }()
 	n := 0
 	within(t, "Seq ended by Close", func() {
-		for _, err := range q.Seq(context.Background(), 0) {
-			if err != nil {
-				t.Errorf("Seq error after Close: %v", err)
-			}
+		seq, errf := q.Seq(context.Background(), 0)
+		for range seq {
 			n++
+		}
+		if err := errf(); err != nil {
+			t.Errorf("Seq error after Close: %v", err)
 		}
 	})
 	if n != 1 {
@@ -336,14 +338,14 @@ func TestFifoConcurrentPops(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for v, err := range q.Seq(context.Background(), 200*time.Millisecond) {
-				if err != nil {
-					t.Error(err)
-					return
-				}
+			seq, errf := q.Seq(context.Background(), 200*time.Millisecond)
+			for v := range seq {
 				mu.Lock()
 				seen[v]++
 				mu.Unlock()
+			}
+			if err := errf(); err != nil {
+				t.Error(err)
 			}
 		}()
 	}
