@@ -24,6 +24,12 @@ import (
 //	for k, v := range all { … }
 //	if err := errf(); err != nil { … }
 //
+// That is the library's one convention for sequences that can fail (refs'
+// Seq methods follow it too): a walk needs both places of iter.Seq2 for
+// the key and the value, so the error cannot ride along as a second
+// value, and the loop body deals with entries only, the error being
+// checked once after the loop, as with bufio.Scanner's Err.
+//
 // How the map is walked, and what is guaranteed when other goroutines or
 // BPF programs change it meanwhile:
 //
