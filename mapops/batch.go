@@ -38,12 +38,11 @@ func (b *batchPos) size(m *Map, count int) {
 func (b *batchPos) key(m *Map, i int) []byte { return b.keys[i*m.keySize : (i+1)*m.keySize] }
 func (b *batchPos) val(m *Map, i int) []byte { return b.vals[i*m.valueBuf : (i+1)*m.valueBuf] }
 
-// read reads the next chunk of m with cmd (a lookup or lookup-and-delete
-// batch) into the buffers and returns how many entries it holds; after
+// read reads the next chunk of m (and deletes it, with del) into the buffers and returns how many entries it holds; after
 // the last chunk done turns true. A hash bucket with more entries than
 // the buffers hold makes the kernel refuse with ENOSPC: the buffers then
 // double until it fits. Errors are the kernel's, unwrapped.
-func (b *batchPos) read(m *Map, cmd func(*sys.FD, *sys.Batch) error) (int, error) {
+func (b *batchPos) read(m *Map, del bool) (int, error) {
 	if b.done {
 		return 0, nil
 	}
@@ -52,7 +51,14 @@ func (b *batchPos) read(m *Map, cmd func(*sys.FD, *sys.Batch) error) (int, error
 		if b.started {
 			a.InBatch = ptr(b.in)
 		}
-		err := cmd(m.fd, &a)
+		// The commands are called directly, not through a function
+		// value, which would move a to the heap: one allocation per call.
+		var err error
+		if del {
+			err = sys.MapLookupAndDeleteBatch(m.fd, &a)
+		} else {
+			err = sys.MapLookupBatch(m.fd, &a)
+		}
 		switch {
 		case err == nil:
 		case errno(err) == unix.ENOENT:
@@ -84,15 +90,15 @@ func (c *Cursor) Done() bool { return c.pos.done }
 // It allocates nothing per entry: only the cursor's buffers, once, and
 // keys and values when they lack the capacity.
 func (t *Typed[K, V]) BatchLookup(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
-	return t.batchRead("batch lookup", sys.MapLookupBatch, c, keys, values, n)
+	return t.batchRead("batch lookup", false, c, keys, values, n)
 }
 
 // BatchLookupAndDelete is BatchLookup that also removes what it read.
 func (t *Typed[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
-	return t.batchRead("batch lookup and delete", sys.MapLookupAndDeleteBatch, c, keys, values, n)
+	return t.batchRead("batch lookup and delete", true, c, keys, values, n)
 }
 
-func (t *Typed[K, V]) batchRead(op string, cmd func(*sys.FD, *sys.Batch) error, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
+func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	if t.m.ncpu > 0 {
 		return keys, values, fmt.Errorf("%s: %s: per-CPU maps are read with AllPerCPU", t.m, op)
 	}
@@ -100,7 +106,7 @@ func (t *Typed[K, V]) batchRead(op string, cmd func(*sys.FD, *sys.Batch) error, 
 		return keys, values, nil
 	}
 	c.pos.size(t.m, n)
-	got, err := c.pos.read(t.m, cmd)
+	got, err := c.pos.read(t.m, del)
 	if err != nil {
 		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
 	}

@@ -246,3 +246,37 @@ func BenchmarkIterate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBatchLookup dumps a 100,000-entry hash with BatchLookup into
+// slices of capacity 4096; times and allocations are per dump.
+func BenchmarkBatchLookup(b *testing.B) {
+	tm := dumpMap(b)
+	keys, vals := make([]uint32, 0, 4096), make([]uint64, 0, 4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if n, _, err := dump(tm, keys, vals); err != nil || n != dumpEntries {
+			b.Fatalf("dump: %d, %v", n, err)
+		}
+	}
+}
+
+// BenchmarkDeleteUpdateU32 deletes a key and stores it again: Typed.Delete
+// + Typed.Update against the raw delete + update pair.
+func BenchmarkDeleteUpdateU32(b *testing.B) {
+	floorAndTyped(b, func(b *testing.B) (func(), func()) {
+		tm := benchU32Map(b)
+		key, val := new(uint32), new(uint64)
+		*key, *val = 1, 3
+		del := rawOp(b, tm.Map(), unix.BPF_MAP_DELETE_ELEM, unsafe.Pointer(key), nil, 0)
+		upd := rawOp(b, tm.Map(), unix.BPF_MAP_UPDATE_ELEM, unsafe.Pointer(key), unsafe.Pointer(val), unix.BPF_ANY)
+		return func() { del(); upd() }, func() {
+			if err := tm.Delete(1); err != nil {
+				b.Fatal(err)
+			}
+			if err := tm.Update(1, 3, mapops.Any); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -119,7 +119,7 @@ func (w *walker) fill() (int, error) {
 	if !w.batch {
 		return w.fillNext()
 	}
-	n, err := w.read(w.m, sys.MapLookupBatch)
+	n, err := w.read(w.m, false)
 	switch {
 	case err != nil && !w.started && unsupported(err):
 		w.batch = false

@@ -95,10 +95,13 @@ func validName(name string) string {
 	return ""
 }
 
-// Create creates a map as spec describes.
+// Create creates a map as spec describes. A spec the kernel would refuse
+// for a reason that can be told beforehand (an unknown type or flag, a
+// zero size the type needs, a map of maps without InnerMap, a bad name)
+// is refused before the system call with an error naming the field.
 func Create(spec Spec) (*Map, error) {
-	if why := validName(spec.Name); why != "" {
-		return nil, fmt.Errorf("create map: bad name %q: %s", spec.Name, why)
+	if err := spec.check(); err != nil {
+		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
 	}
 	attr := sys.MapCreateAttr{
 		MapType:               spec.Type,
