@@ -70,7 +70,7 @@ func (c queueStackCase) open(t *testing.T, max uint32, opts ...refs.Option) (*ma
 	return m, r, w
 }
 
-func TestFifoOrder(t *testing.T) {
+func TestQueueStackOrder(t *testing.T) {
 	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
@@ -105,7 +105,7 @@ func TestFifoOrder(t *testing.T) {
 	}
 }
 
-func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
+func TestQueueStackBlocksUntilGoroutinePush(t *testing.T) {
 	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
@@ -124,7 +124,7 @@ func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
 	}
 }
 
-func TestFifoBlocksUntilKernelPush(t *testing.T) {
+func TestQueueStackBlocksUntilKernelPush(t *testing.T) {
 	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
@@ -146,7 +146,7 @@ func TestFifoBlocksUntilKernelPush(t *testing.T) {
 	}
 }
 
-func TestFifoTimeout(t *testing.T) {
+func TestQueueStackTimeout(t *testing.T) {
 	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
@@ -178,7 +178,7 @@ func TestFifoTimeout(t *testing.T) {
 	}
 }
 
-func TestFifoCloseWakesBlocked(t *testing.T) {
+func TestQueueStackCloseWakesBlocked(t *testing.T) {
 	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
@@ -213,7 +213,7 @@ func TestFifoCloseWakesBlocked(t *testing.T) {
 	}
 }
 
-func TestFifoPushWakesAtOnce(t *testing.T) {
+func TestQueueStackPushWakesAtOnce(t *testing.T) {
 	// With an hour-long poll interval only the in-process wake-up can
 	// deliver the value within the test's bound.
 	start(t)
@@ -231,7 +231,7 @@ func TestFifoPushWakesAtOnce(t *testing.T) {
 	}
 }
 
-func TestFifoSeqEndsOnTimeout(t *testing.T) {
+func TestQueueStackSeqEndsOnTimeout(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 8)
 	q, err := refs.NewQueueChannel[uint64](m)
@@ -282,7 +282,7 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	}
 }
 
-func TestFifoChan(t *testing.T) {
+func TestQueueStackChan(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_STACK, 0, 8, 8)
 	s, err := refs.NewStackChannel[uint64](m)
@@ -321,7 +321,7 @@ func TestFifoChan(t *testing.T) {
 	}
 }
 
-func TestFifoConcurrentPops(t *testing.T) {
+func TestQueueStackConcurrentPops(t *testing.T) {
 	// Every value goes to exactly one of several concurrent Pops.
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 1024)
@@ -365,7 +365,7 @@ func TestFifoConcurrentPops(t *testing.T) {
 	}
 }
 
-func TestFifoErrors(t *testing.T) {
+func TestQueueStackErrors(t *testing.T) {
 	start(t)
 	queue := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 2)
 	stack := newMap(t, unix.BPF_MAP_TYPE_STACK, 0, 8, 2)
