@@ -30,6 +30,14 @@ func (m *Map) checkKey(op string, key []byte) error {
 	return nil
 }
 
+// checkBoth checks key and value.
+func (m *Map) checkBoth(op string, key, value []byte) error {
+	if err := m.checkKey(op, key); err != nil {
+		return err
+	}
+	return m.checkValue(op, value)
+}
+
 func (m *Map) checkValue(op string, value []byte) error {
 	if len(value) != m.valueBuf {
 		return m.sizeErr(op, "value", len(value), m.valueBuf)
@@ -44,10 +52,7 @@ func (m *Map) Lookup(key, value []byte) error { return m.LookupFlags(key, value,
 
 // LookupFlags is Lookup with flags (Lock).
 func (m *Map) LookupFlags(key, value []byte, flags Flags) error {
-	if err := m.checkKey("lookup", key); err != nil {
-		return err
-	}
-	if err := m.checkValue("lookup", value); err != nil {
+	if err := m.checkBoth("lookup", key, value); err != nil {
 		return err
 	}
 	return m.elemErr(opLookup, sys.MapLookupElem(m.fd, ptr(key), ptr(value), uint64(flags)), ptr(key), flags)
@@ -56,10 +61,7 @@ func (m *Map) LookupFlags(key, value []byte, flags Flags) error {
 // Update stores value under key. value is ValueBufferSize bytes; for a
 // per-CPU map UpdatePerCPU also accepts a single value for all CPUs.
 func (m *Map) Update(key, value []byte, flags Flags) error {
-	if err := m.checkKey("update", key); err != nil {
-		return err
-	}
-	if err := m.checkValue("update", value); err != nil {
+	if err := m.checkBoth("update", key, value); err != nil {
 		return err
 	}
 	return m.elemErr(opUpdate, sys.MapUpdateElem(m.fd, ptr(key), ptr(value), uint64(flags)), ptr(key), flags)
@@ -76,10 +78,7 @@ func (m *Map) Delete(key []byte) error {
 // LookupAndDelete copies the value under key into value and removes the
 // key in one step (hash maps since Linux 5.14).
 func (m *Map) LookupAndDelete(key, value []byte) error {
-	if err := m.checkKey("lookup and delete", key); err != nil {
-		return err
-	}
-	if err := m.checkValue("lookup and delete", value); err != nil {
+	if err := m.checkBoth("lookup and delete", key, value); err != nil {
 		return err
 	}
 	return m.elemErr(opLookupAndDelete, sys.MapLookupAndDeleteElem(m.fd, ptr(key), ptr(value), 0), ptr(key), 0)

@@ -65,3 +65,24 @@ func (f *form) keyPtr(key unsafe.Pointer, kb *[keyStack]byte) unsafe.Pointer {
 	}
 	return nil
 }
+
+// decode sets *v from the C bytes in b: by copying them over it where the
+// form allows (then fixing bools), else with the codec.
+func decode[T any](f *form, c *structcodec.Codec[T], b []byte, v *T) error {
+	if f.overlay {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), f.Size), b)
+		f.fixBools(unsafe.Pointer(v))
+		return nil
+	}
+	return c.Decode(b, v)
+}
+
+// encode writes the C bytes of *v to b: a copy where they are its Go
+// memory, else with the codec.
+func encode[T any](f *form, c *structcodec.Codec[T], b []byte, v *T) error {
+	if f.raw {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(v)), f.Size))
+		return nil
+	}
+	return c.Encode(b, v)
+}

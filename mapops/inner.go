@@ -1,6 +1,7 @@
 package mapops
 
 import (
+	"cmp"
 	"fmt"
 	"unsafe"
 
@@ -10,13 +11,6 @@ import (
 )
 
 // Maps of maps.
-
-func (m *Map) checkOuter(op string, key []byte) error {
-	if m.typ != unix.BPF_MAP_TYPE_ARRAY_OF_MAPS && m.typ != unix.BPF_MAP_TYPE_HASH_OF_MAPS {
-		return fmt.Errorf("%s: %s: not an array or hash of maps", m, op)
-	}
-	return m.checkKey(op, key)
-}
 
 // SetInner stores inner under key in an array or hash of maps. The outer
 // map holds its own reference: inner may be closed afterwards.
@@ -53,4 +47,9 @@ func (m *Map) OpenInner(key []byte) (*Map, error) {
 		return nil, err
 	}
 	return OpenID(id)
+}
+
+func (m *Map) checkOuter(op string, key []byte) error {
+	return cmp.Or(m.checkType(op, "an array or hash of maps", unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS),
+		m.checkKey(op, key))
 }

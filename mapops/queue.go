@@ -1,6 +1,7 @@
 package mapops
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -13,13 +14,6 @@ import (
 
 // Queues and stacks: Map's byte-level Push, Pop and Peek, and Queue[V].
 // Both go through push and read, the one place that issues the commands.
-
-func (m *Map) checkQueue(op string, value []byte) error {
-	if m.typ != unix.BPF_MAP_TYPE_QUEUE && m.typ != unix.BPF_MAP_TYPE_STACK {
-		return fmt.Errorf("%s: %s: not a queue or stack", m, op)
-	}
-	return m.checkValue(op, value)
-}
 
 // Push appends value to a queue or stack. A full one gives an error
 // wrapping ErrFull (unix.E2BIG), unless flags is Exist, which makes room by
@@ -82,8 +76,8 @@ type queueScratch[V any] struct {
 // NewQueue returns a typed view of a queue or stack map, checking once
 // that V's C size is the map's value size.
 func NewQueue[V any](m *Map) (*Queue[V], error) {
-	if m.typ != unix.BPF_MAP_TYPE_QUEUE && m.typ != unix.BPF_MAP_TYPE_STACK {
-		return nil, fmt.Errorf("%s: not a queue or stack", m)
+	if err := m.checkType("queue view", "a queue or stack", unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK); err != nil {
+		return nil, err
 	}
 	vc, err := codecFor[V](m, "value", m.valueSize)
 	if err != nil {
@@ -137,4 +131,9 @@ func (q *Queue[V]) read(take bool) (V, error) {
 		return v, fmt.Errorf("%s: decode: %w", q.m, err)
 	}
 	return s.v, nil
+}
+
+func (m *Map) checkQueue(op string, value []byte) error {
+	return cmp.Or(m.checkType(op, "a queue or stack", unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK),
+		m.checkValue(op, value))
 }

@@ -111,8 +111,8 @@ func (t *Typed[K, V]) keyBytes(s *scratch[K, V], key *K, kb *[keyStack]byte) (un
 		return p, nil
 	}
 	s.k = *key // Encode lets its argument escape: encode the scratch copy
-	if err := t.kc.Encode(s.key, &s.k); err != nil {
-		return nil, fmt.Errorf("%s: encode key: %w", t.m, err)
+	if err := t.fail("encode key", t.kc.Encode(s.key, &s.k)); err != nil {
+		return nil, err
 	}
 	return ptr(s.key), nil
 }
@@ -233,51 +233,29 @@ func (t *Typed[K, V]) LookupAndDelete(key K) (V, error) {
 	return s.v, nil
 }
 
-// decodeValue sets *v from the C bytes in b.
-func (t *Typed[K, V]) decodeValue(b []byte, v *V) error {
-	if t.v.overlay {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(v)), t.v.Size), b)
-		t.v.fixBools(unsafe.Pointer(v))
-		return nil
-	}
-	if err := t.vc.Decode(b, v); err != nil {
-		return fmt.Errorf("%s: decode value: %w", t.m, err)
-	}
-	return nil
-}
-
-// decodeKey sets *k from the C bytes in b.
+// decodeKey, decodeValue, encodeKey and encodeValue convert between the
+// C bytes in b and Go memory (see decode and encode), naming the map in
+// errors.
 func (t *Typed[K, V]) decodeKey(b []byte, k *K) error {
-	if t.k.raw {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(k)), t.k.Size), b)
-		return nil
-	}
-	if err := t.kc.Decode(b, k); err != nil {
-		return fmt.Errorf("%s: decode key: %w", t.m, err)
-	}
-	return nil
+	return t.fail("decode key", decode(&t.k, t.kc, b, k))
 }
 
-// encodeKey writes the C bytes of *k to b.
+func (t *Typed[K, V]) decodeValue(b []byte, v *V) error {
+	return t.fail("decode value", decode(&t.v, t.vc, b, v))
+}
+
 func (t *Typed[K, V]) encodeKey(b []byte, k *K) error {
-	if t.k.raw {
-		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(k)), t.k.Size))
-		return nil
-	}
-	if err := t.kc.Encode(b, k); err != nil {
-		return fmt.Errorf("%s: encode key: %w", t.m, err)
-	}
-	return nil
+	return t.fail("encode key", encode(&t.k, t.kc, b, k))
 }
 
-// encodeValue writes the C bytes of *v to b.
 func (t *Typed[K, V]) encodeValue(b []byte, v *V) error {
-	if t.v.raw {
-		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(v)), t.v.Size))
-		return nil
-	}
-	if err := t.vc.Encode(b, v); err != nil {
-		return fmt.Errorf("%s: encode value: %w", t.m, err)
+	return t.fail("encode value", encode(&t.v, t.vc, b, v))
+}
+
+// fail wraps a non-nil err with the map and op.
+func (t *Typed[K, V]) fail(op string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", t.m, op, err)
 	}
 	return nil
 }

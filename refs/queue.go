@@ -114,6 +114,15 @@ func (f *queueStack[T]) peek() (T, bool, error) {
 	return v, ok, nil
 }
 
+// newRef returns wrap's reference over a new queueStack on m.
+func newRef[T, R any](m *mapops.Map, stack bool, kind string, opts []Option, wrap func(*queueStack[T]) *R) (*R, error) {
+	qs, err := newQueueStack[T](m, stack, kind, opts)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(qs), nil
+}
+
 // popper is the one implementation of QueueRef and StackRef, which differ
 // only in the map they pop from.
 type popper[T any] struct{ qs *queueStack[T] }
@@ -136,11 +145,7 @@ type QueueRef[T any] struct{ popper[T] }
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size (T goes through
 // structcodec, so it can be a tagged struct).
 func NewQueueRef[T any](m *mapops.Map, opts ...Option) (*QueueRef[T], error) {
-	qs, err := newQueueStack[T](m, false, "queue ref", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueRef[T]{popper[T]{qs}}, nil
+	return newRef(m, false, "queue ref", opts, func(qs *queueStack[T]) *QueueRef[T] { return &QueueRef[T]{popper[T]{qs}} })
 }
 
 // StackRef pops values from a BPF_MAP_TYPE_STACK in LIFO order, blocking
@@ -151,11 +156,7 @@ type StackRef[T any] struct{ popper[T] }
 // NewStackRef returns a reference that pops values of type T from m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackRef[T any](m *mapops.Map, opts ...Option) (*StackRef[T], error) {
-	qs, err := newQueueStack[T](m, true, "stack ref", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &StackRef[T]{popper[T]{qs}}, nil
+	return newRef(m, true, "stack ref", opts, func(qs *queueStack[T]) *StackRef[T] { return &StackRef[T]{popper[T]{qs}} })
 }
 
 // QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
@@ -168,11 +169,7 @@ type QueueWriter[T any] struct{ pusher[T] }
 // NewQueueWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
 func NewQueueWriter[T any](m *mapops.Map) (*QueueWriter[T], error) {
-	qs, err := newQueueStack[T](m, false, "queue writer", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueWriter[T]{pusher[T]{qs}}, nil
+	return newRef(m, false, "queue writer", nil, func(qs *queueStack[T]) *QueueWriter[T] { return &QueueWriter[T]{pusher[T]{qs}} })
 }
 
 // StackWriter pushes values onto a BPF_MAP_TYPE_STACK and peeks at its top:
@@ -182,11 +179,7 @@ type StackWriter[T any] struct{ pusher[T] }
 // NewStackWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackWriter[T any](m *mapops.Map) (*StackWriter[T], error) {
-	qs, err := newQueueStack[T](m, true, "stack writer", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &StackWriter[T]{pusher[T]{qs}}, nil
+	return newRef(m, true, "stack writer", nil, func(qs *queueStack[T]) *StackWriter[T] { return &StackWriter[T]{pusher[T]{qs}} })
 }
 
 // QueueChannel is a QueueRef and a QueueWriter over one queue in one value:
@@ -200,11 +193,9 @@ type QueueChannel[T any] struct {
 // NewQueueChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
 func NewQueueChannel[T any](m *mapops.Map, opts ...Option) (*QueueChannel[T], error) {
-	qs, err := newQueueStack[T](m, false, "queue channel", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueChannel[T]{&QueueRef[T]{popper[T]{qs}}, &QueueWriter[T]{pusher[T]{qs}}}, nil
+	return newRef(m, false, "queue channel", opts, func(qs *queueStack[T]) *QueueChannel[T] {
+		return &QueueChannel[T]{&QueueRef[T]{popper[T]{qs}}, &QueueWriter[T]{pusher[T]{qs}}}
+	})
 }
 
 // Close closes the channel and wakes every call blocked in it.
@@ -220,11 +211,9 @@ type StackChannel[T any] struct {
 // NewStackChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackChannel[T any](m *mapops.Map, opts ...Option) (*StackChannel[T], error) {
-	qs, err := newQueueStack[T](m, true, "stack channel", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &StackChannel[T]{&StackRef[T]{popper[T]{qs}}, &StackWriter[T]{pusher[T]{qs}}}, nil
+	return newRef(m, true, "stack channel", opts, func(qs *queueStack[T]) *StackChannel[T] {
+		return &StackChannel[T]{&StackRef[T]{popper[T]{qs}}, &StackWriter[T]{pusher[T]{qs}}}
+	})
 }
 
 // Close closes the channel and wakes every call blocked in it.
