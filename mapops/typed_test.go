@@ -729,3 +729,52 @@ func FuzzOverlayRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlanKey: for any Go memory of a key with big-endian fields, blank
+// fields and padding (garbage included), the C bytes Typed builds on the
+// stack from structcodec's plan are the codec's encoding.
+func FuzzPlanKey(f *testing.F) {
+	type padded struct {
+		A uint8
+		B uint32 `bpf:"be"`
+		_ uint16
+		C [3]struct {
+			X uint16 `bpf:"be"`
+			Y uint8
+		}
+		D uint64
+	}
+	f.Add(make([]byte, 32), uint8(0))
+	f.Add(bytes.Repeat([]byte{0xff}, 48), uint8(1))
+	cf, err := structcodec.For[flowKey]()
+	if err != nil {
+		f.Fatal(err)
+	}
+	cp, err := structcodec.For[padded]()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
+		if which%2 == 0 {
+			checkPlanned(t, cf, b)
+		} else {
+			checkPlanned(t, cp, b)
+		}
+	})
+}
+
+func checkPlanned[K any](t *testing.T, c *structcodec.Codec[K], b []byte) {
+	var k K
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&k)), unsafe.Sizeof(k)), b) // every byte, padding too
+	got, ok := mapops.PlanKey(k)
+	if !ok {
+		t.Fatalf("%T is not built on the stack", k)
+	}
+	want := make([]byte, c.Size())
+	if err := c.Encode(want, &k); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%T: planned % x, codec % x", k, got, want)
+	}
+}
