@@ -52,9 +52,9 @@ func (spec *Spec) check() error {
 	}
 	n := specNeeds[spec.Type]
 	switch {
-	case n.key && spec.KeySize == 0:
+	case n.key && spec.KeySize == 0 && spec.KeyType == nil: // KeyType gives the size
 		return fmt.Errorf("KeySize is 0: a %s map needs keys", name)
-	case n.value && spec.ValueSize == 0:
+	case n.value && spec.ValueSize == 0 && spec.ValueType == nil:
 		return fmt.Errorf("ValueSize is 0: a %s map needs values", name)
 	case n.entries && spec.MaxEntries == 0:
 		return fmt.Errorf("MaxEntries is 0: a %s map needs room for at least one entry", name)
