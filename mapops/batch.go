@@ -1,83 +1,128 @@
 package mapops
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// Cursor is the position of a series of BatchLookup or
-// BatchLookupAndDelete calls. The zero Cursor starts at the beginning of
-// the map.
-type Cursor struct {
-	in, out []byte
-	started bool
-	done    bool
+// batchPos is the position of a series of batch reads together with their
+// buffers, and the one place that issues them: Cursor and the walks of All
+// and Keys both read through it.
+type batchPos struct {
+	in, out    []byte // position tokens: the kernel reads in and writes out
+	keys, vals []byte // count entries
+	count      int
+	started    bool
+	done       bool
 }
 
+// size makes the buffers hold count entries of m, reusing them when they
+// are large enough.
+func (b *batchPos) size(m *Map, count int) {
+	b.count = max(count, 1)
+	if len(b.keys) < b.count*m.keySize || len(b.vals) < b.count*m.valueBuf {
+		b.keys = make([]byte, b.count*m.keySize)
+		b.vals = make([]byte, b.count*m.valueBuf)
+	}
+	if b.in == nil {
+		tok := max(m.keySize, 8)
+		b.in, b.out = make([]byte, tok), make([]byte, tok)
+	}
+}
+
+func (b *batchPos) key(m *Map, i int) []byte { return b.keys[i*m.keySize : (i+1)*m.keySize] }
+func (b *batchPos) val(m *Map, i int) []byte { return b.vals[i*m.valueBuf : (i+1)*m.valueBuf] }
+
+// read reads the next chunk of m (and deletes it, with del) into the buffers and returns how many entries it holds; after
+// the last chunk done turns true. A hash bucket with more entries than
+// the buffers hold makes the kernel refuse with ENOSPC: the buffers then
+// double until it fits. Errors are the kernel's, unwrapped.
+func (b *batchPos) read(m *Map, del bool) (int, error) {
+	if b.done {
+		return 0, nil
+	}
+	for {
+		a := sys.Batch{OutBatch: ptr(b.out), Keys: ptr(b.keys), Values: ptr(b.vals), Count: uint32(b.count)}
+		if b.started {
+			a.InBatch = ptr(b.in)
+		}
+		// The commands are called directly, not through a function
+		// value, which would move a to the heap: one allocation per call.
+		var err error
+		if del {
+			err = sys.MapLookupAndDeleteBatch(m.fd, &a)
+		} else {
+			err = sys.MapLookupBatch(m.fd, &a)
+		}
+		switch {
+		case err == nil:
+		case errno(err) == unix.ENOENT:
+			b.done = true
+		case errno(err) == unix.ENOSPC && a.Count == 0:
+			b.size(m, 2*b.count)
+			continue
+		default:
+			return 0, err
+		}
+		b.started = true
+		b.in, b.out = b.out, b.in
+		return int(a.Count), nil
+	}
+}
+
+// Cursor is the position of a series of BatchLookup or
+// BatchLookupAndDelete calls, with the buffers they read into. The zero
+// Cursor starts at the beginning of the map.
+type Cursor struct{ pos batchPos }
+
 // Done reports whether the last batch reached the end of the map.
-func (c *Cursor) Done() bool { return c.done }
+func (c *Cursor) Done() bool { return c.pos.done }
 
 // BatchLookup reads the next chunk of about n entries (more when one hash
 // bucket holds more: the batch grows until the bucket fits) from the
 // cursor's position and appends them to keys and values. When the map is
 // exhausted c.Done() turns true; a finished cursor reads nothing more.
+// It allocates nothing per entry: only the cursor's buffers, once, and
+// keys and values when they lack the capacity.
 func (t *Typed[K, V]) BatchLookup(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
-	return t.batchRead("batch lookup", sys.MapLookupBatch, c, keys, values, n)
+	return t.batchRead("batch lookup", false, c, keys, values, n)
 }
 
 // BatchLookupAndDelete is BatchLookup that also removes what it read.
 func (t *Typed[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
-	return t.batchRead("batch lookup and delete", sys.MapLookupAndDeleteBatch, c, keys, values, n)
+	return t.batchRead("batch lookup and delete", true, c, keys, values, n)
 }
 
-func (t *Typed[K, V]) batchRead(op string, cmd func(*sys.FD, *sys.Batch) error, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
+func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	if t.m.ncpu > 0 {
 		return keys, values, fmt.Errorf("%s: %s: per-CPU maps are read with AllPerCPU", t.m, op)
 	}
-	if c.done {
+	if c.pos.done {
 		return keys, values, nil
 	}
-	n = max(n, 1)
-	if c.in == nil {
-		tok := max(t.m.keySize, 8)
-		c.in, c.out = make([]byte, tok), make([]byte, tok)
+	c.pos.size(t.m, n)
+	got, err := c.pos.read(t.m, del)
+	if err != nil {
+		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
 	}
-	for {
-		kb := make([]byte, n*t.kSize)
-		vb := make([]byte, n*t.m.valueBuf)
-		b := sys.Batch{OutBatch: ptr(c.out), Keys: ptr(kb), Values: ptr(vb), Count: uint32(n)}
-		if c.started {
-			b.InBatch = ptr(c.in)
+	// Decode straight into the slices' new elements: a local K or V
+	// would escape through the codec, one allocation per entry.
+	nk, nv := len(keys), len(values)
+	keys, values = slices.Grow(keys, got)[:nk+got], slices.Grow(values, got)[:nv+got]
+	for i := range got {
+		if err := t.decodeKey(c.pos.key(t.m, i), &keys[nk+i]); err != nil {
+			return keys[:nk+i], values[:nv+i], err
 		}
-		err := cmd(t.m.fd, &b)
-		switch {
-		case err == nil:
-		case errno(err) == unix.ENOENT:
-			c.done = true
-		case errno(err) == unix.ENOSPC && b.Count == 0:
-			n *= 2
-			continue
-		default:
-			return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
+		if err := t.decodeValue(c.pos.val(t.m, i), &values[nv+i]); err != nil {
+			return keys[:nk+i], values[:nv+i], err
 		}
-		c.started = true
-		c.in, c.out = c.out, c.in
-		for i := range int(b.Count) {
-			var k K
-			var v V
-			if err := t.decodeKey(kb[i*t.kSize:], &k); err != nil {
-				return keys, values, err
-			}
-			if err := t.decodeValue(vb[i*t.m.valueBuf:], &v); err != nil {
-				return keys, values, err
-			}
-			keys, values = append(keys, k), append(values, v)
-		}
-		return keys, values, nil
 	}
+	return keys, values, nil
 }
 
 // BatchUpdate stores values[i] under keys[i] for every i in one system
@@ -101,15 +146,15 @@ func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error
 	if err != nil {
 		return 0, err
 	}
-	vb := make([]byte, len(values)*t.vSize)
+	vb := make([]byte, len(values)*t.v.Size)
 	for i := range values {
-		if err := t.encodeValue(vb[i*t.vSize:], &values[i]); err != nil {
+		if err := t.encodeValue(vb[i*t.v.Size:], &values[i]); err != nil {
 			return 0, err
 		}
 	}
 	b := sys.Batch{Keys: ptr(kb), Values: ptr(vb), Count: uint32(len(keys)), ElemFlags: uint64(flags)}
 	if err := sys.MapUpdateBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch update: %w", t.m, updateErr(err))
+		return int(b.Count), fmt.Errorf("%s: batch update: %w", t.m, cmp.Or(condOf(opUpdate, err), err))
 	}
 	return int(b.Count), nil
 }
@@ -126,15 +171,15 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 	}
 	b := sys.Batch{Keys: ptr(kb), Count: uint32(len(keys))}
 	if err := sys.MapDeleteBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch delete: %w", t.m, deleteErr(err))
+		return int(b.Count), fmt.Errorf("%s: batch delete: %w", t.m, cmp.Or(condOf(opDelete, err), err))
 	}
 	return int(b.Count), nil
 }
 
 func (t *Typed[K, V]) encodeKeys(keys []K) ([]byte, error) {
-	kb := make([]byte, len(keys)*t.kSize)
+	kb := make([]byte, len(keys)*t.k.Size)
 	for i := range keys {
-		if err := t.encodeKey(kb[i*t.kSize:], &keys[i]); err != nil {
+		if err := t.encodeKey(kb[i*t.k.Size:], &keys[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -36,5 +36,15 @@
 // Hot paths (Lookup, Update, Delete of every level, per-CPU lookups into a
 // caller's slice, Push, Pop, Peek) do not allocate: scratch buffers live
 // with the Typed or Queue view, and fixed-layout types such as integers go
-// to the kernel without being copied at all.
+// to the kernel without being copied at all. Which types those are is
+// structcodec's answer (structcodec.Plan); mapops follows the plan without
+// reflection of its own. BatchLookup allocates nothing per entry: the
+// Cursor keeps its buffers and entries are decoded into the caller's
+// slices.
+//
+// Other errors name the map and the operation, and say what was wrong
+// where the errno alone would mislead: an array index out of range, flags
+// the kernel refused, a Delete on an array.
+// Create checks a Spec before the system call and names the field at
+// fault.
 package mapops

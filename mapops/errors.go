@@ -3,6 +3,7 @@ package mapops
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -57,40 +58,81 @@ func errno(err error) unix.Errno {
 	return 0
 }
 
-// lookupErr, updateErr … turn a sys error into the caller's condition
-// error where there is one; other errors pass through unchanged (they
-// already name the operation, and the closed-map error wraps os.ErrClosed).
-func lookupErr(err error) error {
-	if errno(err) == unix.ENOENT {
-		return errLookupMissing
-	}
-	return err
+// elemOp is an element command, for elemErr.
+type elemOp uint8
+
+const (
+	opLookup elemOp = iota
+	opUpdate
+	opDelete
+	opLookupAndDelete
+	opPush
+	opPop
+	opPeek
+)
+
+var elemOpNames = [...]string{"lookup", "update", "delete", "lookup and delete", "push", "pop", "peek"}
+
+// conds are the condition errors of each command, by errno.
+var conds = [...]struct{ enoent, eexist, e2big *condError }{
+	opLookup:          {enoent: errLookupMissing},
+	opUpdate:          {enoent: errUpdateMissing, eexist: errUpdateExists, e2big: errUpdateFull},
+	opDelete:          {enoent: errDeleteMissing},
+	opLookupAndDelete: {enoent: errTakeMissing},
+	opPush:            {e2big: errPushFull},
+	opPop:             {enoent: errPopEmpty},
+	opPeek:            {enoent: errPeekEmpty},
 }
 
-func deleteErr(err error) error {
-	if errno(err) == unix.ENOENT {
-		return errDeleteMissing
-	}
-	return err
-}
-
-func takeErr(err error) error {
-	if errno(err) == unix.ENOENT {
-		return errTakeMissing
-	}
-	return err
-}
-
-func updateErr(err error) error {
+// condOf returns the condition error of op that err is, or nil.
+func condOf(op elemOp, err error) error {
+	c := conds[op]
 	switch errno(err) {
 	case unix.ENOENT:
-		return errUpdateMissing
+		if c.enoent != nil {
+			return c.enoent
+		}
 	case unix.EEXIST:
-		return errUpdateExists
+		if c.eexist != nil {
+			return c.eexist
+		}
 	case unix.E2BIG:
-		return errUpdateFull
+		if c.e2big != nil {
+			return c.e2big
+		}
 	}
-	return err
+	return nil
+}
+
+// elemErr turns the error of an element command on m, with the key at key
+// (nil for queues) and flags, into the error callers see: nil stays nil;
+// a condition callers test for becomes its preallocated error, so that a
+// missed lookup allocates nothing; any other error is wrapped with the
+// map's name and, where the errno alone misleads, what was wrong.
+func (m *Map) elemErr(op elemOp, err error, key unsafe.Pointer, flags Flags) error {
+	if err == nil {
+		return nil
+	}
+	e := errno(err)
+	if e == unix.E2BIG && isArray(m.typ) && key != nil {
+		// Arrays are never full: E2BIG means the index is past the end.
+		return fmt.Errorf("%s: %s: index %d out of range (max_entries %d): %w",
+			m, elemOpNames[op], *(*uint32)(key), m.maxEntries, err)
+	}
+	if c := condOf(op, err); c != nil {
+		return c
+	}
+	switch {
+	case e == unix.EINVAL && op == opDelete && isArray(m.typ):
+		return fmt.Errorf("%s: delete: the elements of an array cannot be deleted (store a zero value instead): %w", m, err)
+	case e == unix.EINVAL && flags&^(NoExist|Exist|Lock) != 0:
+		return fmt.Errorf("%s: %s: flags %#x: unknown bits (known: Any, NoExist, Exist, Lock): %w", m, elemOpNames[op], uint64(flags), err)
+	case e == unix.EINVAL && flags&(NoExist|Exist) == NoExist|Exist:
+		return fmt.Errorf("%s: %s: flags NoExist and Exist exclude each other: %w", m, elemOpNames[op], err)
+	case e == unix.EINVAL && flags&Lock != 0:
+		return fmt.Errorf("%s: %s: flag Lock needs a value with a struct bpf_spin_lock, described by BTF: %w", m, elemOpNames[op], err)
+	}
+	return fmt.Errorf("%s: %s: %w", m, elemOpNames[op], err)
 }
 
 // SizeError reports a key or value buffer of the wrong size, found before

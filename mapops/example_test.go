@@ -3,7 +3,6 @@ package mapops_test
 import (
 	"errors"
 	"fmt"
-	"log"
 
 	"golang.org/x/sys/unix"
 
@@ -14,12 +13,14 @@ import (
 func ExampleCreate() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 64, Name: "counts"})
 	if err != nil {
-		log.Fatal(err) // without privileges: "map create: operation not permitted: needs CAP_BPF …"
+		fmt.Println(err) // without privileges: "map create: operation not permitted: needs CAP_BPF …"
+		return
 	}
 	defer m.Close()
 
 	if err := m.Update([]byte{7, 0, 0, 0}, []byte{1, 0, 0, 0, 0, 0, 0, 0}, mapops.NoExist); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	n, err := m.LookupInt(7)
 	fmt.Println(n, err)
@@ -34,7 +35,7 @@ func ExampleCreate() {
 	if errors.As(err, &size) {
 		fmt.Println(size.Op, size.What, size.Got, size.Want)
 	}
-	// Output:
+	// Prints:
 	// 1 <nil>
 	// true true
 	// lookup key 1 4
@@ -53,25 +54,29 @@ type FlowKey struct {
 func ExampleTyped() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 14, ValueSize: 8, MaxEntries: 1024})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer m.Close()
 	flows, err := mapops.NewTyped[FlowKey, uint64](m) // checks 14 and 8 bytes once
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	k := FlowKey{Saddr: [4]byte{10, 0, 0, 1}, Daddr: [4]byte{10, 0, 0, 2}, Sport: 40000, Dport: 443, Proto: unix.IPPROTO_TCP}
 	if err := flows.Update(k, 1500, mapops.Any); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	all, errf := flows.All()
 	for k, bytes := range all {
 		fmt.Printf("%v:%d -> %v:%d: %d bytes\n", k.Saddr, k.Sport, k.Daddr, k.Dport, bytes)
 	}
 	if err := errf(); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	// Output: [10 0 0 1]:40000 -> [10 0 0 2]:443: 1500 bytes
+	// Prints: [10 0 0 1]:40000 -> [10 0 0 2]:443: 1500 bytes
 }
 
 // Per-CPU maps hold one value per possible CPU; LookupPerCPU fills a slice
@@ -79,49 +84,56 @@ func ExampleTyped() {
 func ExampleTyped_LookupPerCPU() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer m.Close()
 	packets, err := mapops.NewTyped[uint32, uint64](m)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	if err := packets.UpdatePerCPU(0, []uint64{5}, mapops.Any); err != nil { // 5 on every CPU
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	perCPU := make([]uint64, packets.PossibleCPUs())
 	if err := packets.LookupPerCPU(0, perCPU); err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	var total uint64
 	for _, n := range perCPU {
 		total += n
 	}
 	fmt.Println(total == 5*uint64(len(perCPU)))
-	// Output: true
+	// Prints: true
 }
 
 // A queue pops in the order values were pushed; a stack map, in reverse.
 func ExampleQueue() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 16})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer m.Close()
 	jobs, err := mapops.NewQueue[uint64](m)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	for _, id := range []uint64{42, 43} {
 		if err := jobs.Push(id, mapops.Any); err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 	}
 	first, _ := jobs.Pop()
 	second, _ := jobs.Pop()
 	_, err = jobs.Pop()
 	fmt.Println(first, second, errors.Is(err, mapops.ErrEmpty))
-	// Output: 42 43 true
+	// Prints: 42 43 true
 }
 
 // An array created with BPF_F_MMAPABLE is memory shared with the kernel:
@@ -129,15 +141,17 @@ func ExampleQueue() {
 func ExampleMemoryOf() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4, Flags: unix.BPF_F_MMAPABLE})
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer m.Close()
 	counters, err := mapops.MemoryOf[uint64](m)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	counters[2] = 99 // a plain store into the map's memory
 	v, err := m.LookupInt(2)
 	fmt.Println(v, err)
-	// Output: 99 <nil>
+	// Prints: 99 <nil>
 }

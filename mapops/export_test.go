@@ -1,6 +1,7 @@
 package mapops
 
 import (
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -16,46 +17,52 @@ func ForceNextKey(t testing.TB) {
 // Restarts returns how many get_next_key restarts walks have detected.
 func Restarts() int64 { return restarts.Load() }
 
-// Overlay reports whether Typed reads values of V by letting the kernel
-// write over them, and the offsets of the bools it then fixes.
-func Overlay[V any]() (bool, []uintptr) {
-	c, err := structcodec.For[V]()
+func formFor[T any]() (form, *structcodec.Codec[T]) {
+	c, err := structcodec.For[T]()
 	if err != nil {
 		panic(err)
 	}
-	var bools []uintptr
-	ok := overlay(c.Layout(), 0, &bools)
-	return ok, bools
+	return formOf(c.Layout().Plan()), c
+}
+
+// Overlay reports whether Typed reads values of V by letting the kernel
+// write over them, and the offsets of the bools it then fixes.
+func Overlay[V any]() (bool, []uintptr) {
+	f, _ := formFor[V]()
+	if !f.overlay {
+		return false, nil
+	}
+	var offs []uintptr
+	for _, s := range f.Bools {
+		for i := range s.Len {
+			offs = append(offs, uintptr(s.Off+i))
+		}
+	}
+	slices.Sort(offs)
+	return true, offs
 }
 
 // PlanKey returns the C bytes Typed builds on the stack for key, and
 // whether it builds them that way for K at all.
 func PlanKey[K any](key K) ([]byte, bool) {
-	c, err := structcodec.For[K]()
-	if err != nil {
-		panic(err)
-	}
-	var p keyPlan
-	if c.Size() > keyStack || !p.add(c.Layout(), 0, false) {
+	f, _ := formFor[K]()
+	if !f.stack {
 		return nil, false
 	}
 	var b [keyStack]byte
-	p.build(&b, unsafe.Pointer(&key))
-	return b[:c.Size()], true
+	f.buildKey(&b, unsafe.Pointer(&key))
+	return b[:f.Size], true
 }
 
 // OverlayRead reads a V from its C bytes b the way Typed reads values the
-// kernel wrote (see overlay); ok is false when Typed decodes V with the
+// kernel wrote (see form); ok is false when Typed decodes V with the
 // codec instead.
 func OverlayRead[V any](b []byte) (v V, ok bool) {
-	c, err := structcodec.For[V]()
-	if err != nil {
-		panic(err)
-	}
-	t := &Typed[uint32, V]{vc: c, vSize: c.Size()}
-	if t.vOverlay = overlay(c.Layout(), 0, &t.vBools); !t.vOverlay {
+	f, c := formFor[V]()
+	if !f.overlay {
 		return v, false
 	}
+	t := &Typed[uint32, V]{vc: c, v: f}
 	if err := t.decodeValue(b, &v); err != nil {
 		panic(err)
 	}

@@ -62,3 +62,17 @@ func checkNoAllocs(t *testing.T, name string, f func()) {
 		t.Errorf("%s allocates %v times per call", name, n)
 	}
 }
+
+// TestExamples runs the examples, which talk to the kernel and so are only
+// compiled by go test (see testutil.RunExamples), and checks what they
+// print.
+func TestExamples(t *testing.T) {
+	start(t)
+	testutil.RunExamples(t, "example_test.go", map[string]func(){
+		"ExampleCreate":             ExampleCreate,
+		"ExampleTyped":              ExampleTyped,
+		"ExampleTyped_LookupPerCPU": ExampleTyped_LookupPerCPU,
+		"ExampleQueue":              ExampleQueue,
+		"ExampleMemoryOf":           ExampleMemoryOf,
+	})
+}

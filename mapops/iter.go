@@ -24,6 +24,12 @@ import (
 //	for k, v := range all { … }
 //	if err := errf(); err != nil { … }
 //
+// That is the library's one convention for sequences that can fail (refs'
+// Seq methods follow it too): a walk needs both places of iter.Seq2 for
+// the key and the value, so the error cannot ride along as a second
+// value, and the loop body deals with entries only, the error being
+// checked once after the loop, as with bufio.Scanner's Err.
+//
 // How the map is walked, and what is guaranteed when other goroutines or
 // BPF programs change it meanwhile:
 //
@@ -54,17 +60,13 @@ const maxRestarts = 100
 // batchBytes is the buffer size a batch walk aims for.
 const batchBytes = 256 << 10
 
-// walker reads a map chunk by chunk into keys and vals.
+// walker reads a map chunk by chunk into the buffers of its batchPos,
+// with batch reads or get_next_key.
 type walker struct {
+	batchPos
 	m        *Map
 	batch    bool
 	values   bool
-	count    int // capacity of keys and vals, in entries
-	keys     []byte
-	vals     []byte
-	in, out  []byte // batch position tokens
-	started  bool
-	done     bool
 	cur      []byte // get_next_key position
 	haveCur  bool
 	seen     map[string]struct{}
@@ -93,13 +95,11 @@ var (
 func (m *Map) walk(values bool) *walker {
 	w := &walker{m: m, values: values, batch: batchable(m.typ) && !forceNextKey}
 	entry := max(m.keySize+m.valueBuf, 1)
-	w.count = min(max(batchBytes/entry, 64), max(int(m.maxEntries), 1))
+	count := min(max(batchBytes/entry, 64), max(int(m.maxEntries), 1))
 	if !w.batch {
-		w.count = min(w.count, 64)
+		count = min(count, 64)
 	}
-	w.alloc()
-	tok := max(m.keySize, 8)
-	w.in, w.out = make([]byte, tok), make([]byte, tok)
+	w.size(m, count)
 	w.cur = make([]byte, m.keySize)
 	if !isArray(m.typ) {
 		w.seen = map[string]struct{}{}
@@ -107,13 +107,8 @@ func (m *Map) walk(values bool) *walker {
 	return w
 }
 
-func (w *walker) alloc() {
-	w.keys = make([]byte, w.count*w.m.keySize)
-	w.vals = make([]byte, w.count*w.m.valueBuf)
-}
-
-func (w *walker) key(i int) []byte { return w.keys[i*w.m.keySize : (i+1)*w.m.keySize] }
-func (w *walker) val(i int) []byte { return w.vals[i*w.m.valueBuf : (i+1)*w.m.valueBuf] }
+func (w *walker) key(i int) []byte { return w.batchPos.key(w.m, i) }
+func (w *walker) val(i int) []byte { return w.batchPos.val(w.m, i) }
 
 // fill reads the next chunk and returns how many entries it holds; 0 with
 // a nil error means the walk is over.
@@ -121,10 +116,18 @@ func (w *walker) fill() (int, error) {
 	if w.done {
 		return 0, nil
 	}
-	if w.batch {
-		return w.fillBatch()
+	if !w.batch {
+		return w.fillNext()
 	}
-	return w.fillNext()
+	n, err := w.read(w.m, false)
+	switch {
+	case err != nil && !w.started && unsupported(err):
+		w.batch = false
+		return w.fillNext()
+	case err != nil:
+		return 0, fmt.Errorf("%s: iterate: %w", w.m, err)
+	}
+	return n, nil
 }
 
 func unsupported(err error) bool {
@@ -133,34 +136,6 @@ func unsupported(err error) bool {
 		return true
 	}
 	return false
-}
-
-func (w *walker) fillBatch() (int, error) {
-	for {
-		b := sys.Batch{OutBatch: ptr(w.out), Keys: ptr(w.keys), Values: ptr(w.vals), Count: uint32(w.count)}
-		if w.started {
-			b.InBatch = ptr(w.in)
-		}
-		err := sys.MapLookupBatch(w.m.fd, &b)
-		switch {
-		case err == nil:
-		case errno(err) == unix.ENOENT:
-			w.done = true
-		case errno(err) == unix.ENOSPC && b.Count == 0:
-			// A bucket holds more entries than the batch: grow it.
-			w.count *= 2
-			w.alloc()
-			continue
-		case !w.started && unsupported(err):
-			w.batch = false
-			return w.fillNext()
-		default:
-			return 0, fmt.Errorf("%s: iterate: %w", w.m, err)
-		}
-		w.started = true
-		w.in, w.out = w.out, w.in
-		return int(b.Count), nil
-	}
 }
 
 func (w *walker) fillNext() (int, error) {

@@ -169,8 +169,8 @@ func TestPerCPU(t *testing.T) {
 			}
 			// The bytes level uses 8-byte slots per CPU.
 			buf := make([]byte, m.ValueBufferSize())
-			if len(buf) != ncpu*sys.PerCPUStride(12) {
-				t.Errorf("ValueBufferSize = %d, want %d CPUs x %d", len(buf), ncpu, sys.PerCPUStride(12))
+			if len(buf) != ncpu*sys.ValueStride(12) {
+				t.Errorf("ValueBufferSize = %d, want %d CPUs x %d", len(buf), ncpu, sys.ValueStride(12))
 			}
 			key := []byte{2, 0, 0, 0}
 			if err := m.LookupPerCPU(key, buf); err != nil {

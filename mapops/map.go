@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -95,10 +96,13 @@ func validName(name string) string {
 	return ""
 }
 
-// Create creates a map as spec describes.
+// Create creates a map as spec describes. A spec the kernel would refuse
+// for a reason that can be told beforehand (an unknown type or flag, a
+// zero size the type needs, a map of maps without InnerMap, a bad name)
+// is refused before the system call with an error naming the field.
 func Create(spec Spec) (*Map, error) {
-	if why := validName(spec.Name); why != "" {
-		return nil, fmt.Errorf("create map: bad name %q: %s", spec.Name, why)
+	if err := spec.check(); err != nil {
+		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
 	}
 	attr := sys.MapCreateAttr{
 		MapType:               spec.Type,
@@ -148,28 +152,17 @@ func Create(spec Spec) (*Map, error) {
 // NewTyped checks its types against them.
 func Open(path string) (*Map, error) {
 	fd, err := sys.ObjGet(path, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open map pinned at %s: %w", path, err)
+	m, err := adopt("open map pinned at "+path, fd, err)
+	if err == nil {
+		m.pinned = path
 	}
-	m, err := newMap(fd)
-	if err != nil {
-		return nil, fmt.Errorf("open map pinned at %s: %w", path, err)
-	}
-	m.pinned = path
-	return m, nil
+	return m, err
 }
 
 // OpenID opens the map with the given kernel id (see bpftool map list).
 func OpenID(id uint32) (*Map, error) {
 	fd, err := sys.MapGetFDByID(id, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open map id %d: %w", id, err)
-	}
-	m, err := newMap(fd)
-	if err != nil {
-		return nil, fmt.Errorf("open map id %d: %w", id, err)
-	}
-	return m, nil
+	return adopt(fmt.Sprintf("open map id %d", id), fd, err)
 }
 
 // FromFD returns a Map for a duplicate of the map descriptor fd; the
@@ -177,12 +170,18 @@ func OpenID(id uint32) (*Map, error) {
 // refused.
 func FromFD(fd int) (*Map, error) {
 	dup, err := sys.DupFD(fd)
-	if err != nil {
-		return nil, fmt.Errorf("map from fd %d: %w", fd, err)
+	return adopt(fmt.Sprintf("map from fd %d", fd), dup, err)
+}
+
+// adopt returns the Map of fd, which the call that what describes
+// returned with err.
+func adopt(what string, fd *sys.FD, err error) (*Map, error) {
+	var m *Map
+	if err == nil {
+		m, err = newMap(fd)
 	}
-	m, err := newMap(dup)
 	if err != nil {
-		return nil, fmt.Errorf("map from fd %d: %w", fd, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return m, nil
 }
@@ -216,7 +215,7 @@ func newMap(fd *sys.FD) (*Map, error) {
 			return nil, err
 		}
 		m.ncpu = n
-		m.valueBuf = n * sys.PerCPUStride(m.valueSize)
+		m.valueBuf = n * sys.ValueStride(m.valueSize)
 	}
 	return m, nil
 }
@@ -247,6 +246,14 @@ func isPerCPU(t uint32) bool {
 		return true
 	}
 	return false
+}
+
+// checkType fails unless m's type is one of types; what names them.
+func (m *Map) checkType(op, what string, types ...uint32) error {
+	if !slices.Contains(types, m.typ) {
+		return fmt.Errorf("%s: %s: not %s", m, op, what)
+	}
+	return nil
 }
 
 func isArray(t uint32) bool {

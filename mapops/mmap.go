@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +14,7 @@ import (
 
 // Memory returns the values of an array created with unix.BPF_F_MMAPABLE,
 // mapped into this process: element i is the ValueSize bytes at
-// i*sys.PerCPUStride(ValueSize()). Reads and writes go straight to the
+// i*sys.ValueStride(ValueSize()). Reads and writes go straight to the
 // kernel's memory, without system calls, and see BPF programs' writes at
 // once (use sync/atomic on aligned words where that matters).
 //
@@ -56,7 +55,7 @@ func (m *Map) Memory() ([]byte, error) {
 	return mem[:m.memLen()], nil
 }
 
-func (m *Map) memLen() int { return sys.PerCPUStride(m.valueSize) * int(m.maxEntries) }
+func (m *Map) memLen() int { return sys.ValueStride(m.valueSize) * int(m.maxEntries) }
 
 // MemoryWritable reports whether the slice Memory returned may be written.
 func (m *Map) MemoryWritable() bool {
@@ -74,10 +73,11 @@ func MemoryOf[V any](m *Map) ([]V, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: memory: %w", m, err)
 	}
+	p := vc.Layout().Plan()
 	size := unsafe.Sizeof(*new(V))
-	if !flat(vc.Layout()) || vc.Size() != m.valueSize || int(size) != sys.PerCPUStride(m.valueSize) {
-		return nil, fmt.Errorf("%s: memory: %s (%d bytes) cannot overlay values of %d bytes in %d-byte slots",
-			m, reflect.TypeFor[V](), size, m.valueSize, sys.PerCPUStride(m.valueSize))
+	if !p.Raw() || p.Size != m.valueSize || int(size) != sys.ValueStride(m.valueSize) {
+		return nil, fmt.Errorf("%s: memory: %v (%d bytes) cannot overlay values of %d bytes in %d-byte slots",
+			m, vc.Layout().Type(), size, m.valueSize, sys.ValueStride(m.valueSize))
 	}
 	mem, err := m.Memory()
 	if err != nil {

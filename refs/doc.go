@@ -23,8 +23,26 @@
 // out of time as ok == false with a nil error, where clj-ebpf returns its
 // timeout value. A timeout of zero checks once without waiting. Seq turns a
 // reference into a range-over-func sequence that ends when a step times
-// out or the reference is closed, like clj-ebpf's lazy sequences; Chan
+// out or the reference is closed, like clj-ebpf's lazy sequences (see
+// Sequences and errors); Chan
 // delivers values on a channel for select loops.
+//
+// # Sequences and errors
+//
+// Seq returns two things, as mapops' All and Keys do: the sequence to range
+// over, and a function that reports the error that ended it (nil when a
+// timeout, Close or a break ended it), to call after the loop:
+//
+//	seq, errf := queue.Seq(ctx, time.Second)
+//	for v := range seq { … }
+//	if err := errf(); err != nil { … }
+//
+// This is the library's one convention for sequences that can fail, chosen
+// over yielding (value, error) pairs because a map walk needs both places
+// of iter.Seq2 for the key and the value, because Chan already delivers
+// values and the ending error apart, and because the loop body then
+// handles values only, with the error checked once, as with
+// bufio.Scanner's Err.
 //
 // Every reference is an io.Closer. Close wakes every call blocked in it at
 // once; they, and later calls, fail with an error wrapping ErrClosed (which

@@ -272,6 +272,63 @@ func (r *EntryRef[K, V]) Close() error {
 	return nil
 }
 
+// watcher is the one implementation of MapWatcher and ChangeWatcher: the
+// key, the poll interval and the wait, which returns the first value that
+// accept takes (cur holds its bytes, encoded as V).
+type watcher[K, V any] struct {
+	k      *keyed[K, V]
+	poll   time.Duration
+	op     string
+	accept func(cur []byte) bool
+}
+
+func newWatcher[K, V any](kind string, m *mapops.Map, key K, opts []Option) (watcher[K, V], error) {
+	s, err := applyOptions("new "+kind, opts)
+	if err != nil {
+		return watcher[K, V]{}, err
+	}
+	k, err := newKeyed[K, V](kind, m, key)
+	if err != nil {
+		return watcher[K, V]{}, err
+	}
+	return watcher[K, V]{k: k, poll: s.poll}, nil
+}
+
+// Wait returns the value under the key as soon as the watcher's condition
+// holds: for a MapWatcher, that the key exists; for a ChangeWatcher, that
+// its value differs from the last one seen. It fails when ctx ends or the
+// watcher is closed (with an error wrapping ErrClosed).
+func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
+	var v V
+	var cur []byte
+	if w.accept != nil {
+		cur = make([]byte, w.k.vsize)
+	}
+	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
+		var ok bool
+		var err error
+		v, ok, err = w.k.load(cur)
+		return ok && err == nil && (w.accept == nil || w.accept(cur)), err
+	})
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", w.op, err)
+	}
+	return v, nil
+}
+
+// WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
+// the condition did not hold within d. A d of zero checks once.
+func (w *watcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
+	return waitTimeout(w.op, d, w.Wait)
+}
+
+// Close closes the watcher, waking every call blocked in it. The map stays
+// open. Close is idempotent.
+func (w *watcher[K, V]) Close() error {
+	w.k.close()
+	return nil
+}
+
 // MapWatcher waits for a key to appear in a map and returns its value:
 // clj-ebpf's map-watch, where @ref is Wait and (deref ref ms timeout-val) is
 // WaitTimeout. The kernel cannot wake user space when a map is written, so
@@ -279,53 +336,18 @@ func (r *EntryRef[K, V]) Close() error {
 // PollInterval); writes through this package's references in this process
 // wake it at once. It is safe for concurrent use and does not close its
 // map.
-type MapWatcher[K, V any] struct {
-	k    *keyed[K, V]
-	poll time.Duration
-}
+type MapWatcher[K, V any] struct{ watcher[K, V] }
 
 // NewMapWatcher returns a watcher of key in m, a hash, array, LRU hash or
 // LPM trie map whose key and value sizes are the encoded sizes of K and V.
 // An array always holds every key, so on an array Wait returns at once.
 func NewMapWatcher[K, V any](m *mapops.Map, key K, opts ...Option) (*MapWatcher[K, V], error) {
-	s, err := applyOptions("new map watcher", opts)
+	w, err := newWatcher[K, V]("map watcher", m, key, opts)
 	if err != nil {
 		return nil, err
 	}
-	k, err := newKeyed[K, V]("map watcher", m, key)
-	if err != nil {
-		return nil, err
-	}
-	return &MapWatcher[K, V]{k: k, poll: s.poll}, nil
-}
-
-// Wait returns the key's value as soon as the key exists. It fails when ctx
-// ends or the watcher is closed (with an error wrapping ErrClosed).
-func (w *MapWatcher[K, V]) Wait(ctx context.Context) (V, error) {
-	var v V
-	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
-		var ok bool
-		var err error
-		v, ok, err = w.k.load(nil)
-		return ok, err
-	})
-	if err != nil {
-		return v, fmt.Errorf("map watch: %w", err)
-	}
-	return v, nil
-}
-
-// WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
-// the key did not appear within d. A d of zero checks once.
-func (w *MapWatcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
-	return waitTimeout("map watch", d, w.Wait)
-}
-
-// Close closes the watcher, waking every call blocked in it. The map stays
-// open. Close is idempotent.
-func (w *MapWatcher[K, V]) Close() error {
-	w.k.close()
-	return nil
+	w.op = "map watch"
+	return &MapWatcher[K, V]{w}, nil
 }
 
 // ChangeWatcher waits for the value under a key to change: clj-ebpf's
@@ -341,8 +363,7 @@ func (w *MapWatcher[K, V]) Close() error {
 // waits back off and wake like MapWatcher's. It is safe for concurrent use:
 // each change is returned to one caller. It does not close its map.
 type ChangeWatcher[K, V any] struct {
-	k    *keyed[K, V]
-	poll time.Duration
+	watcher[K, V]
 
 	mu   sync.Mutex
 	last []byte // encoded last value; nil when none yet
@@ -353,15 +374,13 @@ type ChangeWatcher[K, V any] struct {
 // of K and V). Having seen nothing yet, its first Wait returns the value as
 // soon as the key exists.
 func NewChangeWatcher[K, V any](m *mapops.Map, key K, opts ...Option) (*ChangeWatcher[K, V], error) {
-	s, err := applyOptions("new change watcher", opts)
+	w, err := newWatcher[K, V]("change watcher", m, key, opts)
 	if err != nil {
 		return nil, err
 	}
-	k, err := newKeyed[K, V]("change watcher", m, key)
-	if err != nil {
-		return nil, err
-	}
-	return &ChangeWatcher[K, V]{k: k, poll: s.poll}, nil
+	c := &ChangeWatcher[K, V]{watcher: w}
+	c.op, c.accept = "map watch changes", c.changed
+	return c, nil
 }
 
 // NewChangeWatcherFrom is NewChangeWatcher with initial taken as the last
@@ -380,45 +399,24 @@ func NewChangeWatcherFrom[K, V any](m *mapops.Map, key K, initial V, opts ...Opt
 	return w, nil
 }
 
-// Wait returns the value under the key as soon as it differs from the last
-// one seen. It fails when ctx ends or the watcher is closed (with an error
-// wrapping ErrClosed).
-func (w *ChangeWatcher[K, V]) Wait(ctx context.Context) (V, error) {
-	var v V
-	cur := make([]byte, w.k.vsize)
-	err := w.k.pollUntil(ctx, w.poll, w.k.h.st, func() (bool, error) {
-		var ok bool
-		var err error
-		v, ok, err = w.k.load(cur)
-		if err != nil || !ok {
-			return false, err
-		}
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.last != nil && bytes.Equal(w.last, cur) {
-			return false, nil
-		}
-		w.last = append(w.last[:0], cur...)
-		return true, nil
-	})
-	if err != nil {
-		return v, fmt.Errorf("map watch changes: %w", err)
+// changed reports whether cur differs from the last value returned, and
+// makes it the last one if so.
+func (w *ChangeWatcher[K, V]) changed(cur []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last != nil && bytes.Equal(w.last, cur) {
+		return false
 	}
-	return v, nil
-}
-
-// WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
-// the value did not change within d. A d of zero checks once.
-func (w *ChangeWatcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
-	return waitTimeout("map watch changes", d, w.Wait)
+	w.last = append(w.last[:0], cur...)
+	return true
 }
 
 // Seq yields successive changed values for a range loop. Each step waits up
 // to timeout for the next change (no limit when timeout <= 0). The sequence
 // ends quietly when a wait times out, the loop breaks or the watcher is
-// closed; any other error, ctx's included, is yielded once as the last
-// pair.
-func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[V, error] {
+// closed; any other error, ctx's included, ends it too, and the returned
+// function reports it (nil otherwise): call it after the loop.
+func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[V], func() error) {
 	return stream(ctx, timeout, w.Wait, &w.k.life)
 }
 
@@ -428,11 +426,4 @@ func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) it
 // error that ended it (nil after ctx or Close) and is closed.
 func (w *ChangeWatcher[K, V]) Chan(ctx context.Context) (<-chan V, <-chan error) {
 	return toChan(ctx, w.Wait, &w.k.life)
-}
-
-// Close closes the watcher, waking every call blocked in it. The map stays
-// open. Close is idempotent.
-func (w *ChangeWatcher[K, V]) Close() error {
-	w.k.close()
-	return nil
 }

@@ -5,37 +5,23 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
-	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// createMap creates a map of the kind an example needs.
-func createMap(typ, keySize, valueSize, maxEntries uint32) *mapops.Map {
-	m, err := mapops.Create(mapops.Spec{Type: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
-	if err != nil {
-		log.Fatal(err)
-	}
-	return m
-}
-
-// run runs a test program: the BPF side of each example.
-func run(load func() (*sys.FD, error), times int) {
-	prog, err := load()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer prog.Close()
-	if _, err := progs.Run(prog, times); err != nil {
-		log.Fatal(err)
-	}
-}
+// events is the ring the ring examples read: a BPF_MAP_TYPE_RINGBUF that
+// a BPF program writes Event records to, which an application opens from
+// the pin its loader made, as in
+//
+//	events, err := mapops.Open("/sys/fs/bpf/events")
+//
+// Only the kernel writes to such a ring, so TestExamples creates it and
+// runs a test program that writes the events before each ring example.
+var events *mapops.Map
 
 // Event is the record the example BPF program writes to its ring:
 // struct event { __u64 time_ns; __u32 cpu; __u32 len; }.
@@ -48,27 +34,26 @@ type Event struct {
 // clj-ebpf: (let [ref (ringbuf-ref my-ringbuf :deserializer parse-event)]
 // (loop [] (when-let [event (deref ref 5000 nil)] (process event) (recur)))).
 func ExampleRingBufRef() {
-	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.Close()
-	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 3) // the kernel writes 3 events
-
-	events, err := refs.NewRingBufRef[Event](ring)
+	// The BPF program has written 3 events.
+	ref, err := refs.NewRingBufRef[Event](events)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer events.Close() // with-ringbuf-ref
+	defer ref.Close() // with-ringbuf-ref
 
 	for {
-		ev, ok, err := events.ReadTimeout(100 * time.Millisecond)
+		ev, ok, err := ref.ReadTimeout(100 * time.Millisecond)
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 		if !ok {
 			break // no event for 100ms
 		}
 		fmt.Println("event for a packet of", ev.Len, "bytes")
 	}
-	// Output:
+	// Prints:
 	// event for a packet of 50 bytes
 	// event for a packet of 50 bytes
 	// event for a packet of 50 bytes
@@ -77,48 +62,42 @@ func ExampleRingBufRef() {
 // clj-ebpf: (doseq [event (take 100 (ringbuf-seq ref))] (process event)) and
 // (doseq [event (ringbuf-seq ref :timeout-ms 5000)] (process event)).
 func ExampleRingBufRef_Seq() {
-	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.Close()
-	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 150)
-
-	events, err := refs.NewRingBufRef[Event](ring)
+	// The BPF program has written 150 events.
+	ref, err := refs.NewRingBufRef[Event](events)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer events.Close()
+	defer ref.Close()
 
 	// Take 100 events.
 	n := 0
-	for _, err := range events.Seq(context.Background(), 0) {
-		if err != nil {
-			log.Fatal(err)
-		}
+	seq, errf := ref.Seq(context.Background(), 0)
+	for range seq {
 		if n++; n == 100 {
 			break
 		}
 	}
-	fmt.Println("took", n)
+	fmt.Println("took", n, errf())
 
 	// Process events until none comes for 50ms.
 	n = 0
-	for _, err := range events.Seq(context.Background(), 50*time.Millisecond) {
-		if err != nil {
-			log.Fatal(err)
-		}
+	seq, errf = ref.Seq(context.Background(), 50*time.Millisecond)
+	for range seq {
 		n++
 	}
+	if err := errf(); err != nil { // the error that ended the loop, if any
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("then", n, "more before the timeout")
-	// Output:
-	// took 100
+	// Prints:
+	// took 100 <nil>
 	// then 50 more before the timeout
 }
 
 // clj-ebpf: (ringbuf-ref events-rb :deserializer (fn [bytes] (parse-event bytes))).
 func ExampleNewRingBufRefFunc() {
-	ring := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 64<<10)
-	defer ring.Close()
-	run(func() (*sys.FD, error) { return progs.EmitEvent(ring.FD()) }, 1)
-
 	// The deserializer sees the record in place in the ring.
 	parseLen := func(b []byte) (uint32, error) {
 		if len(b) != 16 {
@@ -126,17 +105,19 @@ func ExampleNewRingBufRefFunc() {
 		}
 		return binary.LittleEndian.Uint32(b[12:]), nil
 	}
-	lens, err := refs.NewRingBufRefFunc(ring, parseLen)
+	lens, err := refs.NewRingBufRefFunc(events, parseLen)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer lens.Close()
 	n, err := lens.Read(context.Background())
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Println("packet length:", n)
-	// Output: packet length: 50
+	// Prints: packet length: 50
 }
 
 // Task is a queue value: a tagged struct would do as well.
@@ -148,18 +129,24 @@ type Task struct {
 // clj-ebpf: (let [ref (queue-ref my-queue)] (when-let [item @ref] (process
 // item))) with a producer pushing from elsewhere.
 func ExampleQueueRef() {
-	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
+	queue, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer queue.Close()
 
 	work, err := refs.NewQueueRef[Task](queue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer work.Close() // with-queue-ref
 
 	producer, err := refs.NewQueueWriter[Task](queue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer producer.Close()
 	go func() {
@@ -169,7 +156,8 @@ func ExampleQueueRef() {
 
 	task, err := work.Pop(context.Background()) // @ref: blocks until an item is there
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Printf("%+v\n", task)
 
@@ -177,46 +165,66 @@ func ExampleQueueRef() {
 	if _, ok, _ := work.PopTimeout(20 * time.Millisecond); !ok {
 		fmt.Println("no work")
 	}
-	// Output:
+	// Prints:
 	// {ID:1 Kind:7}
 	// no work
 }
 
 // clj-ebpf: (doseq [item (take 50 (queue-seq ref))] (process item)).
 func ExampleQueueRef_Seq() {
-	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
+	queue, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer queue.Close()
-	// The kernel pushes 60 timestamps.
-	run(func() (*sys.FD, error) { return progs.PushTime(queue.FD()) }, 60)
+	// A producer elsewhere (often a BPF program) pushes 60 timestamps.
+	clock, err := refs.NewQueueWriter[uint64](queue)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer clock.Close()
+	for range 60 {
+		clock.Push(uint64(time.Now().UnixNano()))
+	}
 
 	stamps, err := refs.NewQueueRef[uint64](queue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer stamps.Close()
 	n, prev, ordered := 0, uint64(0), true
-	for ts, err := range stamps.Seq(context.Background(), time.Second) {
-		if err != nil {
-			log.Fatal(err)
-		}
+	seq, errf := stamps.Seq(context.Background(), time.Second)
+	for ts := range seq {
 		ordered = ordered && ts >= prev
 		prev = ts
 		if n++; n == 50 {
 			break
 		}
 	}
+	if err := errf(); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(n, "timestamps, oldest first:", ordered)
-	// Output: 50 timestamps, oldest first: true
+	// Prints: 50 timestamps, oldest first: true
 }
 
 // clj-ebpf: (let [undo-ref (stack-ref undo-stack)] (let [last-action
 // @undo-ref] (undo-action last-action))), and (deref ref 5000 :empty).
 func ExampleStackRef() {
-	stack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
+	stack, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_STACK, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stack.Close()
 	w, err := refs.NewStackWriter[uint64](stack)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer w.Close()
 	w.Push(1)
@@ -224,13 +232,15 @@ func ExampleStackRef() {
 
 	undo, err := refs.NewStackRef[uint64](stack)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer undo.Close()
 	for {
 		v, ok, err := undo.PopTimeout(10 * time.Millisecond)
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 		if !ok {
 			fmt.Println("empty")
@@ -238,7 +248,7 @@ func ExampleStackRef() {
 		}
 		fmt.Println("undo", v)
 	}
-	// Output:
+	// Prints:
 	// undo 2
 	// undo 1
 	// empty
@@ -248,59 +258,67 @@ func ExampleStackRef() {
 // [initial-count (deref watcher 5000 0)] (println "Initial count:"
 // initial-count))).
 func ExampleMapWatcher() {
-	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
 	const packetCount = 1
 
 	watcher, err := refs.NewMapWatcher[uint32, uint64](stats, packetCount)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer watcher.Close() // with-map-watcher
 
-	// A BPF program initializes the counter a little later.
+	// The counter is initialized a little later, usually by a BPF program;
+	// here by a goroutine.
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		run(func() (*sys.FD, error) { return progs.UpdateHash(stats.FD(), packetCount, 42) }, 1)
+		stats.UpdateInt(packetCount, 42, mapops.Any)
 	}()
 	initial, ok, err := watcher.WaitTimeout(5 * time.Second)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	if !ok {
 		initial = 0 // (deref watcher 5000 0)
 	}
 	fmt.Println("Initial count:", initial)
-	// Output: Initial count: 42
+	// Prints: Initial count: 42
 }
 
 // clj-ebpf: (let [watcher (map-watch-changes stats-map :counter)] (loop
 // [count 0] (when (< count 10) (println "Counter changed to:" @watcher)
 // ...))).
 func ExampleChangeWatcher() {
-	stats := createMap(unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
 	const counter = 0
-	prog, err := progs.Counter(stats.FD(), counter) // adds one per run
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer prog.Close()
 
 	watcher, err := refs.NewChangeWatcher[uint32, uint64](stats, counter)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer watcher.Close()
-	for range 3 {
-		progs.Run(prog, 1)
+	for packets := range uint64(3) {
+		stats.UpdateInt(counter, packets+1, mapops.Any) // usually a BPF program counting
 		v, err := watcher.Wait(context.Background())
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 		fmt.Println("Counter changed to:", v)
 	}
-	// Output:
+	// Prints:
 	// Counter changed to: 1
 	// Counter changed to: 2
 	// Counter changed to: 3
@@ -309,21 +327,26 @@ func ExampleChangeWatcher() {
 // clj-ebpf: (map-watch-changes stats-map :counter :initial-value 0): won't
 // trigger until the value differs from 0.
 func ExampleNewChangeWatcherFrom() {
-	stats := createMap(unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
 
 	watcher, err := refs.NewChangeWatcherFrom(stats, uint32(0), uint64(0))
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer watcher.Close()
 	if _, ok, _ := watcher.WaitTimeout(20 * time.Millisecond); !ok {
 		fmt.Println("still 0")
 	}
-	run(func() (*sys.FD, error) { return progs.Counter(stats.FD(), 0) }, 5)
+	stats.UpdateInt(0, 5, mapops.Any) // usually a BPF program
 	v, _, _ := watcher.WaitTimeout(time.Second)
 	fmt.Println("changed to", v)
-	// Output:
+	// Prints:
 	// still 0
 	// changed to 5
 }
@@ -332,13 +355,18 @@ func ExampleNewChangeWatcherFrom() {
 // (reset! counter 0) (swap! counter inc) (swap! counter + 10)
 // (compare-and-set! counter 11 0)).
 func ExampleEntryRef() {
-	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
 	const packetCount = 1
 
 	counter, err := refs.NewEntryRef[uint32, uint64](stats, packetCount)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer counter.Close() // with-map-entry-ref
 
@@ -351,7 +379,7 @@ func ExampleEntryRef() {
 	if swapped, _ := counter.CompareAndSwap(11, 0); swapped { // compare-and-set!
 		fmt.Println("Reset counter from 11 to 0")
 	}
-	// Output:
+	// Prints:
 	// Count: 0 present: false
 	// Count: 11
 	// Reset counter from 11 to 0
@@ -360,7 +388,11 @@ func ExampleEntryRef() {
 // clj-ebpf: (map-entry-ref stats-map :count :validator #(>= % 0)), then
 // (reset! counter 10) is fine and (reset! counter -1) throws.
 func ExampleValidator() {
-	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 16)
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
 
 	nonNegative := func(n int64) error {
@@ -371,7 +403,8 @@ func ExampleValidator() {
 	}
 	counter, err := refs.NewEntryRef(stats, uint32(2), refs.Validator(nonNegative))
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer counter.Close()
 	fmt.Println(counter.Store(10))
@@ -379,7 +412,7 @@ func ExampleValidator() {
 	fmt.Println(errors.Is(err, refs.ErrInvalidValue), err)
 	v, _, _ := counter.Load()
 	fmt.Println("still", v)
-	// Output:
+	// Prints:
 	// <nil>
 	// true entry store: value rejected by validator: -1 is negative
 	// still 10
@@ -388,35 +421,46 @@ func ExampleValidator() {
 // clj-ebpf: (-> producer (conj! {:task :start}) (conj! {:task :process})
 // (conj! {:task :end})) (println "Next:" @producer).
 func ExampleQueueWriter() {
-	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 100)
+	queue, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer queue.Close()
 	const start, process, end = 1, 2, 3
 
 	producer, err := refs.NewQueueWriter[Task](queue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer producer.Close() // with-queue-writer
 	for i, kind := range []uint32{start, process, end} {
 		if err := producer.Push(Task{ID: uint32(i), Kind: kind}); err != nil { // conj!
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 	}
 	next, _, _ := producer.Peek() // @producer: peek, does not remove
 	fmt.Printf("Next: %+v\n", next)
-	// Output: Next: {ID:0 Kind:1}
+	// Prints: Next: {ID:0 Kind:1}
 }
 
 // clj-ebpf: (conj! s :first) (conj! s :second) (conj! s :third) (println
 // "Top:" @s) ; => :third.
 func ExampleStackWriter() {
-	stack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
+	stack, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_STACK, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stack.Close()
 	const first, second, third = 1, 2, 3
 
 	s, err := refs.NewStackWriter[uint64](stack)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer s.Close()
 	s.Push(first)
@@ -424,19 +468,24 @@ func ExampleStackWriter() {
 	s.Push(third)
 	top, _, _ := s.Peek()
 	fmt.Println("Top:", top)
-	// Output: Top: 3
+	// Prints: Top: 3
 }
 
 // clj-ebpf: a producer (future (dotimes [i 100] (conj! ch {:task i}))) and a
 // consumer (loop [] (when-let [task (deref ch 5000 nil)] (process task)
 // (recur))) sharing one queue-channel.
 func ExampleQueueChannel() {
-	queue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 8, 1000)
+	queue, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 1000})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer queue.Close()
 
 	ch, err := refs.NewQueueChannel[Task](queue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer ch.Close() // with-queue-channel
 
@@ -449,7 +498,8 @@ func ExampleQueueChannel() {
 	for { // consumer
 		task, ok, err := ch.PopTimeout(100 * time.Millisecond)
 		if err != nil {
-			log.Fatal(err)
+			fmt.Println(err)
+			return
 		}
 		if !ok {
 			break
@@ -457,7 +507,7 @@ func ExampleQueueChannel() {
 		sum += int(task.ID)
 	}
 	fmt.Println("processed tasks 0..99, sum of ids:", sum)
-	// Output: processed tasks 0..99, sum of ids: 4950
+	// Prints: processed tasks 0..99, sum of ids: 4950
 }
 
 // Op is one edit of an undo log.
@@ -470,12 +520,17 @@ type Op struct {
 // {:action :insert :pos 5 :text " World"}) (let [last-op @ch] (undo
 // last-op)).
 func ExampleStackChannel() {
-	undoStack := createMap(unix.BPF_MAP_TYPE_STACK, 0, 8, 100)
+	undoStack, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_STACK, ValueSize: 8, MaxEntries: 100})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer undoStack.Close()
 
 	ch, err := refs.NewStackChannel[Op](undoStack)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer ch.Close() // with-stack-channel
 	ch.Push(Op{Action: 1, Pos: 0})
@@ -483,55 +538,68 @@ func ExampleStackChannel() {
 
 	last, err := ch.Pop(context.Background()) // LIFO: the last edit first
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	fmt.Printf("undo %+v\n", last)
-	// Output: undo {Action:1 Pos:5}
+	// Prints: undo {Action:1 Pos:5}
 }
 
 // The event-processing pipeline of clj-ebpf's refs chapter: events from a
 // ring are counted with an EntryRef and the important ones queued for a
 // worker through a QueueChannel.
 func Example_pipeline() {
-	eventsRB := createMap(unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 256<<10)
-	defer eventsRB.Close()
-	stats := createMap(unix.BPF_MAP_TYPE_HASH, 4, 8, 10)
+	// events is the ring the BPF program writes (here, 10 events).
+	stats, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 10})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer stats.Close()
-	workQueue := createMap(unix.BPF_MAP_TYPE_QUEUE, 0, 16, 1000)
+	workQueue, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 16, MaxEntries: 1000})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer workQueue.Close()
 
-	events, err := refs.NewRingBufRef[Event](eventsRB)
+	incoming, err := refs.NewRingBufRef[Event](events)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
-	defer events.Close()
+	defer incoming.Close()
 	eventCount, err := refs.NewEntryRef[uint32, uint64](stats, 0)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer eventCount.Close()
 	work, err := refs.NewQueueChannel[Event](workQueue)
 	if err != nil {
-		log.Fatal(err)
+		fmt.Println(err)
+		return
 	}
 	defer work.Close()
 
 	eventCount.Store(0)
-	run(func() (*sys.FD, error) { return progs.EmitEvent(eventsRB.FD()) }, 10)
-	for ev, err := range events.Seq(context.Background(), 50*time.Millisecond) {
-		if err != nil {
-			log.Fatal(err)
-		}
+	seq, errf := incoming.Seq(context.Background(), 50*time.Millisecond)
+	for ev := range seq {
 		eventCount.Swap(func(n uint64) uint64 { return n + 1 })
 		if ev.Len > 40 { // important
 			work.Push(ev)
 		}
 	}
+	if err := errf(); err != nil {
+		fmt.Println(err)
+		return
+	}
 	queued := 0
-	for range work.Seq(context.Background(), 10*time.Millisecond) {
+	jobs, _ := work.Seq(context.Background(), 10*time.Millisecond)
+	for range jobs {
 		queued++
 	}
 	n, _, _ := eventCount.Load()
 	fmt.Println("events:", n, "queued:", queued)
-	// Output: events: 10 queued: 10
+	// Prints: events: 10 queued: 10
 }

@@ -86,3 +86,39 @@ func within(t *testing.T, what string, f func()) time.Duration {
 		return 0
 	}
 }
+
+// TestExamples runs the examples, which talk to the kernel and so are only
+// compiled by go test (see testutil.RunExamples), and checks what they
+// print. It plays the BPF side of the ring examples: a fresh events ring
+// holding the events a program wrote.
+func TestExamples(t *testing.T) {
+	startRing(t)
+	withEvents := func(n int, example func()) func() {
+		return func() {
+			ring, prog := newRing(t)
+			if _, err := progs.Run(prog, n); err != nil {
+				t.Fatal(err)
+			}
+			events = ring
+			example()
+		}
+	}
+	testutil.RunExamples(t, "example_test.go", map[string]func(){
+		"ExampleRingBufRef":           withEvents(3, ExampleRingBufRef),
+		"ExampleRingBufRef_Seq":       withEvents(150, ExampleRingBufRef_Seq),
+		"ExampleNewRingBufRefFunc":    withEvents(1, ExampleNewRingBufRefFunc),
+		"Example_pipeline":            withEvents(10, Example_pipeline),
+		"ExampleQueueRef":             ExampleQueueRef,
+		"ExampleQueueRef_Seq":         ExampleQueueRef_Seq,
+		"ExampleStackRef":             ExampleStackRef,
+		"ExampleMapWatcher":           ExampleMapWatcher,
+		"ExampleChangeWatcher":        ExampleChangeWatcher,
+		"ExampleNewChangeWatcherFrom": ExampleNewChangeWatcherFrom,
+		"ExampleEntryRef":             ExampleEntryRef,
+		"ExampleValidator":            ExampleValidator,
+		"ExampleQueueWriter":          ExampleQueueWriter,
+		"ExampleStackWriter":          ExampleStackWriter,
+		"ExampleQueueChannel":         ExampleQueueChannel,
+		"ExampleStackChannel":         ExampleStackChannel,
+	})
+}

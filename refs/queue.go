@@ -12,10 +12,11 @@ import (
 	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
-// fifo is the machinery behind the queue and stack references: a typed
-// view of the kernel map (BPF_MAP_TYPE_QUEUE pops FIFO, BPF_MAP_TYPE_STACK
-// pops LIFO; the order is the kernel's) and the reference's life.
-type fifo[T any] struct {
+// queueStack is the machinery behind the queue and stack references: a
+// typed view of the kernel map (BPF_MAP_TYPE_QUEUE pops first in, first
+// out; BPF_MAP_TYPE_STACK last in, first out; the order is the kernel's)
+// and the reference's life.
+type queueStack[T any] struct {
 	life
 	h    handle
 	q    *mapops.Queue[T]
@@ -23,7 +24,7 @@ type fifo[T any] struct {
 	name string // "queue" or "stack", for errors
 }
 
-func newFifo[T any](m *mapops.Map, stack bool, kind string, opts []Option) (*fifo[T], error) {
+func newQueueStack[T any](m *mapops.Map, stack bool, kind string, opts []Option) (*queueStack[T], error) {
 	mapType, name := uint32(unix.BPF_MAP_TYPE_QUEUE), "queue"
 	if stack {
 		mapType, name = unix.BPF_MAP_TYPE_STACK, "stack"
@@ -42,10 +43,10 @@ func newFifo[T any](m *mapops.Map, stack bool, kind string, opts []Option) (*fif
 		h.st.release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	return &fifo[T]{life: newLife(), h: h, q: q, poll: s.poll, name: name}, nil
+	return &queueStack[T]{life: newLife(), h: h, q: q, poll: s.poll, name: name}, nil
 }
 
-func (f *fifo[T]) close() error {
+func (f *queueStack[T]) close() error {
 	if f.life.close() {
 		f.h.st.release()
 	}
@@ -54,7 +55,7 @@ func (f *fifo[T]) close() error {
 
 // take pops (or, with peek, reads) one value without waiting; ok is false
 // when the map is empty.
-func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
+func (f *queueStack[T]) take(peek bool) (v T, ok bool, err error) {
 	if f.isClosed() {
 		return v, false, ErrClosed
 	}
@@ -70,7 +71,7 @@ func (f *fifo[T]) take(peek bool) (v T, ok bool, err error) {
 }
 
 // pop waits for a value and pops it.
-func (f *fifo[T]) pop(ctx context.Context) (T, error) {
+func (f *queueStack[T]) pop(ctx context.Context) (T, error) {
 	v, ok, err := f.take(false) // the common case: a value is there
 	if ok || err != nil {
 		if err != nil {
@@ -90,11 +91,11 @@ func (f *fifo[T]) pop(ctx context.Context) (T, error) {
 	return v, nil
 }
 
-func (f *fifo[T]) popTimeout(d time.Duration) (T, bool, error) {
+func (f *queueStack[T]) popTimeout(d time.Duration) (T, bool, error) {
 	return waitTimeout(f.name+" pop", d, f.pop)
 }
 
-func (f *fifo[T]) push(v T) error {
+func (f *queueStack[T]) push(v T) error {
 	if f.isClosed() {
 		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
 	}
@@ -105,13 +106,29 @@ func (f *fifo[T]) push(v T) error {
 	return nil
 }
 
-func (f *fifo[T]) peek() (T, bool, error) {
+func (f *queueStack[T]) peek() (T, bool, error) {
 	v, ok, err := f.take(true)
 	if err != nil {
 		return v, false, fmt.Errorf("%s peek: %w", f.name, err)
 	}
 	return v, ok, nil
 }
+
+// newRef returns wrap's reference over a new queueStack on m.
+func newRef[T, R any](m *mapops.Map, stack bool, kind string, opts []Option, wrap func(*queueStack[T]) *R) (*R, error) {
+	qs, err := newQueueStack[T](m, stack, kind, opts)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(qs), nil
+}
+
+// popper is the one implementation of QueueRef and StackRef, which differ
+// only in the map they pop from.
+type popper[T any] struct{ qs *queueStack[T] }
+
+// pusher is the one implementation of QueueWriter and StackWriter.
+type pusher[T any] struct{ qs *queueStack[T] }
 
 // QueueRef pops values from a BPF_MAP_TYPE_QUEUE in FIFO order, blocking
 // until one is there: clj-ebpf's queue-ref, where @ref is Pop and
@@ -122,62 +139,47 @@ func (f *fifo[T]) peek() (T, bool, error) {
 // PollInterval); pushes made through this package's references in this
 // process wake it at once. A QueueRef is safe for concurrent use: each value
 // goes to exactly one caller. It borrows its map and does not close it.
-type QueueRef[T any] struct{ f *fifo[T] }
+type QueueRef[T any] struct{ popper[T] }
 
 // NewQueueRef returns a reference that pops values of type T from m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size (T goes through
 // structcodec, so it can be a tagged struct).
 func NewQueueRef[T any](m *mapops.Map, opts ...Option) (*QueueRef[T], error) {
-	f, err := newFifo[T](m, false, "queue ref", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueRef[T]{f}, nil
+	return newRef(m, false, "queue ref", opts, func(qs *queueStack[T]) *QueueRef[T] { return &QueueRef[T]{popper[T]{qs}} })
 }
 
 // StackRef pops values from a BPF_MAP_TYPE_STACK in LIFO order, blocking
 // until one is there: clj-ebpf's stack-ref. It behaves like QueueRef in
 // every other way.
-type StackRef[T any] struct{ f *fifo[T] }
+type StackRef[T any] struct{ popper[T] }
 
 // NewStackRef returns a reference that pops values of type T from m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackRef[T any](m *mapops.Map, opts ...Option) (*StackRef[T], error) {
-	f, err := newFifo[T](m, true, "stack ref", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &StackRef[T]{f}, nil
+	return newRef(m, true, "stack ref", opts, func(qs *queueStack[T]) *StackRef[T] { return &StackRef[T]{popper[T]{qs}} })
 }
 
 // QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
 // front without removing it: clj-ebpf's queue-writer, where conj! is Push
 // and @ref is Peek. Pushing onto a full queue fails with an error wrapping
-// unix.E2BIG and mapops.ErrFull. It is safe for concurrent use and does not close its map.
-type QueueWriter[T any] struct{ f *fifo[T] }
+// unix.E2BIG and mapops.ErrFull. It is safe for concurrent use and does not
+// close its map.
+type QueueWriter[T any] struct{ pusher[T] }
 
 // NewQueueWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
 func NewQueueWriter[T any](m *mapops.Map) (*QueueWriter[T], error) {
-	f, err := newFifo[T](m, false, "queue writer", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueWriter[T]{f}, nil
+	return newRef(m, false, "queue writer", nil, func(qs *queueStack[T]) *QueueWriter[T] { return &QueueWriter[T]{pusher[T]{qs}} })
 }
 
 // StackWriter pushes values onto a BPF_MAP_TYPE_STACK and peeks at its top:
 // clj-ebpf's stack-writer. It behaves like QueueWriter in every other way.
-type StackWriter[T any] struct{ f *fifo[T] }
+type StackWriter[T any] struct{ pusher[T] }
 
 // NewStackWriter returns a writer of values of type T to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackWriter[T any](m *mapops.Map) (*StackWriter[T], error) {
-	f, err := newFifo[T](m, true, "stack writer", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &StackWriter[T]{f}, nil
+	return newRef(m, true, "stack writer", nil, func(qs *queueStack[T]) *StackWriter[T] { return &StackWriter[T]{pusher[T]{qs}} })
 }
 
 // QueueChannel is a QueueRef and a QueueWriter over one queue in one value:
@@ -191,11 +193,9 @@ type QueueChannel[T any] struct {
 // NewQueueChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_QUEUE whose value size is T's encoded size.
 func NewQueueChannel[T any](m *mapops.Map, opts ...Option) (*QueueChannel[T], error) {
-	f, err := newFifo[T](m, false, "queue channel", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &QueueChannel[T]{&QueueRef[T]{f}, &QueueWriter[T]{f}}, nil
+	return newRef(m, false, "queue channel", opts, func(qs *queueStack[T]) *QueueChannel[T] {
+		return &QueueChannel[T]{&QueueRef[T]{popper[T]{qs}}, &QueueWriter[T]{pusher[T]{qs}}}
+	})
 }
 
 // Close closes the channel and wakes every call blocked in it.
@@ -211,34 +211,34 @@ type StackChannel[T any] struct {
 // NewStackChannel returns a channel-like reference to m, a
 // BPF_MAP_TYPE_STACK whose value size is T's encoded size.
 func NewStackChannel[T any](m *mapops.Map, opts ...Option) (*StackChannel[T], error) {
-	f, err := newFifo[T](m, true, "stack channel", opts)
-	if err != nil {
-		return nil, err
-	}
-	return &StackChannel[T]{&StackRef[T]{f}, &StackWriter[T]{f}}, nil
+	return newRef(m, true, "stack channel", opts, func(qs *queueStack[T]) *StackChannel[T] {
+		return &StackChannel[T]{&StackRef[T]{popper[T]{qs}}, &StackWriter[T]{pusher[T]{qs}}}
+	})
 }
 
 // Close closes the channel and wakes every call blocked in it.
 func (c *StackChannel[T]) Close() error { return c.StackRef.Close() }
 
-// Pop waits until the queue holds a value, removes the oldest and returns
-// it. It fails when ctx ends (with ctx.Err()) or the reference is closed
-// (with an error wrapping ErrClosed).
-func (r *QueueRef[T]) Pop(ctx context.Context) (T, error) { return r.f.pop(ctx) }
+// Pop waits until the map holds a value, removes the next one (the oldest
+// of a queue, the newest of a stack) and returns it. It fails when ctx ends
+// (with ctx.Err()) or the reference is closed (with an error wrapping
+// ErrClosed).
+func (r *popper[T]) Pop(ctx context.Context) (T, error) { return r.qs.pop(ctx) }
 
 // PopTimeout is Pop with a time limit: ok is false, with a nil error, when
 // nothing arrived within d. A d of zero checks once without waiting.
-func (r *QueueRef[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
-	return r.f.popTimeout(d)
+func (r *popper[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
+	return r.qs.popTimeout(d)
 }
 
-// Seq pops values for a range loop: clj-ebpf's queue-seq. Each step waits
-// up to timeout for the next value (no limit when timeout <= 0). The
-// sequence ends quietly when a wait times out, the loop breaks or the
-// reference is closed; any other error, ctx's included, is yielded once as
-// the last pair.
-func (r *QueueRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
-	return stream(ctx, timeout, r.f.pop, &r.f.life)
+// Seq pops values for a range loop, in the map's order: clj-ebpf's
+// queue-seq. Each step waits up to timeout for the next value (no limit
+// when timeout <= 0). The sequence ends quietly when a wait times out, the
+// loop breaks or the reference is closed; any other error, ctx's
+// included, ends it too, and the returned function reports it (nil
+// otherwise): call it after the loop.
+func (r *popper[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
+	return stream(ctx, timeout, r.qs.pop, &r.qs.life)
 }
 
 // Chan delivers popped values on an unbuffered channel, for select loops.
@@ -247,63 +247,22 @@ func (r *QueueRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[
 // closed and the error channel receives the error that ended it (nil after
 // ctx or Close) and is closed. A value popped when ctx ended or Close came
 // but not yet received is dropped: use Pop when every value matters.
-func (r *QueueRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
-	return toChan(ctx, r.f.pop, &r.f.life)
+func (r *popper[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
+	return toChan(ctx, r.qs.pop, &r.qs.life)
 }
 
 // Close closes the reference, waking every call blocked in it. The map
 // stays open. Close is idempotent.
-func (r *QueueRef[T]) Close() error { return r.f.close() }
+func (r *popper[T]) Close() error { return r.qs.close() }
 
-// Pop waits until the stack holds a value, removes the newest and returns
-// it. It fails when ctx ends or the reference is closed.
-func (r *StackRef[T]) Pop(ctx context.Context) (T, error) { return r.f.pop(ctx) }
+// Push adds v: at the back of a queue, on top of a stack (clj-ebpf's
+// conj!).
+func (w *pusher[T]) Push(v T) error { return w.qs.push(v) }
 
-// PopTimeout is Pop with a time limit: ok is false, with a nil error, when
-// nothing arrived within d. A d of zero checks once without waiting.
-func (r *StackRef[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
-	return r.f.popTimeout(d)
-}
-
-// Seq pops values for a range loop: newest first. Each step waits
-// up to timeout for the next value (no limit when timeout <= 0). The
-// sequence ends quietly when a wait times out, the loop breaks or the
-// reference is closed; any other error, ctx's included, is yielded once as
-// the last pair.
-func (r *StackRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
-	return stream(ctx, timeout, r.f.pop, &r.f.life)
-}
-
-// Chan delivers popped values on an unbuffered channel, for select loops.
-// A goroutine pops and sends; it ends when ctx ends, the reference is
-// closed or a pop fails, leaving nothing behind. Then the value channel is
-// closed and the error channel receives the error that ended it (nil after
-// ctx or Close) and is closed. A value popped when ctx ended or Close came
-// but not yet received is dropped: use Pop when every value matters.
-func (r *StackRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
-	return toChan(ctx, r.f.pop, &r.f.life)
-}
-
-// Close closes the reference, waking every call blocked in it. The map
-// stays open. Close is idempotent.
-func (r *StackRef[T]) Close() error { return r.f.close() }
-
-// Push adds v at the back of the queue (clj-ebpf's conj!).
-func (w *QueueWriter[T]) Push(v T) error { return w.f.push(v) }
-
-// Peek returns the value at the front of the queue without removing it;
-// ok is false when the queue is empty. It never waits.
-func (w *QueueWriter[T]) Peek() (v T, ok bool, err error) { return w.f.peek() }
+// Peek returns the value Pop would remove next (the front of a queue, the
+// top of a stack) without removing it; ok is false when the map is empty.
+// It never waits.
+func (w *pusher[T]) Peek() (v T, ok bool, err error) { return w.qs.peek() }
 
 // Close closes the writer. The map stays open. Close is idempotent.
-func (w *QueueWriter[T]) Close() error { return w.f.close() }
-
-// Push puts v on top of the stack (clj-ebpf's conj!).
-func (w *StackWriter[T]) Push(v T) error { return w.f.push(v) }
-
-// Peek returns the value on top of the stack without removing it; ok is
-// false when the stack is empty. It never waits.
-func (w *StackWriter[T]) Peek() (v T, ok bool, err error) { return w.f.peek() }
-
-// Close closes the writer. The map stays open. Close is idempotent.
-func (w *StackWriter[T]) Close() error { return w.f.close() }
+func (w *pusher[T]) Close() error { return w.qs.close() }

@@ -30,8 +30,8 @@ type pusher interface {
 	Close() error
 }
 
-// fifoCase builds a reader and a writer over one fresh queue or stack.
-type fifoCase struct {
+// queueStackCase builds a reader and a writer over one fresh queue or stack.
+type queueStackCase struct {
 	name   string
 	typ    uint32
 	lifo   bool
@@ -39,7 +39,7 @@ type fifoCase struct {
 	writer func(*mapops.Map) (pusher, error)
 }
 
-var fifoCases = []fifoCase{
+var queueStackCases = []queueStackCase{
 	{"queue", unix.BPF_MAP_TYPE_QUEUE, false,
 		func(m *mapops.Map, o ...refs.Option) (popper, error) { return refs.NewQueueRef[uint64](m, o...) },
 		func(m *mapops.Map) (pusher, error) { return refs.NewQueueWriter[uint64](m) }},
@@ -54,7 +54,7 @@ var fifoCases = []fifoCase{
 		func(m *mapops.Map) (pusher, error) { return refs.NewStackChannel[uint64](m) }},
 }
 
-func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.Map, popper, pusher) {
+func (c queueStackCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.Map, popper, pusher) {
 	t.Helper()
 	m := newMap(t, c.typ, 0, 8, max)
 	r, err := c.reader(m, opts...)
@@ -70,8 +70,8 @@ func (c fifoCase) open(t *testing.T, max uint32, opts ...refs.Option) (*mapops.M
 	return m, r, w
 }
 
-func TestFifoOrder(t *testing.T) {
-	for _, c := range fifoCases {
+func TestQueueStackOrder(t *testing.T) {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -105,8 +105,8 @@ func TestFifoOrder(t *testing.T) {
 	}
 }
 
-func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
-	for _, c := range fifoCases {
+func TestQueueStackBlocksUntilGoroutinePush(t *testing.T) {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -124,8 +124,8 @@ func TestFifoBlocksUntilGoroutinePush(t *testing.T) {
 	}
 }
 
-func TestFifoBlocksUntilKernelPush(t *testing.T) {
-	for _, c := range fifoCases {
+func TestQueueStackBlocksUntilKernelPush(t *testing.T) {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			m, r, _ := c.open(t, 8)
@@ -146,8 +146,8 @@ func TestFifoBlocksUntilKernelPush(t *testing.T) {
 	}
 }
 
-func TestFifoTimeout(t *testing.T) {
-	for _, c := range fifoCases {
+func TestQueueStackTimeout(t *testing.T) {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
@@ -178,8 +178,8 @@ func TestFifoTimeout(t *testing.T) {
 	}
 }
 
-func TestFifoCloseWakesBlocked(t *testing.T) {
-	for _, c := range fifoCases {
+func TestQueueStackCloseWakesBlocked(t *testing.T) {
+	for _, c := range queueStackCases {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			// A long poll interval: only Close can end these waits soon.
@@ -213,11 +213,11 @@ func TestFifoCloseWakesBlocked(t *testing.T) {
 	}
 }
 
-func TestFifoPushWakesAtOnce(t *testing.T) {
+func TestQueueStackPushWakesAtOnce(t *testing.T) {
 	// With an hour-long poll interval only the in-process wake-up can
 	// deliver the value within the test's bound.
 	start(t)
-	c := fifoCases[0]
+	c := queueStackCases[0]
 	_, r, w := c.open(t, 8, refs.PollInterval(time.Hour))
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -231,7 +231,7 @@ func TestFifoPushWakesAtOnce(t *testing.T) {
 	}
 }
 
-func TestFifoSeqEndsOnTimeout(t *testing.T) {
+func TestQueueStackSeqEndsOnTimeout(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 8)
 	q, err := refs.NewQueueChannel[uint64](m)
@@ -244,12 +244,12 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	}
 	var got []uint64
 	within(t, "Seq", func() {
-		for v, err := range q.Seq(context.Background(), 30*time.Millisecond) {
-			if err != nil {
-				t.Errorf("Seq error: %v", err)
-				return
-			}
+		seq, errf := q.Seq(context.Background(), 30*time.Millisecond)
+		for v := range seq {
 			got = append(got, v)
+		}
+		if err := errf(); err != nil {
+			t.Errorf("Seq error: %v", err)
 		}
 	})
 	if !slices.Equal(got, []uint64{0, 1, 2}) {
@@ -258,7 +258,8 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	// Breaking out early stops the pops.
 	q.Push(5)
 	q.Push(6)
-	for range q.Seq(context.Background(), 0) {
+	seq, _ := q.Seq(context.Background(), 0)
+	for range seq {
 		break
 	}
 	if v, ok, _ := q.Peek(); !ok || v != 6 {
@@ -268,11 +269,12 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	go func() { time.Sleep(30 * time.Millisecond); q.Close() }()
 	n := 0
 	within(t, "Seq ended by Close", func() {
-		for _, err := range q.Seq(context.Background(), 0) {
-			if err != nil {
-				t.Errorf("Seq error after Close: %v", err)
-			}
+		seq, errf := q.Seq(context.Background(), 0)
+		for range seq {
 			n++
+		}
+		if err := errf(); err != nil {
+			t.Errorf("Seq error after Close: %v", err)
 		}
 	})
 	if n != 1 {
@@ -280,7 +282,7 @@ func TestFifoSeqEndsOnTimeout(t *testing.T) {
 	}
 }
 
-func TestFifoChan(t *testing.T) {
+func TestQueueStackChan(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_STACK, 0, 8, 8)
 	s, err := refs.NewStackChannel[uint64](m)
@@ -319,7 +321,7 @@ func TestFifoChan(t *testing.T) {
 	}
 }
 
-func TestFifoConcurrentPops(t *testing.T) {
+func TestQueueStackConcurrentPops(t *testing.T) {
 	// Every value goes to exactly one of several concurrent Pops.
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 1024)
@@ -336,14 +338,14 @@ func TestFifoConcurrentPops(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for v, err := range q.Seq(context.Background(), 200*time.Millisecond) {
-				if err != nil {
-					t.Error(err)
-					return
-				}
+			seq, errf := q.Seq(context.Background(), 200*time.Millisecond)
+			for v := range seq {
 				mu.Lock()
 				seen[v]++
 				mu.Unlock()
+			}
+			if err := errf(); err != nil {
+				t.Error(err)
 			}
 		}()
 	}
@@ -363,7 +365,7 @@ func TestFifoConcurrentPops(t *testing.T) {
 	}
 }
 
-func TestFifoErrors(t *testing.T) {
+func TestQueueStackErrors(t *testing.T) {
 	start(t)
 	queue := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 2)
 	stack := newMap(t, unix.BPF_MAP_TYPE_STACK, 0, 8, 2)

@@ -133,9 +133,9 @@ func (r *RingBufRef[T]) ReadTimeout(d time.Duration) (v T, ok bool, err error) {
 // Seq reads events for a range loop: clj-ebpf's ringbuf-seq. Each step
 // waits up to timeout for the next event (no limit when timeout <= 0). The
 // sequence ends quietly when a wait times out, the loop breaks or the
-// reference is closed; any other error, ctx's included, is yielded once as
-// the last pair.
-func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) iter.Seq2[T, error] {
+// reference is closed; any other error, ctx's included, ends it too, and
+// the returned function reports it (nil otherwise): call it after the loop.
+func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
 	return stream(ctx, timeout, r.Read, &r.life)
 }
 

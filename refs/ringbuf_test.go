@@ -209,12 +209,12 @@ func TestRingBufRefSeqEndsOnTimeout(t *testing.T) {
 	}
 	n := 0
 	within(t, "Seq", func() {
-		for _, err := range r.Seq(context.Background(), 30*time.Millisecond) {
-			if err != nil {
-				t.Error(err)
-				return
-			}
+		seq, errf := r.Seq(context.Background(), 30*time.Millisecond)
+		for range seq {
 			n++
+		}
+		if err := errf(); err != nil {
+			t.Error(err)
 		}
 	})
 	if n != 5 {
@@ -233,12 +233,12 @@ func TestRingBufRefConcurrentReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, err := range r.Seq(context.Background(), 300*time.Millisecond) {
-				if err != nil {
-					t.Error(err)
-					return
-				}
+			seq, errf := r.Seq(context.Background(), 300*time.Millisecond)
+			for range seq {
 				got.Add(1)
+			}
+			if err := errf(); err != nil {
+				t.Error(err)
 			}
 		}()
 	}

@@ -12,31 +12,36 @@ import (
 // A timeout of zero or less means no limit per value. Closing the
 // reference and running out of time end the sequence quietly, as
 // clj-ebpf's ringbuf-seq and queue-seq end on their timeout value; any other
-// error, ctx's included, is yielded once as the last pair.
-func stream[T any](ctx context.Context, timeout time.Duration, next func(context.Context) (T, error), l *life) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
+// error, ctx's included, ends it too and is what the returned function
+// reports (nil otherwise), as mapops' walks report theirs (see the package
+// documentation, "Sequences and errors").
+func stream[T any](ctx context.Context, timeout time.Duration, next func(context.Context) (T, error), l *life) (iter.Seq[T], func() error) {
+	var err error
+	seq := func(yield func(T) bool) {
+		err = nil
 		for {
 			wctx, cancel := ctx, context.CancelFunc(func() {})
 			if timeout > 0 {
 				wctx, cancel = context.WithTimeout(ctx, timeout)
 			}
-			v, err := next(wctx)
+			v, e := next(wctx)
 			ranOut := timeout > 0 && ctx.Err() == nil && wctx.Err() != nil
 			cancel()
 			switch {
-			case err == nil:
-				if !yield(v, nil) {
+			case e == nil:
+				if !yield(v) {
 					return
 				}
 				continue
-			case errors.Is(err, ErrClosed) && l.isClosed():
-			case ranOut && timedOut(err):
+			case errors.Is(e, ErrClosed) && l.isClosed():
+			case ranOut && timedOut(e):
 			default:
-				yield(v, err)
+				err = e
 			}
 			return
 		}
 	}
+	return seq, func() error { return err }
 }
 
 // toChan is the Chan of every blocking reference. The goroutine it starts

@@ -48,9 +48,11 @@ func parseCPURange(s string) (int, error) {
 	return highest + 1, nil
 }
 
-// PerCPUStride returns the bytes one CPU's slot takes in a per-CPU value
-// buffer: the value size rounded up to 8.
-func PerCPUStride(valueSize int) int { return (valueSize + 7) &^ 7 }
+// ValueStride returns the distance in bytes between consecutive values
+// where the kernel lays values out back to back, each 8-byte aligned: the
+// value size rounded up to 8. Those are the CPU slots of a per-CPU value
+// buffer and the elements of an array mapped with BPF_F_MMAPABLE.
+func ValueStride(valueSize int) int { return (valueSize + 7) &^ 7 }
 
 // PerCPUValueSize returns the size of the buffer that a lookup of a per-CPU
 // map with the given value size fills: one 8-byte aligned slot per possible
@@ -60,5 +62,5 @@ func PerCPUValueSize(valueSize int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return n * PerCPUStride(valueSize), nil
+	return n * ValueStride(valueSize), nil
 }

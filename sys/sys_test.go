@@ -476,8 +476,8 @@ func TestPossibleCPUs(t *testing.T) {
 			t.Errorf("parse %q: no error", bad)
 		}
 	}
-	if sys.PerCPUStride(1) != 8 || sys.PerCPUStride(8) != 8 || sys.PerCPUStride(12) != 16 {
-		t.Error("PerCPUStride does not round up to 8")
+	if sys.ValueStride(1) != 8 || sys.ValueStride(8) != 8 || sys.ValueStride(12) != 16 {
+		t.Error("ValueStride does not round up to 8")
 	}
 }
 

@@ -13,7 +13,7 @@ func (m *bpfMap) cpuValues(buf []byte) [][]byte {
 	if !m.PerCPU() {
 		return [][]byte{buf}
 	}
-	size, stride := m.ValueSize(), sys.PerCPUStride(m.ValueSize())
+	size, stride := m.ValueSize(), sys.ValueStride(m.ValueSize())
 	var out [][]byte
 	for off := 0; off+size <= len(buf); off += stride {
 		out = append(out, buf[off:off+size])

@@ -1,0 +1,114 @@
+package mapops_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// wantErr fails the test unless err wraps target (when not nil) and its
+// message holds every part.
+func wantErr(t *testing.T, what string, err, target error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", what)
+		return
+	}
+	if target != nil && !errors.Is(err, target) {
+		t.Errorf("%s: %v does not wrap %v", what, err, target)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %q does not say %q", what, err, p)
+		}
+	}
+}
+
+// TestArrayIndexOutOfRange: writing past the end of an array is not "map
+// is full" (the kernel's E2BIG) but an index out of range, at every level.
+func TestArrayIndexOutOfRange(t *testing.T) {
+	start(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4, Name: "small_array"})
+	tm := typed[uint32, uint64](t, m)
+	want := []string{m.String(), "update", "index 9 out of range (max_entries 4)"}
+	err := tm.Update(9, 1, mapops.Any)
+	wantErr(t, "Typed.Update", err, unix.E2BIG, want...)
+	if errors.Is(err, mapops.ErrFull) {
+		t.Errorf("Typed.Update: %v says the array is full", err)
+	}
+	wantErr(t, "UpdateInt", m.UpdateInt(9, 1, mapops.Any), unix.E2BIG, want...)
+	wantErr(t, "Update", m.Update([]byte{9, 0, 0, 0}, make([]byte, 8), mapops.Any), unix.E2BIG, want...)
+	if err := tm.Update(3, 1, mapops.Any); err != nil {
+		t.Errorf("the last index: %v", err)
+	}
+}
+
+// TestNewTypedRefusesQueues: a queue or stack has no keys; NewTyped says so
+// and points to NewQueue instead of giving a view whose every call fails.
+func TestNewTypedRefusesQueues(t *testing.T) {
+	start(t)
+	for _, typ := range []uint32{unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK} {
+		m := create(t, mapops.Spec{Type: typ, ValueSize: 8, MaxEntries: 4})
+		_, err := mapops.NewTyped[uint32, uint64](m)
+		wantErr(t, sys.MapTypeName(typ), err, nil, m.String(), "NewQueue")
+	}
+}
+
+// TestElementErrorsNameTheMap: errors the kernel gives as a bare errno name
+// the map and the operation, and say what was wrong where that is known.
+func TestElementErrorsNameTheMap(t *testing.T) {
+	start(t)
+	h := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 4, Name: "flags_hash"})
+	th := typed[uint32, uint64](t, h)
+	wantErr(t, "unknown flag", th.Update(1, 1, 0x80), unix.EINVAL, h.String(), "update", "flags 0x80")
+	wantErr(t, "NoExist|Exist", th.Update(1, 1, mapops.NoExist|mapops.Exist), unix.EINVAL, h.String(), "NoExist and Exist")
+	wantErr(t, "bytes, unknown flag", h.Update(make([]byte, 4), make([]byte, 8), 0x80), unix.EINVAL, h.String(), "flags 0x80")
+
+	a := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4, Name: "del_array"})
+	ta := typed[uint32, uint64](t, a)
+	wantErr(t, "Typed.Delete on an array", ta.Delete(1), unix.EINVAL, a.String(), "delete", "array")
+	wantErr(t, "DeleteInt on an array", a.DeleteInt(1), unix.EINVAL, a.String(), "delete", "array")
+
+	// The conditions callers test for keep their preallocated errors.
+	if err := th.Delete(7); !errors.Is(err, mapops.ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Delete of a missing key: %v", err)
+	}
+}
+
+// TestCreateNamesTheField: specs the kernel would refuse with a bare
+// EINVAL are refused before the system call, naming the field at fault.
+// No privilege is needed to see it: nothing reaches the kernel.
+func TestCreateNamesTheField(t *testing.T) {
+	hash := mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 4}
+	with := func(f func(*mapops.Spec)) mapops.Spec { s := hash; f(&s); return s }
+	for _, c := range []struct {
+		what string
+		spec mapops.Spec
+		want string
+	}{
+		{"zero key size", with(func(s *mapops.Spec) { s.KeySize = 0 }), "KeySize is 0"},
+		{"zero value size", with(func(s *mapops.Spec) { s.ValueSize = 0 }), "ValueSize is 0"},
+		{"zero max entries", with(func(s *mapops.Spec) { s.MaxEntries = 0 }), "MaxEntries is 0"},
+		{"unknown flag", with(func(s *mapops.Spec) { s.Flags = 1 << 30 }), "Flags 0x40000000"},
+		{"unknown type", with(func(s *mapops.Spec) { s.Type = 200 }), "Type 200"},
+		{"unspec type", with(func(s *mapops.Spec) { s.Type = 0 }), "Type 0"},
+		{"queue without values", mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, MaxEntries: 4}, "ValueSize is 0"},
+		{"array of maps without InnerMap", mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 4}, "InnerMap is missing"},
+		{"hash of maps without InnerMap", mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 4}, "InnerMap is missing"},
+	} {
+		m, err := mapops.Create(c.spec)
+		if err == nil {
+			m.Close()
+		}
+		wantErr(t, c.what, err, nil, "create", c.want)
+		var se *sys.Error
+		if errors.As(err, &se) {
+			t.Errorf("%s: %v came from the kernel, not from the check before it", c.what, err)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package mapops
+
+import (
+	"cmp"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Maps of maps.
+
+// SetInner stores inner under key in an array or hash of maps. The outer
+// map holds its own reference: inner may be closed afterwards.
+func (m *Map) SetInner(key []byte, inner *Map, flags Flags) error {
+	if err := m.checkOuter("set inner map", key); err != nil {
+		return err
+	}
+	raw, err := inner.fd.Acquire()
+	if err != nil {
+		return fmt.Errorf("%s: set inner map: %w", m, err)
+	}
+	defer inner.fd.Release()
+	v := uint32(raw)
+	return m.elemErr(opUpdate, sys.MapUpdateElem(m.fd, ptr(key), unsafe.Pointer(&v), uint64(flags)), ptr(key), flags)
+}
+
+// InnerID returns the id of the map stored under key in an array or hash
+// of maps; OpenID opens it.
+func (m *Map) InnerID(key []byte) (uint32, error) {
+	if err := m.checkOuter("inner map id", key); err != nil {
+		return 0, err
+	}
+	var id uint32
+	if err := sys.MapLookupElem(m.fd, ptr(key), unsafe.Pointer(&id), 0); err != nil {
+		return 0, m.elemErr(opLookup, err, ptr(key), 0)
+	}
+	return id, nil
+}
+
+// OpenInner opens the map stored under key in an array or hash of maps.
+func (m *Map) OpenInner(key []byte) (*Map, error) {
+	id, err := m.InnerID(key)
+	if err != nil {
+		return nil, err
+	}
+	return OpenID(id)
+}
+
+func (m *Map) checkOuter(op string, key []byte) error {
+	return cmp.Or(m.checkType(op, "an array or hash of maps", unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS),
+		m.checkKey(op, key))
+}

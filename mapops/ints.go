@@ -1,0 +1,96 @@
+package mapops
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// Integer keys and values, little-endian (the host order of every
+// architecture bpfmaps runs on) in 1, 2, 4 or 8 bytes.
+
+func intSizeOK(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 }
+
+// putInt stores v in the first n bytes of b, failing when it does not fit.
+func (m *Map) putInt(op, what string, b *[8]byte, n int, v uint64) error {
+	if !intSizeOK(n) {
+		return fmt.Errorf("%s: %s: %ss are %d bytes, integer access needs 1, 2, 4 or 8", m, op, what, n)
+	}
+	if n < 8 && v>>(8*n) != 0 {
+		return fmt.Errorf("%s: %s: %s %d does not fit in %d bytes", m, op, what, v, n)
+	}
+	binary.LittleEndian.PutUint64(b[:], v)
+	return nil
+}
+
+func getInt(b *[8]byte) uint64 { return binary.LittleEndian.Uint64(b[:]) }
+
+func (m *Map) intValue(op string) error {
+	if m.ncpu > 0 {
+		return fmt.Errorf("%s: %s: per-CPU map: use LookupPerCPU or UpdatePerCPU", m, op)
+	}
+	if !intSizeOK(m.valueSize) {
+		return fmt.Errorf("%s: %s: values are %d bytes, integer access needs 1, 2, 4 or 8", m, op, m.valueSize)
+	}
+	return nil
+}
+
+// LookupInt returns the integer stored under the integer key.
+func (m *Map) LookupInt(key uint64) (uint64, error) {
+	var k, v [8]byte
+	if err := m.putInt("lookup", "key", &k, m.keySize, key); err != nil {
+		return 0, err
+	}
+	if err := m.intValue("lookup"); err != nil {
+		return 0, err
+	}
+	if err := sys.MapLookupElem(m.fd, unsafe.Pointer(&k), unsafe.Pointer(&v), 0); err != nil {
+		return 0, m.elemErr(opLookup, err, unsafe.Pointer(&k), 0)
+	}
+	return getInt(&v), nil
+}
+
+// UpdateInt stores the integer value under the integer key.
+func (m *Map) UpdateInt(key, value uint64, flags Flags) error {
+	var k, v [8]byte
+	if err := m.putInt("update", "key", &k, m.keySize, key); err != nil {
+		return err
+	}
+	if err := m.intValue("update"); err != nil {
+		return err
+	}
+	if err := m.putInt("update", "value", &v, m.valueSize, value); err != nil {
+		return err
+	}
+	return m.elemErr(opUpdate, sys.MapUpdateElem(m.fd, unsafe.Pointer(&k), unsafe.Pointer(&v), uint64(flags)), unsafe.Pointer(&k), flags)
+}
+
+// DeleteInt removes the integer key.
+func (m *Map) DeleteInt(key uint64) error {
+	var k [8]byte
+	if err := m.putInt("delete", "key", &k, m.keySize, key); err != nil {
+		return err
+	}
+	return m.elemErr(opDelete, sys.MapDeleteElem(m.fd, unsafe.Pointer(&k)), unsafe.Pointer(&k), 0)
+}
+
+// NextKeyInt returns the integer key after *key, or the first key when key
+// is nil. After the last key it fails wrapping unix.ENOENT.
+func (m *Map) NextKeyInt(key *uint64) (uint64, error) {
+	var k, next [8]byte
+	var kp unsafe.Pointer
+	if key != nil {
+		if err := m.putInt("next key", "key", &k, m.keySize, *key); err != nil {
+			return 0, err
+		}
+		kp = unsafe.Pointer(&k)
+	} else if !intSizeOK(m.keySize) {
+		return 0, m.putInt("next key", "key", &k, m.keySize, 0)
+	}
+	if err := sys.MapGetNextKey(m.fd, kp, unsafe.Pointer(&next)); err != nil {
+		return 0, err
+	}
+	return getInt(&next), nil
+}
