@@ -3,7 +3,6 @@ package mapops
 import (
 	"errors"
 	"fmt"
-	"reflect"
 
 	"golang.org/x/sys/unix"
 
@@ -111,18 +110,14 @@ func (spec *Spec) attachTypes(attr *sys.MapCreateAttr) (done func(), err error) 
 		return nil, errors.New("KeyType and ValueType generate BTF; they cannot be combined with Spec.BTF")
 	}
 	var b btf.Builder
-	add := func(t reflect.Type, what string, size *uint32, id *uint32) error {
-		if t == nil {
+	add := func(l *structcodec.Layout, what string, size *uint32, id *uint32) error {
+		if l == nil {
 			return nil
-		}
-		l, err := structcodec.Compile(t)
-		if err != nil {
-			return fmt.Errorf("%s type: %w", what, err)
 		}
 		if *size == 0 {
 			*size = uint32(l.Size())
 		} else if *size != uint32(l.Size()) {
-			return fmt.Errorf("%s type %s is %d bytes, the spec says %d", what, t, l.Size(), *size)
+			return fmt.Errorf("%s type %s is %d bytes, the spec says %d", what, l.Type(), l.Size(), *size)
 		}
 		tid, err := b.AddLayout(l)
 		*id = uint32(tid)

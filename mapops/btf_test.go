@@ -5,7 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
-	"reflect"
+
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -118,7 +119,7 @@ func TestTypedChecksLoaderBTF(t *testing.T) {
 func TestCreateWithGoTypes(t *testing.T) {
 	start(t)
 	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, Name: "btf_types",
-		KeyType: reflect.TypeFor[Flow](), ValueType: reflect.TypeFor[FlowStats]()})
+		KeyType: layout[Flow](t), ValueType: layout[FlowStats](t)})
 	if m.KeySize() != 16 || m.ValueSize() != 32 {
 		t.Fatalf("sizes %d and %d, want 16 and 32 from the Go types", m.KeySize(), m.ValueSize())
 	}
@@ -132,7 +133,7 @@ func TestCreateWithGoTypes(t *testing.T) {
 	if _, err := mapops.NewTyped[WrongFlow, FlowStats](m); err == nil || !strings.Contains(err.Error(), "key: Go field WrongFlow.DstPort (offset 10, 2 bytes) vs C member Flow.DstPort (offset 12, 2 bytes)") {
 		t.Fatalf("NewTyped of the wrong key: %v", err)
 	}
-	if _, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, KeySize: 8, KeyType: reflect.TypeFor[Flow](), ValueSize: 8}); err == nil || !strings.Contains(err.Error(), "key type mapops_test.Flow is 16 bytes, the spec says 8") {
+	if _, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, KeySize: 8, KeyType: layout[Flow](t), ValueSize: 8}); err == nil || !strings.Contains(err.Error(), "key type mapops_test.Flow is 16 bytes, the spec says 8") {
 		t.Fatalf("Create with a key size that is not the key type's: %v", err)
 	}
 
@@ -256,4 +257,14 @@ func TestTypedChecksGlobalData(t *testing.T) {
 	if want := "value: Go field WrongGlobals.Seen (offset 0, 4 bytes) vs C member .bss.seen (offset 0, 8 bytes)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("NewTyped of the wrong globals: %v\nwant an error containing %q", err, want)
 	}
+}
+
+// layout is T's structcodec layout, for Spec.KeyType and Spec.ValueType.
+func layout[T any](t *testing.T) *structcodec.Layout {
+	t.Helper()
+	c, err := structcodec.For[T]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Layout()
 }

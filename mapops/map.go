@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -49,13 +49,14 @@ type Spec struct {
 	// filter, or an arena's user-space address.
 	MapExtra uint64
 
-	// KeyType and ValueType, when set, describe keys and values as Go
-	// types: Create generates their BTF from the structcodec layouts (Go
-	// field names, C integer names, __be typedefs for `bpf:"be"` fields)
-	// and attaches it, so that bpftool prints the map field by field and
-	// NewTyped holds its types against it. KeySize and ValueSize may then
-	// be 0; when given, they must agree. Not with BTF.
-	KeyType, ValueType reflect.Type
+	// KeyType and ValueType, when set, describe keys and values as the
+	// structcodec layouts of Go types (structcodec.For[T]().Layout()):
+	// Create generates their BTF (Go field names, C integer names, __be
+	// typedefs for `bpf:"be"` fields) and attaches it, so that bpftool
+	// prints the map field by field and NewTyped holds its types against
+	// it. KeySize and ValueSize may then be 0; when given, they must
+	// agree. Not with BTF.
+	KeyType, ValueType *structcodec.Layout
 }
 
 // Map is an open BPF map. Its methods check key and value sizes against
