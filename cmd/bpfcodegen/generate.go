@@ -29,32 +29,42 @@ func Generate(dir string, names []string) ([]byte, error) {
 		g.typ(obj, l)
 	}
 	var out bytes.Buffer
-	fmt.Fprintf(&out, "%s -type %s; DO NOT EDIT.\n\npackage %s\n\nimport (\n", generatedHeader, strings.Join(names, ","), pkg.Name())
+	fmt.Fprintf(&out, "%s -type %s; DO NOT EDIT.\n\npackage %s\n", generatedHeader, strings.Join(names, ","), pkg.Name())
 	g.imports[structcodecPath] = "structcodec"
-	paths := make([]string, 0, len(g.imports))
-	for p := range g.imports {
-		paths = append(paths, p)
-	}
-	sort.Slice(paths, func(i, j int) bool { // the standard library first
-		si, sj := !strings.Contains(paths[i], "."), !strings.Contains(paths[j], ".")
-		if si != sj {
-			return si
-		}
-		return paths[i] < paths[j]
-	})
-	for i, p := range paths {
-		if i > 0 && strings.Contains(p, ".") && !strings.Contains(paths[i-1], ".") {
-			out.WriteString("\n")
-		}
-		fmt.Fprintf(&out, "\t%q\n", p)
-	}
-	out.WriteString(")\n")
+	writeImports(&out, g.imports)
 	out.Write(g.buf.Bytes())
 	src, err := format.Source(out.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("format the generated code: %v\n%s", err, out.Bytes())
 	}
 	return src, nil
+}
+
+// writeImports writes an import declaration for imports (path -> name),
+// the standard library first.
+func writeImports(out *bytes.Buffer, imports map[string]string) {
+	if len(imports) == 0 {
+		return
+	}
+	paths := make([]string, 0, len(imports))
+	for p := range imports {
+		paths = append(paths, p)
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		si, sj := !strings.Contains(paths[i], "."), !strings.Contains(paths[j], ".")
+		if si != sj {
+			return si
+		}
+		return paths[i] < paths[j]
+	})
+	out.WriteString("\nimport (\n")
+	for i, p := range paths {
+		if i > 0 && strings.Contains(p, ".") && !strings.Contains(paths[i-1], ".") {
+			out.WriteString("\n")
+		}
+		fmt.Fprintf(out, "\t%q\n", p)
+	}
+	out.WriteString(")\n")
 }
 
 type generator struct {

@@ -30,8 +30,9 @@ var (
 	imported = importer.ForCompiler(fset, "source", nil)
 )
 
-// load type-checks the package in dir, leaving out files bpfcodegen wrote
-// (they may be stale and not compile until they are regenerated).
+// load type-checks the package in dir, leaving out the method files
+// bpfcodegen wrote (they may be stale and not compile until they are
+// regenerated); the types it wrote from BTF stay in.
 func load(dir string) (*types.Package, error) {
 	bp, err := build.ImportDir(dir, 0)
 	if err != nil {
@@ -43,7 +44,7 @@ func load(dir string) (*types.Package, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bytes.HasPrefix(src, []byte(generatedHeader)) {
+		if bytes.HasPrefix(src, []byte(generatedHeader+" -type ")) {
 			continue
 		}
 		f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
@@ -68,6 +69,16 @@ func load(dir string) (*types.Package, error) {
 	// Errors are reported only when they leave a wanted type incomplete:
 	// code elsewhere in the package may call methods not yet generated.
 	return pkg, firstErr
+}
+
+// loadSource type-checks one file of Go source as a package of its own.
+func loadSource(name string, src []byte) (*types.Package, error) {
+	f, err := parser.ParseFile(fset, name+".go", src, parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	conf := types.Config{Importer: imported}
+	return conf.Check(name, fset, []*ast.File{f}, nil)
 }
 
 // lookup finds the named type and its C layout.

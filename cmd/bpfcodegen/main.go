@@ -1,19 +1,38 @@
-// Command bpfcodegen writes reflection-free MarshalBPF, UnmarshalBPF and
-// SizeBPF methods for Go types with `bpf:"..."` struct tags, so that
-// encoding them to their C layout costs no reflection and no interpretation.
-// The methods produce exactly the bytes of structcodec's runtime codec,
-// which uses them when they exist. Tags are read by structcodec itself, so
-// they mean here what its documentation says, in both forms: bpf:"offset=8,be"
-// and, as encoding/json users write it, bpf:",offset=8,be".
+// Command bpfcodegen writes Go code for C layouts, from one of two
+// sources.
 //
-// Usage, from a //go:generate line in the package that declares the types:
+// From Go types with `bpf:"..."` struct tags, it writes reflection-free
+// MarshalBPF, UnmarshalBPF and SizeBPF methods, so that encoding them to
+// their C layout costs no reflection and no interpretation. The methods
+// produce exactly the bytes of structcodec's runtime codec, which uses
+// them when they exist. Tags are read by structcodec itself, so they mean
+// here what its documentation says, in both forms: bpf:"offset=8,be" and,
+// as encoding/json users write it, bpf:",offset=8,be":
 //
 //	//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -type Event,Key
 //
+// From BTF, the C type information that clang -g writes into BPF objects
+// and that the kernel keeps for maps and for itself, it writes the tagged
+// Go types themselves (and, with -methods, their methods too):
+//
+//	//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -btf flow.bpf.o -type flow_key,flow_stats -methods
+//	bpfcodegen -btf /sys/kernel/btf/vmlinux -type sock_common -package net
+//	bpfcodegen -map id:12              # the key and value types of a live map
+//	bpfcodegen -map /sys/fs/bpf/flows  # or of a pinned one
+//
 // Flags:
 //
-//	-type A,B   the types (required)
-//	-output f   the file to write (default: <first type in lower case>_bpf.go)
+//	-type A,B     the types: Go names, or with -btf C names (struct, union,
+//	              enum or typedef; "struct x" to pick one kind)
+//	-btf file     read C types from an ELF object's .BTF section or a raw
+//	              BTF file such as /sys/kernel/btf/vmlinux
+//	-map ref      read the key and value types of a map: id:N, N or a
+//	              pinned path
+//	-package p    the package clause of a BTF-generated file (default: $GOPACKAGE
+//	              under go generate, else the directory's name)
+//	-methods      with -btf or -map, also write the methods
+//	-output f     the file to write (default: <first type in lower case>_bpf.go,
+//	              or _btf.go for types generated from BTF)
 //
 // An optional argument names the package directory (default: the current
 // directory).
@@ -29,13 +48,20 @@ import (
 
 func main() {
 	typeList := flag.String("type", "", "comma-separated names of the types to generate code for")
-	output := flag.String("output", "", "output file (default: <type>_bpf.go)")
+	output := flag.String("output", "", "output file (default: <type>_bpf.go, or <type>_btf.go from BTF)")
+	btfFile := flag.String("btf", "", "generate Go types for C types in this ELF object or raw BTF file")
+	mapRef := flag.String("map", "", "generate Go types for the key and value of this map (id:N or pinned path)")
+	pkgName := flag.String("package", "", "package name of a BTF-generated file")
+	methods := flag.Bool("methods", false, "with -btf or -map: also write MarshalBPF, UnmarshalBPF and SizeBPF")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n")
+		fmt.Fprintf(os.Stderr, "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n"+
+			"       bpfcodegen -btf file -type c_name[,c_name...] [-package p] [-methods] [-output file] [dir]\n"+
+			"       bpfcodegen -map id:N|pinned-path [-type KeyName,ValueName] [-package p] [-methods] [-output file] [dir]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if *typeList == "" || flag.NArg() > 1 {
+	fromBTF := *btfFile != "" || *mapRef != ""
+	if (*typeList == "" && *mapRef == "") || flag.NArg() > 1 || *btfFile != "" && *mapRef != "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -43,18 +69,29 @@ func main() {
 	if flag.NArg() == 1 {
 		dir = flag.Arg(0)
 	}
-	names := strings.Split(*typeList, ",")
-	out := *output
-	if out == "" {
-		out = strings.ToLower(names[0]) + "_bpf.go"
+	var names []string
+	if *typeList != "" {
+		names = strings.Split(*typeList, ",")
 	}
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(dir, out)
+	var (
+		src []byte
+		err error
+		out = *output
+	)
+	if fromBTF {
+		src, out, err = generateBTF(btfArgs{file: *btfFile, mapRef: *mapRef, types: names, pkg: *pkgName, dir: dir, methods: *methods, output: out})
+	} else {
+		if out == "" {
+			out = strings.ToLower(names[0]) + "_bpf.go"
+		}
+		src, err = Generate(dir, names)
 	}
-	src, err := Generate(dir, names)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bpfcodegen:", err)
 		os.Exit(1)
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(dir, out)
 	}
 	if err := os.WriteFile(out, src, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bpfcodegen:", err)

@@ -1,0 +1,675 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+)
+
+// A btfRequest names the C types to write Go twins for.
+type btfRequest struct {
+	spec    *btf.Spec
+	ids     []btf.TypeID // the types asked for
+	names   []string     // Go names for anonymous ones among ids ("" to derive)
+	pkg     string       // the Go package the file belongs to
+	command string       // the command line, for the generated-code line
+	methods bool         // also write MarshalBPF, UnmarshalBPF and SizeBPF
+}
+
+// GenerateFromBTF returns the source of a Go file that declares one tagged
+// Go type for each requested C type and for every named struct and enum
+// they use, laid out exactly as C lays them out: structcodec's layout of
+// every generated type has the C size and the C offset of every member.
+//
+// The mapping: __u8…__u64, __s8…__s64 and the plain C integers become
+// sized Go integers; __be16, __be32 and __be64 become integers tagged
+// bpf:"be"; char[N] becomes [N]byte tagged bpf:"cstring"; _Bool bool;
+// float and double float32 and float64; pointers uint64; named structs
+// Go structs of their own, anonymous ones struct literals (the members of
+// an anonymous struct member are flattened, as C code reaches them);
+// arrays arrays; named enums named integer types with one constant per
+// enumerator. A union becomes a byte array covering it and a run of
+// bitfields an integer or byte array covering it, each with a comment
+// naming the C members. Explicit padding appears only where Go would not
+// place a field at its C offset or end the struct at its C size; a
+// struct that natural alignment cannot express gets structcodec.Packed.
+//
+// Every field carries its C name in a btf tag: btf:"dport" for a member,
+// btf:"union(a,b)" for a union's members, btf:"bits(name:bit:width,…)" for
+// bitfields, with bit offsets counted from the field's first byte, least
+// significant bit first.
+func GenerateFromBTF(req btfRequest) ([]byte, error) {
+	g := &btfGen{spec: req.spec, decls: map[btf.TypeID]string{}, used: map[string]bool{}}
+	for i, id := range req.ids {
+		name := ""
+		if i < len(req.names) {
+			name = req.names[i]
+		}
+		if _, err := g.declare(id, name); err != nil {
+			return nil, err
+		}
+	}
+	for len(g.queue) > 0 {
+		d := g.queue[0]
+		g.queue = g.queue[1:]
+		if err := g.emit(d); err != nil {
+			return nil, err
+		}
+	}
+
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "%s %s; DO NOT EDIT.\n\npackage %s\n", generatedHeader, req.command, req.pkg)
+	imports := map[string]string{}
+	if g.packed {
+		imports[structcodecPath] = "structcodec"
+	}
+	var methods []byte
+	if req.methods {
+		var err error
+		if methods, err = g.methods(req.pkg, imports); err != nil {
+			return nil, err
+		}
+	}
+	writeImports(&out, imports)
+	out.Write(g.buf.Bytes())
+	out.Write(methods)
+	src, err := format.Source(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("format the generated code: %v\n%s", err, out.Bytes())
+	}
+	return src, nil
+}
+
+// methods type-checks the declarations written so far and generates the
+// MarshalBPF, UnmarshalBPF and SizeBPF methods of every struct among them.
+func (g *btfGen) methods(pkgName string, imports map[string]string) ([]byte, error) {
+	var src bytes.Buffer
+	fmt.Fprintf(&src, "package %s\n", pkgName)
+	if g.packed {
+		fmt.Fprintf(&src, "import %q\n", structcodecPath)
+	}
+	src.Write(g.buf.Bytes())
+	pkg, err := loadSource(pkgName, src.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("type-check the generated types: %v", err)
+	}
+	mg := &generator{pkg: pkg, imports: imports}
+	for _, name := range g.structs {
+		obj, l, err := lookup(pkg, nil, name)
+		if err != nil {
+			return nil, err
+		}
+		mg.typ(obj, l)
+	}
+	return mg.buf.Bytes(), nil
+}
+
+// btfGen writes Go declarations for BTF types.
+type btfGen struct {
+	spec    *btf.Spec
+	decls   map[btf.TypeID]string // C type -> Go name, for declared types
+	used    map[string]bool       // package-level Go names taken
+	queue   []decl                // declared but not yet written
+	structs []string              // Go names of the structs written, in order
+	packed  bool                  // some struct needs structcodec.Packed
+	aligns  map[btf.TypeID]int    // Go alignment of named structs
+	buf     bytes.Buffer
+}
+
+type decl struct {
+	id   btf.TypeID // the struct, union or enum
+	name string     // its Go name
+	via  string     // the typedef it was named by, if any
+}
+
+// goType is a Go type expression with the C layout facts the generator
+// needs about it.
+type goType struct {
+	expr        string
+	tag         string // bpf tag options: "be", "cstring"
+	size, align int
+	isChar      bool // a C char: arrays of it are text
+}
+
+// exported turns a C identifier into an exported Go one: dport -> Dport,
+// skc_daddr -> SkcDaddr, TCP_ESTABLISHED -> TcpEstablished.
+func exported(c string) string {
+	var sb strings.Builder
+	for _, part := range strings.Split(c, "_") {
+		if part == "" {
+			continue
+		}
+		if isUpper(part) {
+			part = strings.ToLower(part)
+		}
+		r := []rune(part)
+		r[0] = unicode.ToUpper(r[0])
+		sb.WriteString(string(r))
+	}
+	s := sb.String()
+	if s == "" || !unicode.IsLetter([]rune(s)[0]) {
+		s = "X" + s
+	}
+	return s
+}
+
+func isUpper(s string) bool {
+	return strings.ToUpper(s) == s && strings.ToLower(s) != s
+}
+
+// unique returns name, or name with the smallest number appended that is
+// not in used, and marks it used.
+func unique(used map[string]bool, name string) string {
+	n := name
+	for i := 2; used[n]; i++ {
+		n = name + strconv.Itoa(i)
+	}
+	used[n] = true
+	return n
+}
+
+// declare returns the Go name of a named struct, union or enum (after
+// typedefs), queueing its declaration on first use. goName overrides the
+// derived name.
+func (g *btfGen) declare(id btf.TypeID, goName string) (string, error) {
+	via := ""
+	for range 64 {
+		t, err := g.spec.Type(id)
+		if err != nil {
+			return "", err
+		}
+		switch t.Kind {
+		case btf.KindTypedef:
+			if via == "" {
+				via = t.Name
+			}
+			id = t.Ref
+			continue
+		case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
+			id = t.Ref
+			continue
+		case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64:
+		default:
+			return "", fmt.Errorf("%s is a %s: only structs, unions and enums become Go types", g.spec.Name(id), t.Kind)
+		}
+		if name, ok := g.decls[id]; ok {
+			return name, nil
+		}
+		cname := t.Name
+		if cname == "" {
+			cname = via
+		}
+		if goName == "" {
+			if cname == "" {
+				return "", fmt.Errorf("type %d is an anonymous %s without a typedef: name it", id, t.Kind)
+			}
+			goName = exported(cname)
+		}
+		if g.used[goName] {
+			switch t.Kind {
+			case btf.KindUnion:
+				goName += "Union"
+			case btf.KindEnum, btf.KindEnum64:
+				goName += "Enum"
+			}
+		}
+		goName = unique(g.used, goName)
+		g.decls[id] = goName
+		g.queue = append(g.queue, decl{id, goName, via})
+		return goName, nil
+	}
+	return "", fmt.Errorf("type %d: typedefs nest too deeply", id)
+}
+
+func (g *btfGen) printf(format string, args ...any) { fmt.Fprintf(&g.buf, format, args...) }
+
+// emit writes the declaration of one struct, union or enum.
+func (g *btfGen) emit(d decl) error {
+	t, _ := g.spec.Type(d.id)
+	cname := t.Describe()
+	if t.Name == "" && d.via != "" {
+		cname = "typedef " + d.via + ", an " + cname + ","
+	}
+	switch t.Kind {
+	case btf.KindEnum, btf.KindEnum64:
+		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, intExpr(int(t.Size), t.Signed()))
+		if len(t.Values) == 0 {
+			return nil
+		}
+		g.printf("\n// The enumerators of %s.\nconst (\n", cname)
+		for _, v := range t.Values {
+			val := strconv.FormatUint(v.Value&sizeMask(int(t.Size)), 10)
+			if t.Signed() {
+				val = strconv.FormatInt(signExtend(v.Value, int(t.Size)), 10)
+			}
+			name := exported(v.Name)
+			if g.used[name] {
+				name = d.name + name
+			}
+			g.printf("%s %s = %s // %s\n", unique(g.used, name), d.name, val, v.Name)
+		}
+		g.printf(")\n")
+		return nil
+	case btf.KindUnion:
+		g.printf("\n// %s is the C %s (%d bytes), as bytes: its members are %s.\ntype %s [%d]byte\n",
+			d.name, cname, t.Size, strings.Join(g.unionNames(t, 0), ", "), d.name, t.Size)
+		return nil
+	}
+	body, _, err := g.structBody(d.id, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cname, err)
+	}
+	g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, body)
+	g.structs = append(g.structs, d.name)
+	return nil
+}
+
+func sizeMask(size int) uint64 {
+	if size >= 8 {
+		return ^uint64(0)
+	}
+	return 1<<(8*size) - 1
+}
+
+func signExtend(v uint64, size int) int64 {
+	if size >= 8 {
+		return int64(v)
+	}
+	shift := 64 - 8*size
+	return int64(v<<shift) >> shift
+}
+
+func intExpr(size int, signed bool) string {
+	if signed {
+		return "int" + strconv.Itoa(8*size)
+	}
+	return "uint" + strconv.Itoa(8*size)
+}
+
+// member is a struct member after anonymous struct members are flattened.
+type member struct {
+	btf.Member
+	width uint32 // bitfield width in bits, 0 if not a bitfield
+}
+
+// flatten lists the members of struct id, with those of anonymous struct
+// members in their place and offsets from the start of the outer struct.
+func (g *btfGen) flatten(id btf.TypeID, base uint32, depth int) ([]member, error) {
+	if depth > 32 {
+		return nil, fmt.Errorf("anonymous structs nest too deeply")
+	}
+	t, err := g.spec.Type(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []member
+	for _, m := range t.Members {
+		m.BitOffset += base
+		rid, err := g.spec.Resolve(m.Type)
+		if err != nil {
+			return nil, err
+		}
+		rt, _ := g.spec.Type(rid)
+		if m.Name == "" && rt.Kind == btf.KindStruct && !m.Bitfield() {
+			inner, err := g.flatten(rid, m.BitOffset, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, inner...)
+			continue
+		}
+		w := uint32(m.BitfieldSize)
+		if w == 0 && rt.Kind == btf.KindInt && (int(rt.IntBits) != 8*int(rt.Size) || rt.IntOffset != 0 || m.BitOffset%8 != 0) {
+			w = uint32(rt.IntBits) // a bitfield in the old encoding, without kind_flag
+		}
+		if w == 0 && m.BitOffset%8 != 0 {
+			s, err := g.spec.Size(m.Type)
+			if err != nil {
+				return nil, err
+			}
+			w = 8 * s
+		}
+		out = append(out, member{m, w})
+	}
+	return out, nil
+}
+
+// unionNames lists the names by which C code reaches a union's members:
+// its own member names, and those of anonymous structs and unions in it.
+func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
+	var names []string
+	for _, m := range t.Members {
+		if m.Name != "" {
+			names = append(names, m.Name)
+			continue
+		}
+		if rid, err := g.spec.Resolve(m.Type); err == nil && depth < 32 {
+			if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct || rt.Kind == btf.KindUnion {
+				names = append(names, g.unionNames(rt, depth+1)...)
+			}
+		}
+	}
+	return names
+}
+
+// field is one Go field of a struct being written.
+type field struct {
+	name, tag, comment string
+	typ                goType
+	off                int // C byte offset
+}
+
+// structBody returns the Go struct literal for struct id and its Go
+// alignment.
+func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
+	if depth > 32 {
+		return "", 0, fmt.Errorf("structs nest too deeply")
+	}
+	t, _ := g.spec.Type(id)
+	members, err := g.flatten(id, 0, depth)
+	if err != nil {
+		return "", 0, err
+	}
+	var fields []field
+	names := map[string]bool{}
+	for i := 0; i < len(members); i++ {
+		m := members[i]
+		if m.width != 0 {
+			j := i + 1
+			for j < len(members) && members[j].width != 0 {
+				j++
+			}
+			fields = append(fields, g.bitfields(members[i:j], names))
+			i = j - 1
+			continue
+		}
+		gt, err := g.goType(m.Type, depth+1)
+		if err != nil {
+			return "", 0, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		f := field{typ: gt, off: int(m.BitOffset / 8), tag: m.Name}
+		rid, _ := g.spec.Resolve(m.Type)
+		if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindUnion {
+			un := g.unionNames(rt, 0)
+			if m.Name == "" {
+				f.tag = "union(" + strings.Join(un, ",") + ")"
+				f.comment = "union of " + strings.Join(un, ", ")
+			} else {
+				f.comment = "union " + m.Name + ": " + strings.Join(un, ", ")
+			}
+			if len(un) == 0 && m.Name == "" {
+				return "", 0, fmt.Errorf("an anonymous union without members")
+			}
+		} else if rt.Kind == btf.KindPtr {
+			f.comment = "C pointer " + g.spec.Name(m.Type)
+		}
+		goName := exported(m.Name)
+		if m.Name == "" { // an anonymous union, named after its first member
+			first, _, _ := strings.Cut(strings.TrimPrefix(f.tag, "union("), ",")
+			goName = exported(strings.TrimSuffix(first, ")")) + "Union"
+		}
+		f.name = unique(names, goName)
+		fields = append(fields, f)
+	}
+	for _, packed := range []bool{false, true} {
+		body, align, ok := layoutFields(fields, int(t.Size), packed)
+		if ok {
+			if packed {
+				g.packed = true
+			}
+			return body, align, nil
+		}
+	}
+	return "", 0, fmt.Errorf("members overlap: the C layout cannot be written as Go fields")
+}
+
+// bitfields returns the field that covers a run of bitfield members.
+func (g *btfGen) bitfields(run []member, names map[string]bool) field {
+	start := run[0].BitOffset / 8
+	end := start
+	var parts, cnames []string
+	for _, m := range run {
+		end = max(end, (m.BitOffset+m.width+7)/8)
+		name := m.Name
+		if name == "" {
+			name = "_"
+		}
+		cnames = append(cnames, name)
+		parts = append(parts, fmt.Sprintf("%s:%d:%d", name, m.BitOffset-8*start, m.width))
+	}
+	n := int(end - start)
+	gt := goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}
+	if (n == 1 || n == 2 || n == 4 || n == 8) && int(start)%n == 0 {
+		gt = goType{expr: intExpr(n, false), size: n, align: n}
+	}
+	var goName string
+	switch named := slicesWithout(cnames, "_"); {
+	case len(named) == 0:
+		goName = "Bits"
+	case len(named) <= 3:
+		for _, c := range named {
+			goName += exported(c)
+		}
+	default:
+		goName = exported(named[0]) + "Bits"
+	}
+	var desc []string
+	for _, m := range run {
+		lo := m.BitOffset - 8*start
+		bits := fmt.Sprintf("bits %d-%d", lo, lo+m.width-1)
+		if m.width == 1 {
+			bits = fmt.Sprintf("bit %d", lo)
+		}
+		desc = append(desc, fmt.Sprintf("%s (%s)", cmp(m.Name, "unnamed"), bits))
+	}
+	return field{
+		name:    unique(names, goName),
+		typ:     gt,
+		off:     int(start),
+		tag:     "bits(" + strings.Join(parts, ",") + ")",
+		comment: "bitfields " + strings.Join(desc, ", "),
+	}
+}
+
+func cmp(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func slicesWithout(s []string, drop string) []string {
+	var out []string
+	for _, x := range s {
+		if x != drop {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func alignUp(n, a int) int { return (n + a - 1) / a * a }
+
+// layoutFields writes the fields of a struct of the given C size, with
+// explicit padding where Go's placement would differ from C's; it fails
+// when natural alignment cannot give the C offsets (then the struct must
+// be packed).
+func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
+	var sb strings.Builder
+	sb.WriteString("struct {\n")
+	if packed {
+		sb.WriteString("_ structcodec.Packed\n")
+	}
+	cur, align := 0, 1
+	pad := func(n int) {
+		if n > 0 {
+			fmt.Fprintf(&sb, "_ [%d]byte\n", n)
+		}
+	}
+	for _, f := range fields {
+		a := f.typ.align
+		if packed {
+			a = 1
+		}
+		natural := alignUp(cur, a)
+		switch {
+		case f.off == natural:
+		case f.off > natural && f.off%a == 0:
+			pad(f.off - cur)
+		default:
+			return "", 0, false
+		}
+		var tags []string
+		if f.typ.tag != "" {
+			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.tag))
+		}
+		tags = append(tags, fmt.Sprintf("btf:%q", f.tag))
+		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.expr, strings.Join(tags, " "))
+		if f.comment != "" {
+			fmt.Fprintf(&sb, " // %s", f.comment)
+		}
+		sb.WriteString("\n")
+		cur = f.off + f.typ.size
+		align = max(align, a)
+	}
+	if cur > size {
+		return "", 0, false
+	}
+	if alignUp(cur, align) != size {
+		pad(size - cur)
+		if alignUp(size, align) != size {
+			return "", 0, false
+		}
+	}
+	sb.WriteString("}")
+	return sb.String(), align, true
+}
+
+// goType returns the Go type for the C type id.
+func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
+	if depth > 64 {
+		return goType{}, fmt.Errorf("types nest too deeply")
+	}
+	t, err := g.spec.Type(id)
+	if err != nil {
+		return goType{}, err
+	}
+	switch t.Kind {
+	case btf.KindTypedef:
+		rid, err := g.spec.Resolve(id)
+		if err != nil {
+			return goType{}, err
+		}
+		rt, _ := g.spec.Type(rid)
+		if rt.Kind == btf.KindInt && (t.Name == "__be16" || t.Name == "__be32" || t.Name == "__be64") {
+			gt, err := g.goType(rid, depth+1)
+			gt.tag = "be"
+			return gt, err
+		}
+		if rt.Name == "" && (rt.Kind == btf.KindStruct || rt.Kind == btf.KindEnum || rt.Kind == btf.KindEnum64) {
+			return g.named(id, rt)
+		}
+		return g.goType(t.Ref, depth+1)
+	case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
+		return g.goType(t.Ref, depth+1)
+	case btf.KindInt:
+		n := int(t.Size)
+		switch {
+		case t.Encoding&btf.Bool != 0 && n == 1:
+			return goType{expr: "bool", size: 1, align: 1}, nil
+		case n == 1 || n == 2 || n == 4 || n == 8:
+			char := n == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char")
+			return goType{expr: intExpr(n, t.Signed()), size: n, align: n, isChar: char}, nil
+		}
+		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: min(n, 8)}, nil
+	case btf.KindFloat:
+		switch t.Size {
+		case 4:
+			return goType{expr: "float32", size: 4, align: 4}, nil
+		case 8:
+			return goType{expr: "float64", size: 8, align: 8}, nil
+		}
+		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: min(int(t.Size), 8)}, nil
+	case btf.KindPtr:
+		return goType{expr: "uint64", size: 8, align: 8}, nil
+	case btf.KindArray:
+		e, err := g.goType(t.Ref, depth+1)
+		if err != nil {
+			return goType{}, err
+		}
+		n := int(t.Len)
+		if e.isChar {
+			return goType{expr: fmt.Sprintf("[%d]byte", n), tag: "cstring", size: n, align: 1}, nil
+		}
+		tag := e.tag
+		if tag == "cstring" {
+			tag = "" // structcodec's cstring is for char[N] itself
+		}
+		return goType{expr: fmt.Sprintf("[%d]%s", n, e.expr), tag: tag, size: n * e.size, align: e.align}, nil
+	case btf.KindStruct:
+		if t.Name != "" {
+			return g.named(id, t)
+		}
+		body, align, err := g.structBody(id, depth+1)
+		if err != nil {
+			return goType{}, err
+		}
+		return goType{expr: body, size: int(t.Size), align: align}, nil
+	case btf.KindUnion:
+		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
+	case btf.KindEnum, btf.KindEnum64:
+		if t.Name != "" {
+			return g.named(id, t)
+		}
+		return goType{expr: intExpr(int(t.Size), t.Signed()), size: int(t.Size), align: int(t.Size)}, nil
+	}
+	return goType{}, fmt.Errorf("%s has no data layout", g.spec.Name(id))
+}
+
+// named returns the Go type of a named struct or enum, declaring it.
+func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
+	name, err := g.declare(id, "")
+	if err != nil {
+		return goType{}, err
+	}
+	size, err := g.spec.Size(id)
+	if err != nil {
+		return goType{}, err
+	}
+	align := int(size)
+	if t.Kind == btf.KindStruct {
+		// The Go alignment of the struct as written, which explicit
+		// padding and packing may make smaller than C's.
+		rid, _ := g.spec.Resolve(id)
+		_, align, err = g.structBodyAlign(rid)
+		if err != nil {
+			return goType{}, err
+		}
+	}
+	return goType{expr: name, size: int(size), align: align}, nil
+}
+
+// structBodyAlign is structBody for its alignment alone, without side
+// effects on what is declared (the body is computed again when emitted).
+func (g *btfGen) structBodyAlign(id btf.TypeID) (string, int, error) {
+	if a, ok := g.aligns[id]; ok {
+		return "", a, nil
+	}
+	if g.aligns == nil {
+		g.aligns = map[btf.TypeID]int{}
+	}
+	packed := g.packed
+	saveBuf := g.buf.Len()
+	_, align, err := g.structBody(id, 1)
+	g.packed = packed || g.packed
+	g.buf.Truncate(saveBuf)
+	if err == nil {
+		g.aligns[id] = align
+	}
+	return "", align, err
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+)
+
+// btfArgs are the command-line arguments of a generation from BTF.
+type btfArgs struct {
+	file, mapRef string   // the source: a BTF or ELF file, or a map
+	types        []string // C names with file; Go names for key and value with mapRef
+	pkg, dir     string
+	methods      bool
+	output       string
+}
+
+// generateBTF writes Go types for C types read from BTF, and returns the
+// source and the file name to write it to.
+func generateBTF(a btfArgs) ([]byte, string, error) {
+	req := btfRequest{pkg: a.pkg, methods: a.methods}
+	if req.pkg == "" {
+		req.pkg = os.Getenv("GOPACKAGE") // set by go generate
+	}
+	if req.pkg == "" {
+		abs, err := filepath.Abs(a.dir)
+		if err != nil {
+			return nil, "", err
+		}
+		req.pkg = strings.ReplaceAll(filepath.Base(abs), "-", "_")
+	}
+	if !token.IsIdentifier(req.pkg) {
+		return nil, "", fmt.Errorf("package name %q is not a Go identifier: give one with -package", req.pkg)
+	}
+	cmd := []string{}
+	if a.file != "" {
+		spec, err := mapbtf.LoadFile(a.file)
+		if err != nil {
+			return nil, "", err
+		}
+		req.spec = spec
+		for _, name := range a.types {
+			id, err := mapbtf.Lookup(spec, strings.TrimSpace(name))
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: %w", a.file, err)
+			}
+			req.ids = append(req.ids, id)
+		}
+		cmd = append(cmd, "-btf", filepath.ToSlash(a.file), "-type", strings.Join(a.types, ","))
+	} else {
+		types, err := mapTypes(a.mapRef)
+		if err != nil {
+			return nil, "", err
+		}
+		req.spec = types.Spec
+		if len(a.types) > 2 {
+			return nil, "", fmt.Errorf("-type with -map names at most two Go types, the key's and the value's")
+		}
+		for i, id := range []btf.TypeID{types.Key, types.Value} {
+			name := ""
+			if i < len(a.types) {
+				name = a.types[i]
+			}
+			if id == 0 || !composite(types.Spec, id) {
+				continue // an integer key needs no type of its own
+			}
+			if name == "" && anonymous(types.Spec, id) {
+				name = [2]string{"Key", "Value"}[i]
+			}
+			req.ids = append(req.ids, id)
+			req.names = append(req.names, name)
+		}
+		if len(req.ids) == 0 {
+			return nil, "", fmt.Errorf("map %s: neither its key nor its value is a struct, union or enum", a.mapRef)
+		}
+		cmd = append(cmd, "-map", a.mapRef)
+		if len(a.types) > 0 {
+			cmd = append(cmd, "-type", strings.Join(a.types, ","))
+		}
+	}
+	if a.pkg != "" {
+		cmd = append(cmd, "-package", a.pkg)
+	}
+	if a.methods {
+		cmd = append(cmd, "-methods")
+	}
+	req.command = strings.Join(cmd, " ")
+	src, err := GenerateFromBTF(req)
+	if err != nil {
+		return nil, "", err
+	}
+	out := a.output
+	if out == "" {
+		first := "types"
+		if len(a.types) > 0 {
+			first = strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(a.types[0], "struct "), "union "))
+		}
+		out = first + "_btf.go"
+	}
+	return src, out, nil
+}
+
+// mapTypes opens the map ref names and returns its BTF.
+func mapTypes(ref string) (*mapbtf.Types, error) {
+	var (
+		m   *mapops.Map
+		err error
+	)
+	if n, ok := strings.CutPrefix(ref, "id:"); ok || !strings.Contains(ref, "/") {
+		id, perr := strconv.ParseUint(n, 10, 32)
+		if perr != nil {
+			return nil, fmt.Errorf("bad map %q: want id:N or a pinned path", ref)
+		}
+		m, err = mapops.OpenID(uint32(id))
+	} else {
+		m, err = mapops.Open(ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	info, err := m.Info()
+	if err != nil {
+		return nil, err
+	}
+	types, err := mapbtf.ForMap(info)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", ref, err)
+	}
+	return types, nil
+}
+
+// composite reports whether id names (through typedefs) a struct, union
+// or enum, which become Go types of their own.
+func composite(spec *btf.Spec, id btf.TypeID) bool {
+	rid, err := spec.Resolve(id)
+	if err != nil {
+		return false
+	}
+	t, _ := spec.Type(rid)
+	switch t.Kind {
+	case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64:
+		return true
+	}
+	return false
+}
+
+// anonymous reports whether id has no C name, neither its own nor a
+// typedef's.
+func anonymous(spec *btf.Spec, id btf.TypeID) bool {
+	t, err := spec.Type(id)
+	return err == nil && t.Name == ""
+}
