@@ -39,6 +39,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -47,27 +48,49 @@ import (
 )
 
 func main() {
-	typeList := flag.String("type", "", "comma-separated names of the types to generate code for")
-	output := flag.String("output", "", "output file (default: <type>_bpf.go, or <type>_btf.go from BTF)")
-	btfFile := flag.String("btf", "", "generate Go types for C types in this ELF object or raw BTF file")
-	mapRef := flag.String("map", "", "generate Go types for the key and value of this map (id:N or pinned path)")
-	pkgName := flag.String("package", "", "package name of a BTF-generated file")
-	methods := flag.Bool("methods", false, "with -btf or -map: also write MarshalBPF, UnmarshalBPF and SizeBPF")
-	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n"+
-			"       bpfcodegen -btf file -type c_name[,c_name...] [-package p] [-methods] [-output file] [dir]\n"+
-			"       bpfcodegen -map id:N|pinned-path [-type KeyName,ValueName] [-package p] [-methods] [-output file] [dir]\n")
-		flag.PrintDefaults()
-	}
-	flag.Parse()
-	fromBTF := *btfFile != "" || *mapRef != ""
-	if (*typeList == "" && *mapRef == "") || flag.NArg() > 1 || *btfFile != "" && *mapRef != "" {
-		flag.Usage()
+	err := run(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) || errors.As(err, new(usageError)) {
 		os.Exit(2)
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bpfcodegen:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad command line; the usage has been printed.
+type usageError struct{}
+
+func (usageError) Error() string { return "usage" }
+
+// run runs the command with the given arguments (without the program
+// name), writing the generated file.
+func run(args []string) error {
+	fs := flag.NewFlagSet("bpfcodegen", flag.ContinueOnError)
+	typeList := fs.String("type", "", "comma-separated names of the types to generate code for")
+	output := fs.String("output", "", "output file (default: <type>_bpf.go, or <type>_btf.go from BTF)")
+	btfFile := fs.String("btf", "", "generate Go types for C types in this ELF object or raw BTF file")
+	mapRef := fs.String("map", "", "generate Go types for the key and value of this map (id:N or pinned path)")
+	pkgName := fs.String("package", "", "package name of a BTF-generated file")
+	methods := fs.Bool("methods", false, "with -btf or -map: also write MarshalBPF, UnmarshalBPF and SizeBPF")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n"+
+			"       bpfcodegen -btf file -type c_name[,c_name...] [-package p] [-methods] [-output file] [dir]\n"+
+			"       bpfcodegen -map id:N|pinned-path [-type KeyName,ValueName] [-package p] [-methods] [-output file] [dir]\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fromBTF := *btfFile != "" || *mapRef != ""
+	if (*typeList == "" && *mapRef == "") || fs.NArg() > 1 || *btfFile != "" && *mapRef != "" ||
+		!fromBTF && (*methods || *pkgName != "") {
+		fs.Usage()
+		return usageError{}
+	}
 	dir := "."
-	if flag.NArg() == 1 {
-		dir = flag.Arg(0)
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
 	}
 	var names []string
 	if *typeList != "" {
@@ -87,14 +110,10 @@ func main() {
 		src, err = Generate(dir, names)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bpfcodegen:", err)
-		os.Exit(1)
+		return err
 	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(dir, out)
 	}
-	if err := os.WriteFile(out, src, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "bpfcodegen:", err)
-		os.Exit(1)
-	}
+	return os.WriteFile(out, src, 0o644)
 }
