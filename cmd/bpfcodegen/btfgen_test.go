@@ -26,7 +26,7 @@ const example = "../../examples/flowtypes"
 
 // exampleTypes are the C types of the example, as its go:generate line
 // names them.
-var exampleTypes = []string{"flow_key", "flow_stats", "path", "tagged_addr", "tcp_flags", "wire", "counters", "anon", "event", "wide"}
+var exampleTypes = []string{"flow_key", "flow_stats", "path", "tagged_addr", "tcp_flags", "wire", "counters", "anon", "event", "wide", "ring_event"}
 
 // kernelTypes are the vmlinux types held against their C layout.
 var kernelTypes = []string{"ethhdr", "iphdr", "tcphdr", "sock_common", "bpf_map_info"}

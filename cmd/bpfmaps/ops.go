@@ -123,11 +123,15 @@ func runInfo(args []string, stdout io.Writer) error {
 		frozen, _ := strconv.Atoi(m.fdinfo("frozen"))
 		memlock, _ := strconv.ParseUint(m.fdinfo("memlock"), 10, 64)
 		if *asJSON {
+			keyType, valueType := m.btfTypeNames()
 			return writeJSON(stdout, struct {
 				mapEntry
-				Memlock uint64 `json:"bytes_memlock"`
-				Frozen  int    `json:"frozen"`
-			}{m.entry(), memlock, frozen})
+				Memlock   uint64 `json:"bytes_memlock"`
+				Frozen    int    `json:"frozen"`
+				BTFID     uint32 `json:"btf_id,omitempty"`
+				KeyType   string `json:"btf_key_type,omitempty"`
+				ValueType string `json:"btf_value_type,omitempty"`
+			}{m.entry(), memlock, frozen, m.info.BTFID, keyType, valueType})
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "id:\t%d\nname:\t%s\ntype:\t%s\nkey size:\t%d\nvalue size:\t%d\nmax entries:\t%d\nflags:\t%#x\nfrozen:\t%v\nmemlock:\t%d bytes\n",
@@ -137,6 +141,7 @@ func runInfo(args []string, stdout io.Writer) error {
 			n, _ := sys.PossibleCPUs()
 			fmt.Fprintf(tw, "per-CPU:\t%d possible CPUs\n", n)
 		}
+		m.printBTFInfo(tw)
 		return tw.Flush()
 	})
 }
@@ -147,7 +152,7 @@ func (m *bpfMap) entry() mapEntry {
 }
 
 func runDump(args []string, stdout io.Writer) error {
-	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, integers with --int,\nfields with --layout, or JSON that matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF; integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
 		ks, vs, err := ff.sides(m)

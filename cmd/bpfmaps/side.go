@@ -34,6 +34,7 @@ type side struct {
 	size   int
 	asInt  bool
 	layout *layout
+	btf    *btfType // the map's C type, when it has BTF and no flag says otherwise
 }
 
 // sides builds the key and value sides for m from the flags, checking that
@@ -44,7 +45,10 @@ func (f *formatFlags) sides(m *bpfMap) (key, value side, err error) {
 	if key.layout, err = parseLayoutFor(f.keyLayout, key, m); err != nil {
 		return
 	}
-	value.layout, err = parseLayoutFor(f.layout, value, m)
+	if value.layout, err = parseLayoutFor(f.layout, value, m); err != nil {
+		return
+	}
+	withBTF(m, &key, &value)
 	return
 }
 
@@ -104,11 +108,14 @@ func isInteger(arg string) bool {
 	return err == nil
 }
 
-// text prints b for people: decoded with the layout, as an integer, or as
-// hex bytes.
+// text prints b for people: decoded with the layout, with the map's BTF,
+// as an integer, or as hex bytes.
 func (s side) text(b []byte) string {
 	if s.layout != nil {
 		return s.layout.text(b)
+	}
+	if s.btf != nil {
+		return s.btf.text(b)
 	}
 	if s.asInt {
 		if v, ok := leUint(b); ok {
@@ -119,10 +126,14 @@ func (s side) text(b []byte) string {
 }
 
 // formatted is b for the "formatted" member of JSON output: the layout's
-// fields, an integer, or nil when neither was asked for.
+// fields, the value as bpftool formats it with the map's BTF, an integer,
+// or nil when there is none of these.
 func (s side) formatted(b []byte) any {
 	if s.layout != nil {
 		return s.layout.json(b)
+	}
+	if s.btf != nil {
+		return s.btf.json(b)
 	}
 	if s.asInt {
 		if v, ok := leUint(b); ok {

@@ -13,7 +13,8 @@ import (
 
 func runTail(args []string, stdout io.Writer) error {
 	fs := newFlags("tail", "MAP", `Print the records of a ringbuf map as the kernel writes them: hex bytes,
-fields with --layout, or one JSON object per line with --json. Records
+fields with --layout or with a C type (--btf prog.bpf.o --type event), or
+one JSON object per line with --json. Records
 already in the ring are printed first. Ctrl-C stops (exit status 0).
 
 Only one consumer should read a ring: tail consumes what it prints, so a
@@ -21,6 +22,8 @@ program that reads the same ring misses those records.
 
 `+mapRefHelp+"\n\n"+layoutHelp, stdout)
 	layoutSpec := fs.String("layout", "", "decode each record with this layout (grammar above)")
+	btfFile := fs.String("btf", "", "decode each record as a C type of this BPF object or BTF file (with --type)")
+	btfName := fs.String("type", "", "the C type of the records in --btf, e.g. event or 'struct event'")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	count := fs.Int("count", 0, "stop after this many records (exit status 1 if --timeout ends the wait first)")
 	timeout := fs.Duration("timeout", 0, "stop after this long; 0 runs until Ctrl-C")
@@ -31,13 +34,23 @@ program that reads the same ring misses those records.
 		if m.info.Type != unix.BPF_MAP_TYPE_RINGBUF {
 			return fmt.Errorf("%s: tail: a %s map is not a ringbuf", m, m.typeName())
 		}
-		var lay *layout
+		var lay recordFormat
 		if *layoutSpec != "" {
 			l, err := parseLayout(*layoutSpec)
 			if err != nil {
 				return usageError{fmt.Sprintf("layout: %v", err)}
 			}
 			lay = l
+		}
+		if *btfFile != "" || *btfName != "" {
+			if lay != nil {
+				return usageError{"--layout and --btf exclude each other"}
+			}
+			bt, err := recordBTF(*btfFile, *btfName)
+			if err != nil {
+				return err
+			}
+			lay = bt
 		}
 		r, err := refs.NewRingBufRef[[]byte](m.Map)
 		if err != nil {
@@ -67,7 +80,7 @@ program that reads the same ring misses those records.
 
 // printRecord writes one ringbuf record. A layout that does not match the
 // record's size falls back to hex and says so.
-func printRecord(w io.Writer, rec []byte, lay *layout, asJSON bool) {
+func printRecord(w io.Writer, rec []byte, lay recordFormat, asJSON bool) {
 	fits := lay != nil && lay.size() == len(rec)
 	if asJSON {
 		e := struct {

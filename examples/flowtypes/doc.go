@@ -15,4 +15,4 @@
 package flowtypes
 
 //go:generate clang -g -O2 -target bpf -c bpf/flow.bpf.c -o bpf/flow.bpf.o
-//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -btf bpf/flow.bpf.o -type flow_key,flow_stats,path,tagged_addr,tcp_flags,wire,counters,anon,event,wide -methods -output flow_btf.go
+//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -btf bpf/flow.bpf.o -type flow_key,flow_stats,path,tagged_addr,tcp_flags,wire,counters,anon,event,wide,ring_event -methods -output flow_btf.go

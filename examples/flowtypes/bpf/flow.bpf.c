@@ -71,8 +71,10 @@ struct {
 	__type(value, struct wide);
 } wides SEC(".maps");
 
-/* Keeps struct event in the object's BTF: ring records have no map type. */
+/* Keep struct event and struct ring_event in the object's BTF: ring
+ * records have no map type. */
 struct event last_event SEC(".data");
+struct ring_event last_record SEC(".data");
 
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 

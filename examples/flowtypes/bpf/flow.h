@@ -133,4 +133,12 @@ struct wide {
 	__u8 b;
 };
 
+/* A ring buffer record: what bpfmaps tail --btf … --type ring_event
+ * decodes (the tests' event writer emits it). */
+struct ring_event {
+	__u64 time_ns;
+	__u32 cpu;
+	__u32 len;
+};
+
 #endif

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+)
+
+// btfType formats the bytes of one C type, described by BTF, as bpftool's
+// BTF dumper (tools/bpf/bpftool/btf_dumper.c) does in JSON mode: structs
+// and unions as objects of every member in order (anonymous members under
+// the name ""), arrays as arrays, char arrays that hold printable text up
+// to a NUL as strings, enums as the enumerator's name (or the number when
+// none matches), bitfields and 128-bit integers as "0x…" strings,
+// pointers as numbers, _Bool as true or false (its first byte), DATASEC and VAR values as
+// objects named after the section and variable. Plain text output prints
+// the same JSON on one line.
+type btfType struct {
+	spec   *btf.Spec
+	id     btf.TypeID
+	nbytes int
+	name   string // C spelling, for messages and info
+}
+
+// size returns the size of the C type in bytes.
+func (bt *btfType) size() int { return bt.nbytes }
+
+// newBTFType describes type id of spec; it fails for types without a
+// size (void, functions).
+func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
+	size, err := spec.Size(id)
+	if err != nil {
+		return nil, err
+	}
+	return &btfType{spec: spec, id: id, nbytes: int(size), name: spec.Name(id)}, nil
+}
+
+// format returns b as JSON, or an error when b is shorter than the type
+// or the BTF is inconsistent.
+func (bt *btfType) format(b []byte) (json.RawMessage, error) {
+	if len(b) < bt.nbytes {
+		return nil, fmt.Errorf("%d bytes, %s has %d", len(b), bt.name, bt.nbytes)
+	}
+	d := btfDumper{spec: bt.spec, order: binary.NativeEndian}
+	if err := d.do(bt.id, 0, b, 0); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(d.out.Bytes()), nil
+}
+
+// json is b for the "formatted" member of JSON output.
+func (bt *btfType) json(b []byte) any {
+	raw, err := bt.format(b)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return raw
+}
+
+// text is b on one line: the JSON, or hex and the reason it could not be
+// decoded.
+func (bt *btfType) text(b []byte) string {
+	raw, err := bt.format(b)
+	if err != nil {
+		return hexBytes(b) + " (" + err.Error() + ")"
+	}
+	return string(raw)
+}
+
+// btfDumper writes one value as JSON.
+type btfDumper struct {
+	spec  *btf.Spec
+	order binary.ByteOrder
+	out   bytes.Buffer
+}
+
+// errShort is the error for BTF that places data beyond the value.
+func errShort(id btf.TypeID, need, have int) error {
+	return fmt.Errorf("btf type %d needs %d bytes, %d are left", id, need, have)
+}
+
+// do writes the value of type id at data; bitOff (0-7) is the offset in
+// bits of an integer member that does not start on a byte.
+func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) error {
+	if depth > 64 {
+		return fmt.Errorf("btf type %d: nested too deeply", id)
+	}
+	t, err := d.spec.Type(id)
+	if err != nil {
+		return err
+	}
+	switch t.Kind {
+	case btf.KindInt:
+		return d.integer(id, t, bitOff, data)
+	case btf.KindStruct, btf.KindUnion:
+		d.out.WriteByte('{')
+		for i, m := range t.Members {
+			if i > 0 {
+				d.out.WriteByte(',')
+			}
+			d.str(m.Name)
+			d.out.WriteByte(':')
+			off := int(m.BitOffset / 8)
+			if off > len(data) {
+				return errShort(id, off, len(data))
+			}
+			if m.BitfieldSize != 0 {
+				if err := d.bitfield(id, uint32(m.BitfieldSize), m.BitOffset%8, data[off:]); err != nil {
+					return err
+				}
+			} else if err := d.do(m.Type, m.BitOffset%8, data[off:], depth+1); err != nil {
+				return err
+			}
+		}
+		d.out.WriteByte('}')
+	case btf.KindArray:
+		if d.isString(t, data) {
+			n := bytes.IndexByte(data[:t.Len], 0)
+			d.str(string(data[:n]))
+			return nil
+		}
+		size, err := d.spec.Size(t.Ref)
+		if err != nil {
+			return err
+		}
+		d.out.WriteByte('[')
+		for i := range int(t.Len) {
+			if i > 0 {
+				d.out.WriteByte(',')
+			}
+			off := i * int(size)
+			if off > len(data) {
+				return errShort(id, off, len(data))
+			}
+			if err := d.do(t.Ref, 0, data[off:], depth+1); err != nil {
+				return err
+			}
+		}
+		d.out.WriteByte(']')
+	case btf.KindEnum, btf.KindEnum64:
+		n := int(t.Size)
+		if n != 1 && n != 2 && n != 4 && n != 8 {
+			return fmt.Errorf("btf type %d: enum of %d bytes", id, n)
+		}
+		if len(data) < n {
+			return errShort(id, n, len(data))
+		}
+		v := d.signed(data[:n])
+		for _, e := range t.Values {
+			if signExtend(e.Value, n) == v {
+				d.str(e.Name)
+				return nil
+			}
+		}
+		d.out.WriteString(strconv.FormatInt(v, 10))
+	case btf.KindPtr:
+		if len(data) < 8 {
+			return errShort(id, 8, len(data))
+		}
+		d.out.WriteString(strconv.FormatUint(d.order.Uint64(data), 10))
+	case btf.KindTypedef, btf.KindVolatile, btf.KindConst, btf.KindRestrict, btf.KindTypeTag:
+		rid, err := d.spec.Resolve(id)
+		if err != nil {
+			return err
+		}
+		return d.do(rid, bitOff, data, depth+1)
+	case btf.KindVar:
+		d.out.WriteByte('{')
+		d.str(t.Name)
+		d.out.WriteByte(':')
+		if err := d.do(t.Ref, bitOff, data, depth+1); err != nil {
+			return err
+		}
+		d.out.WriteByte('}')
+	case btf.KindDatasec:
+		d.out.WriteByte('{')
+		d.str(t.Name)
+		d.out.WriteString(":[")
+		for i, v := range t.Vars {
+			if i > 0 {
+				d.out.WriteByte(',')
+			}
+			if int(v.Offset) > len(data) {
+				return errShort(id, int(v.Offset), len(data))
+			}
+			if err := d.do(v.Type, 0, data[v.Offset:], depth+1); err != nil {
+				return err
+			}
+		}
+		d.out.WriteString("]}")
+	case btf.KindFloat:
+		switch {
+		case t.Size == 4 && len(data) >= 4:
+			d.out.WriteString(strconv.FormatFloat(float64(math.Float32frombits(d.order.Uint32(data))), 'g', -1, 32))
+		case t.Size == 8 && len(data) >= 8:
+			d.out.WriteString(strconv.FormatFloat(math.Float64frombits(d.order.Uint64(data)), 'g', -1, 64))
+		default:
+			return fmt.Errorf("btf type %d: a float of %d bytes", id, t.Size)
+		}
+	default:
+		return fmt.Errorf("btf type %d: a %s has no value", id, t.Kind)
+	}
+	return nil
+}
+
+// integer writes an INT as btf_dumper_int does.
+func (d *btfDumper) integer(id btf.TypeID, t *btf.Type, bitOff uint32, data []byte) error {
+	bits := uint32(t.IntBits)
+	if bitOff != 0 || t.IntOffset != 0 || bits%8 != 0 {
+		total := bitOff + uint32(t.IntOffset)
+		if int(total/8) > len(data) {
+			return errShort(id, int(total/8), len(data))
+		}
+		return d.bitfield(id, bits, total%8, data[total/8:])
+	}
+	n := int(bits / 8)
+	if len(data) < n {
+		return errShort(id, n, len(data))
+	}
+	if bits == 128 {
+		return d.bitfield(id, 128, 0, data)
+	}
+	switch {
+	case t.Encoding&btf.Bool != 0:
+		d.out.WriteString(strconv.FormatBool(data[0] != 0))
+	case t.Encoding&btf.Char != 0:
+		c := data[0]
+		if c >= 0x20 && c < 0x7f {
+			d.str(string(rune(c)))
+		} else {
+			fmt.Fprintf(&d.out, `"\u00%02x"`, c)
+		}
+	case n != 1 && n != 2 && n != 4 && n != 8:
+		return d.bitfield(id, bits, 0, data)
+	case t.Encoding&btf.Signed != 0:
+		d.out.WriteString(strconv.FormatInt(d.signed(data[:n]), 10))
+	default:
+		d.out.WriteString(strconv.FormatUint(d.unsigned(data[:n]), 10))
+	}
+	return nil
+}
+
+// bitfield writes bits bits at bit offset off of data as a "0x…" string,
+// as btf_dumper_bitfield does.
+func (d *btfDumper) bitfield(id btf.TypeID, bits, off uint32, data []byte) error {
+	n := int((off + bits + 7) / 8)
+	if len(data) < n {
+		return errShort(id, n, len(data))
+	}
+	le := make([]byte, n)
+	copy(le, data[:n])
+	if d.order == binary.BigEndian {
+		// Bit offsets count from the most significant bit on big-endian
+		// machines.
+		v := new(big.Int).SetBytes(le)
+		v.Rsh(v, uint(8*n)-uint(off+bits))
+		v.And(v, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits)), big.NewInt(1)))
+		d.str("0x" + v.Text(16))
+		return nil
+	}
+	for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
+		le[i], le[j] = le[j], le[i]
+	}
+	v := new(big.Int).SetBytes(le)
+	v.Rsh(v, uint(off))
+	v.And(v, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits)), big.NewInt(1)))
+	d.str("0x" + v.Text(16))
+	return nil
+}
+
+// isString reports whether an array is text as bpftool sees it: elements
+// of a one-byte integer named char or encoded as one (qualifiers skipped,
+// typedefs not), and printable ASCII up to a NUL within the array.
+func (d *btfDumper) isString(arr *btf.Type, data []byte) bool {
+	if arr.Len == 0 || int(arr.Len) > len(data) {
+		return false
+	}
+	id := arr.Ref
+	var e *btf.Type
+	for range 32 {
+		t, err := d.spec.Type(id)
+		if err != nil {
+			return false
+		}
+		if t.Kind != btf.KindConst && t.Kind != btf.KindVolatile && t.Kind != btf.KindRestrict && t.Kind != btf.KindTypeTag {
+			e = t
+			break
+		}
+		id = t.Ref
+	}
+	if e == nil || e.Kind != btf.KindInt || e.Size != 1 || e.Encoding&btf.Char == 0 && e.Name != "char" {
+		return false
+	}
+	for _, c := range data[:arr.Len] {
+		if c == 0 {
+			return true
+		}
+		if c <= 0x1f || c >= 0x7f {
+			return false
+		}
+	}
+	return false
+}
+
+func (d *btfDumper) str(s string) {
+	b, _ := json.Marshal(s)
+	d.out.Write(b)
+}
+
+func (d *btfDumper) unsigned(b []byte) uint64 {
+	switch len(b) {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(d.order.Uint16(b))
+	case 4:
+		return uint64(d.order.Uint32(b))
+	}
+	return d.order.Uint64(b)
+}
+
+func (d *btfDumper) signed(b []byte) int64 { return signExtend(d.unsigned(b), len(b)) }
+
+// signExtend reads the low size bytes of v as a signed number.
+func signExtend(v uint64, size int) int64 {
+	if size >= 8 {
+		return int64(v)
+	}
+	shift := 64 - 8*size
+	return int64(v<<shift) >> shift
+}

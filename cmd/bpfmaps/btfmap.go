@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+)
+
+// withBTF gives the key and value sides the map's BTF types where no
+// --layout, --key-layout, --int, --key-int or --value-int says otherwise.
+// A map without BTF, or whose BTF cannot be read, keeps the sides as
+// they are: hex bytes.
+func withBTF(m *bpfMap, key, value *side) {
+	if (key.layout != nil || key.asInt) && (value.layout != nil || value.asInt) {
+		return
+	}
+	types, err := mapbtf.ForMap(m.info)
+	if err != nil {
+		return
+	}
+	attach := func(s *side, id btf.TypeID) {
+		if s.layout != nil || s.asInt || id == 0 {
+			return
+		}
+		bt, err := newBTFType(types.Spec, id)
+		if err != nil || bt.size() != s.size {
+			return // the kernel checks the sizes; this is BTF we cannot use
+		}
+		s.btf = bt
+	}
+	attach(key, types.Key)
+	attach(value, types.Value)
+}
+
+// printBTFInfo adds the map's BTF to info's table: the BTF object's id
+// and the C types of keys and values.
+func (m *bpfMap) printBTFInfo(w io.Writer) {
+	if m.info.BTFID == 0 {
+		return
+	}
+	fmt.Fprintf(w, "btf id:\t%d\n", m.info.BTFID)
+	types, err := mapbtf.ForMap(m.info)
+	if err != nil {
+		fmt.Fprintf(w, "btf:\t%v\n", err)
+		return
+	}
+	for _, kv := range []struct {
+		what string
+		id   btf.TypeID
+	}{{"key type", types.Key}, {"value type", types.Value}} {
+		if kv.id != 0 {
+			fmt.Fprintf(w, "%s:\t%s (btf type %d)\n", kv.what, types.Spec.Name(kv.id), kv.id)
+		}
+	}
+}
+
+// btfTypeNames returns the C names of the map's key and value types for
+// info --json ("" when there are none).
+func (m *bpfMap) btfTypeNames() (key, value string) {
+	types, err := mapbtf.ForMap(m.info)
+	if err != nil {
+		return "", ""
+	}
+	if types.Key != 0 {
+		key = types.Spec.Name(types.Key)
+	}
+	if types.Value != 0 {
+		value = types.Spec.Name(types.Value)
+	}
+	return key, value
+}
+
+// recordFormat decodes ring records for tail: a --layout or a C type.
+type recordFormat interface {
+	size() int
+	text(b []byte) string
+	json(b []byte) any
+}
+
+// recordBTF returns the formatter for tail --btf FILE --type NAME.
+func recordBTF(file, typeName string) (*btfType, error) {
+	if file == "" || typeName == "" {
+		return nil, usageError{"--btf and --type go together: --btf prog.bpf.o --type event"}
+	}
+	spec, err := mapbtf.LoadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	id, err := mapbtf.Lookup(spec, typeName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return newBTFType(spec, id)
+}
