@@ -164,7 +164,7 @@ func TestBTFMapping(t *testing.T) {
 		"type PairT struct {\n",
 		"\tAddr   [16]byte `btf:\"addr\"` // union addr: v4, v6\n",
 		"\tLoUnion [4]byte `btf:\"union(lo,hi,both)\"` // union of lo, hi, both\n",
-		"\tC       uint8   `btf:\"c\"`\n", // a member of an anonymous struct, flattened
+		"\tCStruct struct {\n\t\tC uint8 `btf:\"c\"`\n\t\tD uint8 `btf:\"d\"`\n\t} `btf:\"struct(c,d)\"`\n", // an anonymous struct
 		"\tUrgentBits uint32 `btf:\"bits(urgent:0:1,ack:1:1,window:2:14,reserved:16:16)\"` // bitfields urgent (bit 0), ack (bit 1), window (bits 2-15), reserved (bits 16-31)\n",
 		"type Wire struct {\n\t_    structcodec.Packed\n",
 		"\tFamily uint8 `btf:\"family\"`\n\t_      [3]byte\n",   // padding Go would not produce

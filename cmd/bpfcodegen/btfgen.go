@@ -30,8 +30,8 @@ type btfRequest struct {
 // sized Go integers; __be16, __be32 and __be64 become integers tagged
 // bpf:"be"; char[N] becomes [N]byte tagged bpf:"cstring"; _Bool bool;
 // float and double float32 and float64; pointers uint64; named structs
-// Go structs of their own, anonymous ones struct literals (the members of
-// an anonymous struct member are flattened, as C code reaches them);
+// Go structs of their own, anonymous ones struct literals (an anonymous
+// struct member is a field named after its first member);
 // arrays arrays; named enums named integer types with one constant per
 // enumerator. A union becomes a byte array covering it and a run of
 // bitfields an integer or byte array covering it, each with a comment
@@ -40,7 +40,8 @@ type btfRequest struct {
 // struct that natural alignment cannot express gets structcodec.Packed.
 //
 // Every field carries its C name in a btf tag: btf:"dport" for a member,
-// btf:"union(a,b)" for a union's members, btf:"bits(name:bit:width,…)" for
+// btf:"union(a,b)" for the members of an anonymous union, btf:"struct(a,b)"
+// for those of an anonymous struct, btf:"bits(name:bit:width,…)" for
 // bitfields, with bit offsets counted from the field's first byte, least
 // significant bit first.
 func GenerateFromBTF(req btfRequest) ([]byte, error) {
@@ -291,15 +292,15 @@ func intExpr(size int, signed bool) string {
 	return "uint" + strconv.Itoa(8*size)
 }
 
-// member is a struct member after anonymous struct members are flattened.
+// member is a struct member and its bitfield width.
 type member struct {
 	btf.Member
 	width uint32 // bitfield width in bits, 0 if not a bitfield
 }
 
-// flatten lists the members of struct id, with those of anonymous struct
-// members in their place and offsets from the start of the outer struct.
-func (g *btfGen) flatten(id btf.TypeID, base uint32, depth int) ([]member, error) {
+// members lists the members of struct id with their bitfield widths,
+// offsets from base.
+func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error) {
 	if depth > 32 {
 		return nil, fmt.Errorf("anonymous structs nest too deeply")
 	}
@@ -315,14 +316,6 @@ func (g *btfGen) flatten(id btf.TypeID, base uint32, depth int) ([]member, error
 			return nil, err
 		}
 		rt, _ := g.spec.Type(rid)
-		if m.Name == "" && rt.Kind == btf.KindStruct && !m.Bitfield() {
-			inner, err := g.flatten(rid, m.BitOffset, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, inner...)
-			continue
-		}
 		w := uint32(m.BitfieldSize)
 		if w == 0 && rt.Kind == btf.KindInt && (int(rt.IntBits) != 8*int(rt.Size) || rt.IntOffset != 0 || m.BitOffset%8 != 0) {
 			w = uint32(rt.IntBits) // a bitfield in the old encoding, without kind_flag
@@ -339,8 +332,9 @@ func (g *btfGen) flatten(id btf.TypeID, base uint32, depth int) ([]member, error
 	return out, nil
 }
 
-// unionNames lists the names by which C code reaches a union's members:
-// its own member names, and those of anonymous structs and unions in it.
+// unionNames lists the names by which C code reaches the members of a
+// union or anonymous struct: its own member names, and those of anonymous
+// structs and unions in it.
 func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
 	var names []string
 	for _, m := range t.Members {
@@ -357,7 +351,8 @@ func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
 	return names
 }
 
-// field is one Go field of a struct being written.
+// field is one Go field of a struct being written, or only a comment
+// when name is empty.
 type field struct {
 	name, tag, comment string
 	typ                goType
@@ -371,7 +366,7 @@ func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
 		return "", 0, fmt.Errorf("structs nest too deeply")
 	}
 	t, _ := g.spec.Type(id)
-	members, err := g.flatten(id, 0, depth)
+	members, err := g.members(id, 0, depth)
 	if err != nil {
 		return "", 0, err
 	}
@@ -392,9 +387,21 @@ func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
 		if err != nil {
 			return "", 0, fmt.Errorf("member %s: %w", m.Name, err)
 		}
+		if gt.size == 0 {
+			// A zero-length array (a marker, or a flexible array member)
+			// holds no bytes: a comment stands in for it.
+			fields = append(fields, field{off: int(m.BitOffset / 8), comment: m.Name + " " + g.spec.Name(m.Type) + ": no bytes, left out"})
+			continue
+		}
 		f := field{typ: gt, off: int(m.BitOffset / 8), tag: m.Name}
 		rid, _ := g.spec.Resolve(m.Type)
-		if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindUnion {
+		if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct && m.Name == "" {
+			sn := g.unionNames(rt, 0)
+			if len(sn) == 0 {
+				return "", 0, fmt.Errorf("an anonymous struct without members")
+			}
+			f.tag = "struct(" + strings.Join(sn, ",") + ")"
+		} else if rt.Kind == btf.KindUnion {
 			un := g.unionNames(rt, 0)
 			if m.Name == "" {
 				f.tag = "union(" + strings.Join(un, ",") + ")"
@@ -409,9 +416,10 @@ func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
 			f.comment = "C pointer " + g.spec.Name(m.Type)
 		}
 		goName := exported(m.Name)
-		if m.Name == "" { // an anonymous union, named after its first member
-			first, _, _ := strings.Cut(strings.TrimPrefix(f.tag, "union("), ",")
-			goName = exported(strings.TrimSuffix(first, ")")) + "Union"
+		if kind, names, ok := strings.Cut(f.tag, "("); ok && m.Name == "" {
+			// An anonymous union or struct, named after its first member.
+			first, _, _ := strings.Cut(strings.TrimSuffix(names, ")"), ",")
+			goName = exported(first) + exported(kind)
 		}
 		f.name = unique(names, goName)
 		fields = append(fields, f)
@@ -512,6 +520,10 @@ func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
 		}
 	}
 	for _, f := range fields {
+		if f.name == "" {
+			fmt.Fprintf(&sb, "// %s\n", f.comment)
+			continue
+		}
 		a := f.typ.align
 		if packed {
 			a = 1
@@ -658,18 +670,23 @@ func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
 // effects on what is declared (the body is computed again when emitted).
 func (g *btfGen) structBodyAlign(id btf.TypeID) (string, int, error) {
 	if a, ok := g.aligns[id]; ok {
+		if a == 0 {
+			return "", 0, fmt.Errorf("%s contains itself", g.spec.Name(id))
+		}
 		return "", a, nil
 	}
 	if g.aligns == nil {
 		g.aligns = map[btf.TypeID]int{}
 	}
+	g.aligns[id] = 0 // in progress
 	packed := g.packed
 	saveBuf := g.buf.Len()
 	_, align, err := g.structBody(id, 1)
 	g.packed = packed || g.packed
 	g.buf.Truncate(saveBuf)
-	if err == nil {
-		g.aligns[id] = align
+	if err != nil {
+		return "", 0, err
 	}
-	return "", align, err
+	g.aligns[id] = align
+	return "", align, nil
 }

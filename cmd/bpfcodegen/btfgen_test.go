@@ -39,7 +39,8 @@ type cTwin struct {
 }
 
 // generateTwins generates Go types for the C types names in spec,
-// type-checks the source and compiles each type's structcodec layout.
+// type-checks the source, compiles each type's structcodec layout and
+// holds it against the C type with btf.Check.
 func generateTwins(t *testing.T, spec *btf.Spec, names []string) ([]byte, []cTwin) {
 	t.Helper()
 	req := btfRequest{spec: spec, pkg: "twins", command: "-test"}
@@ -66,6 +67,10 @@ func generateTwins(t *testing.T, spec *btf.Spec, names []string) ([]byte, []cTwi
 		_, l, err := lookup(pkg, nil, goName)
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", goName, err, src)
+		}
+		// The BTF check of mapops.NewTyped accepts the generated type.
+		if err := btf.Check(l, spec, id); err != nil {
+			t.Errorf("btf.Check(%s, %s): %v", goName, spec.Name(id), err)
 		}
 		twins = append(twins, cTwin{cName: "struct " + ct.Name, goName: goName, layout: l})
 	}
@@ -246,6 +251,8 @@ func (w *filler) fill(l *structcodec.Layout, v reflect.Value, prefix string, bas
 		switch {
 		case strings.HasPrefix(tag, "bits("):
 			w.bitfields(fv, prefix, strings.TrimSuffix(strings.TrimPrefix(tag, "bits("), ")"))
+		case strings.HasPrefix(tag, "struct("): // C reaches its members as the outer struct's
+			w.fill(f.Layout, fv, prefix, off)
 		case strings.HasPrefix(tag, "union("):
 			first, _, _ := strings.Cut(strings.TrimPrefix(tag, "union("), ",")
 			w.bytes(fv, prefix+strings.TrimSuffix(first, ")"), off, f.Size)

@@ -69,8 +69,10 @@ type Counters struct {
 type Anon struct {
 	Kind    uint32  `btf:"kind"`
 	LoUnion [4]byte `btf:"union(lo,hi,both)"` // union of lo, hi, both
-	C       uint8   `btf:"c"`
-	D       uint8   `btf:"d"`
+	CStruct struct {
+		C uint8 `btf:"c"`
+		D uint8 `btf:"d"`
+	} `btf:"struct(c,d)"`
 }
 
 // Event is the C struct event (48 bytes).
@@ -356,8 +358,8 @@ func (v *Anon) MarshalBPF(dst []byte) error {
 	dst = dst[:12]
 	binary.NativeEndian.PutUint32(dst[0:], uint32(v.Kind))
 	copy(dst[4:8], v.LoUnion[:])
-	dst[8] = byte(v.C)
-	dst[9] = byte(v.D)
+	dst[8] = byte(v.CStruct.C)
+	dst[9] = byte(v.CStruct.D)
 	clear(dst[10:12])
 	return nil
 }
@@ -370,8 +372,8 @@ func (v *Anon) UnmarshalBPF(src []byte) error {
 	src = src[:12]
 	v.Kind = uint32(binary.NativeEndian.Uint32(src[0:]))
 	copy(v.LoUnion[:], src[4:8])
-	v.C = uint8(src[8])
-	v.D = uint8(src[9])
+	v.CStruct.C = uint8(src[8])
+	v.CStruct.D = uint8(src[9])
 	return nil
 }
 

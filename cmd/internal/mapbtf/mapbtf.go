@@ -1,11 +1,6 @@
-// Package mapbtf fetches the BTF that describes a map's keys and values
-// from the kernel, and reads BTF from files, for the bpfmaps and
-// bpfcodegen commands.
-//
-// Fetching BTF by id (BPF_BTF_GET_FD_BY_ID and BPF_OBJ_GET_INFO_BY_FD on
-// the BTF descriptor) is done here with one raw system call each until
-// package sys has these commands (the BTF issue adds them); then this file
-// shrinks to calls of those.
+// Package mapbtf finds the C types the bpfmaps and bpfcodegen commands
+// work with: a map's key and value types, and types named on the command
+// line in BTF files (BPF objects, /sys/kernel/btf).
 package mapbtf
 
 import (
@@ -15,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -29,10 +22,8 @@ var ErrNoBTF = errors.New("the map has no BTF (it was created without key and va
 // Types is a map's BTF and the ids of its key and value types (0 when the
 // map names none, as for an array's or a ringbuf's).
 type Types struct {
-	Spec         *btf.Spec
-	Key, Value   btf.TypeID
-	BTFID        uint32
-	VmlinuxValue bool // the value type is vmlinux's (struct_ops maps)
+	Spec       *btf.Spec
+	Key, Value btf.TypeID
 }
 
 // ForMap returns the BTF of the map described by info; ErrNoBTF when it
@@ -41,69 +32,11 @@ func ForMap(info sys.MapInfo) (*Types, error) {
 	if info.BTFID == 0 {
 		return nil, ErrNoBTF
 	}
-	spec, err := ByID(info.BTFID)
+	spec, err := mapops.LoadBTF(info.BTFID)
 	if err != nil {
 		return nil, err
 	}
-	return &Types{Spec: spec, Key: btf.TypeID(info.BTFKeyTypeID), Value: btf.TypeID(info.BTFValueTypeID), BTFID: info.BTFID}, nil
-}
-
-// btfInfo is struct bpf_btf_info.
-type btfInfo struct {
-	BTF       unsafe.Pointer
-	BTFSize   uint32
-	ID        uint32
-	Name      unsafe.Pointer
-	NameLen   uint32
-	KernelBTF uint32
-}
-
-// getIDAttr is the BPF_*_GET_FD_BY_ID member of union bpf_attr.
-type getIDAttr struct {
-	ID, NextID, OpenFlags uint32
-}
-
-// ByID fetches and parses the kernel's BTF object with the given id.
-// Split BTF (a module's) is parsed on top of vmlinux.
-func ByID(id uint32) (*btf.Spec, error) {
-	attr := getIDAttr{ID: id}
-	r, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_BTF_GET_FD_BY_ID, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-	if errno != 0 {
-		return nil, fmt.Errorf("btf get fd by id %d: %w", id, errno)
-	}
-	fd, err := sys.NewFD(int(r))
-	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	var info btfInfo
-	if _, err := sys.ObjGetInfoByFD(fd, unsafe.Pointer(&info), uint32(unsafe.Sizeof(info))); err != nil {
-		return nil, fmt.Errorf("btf %d: %w", id, err)
-	}
-	raw := make([]byte, info.BTFSize)
-	name := make([]byte, 64)
-	info = btfInfo{BTFSize: uint32(len(raw)), NameLen: uint32(len(name)), Name: unsafe.Pointer(&name[0])}
-	if len(raw) > 0 {
-		info.BTF = unsafe.Pointer(&raw[0])
-	}
-	if _, err := sys.ObjGetInfoByFD(fd, unsafe.Pointer(&info), uint32(unsafe.Sizeof(info))); err != nil {
-		return nil, fmt.Errorf("btf %d: %w", id, err)
-	}
-	raw = raw[:min(int(info.BTFSize), len(raw))]
-	spec, err := btf.Parse(raw)
-	if err == nil {
-		return spec, nil
-	}
-	// Module BTF and program BTF loaded against the kernel's are split.
-	vmlinux, kerr := btf.LoadKernel()
-	if kerr != nil {
-		return nil, fmt.Errorf("btf %d: %w", id, err)
-	}
-	if spec, serr := btf.ParseSplit(raw, vmlinux); serr == nil {
-		return spec, nil
-	}
-	n, _, _ := bytes.Cut(name, []byte{0})
-	return nil, fmt.Errorf("btf %d %s: %w", id, n, err)
+	return &Types{Spec: spec, Key: btf.TypeID(info.BTFKeyTypeID), Value: btf.TypeID(info.BTFValueTypeID)}, nil
 }
 
 // LoadFile parses the BTF in a file: an ELF object's .BTF section (what
