@@ -45,6 +45,13 @@ type btfRequest struct {
 // bitfields, with bit offsets counted from the field's first byte, least
 // significant bit first.
 func GenerateFromBTF(req btfRequest) ([]byte, error) {
+	src, _, err := generateFromBTF(req)
+	return src, err
+}
+
+// generateFromBTF is GenerateFromBTF that also returns the Go name of
+// every C type it declared.
+func generateFromBTF(req btfRequest) ([]byte, map[btf.TypeID]string, error) {
 	g := &btfGen{spec: req.spec, decls: map[btf.TypeID]string{}, used: map[string]bool{}}
 	for i, id := range req.ids {
 		name := ""
@@ -52,14 +59,14 @@ func GenerateFromBTF(req btfRequest) ([]byte, error) {
 			name = req.names[i]
 		}
 		if _, err := g.declare(id, name); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for len(g.queue) > 0 {
 		d := g.queue[0]
 		g.queue = g.queue[1:]
 		if err := g.emit(d); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -73,7 +80,7 @@ func GenerateFromBTF(req btfRequest) ([]byte, error) {
 	if req.methods {
 		var err error
 		if methods, err = g.methods(req.pkg, imports); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	writeImports(&out, imports)
@@ -81,9 +88,9 @@ func GenerateFromBTF(req btfRequest) ([]byte, error) {
 	out.Write(methods)
 	src, err := format.Source(out.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("format the generated code: %v\n%s", err, out.Bytes())
+		return nil, nil, fmt.Errorf("format the generated code: %v\n%s", err, out.Bytes())
 	}
-	return src, nil
+	return src, g.decls, nil
 }
 
 // methods type-checks the declarations written so far and generates the
@@ -119,6 +126,7 @@ type btfGen struct {
 	structs []string              // Go names of the structs written, in order
 	packed  bool                  // some struct needs structcodec.Packed
 	aligns  map[btf.TypeID]int    // Go alignment of named structs
+	bodies  map[btf.TypeID]body   // struct literals written so far
 	buf     bytes.Buffer
 }
 
@@ -362,9 +370,37 @@ type field struct {
 // structBody returns the Go struct literal for struct id and its Go
 // alignment.
 func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
+	if b, ok := g.bodies[id]; ok {
+		return b.text, b.align, nil
+	}
 	if depth > 32 {
 		return "", 0, fmt.Errorf("structs nest too deeply")
 	}
+	text, align, err := g.writeStructBody(id, depth)
+	if err != nil {
+		return "", 0, err
+	}
+	if len(text) > maxBody {
+		// Anonymous structs used more than once are written out each
+		// time; BTF can make that exponential.
+		return "", 0, fmt.Errorf("%s: the Go declaration would exceed %d bytes", g.spec.Name(id), maxBody)
+	}
+	if g.bodies == nil {
+		g.bodies = map[btf.TypeID]body{}
+	}
+	g.bodies[id] = body{text, align}
+	return text, align, nil
+}
+
+// maxBody bounds the text of one struct declaration.
+const maxBody = 1 << 20
+
+type body struct {
+	text  string
+	align int
+}
+
+func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) {
 	t, _ := g.spec.Type(id)
 	members, err := g.members(id, 0, depth)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"math/bits"
@@ -359,4 +360,88 @@ func (w *filler) bitfields(fv reflect.Value, prefix, spec string) {
 		n = n<<8 | uint64(cover[i])
 	}
 	fv.SetUint(n)
+}
+
+// TestEveryKernelStruct generates Go types for every named struct of the
+// running kernel's BTF in one file (on the host: 9596 structs, with the
+// unions, enums and typedef'd structs they use): the file type-checks,
+// and each struct's Go type passes btf.Check against its C type.
+func TestEveryKernelStruct(t *testing.T) {
+	requireGo(t)
+	if testing.Short() {
+		t.Skip("generates and type-checks some megabytes of Go (-short)")
+	}
+	spec, err := btf.LoadKernel()
+	if err != nil {
+		testutil.Skip(t, fmt.Sprintf("the kernel's BTF: %v", err))
+	}
+	var ids []btf.TypeID
+	for id, ty := range spec.All() {
+		if ty.Kind == btf.KindStruct && ty.Name != "" {
+			ids = append(ids, id)
+		}
+	}
+	src, names, err := generateFromBTF(btfRequest{spec: spec, pkg: "vmlinux", command: "-test", ids: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := loadSource("vmlinux", src)
+	if err != nil {
+		t.Fatalf("the generated code does not compile: %v", err)
+	}
+	failed := 0
+	for _, id := range ids {
+		_, l, err := lookup(pkg, nil, names[id])
+		if err == nil {
+			err = btf.Check(l, spec, id)
+		}
+		if err != nil {
+			if failed++; failed <= 10 {
+				t.Errorf("%s (Go %s): %v", spec.Name(id), names[id], err)
+			}
+		}
+	}
+	t.Logf("%d structs, %d bytes of Go, %d failed", len(ids), len(src), failed)
+}
+
+// exampleBTF returns the raw .BTF section of the example's object.
+func exampleBTF(t testing.TB) []byte {
+	f, err := elf.Open(filepath.Join(example, "bpf", "flow.bpf.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := f.Section(".BTF").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// FuzzGenerateFromBTF generates Go types for every struct, union and enum
+// of arbitrary BTF: errors are fine, panics and endless loops are not,
+// and what is generated is gofmt'ed Go.
+func FuzzGenerateFromBTF(f *testing.F) {
+	f.Add(exampleBTF(f))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		spec, err := btf.Parse(raw)
+		if err != nil {
+			return
+		}
+		n := 0
+		for id, ty := range spec.All() {
+			switch ty.Kind {
+			case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64:
+			default:
+				continue
+			}
+			if n++; n > 50 {
+				return
+			}
+			req := btfRequest{spec: spec, pkg: "fuzz", command: "-fuzz", ids: []btf.TypeID{id}, names: []string{"T"}}
+			if _, err := GenerateFromBTF(req); err != nil && strings.Contains(err.Error(), "format the generated code") {
+				t.Fatalf("type %d: %v", id, err)
+			}
+		}
+	})
 }

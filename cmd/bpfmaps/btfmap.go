@@ -72,6 +72,39 @@ func (m *bpfMap) btfTypeNames() (key, value string) {
 	return key, value
 }
 
+// btfType formats keys, values and records with their C type, as
+// bpftool does; plain text output prints the same JSON on one line.
+type btfType struct{ *mapbtf.Formatter }
+
+func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
+	f, err := mapbtf.NewFormatter(spec, id)
+	if err != nil {
+		return nil, err
+	}
+	return &btfType{f}, nil
+}
+
+func (bt *btfType) size() int { return bt.Size() }
+
+// json is b for the "formatted" member of JSON output.
+func (bt *btfType) json(b []byte) any {
+	raw, err := bt.Format(b)
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	return raw
+}
+
+// text is b on one line: the JSON, or hex and the reason it could not be
+// decoded.
+func (bt *btfType) text(b []byte) string {
+	raw, err := bt.Format(b)
+	if err != nil {
+		return hexBytes(b) + " (" + err.Error() + ")"
+	}
+	return string(raw)
+}
+
 // recordFormat decodes ring records for tail: a --layout or a C type.
 type recordFormat interface {
 	size() int

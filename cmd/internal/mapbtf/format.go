@@ -1,4 +1,4 @@
-package main
+package mapbtf
 
 import (
 	"bytes"
@@ -12,65 +12,49 @@ import (
 	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
-// btfType formats the bytes of one C type, described by BTF, as bpftool's
-// BTF dumper (tools/bpf/bpftool/btf_dumper.c) does in JSON mode: structs
-// and unions as objects of every member in order (anonymous members under
-// the name ""), arrays as arrays, char arrays that hold printable text up
-// to a NUL as strings, enums as the enumerator's name (or the number when
-// none matches), bitfields and 128-bit integers as "0x…" strings,
-// pointers as numbers, _Bool as true or false (its first byte), DATASEC and VAR values as
-// objects named after the section and variable. Plain text output prints
-// the same JSON on one line.
-type btfType struct {
-	spec   *btf.Spec
-	id     btf.TypeID
-	nbytes int
-	name   string // C spelling, for messages and info
+// A Formatter formats the bytes of one C type, described by BTF, as
+// bpftool's BTF dumper (tools/bpf/bpftool/btf_dumper.c) does in JSON mode:
+// structs and unions as objects of every member in order (anonymous
+// members under the name ""), arrays as arrays, char arrays that hold
+// printable text up to a NUL as strings, enums as the enumerator's name
+// (or the number when none matches), bitfields and 128-bit integers as
+// "0x…" strings, pointers as numbers, _Bool as true or false (its first
+// byte), DATASEC and VAR values as objects named after the section and
+// variable.
+type Formatter struct {
+	spec *btf.Spec
+	id   btf.TypeID
+	size int
+	name string
 }
 
-// size returns the size of the C type in bytes.
-func (bt *btfType) size() int { return bt.nbytes }
-
-// newBTFType describes type id of spec; it fails for types without a
-// size (void, functions).
-func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
+// NewFormatter returns the formatter of type id of spec; it fails for
+// types without a size (void, functions).
+func NewFormatter(spec *btf.Spec, id btf.TypeID) (*Formatter, error) {
 	size, err := spec.Size(id)
 	if err != nil {
 		return nil, err
 	}
-	return &btfType{spec: spec, id: id, nbytes: int(size), name: spec.Name(id)}, nil
+	return &Formatter{spec: spec, id: id, size: int(size), name: spec.Name(id)}, nil
 }
 
-// format returns b as JSON, or an error when b is shorter than the type
-// or the BTF is inconsistent.
-func (bt *btfType) format(b []byte) (json.RawMessage, error) {
-	if len(b) < bt.nbytes {
-		return nil, fmt.Errorf("%d bytes, %s has %d", len(b), bt.name, bt.nbytes)
+// Size returns the size of the C type in bytes.
+func (f *Formatter) Size() int { return f.size }
+
+// Name returns the C spelling of the type ("struct flow", "__u32").
+func (f *Formatter) Name() string { return f.name }
+
+// Format returns b as JSON, or an error when b is shorter than the type
+// or the BTF places data beyond it.
+func (f *Formatter) Format(b []byte) (json.RawMessage, error) {
+	if len(b) < f.size {
+		return nil, fmt.Errorf("%d bytes, %s has %d", len(b), f.name, f.size)
 	}
-	d := btfDumper{spec: bt.spec, order: binary.NativeEndian}
-	if err := d.do(bt.id, 0, b, 0); err != nil {
+	d := btfDumper{spec: f.spec, order: binary.NativeEndian}
+	if err := d.do(f.id, 0, b, 0); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(d.out.Bytes()), nil
-}
-
-// json is b for the "formatted" member of JSON output.
-func (bt *btfType) json(b []byte) any {
-	raw, err := bt.format(b)
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
-	return raw
-}
-
-// text is b on one line: the JSON, or hex and the reason it could not be
-// decoded.
-func (bt *btfType) text(b []byte) string {
-	raw, err := bt.format(b)
-	if err != nil {
-		return hexBytes(b) + " (" + err.Error() + ")"
-	}
-	return string(raw)
 }
 
 // btfDumper writes one value as JSON.
