@@ -29,15 +29,7 @@ import (
 const exampleSource = "../../examples/flowtypes/bpf/flow.bpf.c"
 
 // buildExample compiles the example with clang, as its doc says.
-func buildExample(t *testing.T) string {
-	t.Helper()
-	clang := testutil.RequireTool(t, "clang")
-	obj := filepath.Join(t.TempDir(), "flow.bpf.o")
-	if out, err := exec.Command(clang, "-g", "-O2", "-target", "bpf", "-c", exampleSource, "-o", obj).CombinedOutput(); err != nil {
-		t.Fatalf("clang: %v\n%s", err, out)
-	}
-	return obj
-}
+func buildExample(t *testing.T) string { return testutil.CompileBPF(t, exampleSource) }
 
 // loadExample has bpftool load the example's program and pin its maps in
 // a private bpf filesystem; it returns the directory of the pinned maps.
