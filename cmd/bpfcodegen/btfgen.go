@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -492,7 +493,8 @@ func (g *btfGen) bitfields(run []member, names map[string]bool) field {
 		gt = goType{expr: intExpr(n, false), size: n, align: n}
 	}
 	var goName string
-	switch named := slicesWithout(cnames, "_"); {
+	named := slices.DeleteFunc(cnames, func(s string) bool { return s == "_" })
+	switch {
 	case len(named) == 0:
 		goName = "Bits"
 	case len(named) <= 3:
@@ -509,7 +511,7 @@ func (g *btfGen) bitfields(run []member, names map[string]bool) field {
 		if m.width == 1 {
 			bits = fmt.Sprintf("bit %d", lo)
 		}
-		desc = append(desc, fmt.Sprintf("%s (%s)", cmp(m.Name, "unnamed"), bits))
+		desc = append(desc, fmt.Sprintf("%s (%s)", orUnnamed(m.Name), bits))
 	}
 	return field{
 		name:    unique(names, goName),
@@ -520,21 +522,11 @@ func (g *btfGen) bitfields(run []member, names map[string]bool) field {
 	}
 }
 
-func cmp(s, alt string) string {
+func orUnnamed(s string) string {
 	if s == "" {
-		return alt
+		return "unnamed"
 	}
 	return s
-}
-
-func slicesWithout(s []string, drop string) []string {
-	var out []string
-	for _, x := range s {
-		if x != drop {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
@@ -691,10 +683,8 @@ func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
 	}
 	align := int(size)
 	if t.Kind == btf.KindStruct {
-		// The Go alignment of the struct as written, which explicit
-		// padding and packing may make smaller than C's.
 		rid, _ := g.spec.Resolve(id)
-		_, align, err = g.structBodyAlign(rid)
+		align, err = g.structAlign(rid)
 		if err != nil {
 			return goType{}, err
 		}
@@ -702,27 +692,23 @@ func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
 	return goType{expr: name, size: int(size), align: align}, nil
 }
 
-// structBodyAlign is structBody for its alignment alone, without side
-// effects on what is declared (the body is computed again when emitted).
-func (g *btfGen) structBodyAlign(id btf.TypeID) (string, int, error) {
+// structAlign returns the Go alignment of a named struct as it is
+// written (explicit padding and packing can make it smaller than C's).
+func (g *btfGen) structAlign(id btf.TypeID) (int, error) {
 	if a, ok := g.aligns[id]; ok {
 		if a == 0 {
-			return "", 0, fmt.Errorf("%s contains itself", g.spec.Name(id))
+			return 0, fmt.Errorf("%s contains itself", g.spec.Name(id))
 		}
-		return "", a, nil
+		return a, nil
 	}
 	if g.aligns == nil {
 		g.aligns = map[btf.TypeID]int{}
 	}
 	g.aligns[id] = 0 // in progress
-	packed := g.packed
-	saveBuf := g.buf.Len()
 	_, align, err := g.structBody(id, 1)
-	g.packed = packed || g.packed
-	g.buf.Truncate(saveBuf)
 	if err != nil {
-		return "", 0, err
+		return 0, err
 	}
 	g.aligns[id] = align
-	return "", align, nil
+	return align, nil
 }
