@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -172,9 +173,9 @@ func TestDumpWithBTFAgreesWithBpftool(t *testing.T) {
 	}
 }
 
-// TestBTFTextInfoAndGet shows the plain text forms: dump and get print
-// the map's C values as bpftool's JSON on one line, and info names the
-// key and value types.
+// TestBTFTextInfoAndGet shows the plain text forms: dump, get and watch
+// print the map's C values as bpftool's JSON on one line, and info names
+// the key and value types.
 func TestBTFTextInfoAndGet(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
@@ -192,6 +193,18 @@ func TestBTFTextInfoAndGet(t *testing.T) {
 	}
 	if got, want := ok(t, "dump", path), "key: "+wantKey+"  value: "+wantValue+"\nFound 1 element\n"; got != want {
 		t.Errorf("dump =\n%s\nwant\n%s", got, want)
+	}
+	// watch prints the new value as its C type.
+	cmd := exec.Command(toolPath, "watch", path, key, "--timeout", "10s")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let it read the current value
+	ok(t, "put", path, key, strings.Replace(value, "0100000000000000", "0200000000000000", 1))
+	if err := cmd.Wait(); err != nil || stdout.String() != strings.Replace(wantValue, `"packets":1`, `"packets":2`, 1)+"\n" {
+		t.Errorf("watch: %v, stdout %q, stderr %q", err, stdout.String(), stderr.String())
 	}
 	// A flag still wins over BTF.
 	if got := ok(t, "get", path, key, "--value-int"); strings.Contains(got, "{") {
