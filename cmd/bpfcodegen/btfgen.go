@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"go/token"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,13 +148,12 @@ type goType struct {
 }
 
 // exported turns a C identifier into an exported Go one: dport -> Dport,
-// skc_daddr -> SkcDaddr, TCP_ESTABLISHED -> TcpEstablished.
+// skc_daddr -> SkcDaddr, TCP_ESTABLISHED -> TcpEstablished. Anything but
+// letters and digits separates words (BTF names are untrusted text).
 func exported(c string) string {
 	var sb strings.Builder
-	for _, part := range strings.Split(c, "_") {
-		if part == "" {
-			continue
-		}
+	parts := strings.FieldsFunc(c, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for _, part := range parts {
 		if isUpper(part) {
 			part = strings.ToLower(part)
 		}
@@ -162,10 +162,22 @@ func exported(c string) string {
 		sb.WriteString(string(r))
 	}
 	s := sb.String()
-	if s == "" || !unicode.IsLetter([]rune(s)[0]) {
+	if s == "" || !unicode.IsLetter([]rune(s)[0]) || !token.IsExported(s) {
 		s = "X" + s
 	}
 	return s
+}
+
+// safe makes C text from BTF (names, which are untrusted) fit in a Go
+// comment or struct tag: characters other than letters, digits, spaces
+// and the punctuation of C type names become '?'.
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" _*[](),.:-", r) {
+			return r
+		}
+		return '?'
+	}, s)
 }
 
 func isUpper(s string) bool {
@@ -245,6 +257,7 @@ func (g *btfGen) emit(d decl) error {
 	if t.Name == "" && d.via != "" {
 		cname = "typedef " + d.via + ", an " + cname + ","
 	}
+	cname = safe(cname)
 	switch t.Kind {
 	case btf.KindEnum, btf.KindEnum64:
 		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, intExpr(int(t.Size), t.Signed()))
@@ -261,13 +274,13 @@ func (g *btfGen) emit(d decl) error {
 			if g.used[name] {
 				name = d.name + name
 			}
-			g.printf("%s %s = %s // %s\n", unique(g.used, name), d.name, val, v.Name)
+			g.printf("%s %s = %s // %s\n", unique(g.used, name), d.name, val, safe(v.Name))
 		}
 		g.printf(")\n")
 		return nil
 	case btf.KindUnion:
 		g.printf("\n// %s is the C %s (%d bytes), as bytes: its members are %s.\ntype %s [%d]byte\n",
-			d.name, cname, t.Size, strings.Join(g.unionNames(t, 0), ", "), d.name, t.Size)
+			d.name, cname, t.Size, safe(strings.Join(g.unionNames(t, 0), ", ")), d.name, t.Size)
 		return nil
 	}
 	body, _, err := g.structBody(d.id, 0)
@@ -549,7 +562,7 @@ func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
 	}
 	for _, f := range fields {
 		if f.name == "" {
-			fmt.Fprintf(&sb, "// %s\n", f.comment)
+			fmt.Fprintf(&sb, "// %s\n", safe(f.comment))
 			continue
 		}
 		a := f.typ.align
@@ -568,10 +581,10 @@ func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
 		if f.typ.tag != "" {
 			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.tag))
 		}
-		tags = append(tags, fmt.Sprintf("btf:%q", f.tag))
+		tags = append(tags, fmt.Sprintf("btf:%q", safe(f.tag)))
 		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.expr, strings.Join(tags, " "))
 		if f.comment != "" {
-			fmt.Fprintf(&sb, " // %s", f.comment)
+			fmt.Fprintf(&sb, " // %s", safe(f.comment))
 		}
 		sb.WriteString("\n")
 		cur = f.off + f.typ.size

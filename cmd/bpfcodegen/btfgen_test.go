@@ -420,7 +420,7 @@ func exampleBTF(t testing.TB) []byte {
 
 // FuzzGenerateFromBTF generates Go types for every struct, union and enum
 // of arbitrary BTF: errors are fine, panics and endless loops are not,
-// and what is generated is gofmt'ed Go.
+// and what is generated is gofmt'ed Go that type-checks.
 func FuzzGenerateFromBTF(f *testing.F) {
 	f.Add(exampleBTF(f))
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -439,8 +439,15 @@ func FuzzGenerateFromBTF(f *testing.F) {
 				return
 			}
 			req := btfRequest{spec: spec, pkg: "fuzz", command: "-fuzz", ids: []btf.TypeID{id}, names: []string{"T"}}
-			if _, err := GenerateFromBTF(req); err != nil && strings.Contains(err.Error(), "format the generated code") {
-				t.Fatalf("type %d: %v", id, err)
+			src, err := GenerateFromBTF(req)
+			if err != nil {
+				if strings.Contains(err.Error(), "format the generated code") {
+					t.Fatalf("type %d: %v", id, err)
+				}
+				continue
+			}
+			if _, err := loadSource("fuzz", src); err != nil {
+				t.Fatalf("type %d: the generated code does not compile: %v\n%s", id, err, src)
 			}
 		}
 	})
