@@ -57,6 +57,9 @@ func (f *Formatter) Format(b []byte) (json.RawMessage, error) {
 	return json.RawMessage(d.out.Bytes()), nil
 }
 
+// maxOutput bounds the JSON of one value.
+const maxOutput = 16 << 20
+
 // btfDumper writes one value as JSON.
 type btfDumper struct {
 	spec  *btf.Spec
@@ -117,6 +120,10 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 		for i := range int(t.Len) {
 			if i > 0 {
 				d.out.WriteByte(',')
+			}
+			if d.out.Len() > maxOutput {
+				// Arrays of empty structs cost no bytes of data.
+				return fmt.Errorf("btf type %d: the formatted value exceeds %d bytes", id, maxOutput)
 			}
 			off := i * int(size)
 			if off > len(data) {
