@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -195,13 +194,17 @@ func TestBTFTextInfoAndGet(t *testing.T) {
 		t.Errorf("dump =\n%s\nwant\n%s", got, want)
 	}
 	// watch prints the new value as its C type.
-	cmd := exec.Command(toolPath, "watch", path, key, "--timeout", "10s")
+	var js map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "info", "--json", path)), &js); err != nil {
+		t.Fatal(err)
+	}
+	cmd := toolCmd(toolPath, "watch", path, key, "--timeout", "10s")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // let it read the current value
+	waitUntilOpen(t, cmd, fmt.Sprint(js["id"])) // then it reads the current value
 	ok(t, "put", path, key, strings.Replace(value, "0100000000000000", "0200000000000000", 1))
 	if err := cmd.Wait(); err != nil || stdout.String() != strings.Replace(wantValue, `"packets":1`, `"packets":2`, 1)+"\n" {
 		t.Errorf("watch: %v, stdout %q, stderr %q", err, stdout.String(), stderr.String())
@@ -215,10 +218,6 @@ func TestBTFTextInfoAndGet(t *testing.T) {
 		if !strings.Contains(info, want) {
 			t.Errorf("info lacks %q:\n%s", want, info)
 		}
-	}
-	var js map[string]any
-	if err := json.Unmarshal([]byte(ok(t, "info", "--json", path)), &js); err != nil {
-		t.Fatal(err)
 	}
 	if js["btf_key_type"] != "struct flow_key" || js["btf_value_type"] != "struct flow_stats" || js["btf_id"] == nil {
 		t.Errorf("info --json = %v", js)
