@@ -51,7 +51,7 @@ func holdAgainstGCC(t *testing.T, all []*shapes.Shape, types []reflect.Type, gen
 	n := len(all)
 
 	var src strings.Builder
-	src.WriteString("#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
+	src.WriteString("#include <endian.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
 	for _, s := range all {
 		s.CDecl(&src)
 	}
