@@ -135,12 +135,18 @@ done
 declare -A qemu_bin=([amd64]=qemu-system-x86_64 [arm64]=qemu-system-aarch64 [s390x]=qemu-system-s390x)
 declare -A qemu_pkg=([amd64]=qemu-system-x86 [arm64]=qemu-system-arm [s390x]=qemu-system-misc)
 declare -A cross_cc=([amd64]=gcc [arm64]=aarch64-linux-gnu-gcc [s390x]=s390x-linux-gnu-gcc)
-declare -A cross_pkg=([amd64]="gcc libc6-dev" [arm64]=gcc-aarch64-linux-gnu [s390x]=gcc-s390x-linux-gnu)
+declare -A cross_pkg=([amd64]="gcc libc6-dev linux-libc-dev" [arm64]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+	[s390x]="gcc-s390x-linux-gnu libc6-dev-s390x-cross")
+# what the static C programs need: libc.a and linux/bpf.h of the architecture
+declare -A cross_lib=([amd64]=/usr/lib/x86_64-linux-gnu/libc.a:/usr/include/linux/bpf.h
+	[arm64]=/usr/aarch64-linux-gnu/lib/libc.a:/usr/aarch64-linux-gnu/include/linux/bpf.h
+	[s390x]=/usr/s390x-linux-gnu/lib/libc.a:/usr/s390x-linux-gnu/include/linux/bpf.h)
 declare -A arch_name=([amd64]=x86-64 [arm64]=arm64 [s390x]=s390x)
-declare -A archs=() runners=()
+declare -A archs=() runners=() initramfs_archs=()
 for r in "${runs[@]}"; do
 	read -r rn a _ <<<"$r"
 	archs[$a]=1 runners[$rn]=1
+	[ "$rn" != initramfs ] || initramfs_archs[$a]=1
 done
 ctwins=0
 [ -n "$(grep -rl --include='*_test.go' 'testutil.RunC(' . 2>/dev/null | head -1)" ] && ctwins=1
@@ -166,11 +172,13 @@ static_busybox() {
 need=()
 for a in "${!archs[@]}"; do
 	command -v "${qemu_bin[$a]}" >/dev/null || need+=("${qemu_pkg[$a]}")
-	if [ "$ctwins" -eq 1 ] && [ -n "${runners[initramfs]:-}" ]; then
-		command -v "${cross_cc[$a]}" >/dev/null || need+=(${cross_pkg[$a]})
+	if [ "$ctwins" -eq 1 ] && [ -n "${initramfs_archs[$a]:-}" ]; then
+		if ! command -v "${cross_cc[$a]}" >/dev/null || ! [ -f "${cross_lib[$a]%:*}" ] || ! [ -f "${cross_lib[$a]#*:}" ]; then
+			need+=(${cross_pkg[$a]})
+		fi
 	fi
 done
-[ -z "${archs[amd64]:-}" ] || static_busybox >/dev/null || need+=(busybox-static)
+[ -z "${initramfs_archs[amd64]:-}" ] || static_busybox >/dev/null || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v gzip >/dev/null || need+=(gzip)
 command -v timeout >/dev/null || need+=(coreutils)
@@ -193,10 +201,6 @@ apt_private() {
 	if [ ! -f "$dir/apt.conf" ]; then
 		mkdir -p "$dir"/sources.list.d "$dir"/preferences.d "$dir"/state/lists/partial "$dir"/cache/archives/partial
 		: >"$dir/state/status"
-		local m
-		for m in "${suites[@]}"; do
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror ${m#*:} main"
-		done >"$dir/sources.list"
 		{
 			echo "Dir::Etc::SourceList \"$dir/sources.list\";"
 			echo "Dir::Etc::SourceParts \"$dir/sources.list.d\";"
@@ -218,10 +222,24 @@ apt_private() {
 	APT_CONFIG=$dir/apt.conf "$@"
 }
 
+# apt_update ARCH reads the package lists of the suites this run needs for
+# ARCH (bookworm's busybox-static for the initramfs of arm64 and s390x, sid's
+# virtme-ng).
 declare -A apt_updated=()
 apt_update() {
 	[ -n "${apt_updated[$1]:-}" ] && return
-	say "reading Debian's package lists for $1 (${suites[*]#*:})"
+	local want=" " r rn a src
+	[ "$1" = amd64 ] || want+="bookworm "
+	[ "$1" != amd64 ] || [ -z "${runners[vng]:-}" ] || want+="sid "
+	for r in "${runs[@]}"; do
+		read -r rn a _ src <<<"$r"
+		[ "$a" != "$1" ] || [[ $want == *" $src "* ]] || [ -f "$src" ] || want+="$src "
+	done
+	apt_private "$1" true
+	for r in $want; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $r main"
+	done >"$cache/apt-$1/sources.list"
+	say "reading Debian's package lists for $1 ($(echo $want))"
 	apt_private "$1" apt-get update -qq >/dev/null || die "apt-get update of the private $1 sources failed"
 	apt_updated[$1]=1
 }
@@ -289,7 +307,7 @@ busybox_for() {
 	if [ ! -x "$f" ]; then
 		mkdir -p "$cache"
 		tmp=$(mktemp -d "$cache/fetch.XXXXXX")
-		download "$1" "$tmp" busybox-static/bookworm
+		download "$1" "$tmp" busybox-static/bookworm >&2
 		dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/x"
 		mkdir -p "$(dirname "$f")"
 		mv "$tmp/x/bin/busybox" "$f"
@@ -452,12 +470,10 @@ if [ -n "${runners[vng]:-}" ]; then
 	cp -a "$work/amd64/root/vmtest" "$work/vng"
 	[ -f "$work/amd64/build-failed" ] && cp "$work/amd64/build-failed" "$work/vng.build-failed"
 fi
-if [ -n "${runners[initramfs]:-}" ]; then
-	for a in "${!archs[@]}"; do
-		[ "$ctwins" -eq 0 ] || ctwins "$a"
-		initramfs "$a"
-	done
-fi
+for a in "${!initramfs_archs[@]}"; do
+	[ "$ctwins" -eq 0 ] || ctwins "$a"
+	initramfs "$a"
+done
 
 # --- booting -----------------------------------------------------------------
 
@@ -513,7 +529,8 @@ boot() {
 		# virtme-ng shares the host's file systems with the guest, so
 		# the guest runs the same script over the staged directory.
 		# --verbose puts the console (a panic, say) on stderr.
-		timeout -k 10 "$kernel_timeout" vng --run "$img" --user root "${kvm[@]}" --verbose --memory 1G --cpus 2 \
+		# The image's real path: vng finds the modules beside it.
+		timeout -k 10 "$kernel_timeout" vng --run "$(realpath "$img")" --user root "${kvm[@]}" --verbose --memory 1G --cpus 2 \
 			-- sh "$work/vng/run-tests" "$work/vng" >"$tests" 2>"$console" </dev/null
 		;;
 	initramfs/amd64)
