@@ -172,7 +172,7 @@ static_busybox() {
 need=()
 for a in "${!archs[@]}"; do
 	command -v "${qemu_bin[$a]}" >/dev/null || need+=("${qemu_pkg[$a]}")
-	if [ "$ctwins" -eq 1 ] && [ -n "${initramfs_archs[$a]:-}" ]; then
+	if [ "$ctwins" -eq 1 ] && { [ -n "${initramfs_archs[$a]:-}" ] || [ "$a" = amd64 ]; }; then
 		if ! command -v "${cross_cc[$a]}" >/dev/null || ! [ -f "${cross_lib[$a]%:*}" ] || ! [ -f "${cross_lib[$a]#*:}" ]; then
 			need+=(${cross_pkg[$a]})
 		fi
@@ -389,7 +389,9 @@ stage() {
 	: >"$root/vmtest/tests"
 	: >"$work/$a/build-failed"
 	say "building static test binaries for ${arch_name[$a]}"
-	for ip in $(CGO_ENABLED=0 GOARCH=$a go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' "${pkgs[@]}"); do
+	local list=() names=() name dup
+	while read -r ip name; do
+		[ -n "$ip" ] || continue
 		rel=${ip#"$module"}
 		rel=${rel#/}
 		rel=${rel:-.}
@@ -399,15 +401,34 @@ stage() {
 			[ "$a" != amd64 ] || echo "$rel: not run in the VM (its tests need the Go toolchain)"
 			continue
 		fi
-		bin=$(tr '/.' '__' <<<"$rel").test
-		if ! CGO_ENABLED=0 GOARCH=$a go test -c -o "$root/vmtest/bin/$bin" "./$rel" >"$work/logs/build-$a-$bin.log" 2>&1; then
-			echo "$rel ($a): build failed:" >&2
-			sed 's/^/    /' "$work/logs/build-$a-$bin.log" >&2
-			echo "$rel" >>"$work/$a/build-failed"
-			continue
-		fi
-		echo "$rel $bin" >>"$root/vmtest/tests"
-	done
+		list+=("$rel") names+=("$name")
+	done < <(CGO_ENABLED=0 GOARCH=$a go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Name}}{{end}}' "${pkgs[@]}")
+	[ ${#list[@]} -gt 0 ] || die "no package with tests in ${pkgs[*]}"
+	# One go command builds them all (in parallel) when the package names
+	# differ, as go test -c -o DIR/ requires; else, or when that fails,
+	# one package at a time, which names the package that does not build.
+	dup=$(printf '%s\n' "${names[@]}" | sort | uniq -d)
+	if [ -z "$dup" ] && (cd "$modroot" && CGO_ENABLED=0 GOARCH=$a go test -c -o "$root/vmtest/bin/" "${list[@]/#/./}") >"$work/logs/build-$a.log" 2>&1; then
+		for i in "${!list[@]}"; do
+			if [ -f "$root/vmtest/bin/${names[$i]}.test" ]; then
+				echo "${list[$i]} ${names[$i]}.test" >>"$root/vmtest/tests"
+			else
+				echo "${list[$i]}" >>"$work/$a/build-failed"
+			fi
+		done
+	else
+		rm -f "$root/vmtest/bin/"*
+		for rel in "${list[@]}"; do
+			bin=$(tr '/.' '__' <<<"$rel").test
+			if ! CGO_ENABLED=0 GOARCH=$a go test -c -o "$root/vmtest/bin/$bin" "./$rel" >"$work/logs/build-$a-$bin.log" 2>&1; then
+				echo "$rel ($a): build failed:" >&2
+				sed 's/^/    /' "$work/logs/build-$a-$bin.log" >&2
+				echo "$rel" >>"$work/$a/build-failed"
+				continue
+			fi
+			echo "$rel $bin" >>"$root/vmtest/tests"
+		done
+	fi
 	echo "built $(wc -l <"$root/vmtest/tests") test binaries for ${arch_name[$a]} in $((SECONDS - start))s"
 	# The source tree (Go files and testdata) so that each test runs in
 	# its package directory, as go test runs it.
@@ -465,15 +486,18 @@ stage amd64 # the host's binaries also write the C sources for the others
 for a in "${!archs[@]}"; do
 	[ "$a" = amd64 ] || stage "$a"
 done
-# vng runs the amd64 binaries from the host's file system, with gcc.
-if [ -n "${runners[vng]:-}" ]; then
-	cp -a "$work/amd64/root/vmtest" "$work/vng"
-	[ -f "$work/amd64/build-failed" ] && cp "$work/amd64/build-failed" "$work/vng.build-failed"
+# vng runs the amd64 binaries from the host's file system, and the same C
+# programs as the initramfs (gcc in an emulated guest, reading the host's
+# files through 9p, takes minutes).
+declare -A ctwin_archs=()
+for a in "${!initramfs_archs[@]}"; do ctwin_archs[$a]=1; done
+[ -z "${runners[vng]:-}" ] || ctwin_archs[amd64]=1
+if [ "$ctwins" -eq 1 ]; then
+	for a in "${!ctwin_archs[@]}"; do ctwins "$a"; done
 fi
-for a in "${!initramfs_archs[@]}"; do
-	[ "$ctwins" -eq 0 ] || ctwins "$a"
-	initramfs "$a"
-done
+[ -z "${runners[vng]:-}" ] || cp -a "$work/amd64/root/vmtest" "$work/vng"
+sed -i "s|^BPFMAPS_CTWINS=.*|BPFMAPS_CTWINS=$work/vng/ctwins|" "$work/vng/env" 2>/dev/null || true
+for a in "${!initramfs_archs[@]}"; do initramfs "$a"; done
 
 # --- booting -----------------------------------------------------------------
 
