@@ -1,6 +1,7 @@
 package mapops_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -9,7 +10,7 @@ import (
 	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
-// A map at the three levels: bytes, little-endian integers and Go types.
+// A map at the three levels: bytes, integers in host byte order and Go types.
 func ExampleCreate() {
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 64, Name: "counts"})
 	if err != nil {
@@ -18,7 +19,9 @@ func ExampleCreate() {
 	}
 	defer m.Close()
 
-	if err := m.Update([]byte{7, 0, 0, 0}, []byte{1, 0, 0, 0, 0, 0, 0, 0}, mapops.NoExist); err != nil {
+	// Bytes as a C program shares them: integers in host byte order.
+	key, value := binary.NativeEndian.AppendUint32(nil, 7), binary.NativeEndian.AppendUint64(nil, 1)
+	if err := m.Update(key, value, mapops.NoExist); err != nil {
 		fmt.Println(err)
 		return
 	}

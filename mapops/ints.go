@@ -8,8 +8,8 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// Integer keys and values, little-endian (the host order of every
-// architecture bpfmaps runs on) in 1, 2, 4 or 8 bytes.
+// Integer keys and values in host byte order (as a C program sharing the
+// map stores them) in 1, 2, 4 or 8 bytes.
 
 func intSizeOK(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 }
 
@@ -21,11 +21,31 @@ func (m *Map) putInt(op, what string, b *[8]byte, n int, v uint64) error {
 	if n < 8 && v>>(8*n) != 0 {
 		return fmt.Errorf("%s: %s: %s %d does not fit in %d bytes", m, op, what, v, n)
 	}
-	binary.LittleEndian.PutUint64(b[:], v)
+	switch n {
+	case 1:
+		b[0] = uint8(v)
+	case 2:
+		binary.NativeEndian.PutUint16(b[:], uint16(v))
+	case 4:
+		binary.NativeEndian.PutUint32(b[:], uint32(v))
+	default:
+		binary.NativeEndian.PutUint64(b[:], v)
+	}
 	return nil
 }
 
-func getInt(b *[8]byte) uint64 { return binary.LittleEndian.Uint64(b[:]) }
+// getInt reads the integer in the first n bytes of b.
+func getInt(b *[8]byte, n int) uint64 {
+	switch n {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(binary.NativeEndian.Uint16(b[:]))
+	case 4:
+		return uint64(binary.NativeEndian.Uint32(b[:]))
+	}
+	return binary.NativeEndian.Uint64(b[:])
+}
 
 func (m *Map) intValue(op string) error {
 	if m.ncpu > 0 {
@@ -49,7 +69,7 @@ func (m *Map) LookupInt(key uint64) (uint64, error) {
 	if err := sys.MapLookupElem(m.fd, unsafe.Pointer(&k), unsafe.Pointer(&v), 0); err != nil {
 		return 0, m.elemErr(opLookup, err, unsafe.Pointer(&k), 0)
 	}
-	return getInt(&v), nil
+	return getInt(&v, m.valueSize), nil
 }
 
 // UpdateInt stores the integer value under the integer key.
@@ -92,5 +112,5 @@ func (m *Map) NextKeyInt(key *uint64) (uint64, error) {
 	if err := sys.MapGetNextKey(m.fd, kp, unsafe.Pointer(&next)); err != nil {
 		return 0, err
 	}
-	return getInt(&next), nil
+	return getInt(&next, m.keySize), nil
 }

@@ -103,7 +103,7 @@ func ExampleNewRingBufRefFunc() {
 		if len(b) != 16 {
 			return 0, fmt.Errorf("event of %d bytes, want 16", len(b))
 		}
-		return binary.LittleEndian.Uint32(b[12:]), nil
+		return binary.NativeEndian.Uint32(b[12:]), nil
 	}
 	lens, err := refs.NewRingBufRefFunc(events, parseLen)
 	if err != nil {

@@ -52,14 +52,14 @@ func ExampleReader() {
 	}
 	defer r.Close()
 	for i := range 3 {
-		event := binary.LittleEndian.AppendUint64(nil, uint64(100+i))
+		event := binary.NativeEndian.AppendUint64(nil, uint64(100+i))
 		producer.Output(event, 0) // bpf_ringbuf_output
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	rec, err := r.Read(ctx) // a copy, valid after the call
-	fmt.Println("first event:", binary.LittleEndian.Uint64(rec.Sample), err)
+	fmt.Println("first event:", binary.NativeEndian.Uint64(rec.Sample), err)
 
 	n, err := r.Consume(func(sample []byte) error {
 		return nil // sample is valid only during the call: decode or copy it here

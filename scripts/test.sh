@@ -3,22 +3,29 @@
 # Debian machine, then runs formatting and vet checks, the whole suite with
 # the race detector against the running kernel, and the kernel matrix in VMs.
 #
-#   scripts/test.sh            everything
-#   scripts/test.sh --no-vm    skip the QEMU kernel matrix
+#   scripts/test.sh                 everything: the whole kernel matrix (x86-64
+#                                   5.10 6.1 6.12 newest, newest under
+#                                   virtme-ng, arm64 6.1, s390x 6.1)
+#   scripts/test.sh --no-vm         skip the QEMU kernel matrix
+#   scripts/test.sh -- ARGS...      run the matrix as scripts/vmtest.sh ARGS
+#                                   (a subset: "-- 6.1 s390x/6.1", say)
 #
 # Set BPFMAPS_REQUIRE_BPF=1 (CI does) to turn every skip for missing
 # privileges into a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-run_vm=1
-for arg in "$@"; do
-	case "$arg" in
+run_vm=1 vm_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--no-vm) run_vm=0 ;;
-	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
-	*) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
+	--) shift; vm_args=("$@"); break ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "test.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
+	shift
 done
+start=$SECONDS
 
 # Host tools the tests hold the library against: gcc and the kernel's UAPI
 # headers (layout tests), bpftool (interop tests), clang (BTF fixtures),
@@ -52,7 +59,10 @@ go vet ./...
 echo "== go test -race (kernel tests: BPFMAPS_REQUIRE_BPF=${BPFMAPS_REQUIRE_BPF:-0})"
 go test -race -count=1 -timeout 15m ./...
 
+echo "== host checks and tests took $((SECONDS - start))s"
+
 if [ "$run_vm" -eq 1 ] && [ -x scripts/vmtest.sh ]; then
 	echo "== kernel matrix in QEMU"
-	scripts/vmtest.sh
+	scripts/vmtest.sh "${vm_args[@]}"
 fi
+echo "== scripts/test.sh took $((SECONDS - start))s"

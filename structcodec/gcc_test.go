@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -30,14 +27,13 @@ import (
 // the generated code against the 120 shapes checked in as Go source in
 // internal/codegentest.
 func TestAgainstGCC(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
 	t.Run("Runtime", func(t *testing.T) {
 		all := shapes.Random(1, 300)
 		types := make([]reflect.Type, len(all))
 		for i, s := range all {
 			types[i] = s.Type
 		}
-		holdAgainstGCC(t, gcc, all, types, false)
+		holdAgainstGCC(t, all, types, false)
 	})
 	t.Run("Generated", func(t *testing.T) {
 		all := shapes.Random(shapes.CheckedInSeed, shapes.CheckedInCount)
@@ -45,17 +41,17 @@ func TestAgainstGCC(t *testing.T) {
 		for i, p := range codegentest.Shapes {
 			types[i] = reflect.TypeOf(p).Elem()
 		}
-		holdAgainstGCC(t, gcc, all, types, true)
+		holdAgainstGCC(t, all, types, true)
 	})
 }
 
 // holdAgainstGCC compiles the C twins of shapes, fills an instance of each
 // in C and in Go (types[i] is the Go type of all[i]), and compares.
-func holdAgainstGCC(t *testing.T, gcc string, all []*shapes.Shape, types []reflect.Type, generated bool) {
+func holdAgainstGCC(t *testing.T, all []*shapes.Shape, types []reflect.Type, generated bool) {
 	n := len(all)
 
 	var src strings.Builder
-	src.WriteString("#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
+	src.WriteString("#include <endian.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <stddef.h>\n\n")
 	for _, s := range all {
 		s.CDecl(&src)
 	}
@@ -89,18 +85,7 @@ int main(void) {
 	}
 	src.WriteString("\treturn 0;\n}\n")
 
-	dir := t.TempDir()
-	cfile, bin := filepath.Join(dir, "shapes.c"), filepath.Join(dir, "shapes")
-	if err := os.WriteFile(cfile, []byte(src.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-std=gnu11", "-O0", "-Wall", "-Werror", "-o", bin, cfile).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin).Output()
-	if err != nil {
-		t.Fatalf("run the C twin: %v", err)
-	}
+	out := testutil.RunC(t, src.String(), "-std=gnu11", "-O0", "-Wall", "-Werror")
 
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)

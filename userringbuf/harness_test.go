@@ -32,7 +32,7 @@ type target struct {
 func forEachTarget(t *testing.T, size int, fn func(t *testing.T, tg *target)) {
 	t.Run("kernel", func(t *testing.T) {
 		testutil.CheckLeaks(t)
-		testutil.RequireFeature(t, sys.HaveUserRingbuf)
+		testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
 		fn(t, kernelTarget(t, size))
 	})
 	t.Run("memory", func(t *testing.T) {

@@ -145,7 +145,7 @@ func TestRingbufEndToEnd(t *testing.T) {
 // TestUserRingbufEndToEnd pushes samples from Go that a program drains.
 func TestUserRingbufEndToEnd(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
+	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
 	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 16 << 10}
 	ring := create(t, attr)
 	drain, err := progs.NewUserRingbufDrain(ring, 0)

@@ -4,6 +4,7 @@
 package asm
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +14,7 @@ import (
 // a signed 16-bit offset and a signed 32-bit immediate.
 type Insn struct {
 	Code uint8
-	Regs uint8 // dst in the low nibble, src in the high one
+	Regs uint8 // the bit fields dst_reg:4, src_reg:4 (see regs)
 	Off  int16
 	Imm  int32
 }
@@ -77,7 +78,19 @@ const (
 	DW Size = unix.BPF_DW
 )
 
-func regs(dst, src Reg) uint8 { return uint8(dst) | uint8(src)<<4 }
+// bigEndian: C compilers allocate bit fields from the most significant bit
+// on big-endian machines, so there dst_reg is the high nibble of the byte.
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+// regs packs the register byte as the kernel's struct bpf_insn declares it
+// (dst_reg:4 first): dst in the low nibble on little-endian machines, in the
+// high one on big-endian machines.
+func regs(dst, src Reg) uint8 {
+	if bigEndian {
+		return uint8(dst)<<4 | uint8(src)&0xf
+	}
+	return uint8(dst)&0xf | uint8(src)<<4
+}
 
 // Mov64Imm: dst = imm.
 func Mov64Imm(dst Reg, imm int32) Insn {

@@ -2,6 +2,7 @@ package progs
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -54,7 +55,24 @@ func drainBTF() ([]byte, []btf.FuncInfo, error) {
 
 // mov32Reg: wdst = wsrc, which zero-extends to 64 bits.
 func mov32Reg(dst, src asm.Reg) asm.Insn {
-	return asm.Insn{Code: unix.BPF_ALU | unix.BPF_MOV | unix.BPF_X, Regs: uint8(dst) | uint8(src)<<4}
+	i := asm.Mov64Reg(dst, src) // the register nibbles in the machine's bit-field order
+	i.Code = unix.BPF_ALU | unix.BPF_MOV | unix.BPF_X
+	return i
+}
+
+// HaveUserRingbufDrain reports whether this kernel can load the drain
+// program: besides user ring buffers (6.1), the verifier needs the kernel's
+// own BTF to check the callback of bpf_user_ringbuf_drain ("btf_vmlinux is
+// malformed" without it). Debian's s390x kernels have no
+// CONFIG_DEBUG_INFO_BTF. The error wraps sys.ErrNotSupported.
+func HaveUserRingbufDrain() error {
+	if err := sys.HaveUserRingbuf(); err != nil {
+		return err
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("user ringbuf drain program: the kernel has no BTF of its own (CONFIG_DEBUG_INFO_BTF), which the verifier needs for the callback: %w", sys.ErrNotSupported)
+	}
+	return nil
 }
 
 // NewUserRingbufDrain loads the drain program for ring; flags go to the

@@ -3,6 +3,8 @@
 package testutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -151,4 +153,63 @@ func RequireTool(t testing.TB, name string) string {
 		t.Skip(reason)
 	}
 	return path
+}
+
+// CTwinsEnv names the directory of C programs that the kernel matrix's
+// runner compiled ahead of time for the VM's architecture (the initramfs has
+// no compiler): RunC runs the program named by the SHA-256 of its source.
+const CTwinsEnv = "BPFMAPS_CTWINS"
+
+// CTwinsEmitEnv names a directory where RunC writes each C source (as
+// SHA-256.c, with its compiler flags in SHA-256.flags) and skips the test,
+// for the runner to compile the sources for another architecture. The runner
+// runs the tests whose names match AgainstGCC or LayoutMatchesKernelHeader
+// this way: a test calling RunC needs such a name to run in the matrix.
+const CTwinsEmitEnv = "BPFMAPS_CTWINS_EMIT"
+
+// HaveCTwins reports whether RunC runs programs compiled ahead of time
+// (BPFMAPS_CTWINS is set) rather than calling gcc.
+func HaveCTwins() bool { return os.Getenv(CTwinsEnv) != "" }
+
+// RunC compiles the C program src with gcc and flags, runs it and returns its
+// standard output. Tests hold the library's layouts and bytes to the C
+// compiler's this way. In the kernel matrix's VMs it runs the program built
+// ahead of time from the same source for the VM's architecture (see
+// CTwinsEnv), so that the check runs on a big-endian kernel too; without
+// gcc elsewhere the test skips (see RequireTool).
+func RunC(t testing.TB, src string, flags ...string) []byte {
+	t.Helper()
+	sum := sha256.Sum256([]byte(strings.Join(flags, " ") + "\n" + src))
+	name := hex.EncodeToString(sum[:])
+	if dir := os.Getenv(CTwinsEmitEnv); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name+".c"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".flags"), []byte(strings.Join(flags, " ")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Skipf("%s: wrote the C source %s.c for the kernel matrix's runner", CTwinsEmitEnv, name)
+	}
+	bin := filepath.Join(os.Getenv(CTwinsEnv), name)
+	if !HaveCTwins() {
+		cc := RequireTool(t, "gcc")
+		dir := t.TempDir()
+		cfile := filepath.Join(dir, "prog.c")
+		bin = filepath.Join(dir, "prog")
+		if err := os.WriteFile(cfile, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := append(append([]string{}, flags...), "-o", bin, cfile)
+		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	} else if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s: no C program built ahead of time from this source (%s): the runner writes the sources of tests matching AgainstGCC|LayoutMatchesKernelHeader only: %v",
+			CTwinsEnv, name, err)
+	}
+	out, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatalf("run the C program %s: %v", bin, err)
+	}
+	return out
 }

@@ -320,7 +320,9 @@ func (f field) fillDims(r *rand.Rand, v reflect.Value, c string, dims []int, b *
 		}
 		lit := fmt.Sprintf("(%s)0x%xull", ct, x)
 		if f.be && n > 1 {
-			lit = fmt.Sprintf("__builtin_bswap%d(0x%xull)", bits, x)
+			// htobe: a big-endian field holds the same bytes on every
+			// machine (a swap on a big-endian one would reverse them).
+			lit = fmt.Sprintf("htobe%d(0x%xull)", bits, x)
 		}
 		fmt.Fprintf(b, "\t%s = %s;\n", c, lit)
 	}
