@@ -64,6 +64,7 @@ func (s *Spec) typ(id TypeID) *Type {
 // void).
 func (s *Spec) All() iter.Seq2[TypeID, *Type] {
 	return func(yield func(TypeID, *Type) bool) {
+		s.decodeAll()
 		for i := range s.offs {
 			id := s.first + TypeID(i)
 			if id == 0 {
