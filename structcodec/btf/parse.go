@@ -29,10 +29,12 @@ type Spec struct {
 	first TypeID // the id of types[0]: 0 (void) for base BTF, base.end() for split BTF
 	// The type section, copied, and where each type starts in it (by id -
 	// first; offs[0] is unused for void in base BTF). Parse validates every
-	// type; Type decodes one on first use into cache.
-	tsec  []byte
-	offs  []uint32
-	cache []atomic.Pointer[Type]
+	// type; Type decodes one on first use into cache, which is allocated
+	// on first use too.
+	tsec      []byte
+	offs      []uint32
+	cache     []atomic.Pointer[Type]
+	cacheOnce sync.Once
 	// decodedAll decodes the rest of the types at once for All.
 	decodedAll sync.Once
 
@@ -146,7 +148,6 @@ func parse(raw []byte, base *Spec) (*Spec, error) {
 	if err := s.validate(int(hl + typeOff)); err != nil {
 		return nil, err
 	}
-	s.cache = make([]atomic.Pointer[Type], len(s.offs))
 	return s, nil
 }
 
@@ -253,11 +254,18 @@ func (s *Spec) kindRef(id TypeID) (Kind, TypeID) {
 
 // at returns the own type at index i (id - first), decoding it on first use.
 func (s *Spec) at(i uint32) *Type {
-	if t := s.cache[i].Load(); t != nil {
+	c := &s.decoded()[i]
+	if t := c.Load(); t != nil {
 		return t
 	}
-	s.cache[i].CompareAndSwap(nil, s.decode(i))
-	return s.cache[i].Load()
+	c.CompareAndSwap(nil, s.decode(i))
+	return c.Load()
+}
+
+// decoded returns the cache of decoded types, allocating it on first use.
+func (s *Spec) decoded() []atomic.Pointer[Type] {
+	s.cacheOnce.Do(func() { s.cache = make([]atomic.Pointer[Type], len(s.offs)) })
+	return s.cache
 }
 
 // decodeAll decodes every type not decoded yet at once, into one slice of
@@ -265,10 +273,11 @@ func (s *Spec) at(i uint32) *Type {
 // cheaper than a decode per type for a walk over all of them.
 func (s *Spec) decodeAll() {
 	s.decodedAll.Do(func() {
+		cache := s.decoded()
 		var b backing
 		var members, values, vars int
 		for i, o := range s.offs {
-			if s.cache[i].Load() != nil || s.base == nil && i == 0 {
+			if cache[i].Load() != nil || s.base == nil && i == 0 {
 				continue
 			}
 			info := s.u32(o + 4)
@@ -286,8 +295,8 @@ func (s *Spec) decodeAll() {
 		b.vars = make([]VarSecinfo, vars)
 		types := make([]Type, len(s.offs))
 		for i := range s.offs {
-			if s.cache[i].Load() == nil {
-				s.cache[i].CompareAndSwap(nil, s.decodeInto(uint32(i), &types[i], &b))
+			if cache[i].Load() == nil {
+				cache[i].CompareAndSwap(nil, s.decodeInto(uint32(i), &types[i], &b))
 			}
 		}
 	})
