@@ -310,8 +310,11 @@ type backing struct {
 }
 
 // carve returns the first n elements of *from with capacity n, and drops
-// them from *from.
+// them from *from; a new slice if *from holds fewer.
 func carve[E any](from *[]E, n uint32) []E {
+	if uint32(len(*from)) < n {
+		return make([]E, n)
+	}
 	s := (*from)[:n:n]
 	*from = (*from)[n:]
 	return s
@@ -319,11 +322,11 @@ func carve[E any](from *[]E, n uint32) []E {
 
 // decode builds the Type at index i, which validate has checked.
 func (s *Spec) decode(i uint32) *Type {
-	return s.decodeInto(i, new(Type), nil)
+	return s.decodeInto(i, new(Type), &backing{})
 }
 
-// decodeInto fills t with the type at index i, taking its entries from b,
-// or allocating them if b is nil, and returns t.
+// decodeInto fills t with the type at index i, taking its entries from b
+// (or new slices when b runs short), and returns t.
 func (s *Spec) decodeInto(i uint32, t *Type, b *backing) *Type {
 	if s.base == nil && i == 0 {
 		return t // void
@@ -352,11 +355,7 @@ func (s *Spec) decodeInto(i uint32, t *Type, b *backing) *Type {
 		if vlen == 0 {
 			break
 		}
-		if b != nil {
-			t.Members = carve(&b.members, vlen)
-		} else {
-			t.Members = make([]Member, vlen)
-		}
+		t.Members = carve(&b.members, vlen)
 		entry := uint32(12)
 		if t.Kind == KindFuncProto {
 			entry = 8
@@ -379,11 +378,7 @@ func (s *Spec) decodeInto(i uint32, t *Type, b *backing) *Type {
 		if vlen == 0 {
 			break
 		}
-		if b != nil {
-			t.Values = carve(&b.values, vlen)
-		} else {
-			t.Values = make([]EnumValue, vlen)
-		}
+		t.Values = carve(&b.values, vlen)
 		for j := range t.Values {
 			v := &t.Values[j]
 			v.Name = s.stringAt(s.u32(o))
@@ -408,11 +403,7 @@ func (s *Spec) decodeInto(i uint32, t *Type, b *backing) *Type {
 		if vlen == 0 {
 			break
 		}
-		if b != nil {
-			t.Vars = carve(&b.vars, vlen)
-		} else {
-			t.Vars = make([]VarSecinfo, vlen)
-		}
+		t.Vars = carve(&b.vars, vlen)
 		for j := range t.Vars {
 			t.Vars[j] = VarSecinfo{Type: TypeID(s.u32(o)), Offset: s.u32(o + 4), Size: s.u32(o + 8)}
 			o += 12
