@@ -30,9 +30,9 @@ func (s *Spec) FirstID() TypeID {
 // or a base's types: what `bpftool btf dump` lists.
 func (s *Spec) NumTypes() int {
 	if s.base == nil {
-		return len(s.types) - 1
+		return len(s.offs) - 1
 	}
-	return len(s.types)
+	return len(s.offs)
 }
 
 // MaxID returns the largest valid type id, the base's included.
@@ -46,7 +46,7 @@ func (s *Spec) Type(id TypeID) (*Type, error) {
 			if id >= s.end() {
 				return nil, fmt.Errorf("btf: no type %d (the last is %d)", id, s.end()-1)
 			}
-			return &s.types[id-s.first], nil
+			return s.at(uint32(id - s.first)), nil
 		}
 	}
 	return nil, fmt.Errorf("btf: no type %d", id)
@@ -57,19 +57,20 @@ func (s *Spec) typ(id TypeID) *Type {
 	for id < s.first {
 		s = s.base
 	}
-	return &s.types[id-s.first]
+	return s.at(uint32(id - s.first))
 }
 
 // All iterates over the spec's own types in id order (not the base's, not
 // void).
 func (s *Spec) All() iter.Seq2[TypeID, *Type] {
 	return func(yield func(TypeID, *Type) bool) {
-		for i := range s.types {
+		s.decodeAll()
+		for i := range s.offs {
 			id := s.first + TypeID(i)
 			if id == 0 {
 				continue
 			}
-			if !yield(id, &s.types[i]) {
+			if !yield(id, s.at(uint32(i))) {
 				return
 			}
 		}
@@ -89,10 +90,15 @@ func (s *Spec) ByName(name string) []TypeID {
 		ids = s.base.ByName(name)
 	}
 	s.names.once.Do(func() {
+		// Straight from the raw types: looking names up decodes none.
 		s.names.ids = make(map[string][]TypeID)
-		for id, t := range s.All() {
-			if t.Name != "" {
-				s.names.ids[t.Name] = append(s.names.ids[t.Name], id)
+		for i, o := range s.offs {
+			id := s.first + TypeID(i)
+			if id == 0 {
+				continue
+			}
+			if name := s.stringAt(s.u32(o)); name != "" {
+				s.names.ids[name] = append(s.names.ids[name], id)
 			}
 		}
 	})
@@ -108,7 +114,7 @@ func (s *Spec) ByName(name string) []TypeID {
 func (s *Spec) Lookup(name string, kind Kind) (TypeID, error) {
 	var found []TypeID
 	for _, id := range s.ByName(name) {
-		if s.typ(id).Kind == kind {
+		if k, _ := s.kindRef(id); k == kind {
 			found = append(found, id)
 		}
 	}
