@@ -23,6 +23,8 @@ type MismatchError struct {
 	Whole    bool   // Go and C name whole types, not a field and a member
 }
 
+// Error names the first mismatch on both sides: the Go field and the C
+// member, each with its offset and size, and why they differ.
 func (e *MismatchError) Error() string {
 	var parts []string
 	switch {

@@ -71,6 +71,8 @@ type FormatError struct {
 	Reason string
 }
 
+// Error says what is wrong with the blob and, where known, at which
+// byte offset.
 func (e *FormatError) Error() string {
 	if e.Offset < 0 {
 		return "btf: " + e.Reason
