@@ -146,8 +146,12 @@ func TestRingbufEndToEnd(t *testing.T) {
 func TestUserRingbufEndToEnd(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
-	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 16 << 10}
-	ring := create(t, attr)
+	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ring := m.FD()
 	drain, err := progs.NewUserRingbufDrain(ring, 0)
 	if err != nil {
 		t.Fatal(err)
