@@ -96,16 +96,20 @@ func (r results) add(row, peer string, s sample) {
 }
 
 func measure(b bench) (sample, error) {
+	// Collect the garbage of the benches before, so that none of it is
+	// charged to this one (as GC assists of its allocations). Then prepare
+	// on the measuring thread, right before the timed part, as the libbpf
+	// peer does: a collection between the two would evict the ring that
+	// the kernel just filled or drained from the caches, by a varying
+	// amount.
+	runtime.GC()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if b.prep != nil {
 		if err := b.prep(); err != nil {
 			return sample{}, fmt.Errorf("%s %s: %w", b.row, b.peer, err)
 		}
 	}
-	// Collect the garbage of the benches before, so that none of it is
-	// charged to this one (as GC assists of its allocations).
-	runtime.GC()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	start := threadTime()

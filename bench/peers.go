@@ -349,9 +349,12 @@ func (fx *fixtures) ringBenches(add addFunc) error {
 	ctx := context.Background()
 	var sum byte
 	buf := make([]byte, 4096)
-	recs := make([]ringbuf.Record, 64)
 	var crec ciliumringbuf.Record
 	for _, size := range recordSizes {
+		// Each row reads into Records of its own, as a consumer of records
+		// of that size would: Samples grown by a row of larger records
+		// would spread the copies over more memory.
+		recs := make([]ringbuf.Record, 64)
 		want := fx.recordsPerFill(size)
 		fill := func(peer string, avail func() int) func() error {
 			prog := fx.rings[peer].fills[size]

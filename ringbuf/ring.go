@@ -256,7 +256,12 @@ func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
 				break
 			}
 			rec := &recs[n]
-			rec.Sample = append(rec.Sample[:0], r.bytes(pos+hdrSize, size)...)
+			if uint64(cap(rec.Sample)) >= size {
+				rec.Sample = rec.Sample[:size] // stores the length only
+				copy(rec.Sample, r.bytes(pos+hdrSize, size))
+			} else {
+				rec.Sample = append(rec.Sample[:0], r.bytes(pos+hdrSize, size)...)
+			}
 			pos += total
 			rec.Remaining = int(end - pos)
 		}
