@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -114,15 +116,28 @@ func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values
 	// would escape through the codec, one allocation per entry.
 	nk, nv := len(keys), len(values)
 	keys, values = slices.Grow(keys, got)[:nk+got], slices.Grow(values, got)[:nv+got]
-	for i := range got {
-		if err := t.decodeKey(c.pos.key(t.m, i), &keys[nk+i]); err != nil {
-			return keys[:nk+i], values[:nv+i], err
-		}
-		if err := t.decodeValue(c.pos.val(t.m, i), &values[nv+i]); err != nil {
-			return keys[:nk+i], values[:nv+i], err
+	i, err := decodeAll(&t.k, t.kc, c.pos.keys, t.m.keySize, keys[nk:])
+	if err != nil {
+		return keys[:nk+i], values[:nv+i], t.fail("decode key", err)
+	}
+	i, err = decodeAll(&t.v, t.vc, c.pos.vals, t.m.valueBuf, values[nv:])
+	return keys[:nk+i], values[:nv+i], t.fail("decode value", err)
+}
+
+// decodeAll decodes the C values packed stride bytes apart in b into dst,
+// and returns how many it decoded before an error. Where the Go memory of
+// a T is its C bytes, packed the same way, that is one copy for all.
+func decodeAll[T any](f *form, c *structcodec.Codec[T], b []byte, stride int, dst []T) (int, error) {
+	if f.overlay && len(f.Bools) == 0 && int(unsafe.Sizeof(*new(T))) == stride && f.Size == stride {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)*stride), b)
+		return len(dst), nil
+	}
+	for i := range dst {
+		if err := decode(f, c, b[i*stride:(i+1)*stride], &dst[i]); err != nil {
+			return i, err
 		}
 	}
-	return keys, values, nil
+	return len(dst), nil
 }
 
 // BatchUpdate stores values[i] under keys[i] for every i in one system

@@ -760,3 +760,66 @@ func checkPlanned[K any](t *testing.T, c *structcodec.Codec[K], b []byte) {
 		t.Fatalf("%T: planned % x, codec % x", k, got, want)
 	}
 }
+
+// TestBatchLookupDecodes reads values that cannot be copied over Go
+// memory in one piece (a big-endian field, a bool written by the kernel
+// as 2) and values that can, and checks every entry against what a
+// single Lookup decodes.
+func TestBatchLookupDecodes(t *testing.T) {
+	start(t)
+	testutil.RequireFeature(t, sys.HaveBatchOps)
+	type value struct {
+		Port uint16 `bpf:"be"`
+		On   bool
+		_    uint8
+		N    uint32
+	}
+	const n = 300
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: n})
+	raw := typed[uint32, [8]byte](t, m)
+	for i := range uint32(n) {
+		var b [8]byte
+		binary.BigEndian.PutUint16(b[0:], uint16(i))
+		b[2] = byte(i % 3) // 0, 1 or 2: 2 must read as true
+		binary.NativeEndian.PutUint32(b[4:], i*7)
+		if err := raw.Update(i, b, mapops.Any); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, view := range []string{"decoded", "copied"} {
+		var c mapops.Cursor
+		var ks []uint32
+		var vs []value
+		var bs [][8]byte
+		tv := typed[uint32, value](t, m)
+		for !c.Done() {
+			var err error
+			if view == "decoded" {
+				ks, vs, err = tv.BatchLookup(&c, ks, vs, 64)
+			} else {
+				ks, bs, err = raw.BatchLookup(&c, ks, bs, 64)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(ks) != n {
+			t.Fatalf("%s: read %d entries, want %d", view, len(ks), n)
+		}
+		for i, k := range ks {
+			if view == "copied" {
+				if got := binary.NativeEndian.Uint32(bs[i][4:]); got != k*7 || bs[i][2] != byte(k%3) {
+					t.Errorf("copied: key %d: %x", k, bs[i])
+				}
+				continue
+			}
+			want := value{Port: uint16(k), On: k%3 != 0, N: k * 7}
+			if vs[i] != want {
+				t.Errorf("decoded: key %d: %+v, want %+v", k, vs[i], want)
+			}
+			if one, err := tv.Lookup(k); err != nil || one != vs[i] {
+				t.Errorf("decoded: key %d: Lookup gives %+v, %v; BatchLookup %+v", k, one, err, vs[i])
+			}
+		}
+	}
+}
