@@ -42,7 +42,7 @@ func TestArrayIndexOutOfRange(t *testing.T) {
 		t.Errorf("Typed.Update: %v says the array is full", err)
 	}
 	wantErr(t, "UpdateInt", m.UpdateInt(9, 1, mapops.Any), unix.E2BIG, want...)
-	wantErr(t, "Update", m.Update([]byte{9, 0, 0, 0}, make([]byte, 8), mapops.Any), unix.E2BIG, want...)
+	wantErr(t, "Update", m.Update(nativeBytes(9, 4), make([]byte, 8), mapops.Any), unix.E2BIG, want...)
 	if err := tm.Update(3, 1, mapops.Any); err != nil {
 		t.Errorf("the last index: %v", err)
 	}

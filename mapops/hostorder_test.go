@@ -10,6 +10,9 @@ import (
 	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
+// bigEndianHost: the machine stores integers most significant byte first.
+var bigEndianHost = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
 // nativeBytes is v in host byte order in n bytes, as C stores a uint8_t,
 // uint16_t, uint32_t or uint64_t.
 func nativeBytes(v uint64, n int) []byte {

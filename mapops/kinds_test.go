@@ -1,8 +1,11 @@
 package mapops_test
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,12 +175,12 @@ func TestPerCPU(t *testing.T) {
 			if len(buf) != ncpu*sys.ValueStride(12) {
 				t.Errorf("ValueBufferSize = %d, want %d CPUs x %d", len(buf), ncpu, sys.ValueStride(12))
 			}
-			key := []byte{2, 0, 0, 0}
+			key := nativeBytes(2, 4)
 			if err := m.LookupPerCPU(key, buf); err != nil {
 				t.Fatal(err)
 			}
 			last := buf[(ncpu-1)*16:]
-			if last[0] != byte(ncpu-1) || last[8] != 7 {
+			if binary.NativeEndian.Uint32(last) != uint32(ncpu-1) || binary.NativeEndian.Uint32(last[8:]) != 7 {
 				t.Errorf("last CPU's slot: % x", last)
 			}
 			if err := m.Lookup(key, make([]byte, 12)); err == nil {
@@ -267,7 +270,7 @@ func TestMapOfMaps(t *testing.T) {
 			if err := inner.UpdateInt(1, 77, mapops.Any); err != nil {
 				t.Fatal(err)
 			}
-			key := []byte{1, 0, 0, 0}
+			key := nativeBytes(1, 4)
 			if err := outer.SetInner(key, inner, mapops.Any); err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +287,7 @@ func TestMapOfMaps(t *testing.T) {
 			}
 			// An inner map of another shape is refused by the kernel.
 			other := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 8, ValueSize: 8, MaxEntries: 4})
-			if err := outer.SetInner([]byte{0, 0, 0, 0}, other, mapops.Any); err == nil {
+			if err := outer.SetInner(nativeBytes(0, 4), other, mapops.Any); err == nil {
 				t.Error("SetInner with a map of another key size succeeded")
 			}
 			if err := outer.Delete(key); err != nil {
@@ -313,7 +316,11 @@ func TestBpftoolInterop(t *testing.T) {
 		return out
 	}
 	run("map", "create", path, "type", "hash", "key", "4", "value", "8", "entries", "16", "name", "interop")
-	run("map", "update", "pinned", path, "key", "1", "0", "0", "0", "value", "0x11", "0x22", "0", "0", "0", "0", "0", "0x80")
+	// bpftool reads and prints keys and values as the bytes in memory:
+	// integers in host order, as C stores them.
+	update := append([]string{"map", "update", "pinned", path, "key"}, byteArgs(nativeBytes(1, 4))...)
+	update = append(append(update, "value"), byteArgs(nativeBytes(0x8000_0000_0000_2211, 8))...)
+	run(update...)
 
 	m, err := mapops.Open(path)
 	if err != nil {
@@ -343,12 +350,21 @@ func TestBpftoolInterop(t *testing.T) {
 		got[hexBytes(t, e.Key)] = hexBytes(t, e.Value)
 	}
 	want := map[string]string{
-		"01000000": "1122000000000080",
-		"04030201": "11100f0e0d0c0b0a",
+		hex.EncodeToString(nativeBytes(1, 4)):          hex.EncodeToString(nativeBytes(0x8000_0000_0000_2211, 8)),
+		hex.EncodeToString(nativeBytes(0x01020304, 4)): hex.EncodeToString(nativeBytes(0x0a0b0c0d0e0f1011, 8)),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("bpftool map dump -j (-want +got):\n%s", diff)
 	}
+}
+
+// byteArgs is b as bpftool's command line takes it: "0x01" "0x00" ….
+func byteArgs(b []byte) []string {
+	args := make([]string, len(b))
+	for i, c := range b {
+		args[i] = fmt.Sprintf("0x%02x", c)
+	}
+	return args
 }
 
 // hexBytes joins bpftool's ["0x01", "0x00", …] into "0100…".

@@ -1,6 +1,7 @@
 package refs_test
 
 import (
+	"encoding/binary"
 	"testing"
 	"unsafe"
 
@@ -34,9 +35,12 @@ func TestTaggedStructs(t *testing.T) {
 	}
 	defer r.Close()
 
-	// A writer outside Go puts the value in, with garbage in the padding.
-	raw := [8]byte{3, 0, 0, 0, 6, 0xaa, 0xbb, 0xcc}
-	rawKey := [8]byte{10, 0, 0, 1, 0x01, 0xbb} // 443 big-endian
+	// A writer outside Go puts the value in, with garbage in the padding:
+	// Packets in host byte order, as C stores it.
+	var raw [8]byte
+	binary.NativeEndian.PutUint32(raw[:], 3)
+	raw[4], raw[5], raw[6], raw[7] = 6, 0xaa, 0xbb, 0xcc // Proto, padding
+	rawKey := [8]byte{10, 0, 0, 1, 0x01, 0xbb}           // 443 big-endian
 	if err := sys.MapUpdateElem(m.FD(), unsafe.Pointer(&rawKey), unsafe.Pointer(&raw), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +55,11 @@ func TestTaggedStructs(t *testing.T) {
 	if err := sys.MapLookupElem(m.FD(), unsafe.Pointer(&rawKey), unsafe.Pointer(&raw), 0); err != nil {
 		t.Fatal(err)
 	}
-	if raw != [8]byte{4, 0, 0, 0, 6} {
-		t.Fatalf("map holds % x, want 04 00 00 00 06 and zero padding", raw)
+	var want [8]byte
+	binary.NativeEndian.PutUint32(want[:], 4)
+	want[4] = 6
+	if raw != want {
+		t.Fatalf("map holds % x, want % x: Packets 4, Proto 6 and zero padding", raw, want)
 	}
 
 	// The same through a queue.

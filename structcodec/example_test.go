@@ -1,6 +1,7 @@
 package structcodec_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"reflect"
 
@@ -121,9 +122,10 @@ func ExampleLayout_EncodeValue() {
 	if err := l.EncodeValue(buf, v); err != nil {
 		panic(err)
 	}
-	fmt.Printf("% x\n", buf)
+	// Pid in host byte order, as C stores a uint32_t; Port in network order.
+	fmt.Printf("pid %d, comm % x, port % x, padding % x\n", binary.NativeEndian.Uint32(buf), buf[4:12], buf[12:14], buf[14:])
 	// Output:
-	// 2a 00 00 00 62 61 73 68 00 00 00 00 1f 90 00 00
+	// pid 42, comm 62 61 73 68 00 00 00 00, port 1f 90, padding 00 00
 }
 
 func ExampleFor_unsupported() {

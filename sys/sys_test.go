@@ -337,22 +337,23 @@ func TestBTFLoad(t *testing.T) {
 	}
 }
 
-// minimalBTF returns BTF with one type, "int" of 4 bytes and the given bits.
+// minimalBTF returns BTF with one type, "int" of 4 bytes and the given bits,
+// in host byte order: the kernel loads BTF only in its own byte order.
 func minimalBTF(bits uint32) []byte {
 	strs := []byte("\x00int\x00")
 	var types []byte
-	types = binary.LittleEndian.AppendUint32(types, 1)     // name_off "int"
-	types = binary.LittleEndian.AppendUint32(types, 1<<24) // kind INT, vlen 0
-	types = binary.LittleEndian.AppendUint32(types, 4)     // size
-	types = binary.LittleEndian.AppendUint32(types, 1<<24|bits)
+	types = binary.NativeEndian.AppendUint32(types, 1)     // name_off "int"
+	types = binary.NativeEndian.AppendUint32(types, 1<<24) // kind INT, vlen 0
+	types = binary.NativeEndian.AppendUint32(types, 4)     // size
+	types = binary.NativeEndian.AppendUint32(types, 1<<24|bits)
 	var b []byte
-	b = binary.LittleEndian.AppendUint16(b, 0xeB9F) // magic
+	b = binary.NativeEndian.AppendUint16(b, 0xeB9F) // magic
 	b = append(b, 1, 0)                             // version, flags
-	b = binary.LittleEndian.AppendUint32(b, 24)     // hdr_len
-	b = binary.LittleEndian.AppendUint32(b, 0)      // type_off
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(types)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(types))) // str_off
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(strs)))
+	b = binary.NativeEndian.AppendUint32(b, 24)     // hdr_len
+	b = binary.NativeEndian.AppendUint32(b, 0)      // type_off
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(types)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(types))) // str_off
+	b = binary.NativeEndian.AppendUint32(b, uint32(len(strs)))
 	b = append(b, types...)
 	return append(b, strs...)
 }

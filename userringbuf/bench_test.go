@@ -14,7 +14,6 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 const benchRing = 16 << 20
@@ -35,7 +34,7 @@ func drainAll(b *testing.B, d *progs.UserRingbufDrain, p *Producer) {
 }
 
 func benchKernel(b *testing.B) (*Producer, *progs.UserRingbufDrain) {
-	testutil.RequireFeature(b, sys.HaveUserRingbuf)
+	testutil.RequireFeature(b, progs.HaveUserRingbufDrain)
 	m := newUserRingbuf(b, benchRing)
 	p, err := NewProducer(m)
 	if err != nil {

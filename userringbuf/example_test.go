@@ -37,8 +37,9 @@ func ExampleNewProducer() {
 		fmt.Println(err)
 		return
 	}
-	binary.LittleEndian.PutUint64(s.Bytes(), 42)
-	binary.LittleEndian.PutUint64(s.Bytes()[8:], uint64(time.Now().UnixNano()))
+	// struct { __u64 id, time_ns; }: host byte order, as the program reads it.
+	binary.NativeEndian.PutUint64(s.Bytes(), 42)
+	binary.NativeEndian.PutUint64(s.Bytes()[8:], uint64(time.Now().UnixNano()))
 	if err := s.Submit(); err != nil {
 		fmt.Println(err)
 	}
@@ -111,7 +112,7 @@ func ExampleProducer_WriteBatch() {
 	batch := make([][]byte, 100)
 	for i := range batch {
 		batch[i] = make([]byte, 56) // 64 bytes with the header: 64 fit the ring
-		binary.LittleEndian.PutUint64(batch[i], uint64(i))
+		binary.NativeEndian.PutUint64(batch[i], uint64(i))
 	}
 
 	n, err := p.WriteBatch(batch)

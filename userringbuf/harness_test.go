@@ -107,22 +107,26 @@ func memoryTarget(t testing.TB, size int) *target {
 }
 
 // account does what the drain program's callback does, in Go; it returns
-// false (the callback's 1) once StopAt is reached.
+// false (the callback's 1) once StopAt is reached. Like the program it
+// reads the sample in host byte order: the declared length is the u32 at
+// offset 0 (not the low half of the first u64, which is the u32 at offset
+// 4 on a big-endian machine).
 func account(r *progs.DrainResult, s []byte) bool {
-	var head, tail uint64
+	var head, n, tail uint64
 	bad := uint64(0)
 	if len(s) < 8 {
 		bad = 1
 	} else {
-		head = binary.LittleEndian.Uint64(s)
-		if n := uint64(uint32(head)); n >= 8 && n <= uint64(len(s)) {
-			tail = binary.LittleEndian.Uint64(s[n-8:])
+		head = binary.NativeEndian.Uint64(s)
+		n = uint64(binary.NativeEndian.Uint32(s))
+		if n >= 8 && n <= uint64(len(s)) {
+			tail = binary.NativeEndian.Uint64(s[n-8:])
 		} else {
 			bad = 1
 		}
 	}
 	r.Samples++
-	r.Bytes += uint64(uint32(head))
+	r.Bytes += n
 	r.TailSum += tail
 	r.First = head
 	r.Bad += bad
@@ -133,16 +137,17 @@ func account(r *progs.DrainResult, s []byte) bool {
 type want struct{ samples, bytes, tailSum, first uint64 }
 
 // fill writes the test format into a sample: its length in the first 4
-// bytes, seq in the next 4, a pattern after, and records the expectation.
+// bytes, seq in the next 4 (host byte order, as a C producer writes them),
+// a pattern after, and records the expectation.
 func (w *want) fill(b []byte, seq uint32) {
 	for i := range b {
 		b[i] = byte(int(seq)*7 + i)
 	}
 	if len(b) >= 8 {
-		binary.LittleEndian.PutUint32(b, uint32(len(b)))
-		binary.LittleEndian.PutUint32(b[4:], seq)
-		w.first = binary.LittleEndian.Uint64(b)
-		w.tailSum += binary.LittleEndian.Uint64(b[len(b)-8:])
+		binary.NativeEndian.PutUint32(b, uint32(len(b)))
+		binary.NativeEndian.PutUint32(b[4:], seq)
+		w.first = binary.NativeEndian.Uint64(b)
+		w.tailSum += binary.NativeEndian.Uint64(b[len(b)-8:])
 	}
 	w.samples++
 	w.bytes += uint64(len(b))

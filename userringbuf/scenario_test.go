@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -579,7 +580,7 @@ func TestErrors(t *testing.T) {
 // map finds a ring the kernel can drain.
 func TestCloseDiscardsReserved(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
+	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
 	tg := kernelTarget(t, page)
 	var w want
 	w.put(t, tg.p, 16, 1)

@@ -166,8 +166,8 @@ func TestUserRingbufEndToEnd(t *testing.T) {
 	var want uint64
 	for i := range uint64(n) {
 		sample := make([]byte, 16)
-		binary.LittleEndian.PutUint32(sample, 16) // the length the program checks
-		binary.LittleEndian.PutUint64(sample[8:], i)
+		binary.NativeEndian.PutUint32(sample, 16) // the length the program checks, in host order
+		binary.NativeEndian.PutUint64(sample[8:], i)
 		if err := p.Write(sample); err != nil {
 			t.Fatal(err)
 		}

@@ -287,6 +287,10 @@ func (d *demo) userRing() (part, error) {
 		d.printf("skipped  userring: %v (user ring buffers need Linux 6.1)\n", err)
 		return part{}, nil
 	}
+	if err := progs.HaveUserRingbufDrain(); errors.Is(err, sys.ErrNotSupported) {
+		d.printf("skipped  userring: %v\n", err)
+		return part{}, nil
+	}
 	ring, err := d.createMap(mapops.Spec{Type: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 64 << 10, Name: "demo_samples"},
 		"64 KiB of samples for the kernel")
 	if err != nil {
@@ -313,10 +317,11 @@ func (d *demo) userRing() (part, error) {
 			for range samples {
 				next++
 				// The drain program's sample: its length in the first 4
-				// bytes, a value in the last 8 that the program adds up.
+				// bytes, a value in the last 8 that the program adds up,
+				// in host byte order as the program reads them.
 				var b [16]byte
-				binary.LittleEndian.PutUint32(b[:], uint32(len(b)))
-				binary.LittleEndian.PutUint64(b[8:], next)
+				binary.NativeEndian.PutUint32(b[:], uint32(len(b)))
+				binary.NativeEndian.PutUint64(b[8:], next)
 				if err := w.Write(b[:]); err != nil {
 					return "", err
 				}

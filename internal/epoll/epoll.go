@@ -15,6 +15,7 @@ package epoll
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -306,10 +307,15 @@ func NewEvent() (*Event, error) {
 func (e *Event) FD() int { return e.fd }
 
 // Signal wakes the Pollers the Event is in; after Close it does nothing.
+// It adds one to the eventfd's counter, a uint64 in host byte order: the
+// bytes 01 00 … 00 would add 2^56 on a big-endian machine, and after 255
+// signals the counter would be full and every later Signal would fail
+// (EAGAIN) and wake nobody.
 func (e *Event) Signal() {
 	e.mu.Lock()
 	if e.open {
-		one := [8]byte{1}
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
 		unix.Write(e.fd, one[:])
 	}
 	e.mu.Unlock()

@@ -2,6 +2,7 @@ package epoll
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -52,6 +53,33 @@ func TestWaitEvent(t *testing.T) {
 	}
 	if err := p.Add(ev.FD(), -1, unix.EPOLLIN); !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("Add with a negative id: %v", err)
+	}
+}
+
+// Each Signal adds one to the eventfd's counter, so signals never run out:
+// written as a little-endian 1, each added 2^56 on a big-endian machine
+// (s390x in the kernel matrix), the counter was full after 255 signals,
+// and from then on Signal woke nobody (an in-memory user ring's blocked
+// producers slept forever).
+func TestSignalsNeverRunOut(t *testing.T) {
+	p, ev := newWithEvent(t)
+	events := make([]unix.EpollEvent, 2)
+	const n = 1000
+	for i := range n {
+		ev.Signal()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		got, err := p.Wait(ctx, p.Gen(), events)
+		cancel()
+		if got != 1 || err != nil {
+			t.Fatalf("signal %d woke nobody: Wait = %d, %v", i+1, got, err)
+		}
+	}
+	var counter [8]byte
+	if _, err := unix.Read(ev.FD(), counter[:]); err != nil {
+		t.Fatal(err)
+	}
+	if c := binary.NativeEndian.Uint64(counter[:]); c != n {
+		t.Fatalf("eventfd counter %#x after %d signals, want %d", c, n, n)
 	}
 }
 

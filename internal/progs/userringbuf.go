@@ -1,8 +1,11 @@
 package progs
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,14 +22,15 @@ import (
 // and its last 8 bytes through bpf_dynptr_read at the offset the sample
 // declares: tests write the sample's length into its first 4 bytes, so a
 // sample the kernel saw whole is counted in Bytes and TailSum, and one whose
-// declared length does not match is counted in Bad.
+// declared length does not match is counted in Bad. Every integer is in
+// host byte order, as a C program reads it.
 type DrainResult struct {
 	Ret     int64  // what the last bpf_user_ringbuf_drain returned
 	Runs    uint64 // how many times the program ran
 	Samples uint64 // samples passed to the callback
-	Bytes   uint64 // sum of the declared lengths (first 4 bytes, little-endian u32)
-	TailSum uint64 // sum of each sample's last 8 bytes
-	First   uint64 // first 8 bytes of the last sample
+	Bytes   uint64 // sum of the declared lengths (the u32 at offset 0)
+	TailSum uint64 // sum of each sample's last 8 bytes (a u64)
+	First   uint64 // first 8 bytes of the last sample (a u64)
 	Bad     uint64 // samples the callback could not read as declared
 	StopAt  uint64 // input: the callback returns 1 once Samples reaches it (0: never)
 }
@@ -53,27 +57,34 @@ func drainBTF() ([]byte, []btf.FuncInfo, error) {
 	return raw, []btf.FuncInfo{{InsnOff: 0, TypeID: mainFn}, {TypeID: cbFn}}, err
 }
 
-// mov32Reg: wdst = wsrc, which zero-extends to 64 bits.
-func mov32Reg(dst, src asm.Reg) asm.Insn {
-	i := asm.Mov64Reg(dst, src) // the register nibbles in the machine's bit-field order
-	i.Code = unix.BPF_ALU | unix.BPF_MOV | unix.BPF_X
-	return i
-}
-
 // HaveUserRingbufDrain reports whether this kernel can load the drain
-// program: besides user ring buffers (6.1), the verifier needs the kernel's
-// own BTF to check the callback of bpf_user_ringbuf_drain ("btf_vmlinux is
-// malformed" without it). Debian's s390x kernels have no
-// CONFIG_DEBUG_INFO_BTF. The error wraps sys.ErrNotSupported.
-func HaveUserRingbufDrain() error {
+// program, by loading it once: besides user ring buffers (6.1), the
+// callback of bpf_user_ringbuf_drain needs the JIT, since the interpreter
+// refuses programs with callbacks ("callbacks are not allowed in non-JITed
+// programs": kernels without CONFIG_BPF_JIT, such as Debian's s390x
+// kernels, or with net.core.bpf_jit_enable=0). That answer wraps
+// sys.ErrNotSupported; any other refusal is returned as it is.
+func HaveUserRingbufDrain() error { return haveUserRingbufDrain() }
+
+var haveUserRingbufDrain = sync.OnceValue(func() error {
 	if err := sys.HaveUserRingbuf(); err != nil {
 		return err
 	}
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		return fmt.Errorf("user ringbuf drain program: the kernel has no BTF of its own (CONFIG_DEBUG_INFO_BTF), which the verifier needs for the callback: %w", sys.ErrNotSupported)
+	ring, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: uint32(os.Getpagesize())})
+	if err != nil {
+		return fmt.Errorf("probe user ringbuf drain program: %w", err)
 	}
-	return nil
-}
+	defer ring.Close()
+	d, err := NewUserRingbufDrain(ring, 0)
+	var serr *sys.Error
+	if errors.As(err, &serr) && strings.Contains(serr.Log, "callbacks are not allowed in non-JITed programs") {
+		return fmt.Errorf("user ringbuf drain program: the kernel runs BPF programs without a JIT, and its interpreter refuses callbacks: %w", sys.ErrNotSupported)
+	}
+	if err != nil {
+		return fmt.Errorf("probe user ringbuf drain program: %w", err)
+	}
+	return d.Close()
+})
 
 // NewUserRingbufDrain loads the drain program for ring; flags go to the
 // helper as they are (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP).
@@ -106,18 +117,23 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 	const (
 		offRet, offRuns, offSamples, offBytes, offTail, offFirst, offBad, offStop = 0, 8, 16, 24, 32, 40, 48, 56
 	)
+	// The declared length is the u32 at offset 0, loaded as such: the low
+	// half of the u64 at offset 0 is the u32 at offset 4 on a big-endian
+	// machine. It is kept at fp-16 across the helper calls.
 	callback := asm.Program(
-		asm.Mov64Reg(asm.R6, asm.R1), // the dynptr
-		asm.Mov64Imm(asm.R7, 0),      // head
-		asm.Mov64Imm(asm.R8, 0),      // tail
-		asm.Mov64Imm(asm.R9, 0),      // bad
+		asm.Mov64Reg(asm.R6, asm.R1),      // the dynptr
+		asm.Mov64Imm(asm.R7, 0),           // head
+		asm.Mov64Imm(asm.R8, 0),           // tail
+		asm.Mov64Imm(asm.R9, 0),           // bad
+		asm.StMem(asm.W, asm.R10, -16, 0), // length
 		// head := bpf_dynptr_data(dynptr, 0, 8)
 		asm.Mov64Reg(asm.R1, asm.R6), asm.Mov64Imm(asm.R2, 0), asm.Mov64Imm(asm.R3, 8),
 		asm.Call(asm.FnDynptrData),
-		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 12), // -> bad
+		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 13), // -> bad
 		asm.LdxMem(asm.DW, asm.R7, asm.R0, 0),
-		// bpf_dynptr_read(fp-8, 8, dynptr, (u32)head - 8, 0)
-		mov32Reg(asm.R4, asm.R7), asm.Add64Imm(asm.R4, -8),
+		asm.LdxMem(asm.W, asm.R4, asm.R0, 0), asm.StxMem(asm.W, asm.R10, asm.R4, -16),
+		// bpf_dynptr_read(fp-8, 8, dynptr, length - 8, 0)
+		asm.Add64Imm(asm.R4, -8),
 		asm.Mov64Reg(asm.R1, asm.R10), asm.Add64Imm(asm.R1, -8),
 		asm.Mov64Imm(asm.R2, 8), asm.Mov64Reg(asm.R3, asm.R6), asm.Mov64Imm(asm.R5, 0),
 		asm.Call(asm.FnDynptrRead),
@@ -133,7 +149,7 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 		asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 13), // -> ret0
 		asm.Mov64Imm(asm.R1, 1),
 		asm.AtomicAdd(asm.DW, asm.R0, asm.R1, offSamples),
-		mov32Reg(asm.R1, asm.R7),
+		asm.LdxMem(asm.W, asm.R1, asm.R10, -16),
 		asm.AtomicAdd(asm.DW, asm.R0, asm.R1, offBytes),
 		asm.AtomicAdd(asm.DW, asm.R0, asm.R8, offTail),
 		asm.StxMem(asm.DW, asm.R0, asm.R7, offFirst),
