@@ -5,10 +5,8 @@
 #
 #   scripts/vmtest.sh                  the whole matrix: x86-64 5.10 6.1 6.12
 #                                      newest (initramfs), newest under
-#                                      virtme-ng, arm64 6.1 (s390x is not in
-#                                      it yet: tests with little-endian
-#                                      literals still fail there; run it with
-#                                      --arch s390x)
+#                                      virtme-ng, arm64 6.1, s390x 6.1
+#                                      (big-endian)
 #   scripts/vmtest.sh 6.1 newest       the named x86-64 kernels (or Debian
 #                                      suites: bullseye bookworm trixie sid)
 #   scripts/vmtest.sh --arch s390x     s390x's default kernel (6.1)
@@ -61,7 +59,7 @@ modroot=$(dirname "$here")
 
 suites=(5.10:bullseye 6.1:bookworm 6.12:trixie newest:sid)
 full_matrix=(initramfs/amd64/5.10 initramfs/amd64/6.1 initramfs/amd64/6.12 initramfs/amd64/newest
-	vng/amd64/newest initramfs/arm64/6.1)
+	vng/amd64/newest initramfs/arm64/6.1 initramfs/s390x/6.1)
 cache=${BPFMAPS_VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bpfmaps/vmtest}
 accel=${BPFMAPS_VMTEST_ACCEL:-auto}
 kernel_timeout=${BPFMAPS_VMTEST_KERNEL_TIMEOUT:-900}
