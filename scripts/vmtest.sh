@@ -539,6 +539,9 @@ if [ -n "${archs[amd64]:-}" ]; then
 fi
 say "x86-64 VMs run under ${accel/auto/tcg}; arm64 and s390x under TCG; ${#runs[@]} run(s)"
 
+# Two vCPUs: under TCG QEMU (7.2) already emulates them on two host threads
+# (multi-threaded TCG is its default for x86-64, arm64 and s390x guests on an
+# x86-64 host), so a 2-core runner is used whole.
 common=(-nodefaults -display none -no-reboot -m 1G -smp 2)
 append_common="panic=-1 oops=panic loglevel=1 rdinit=/init"
 
