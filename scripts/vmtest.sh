@@ -377,11 +377,11 @@ flock -n 9 || die "another scripts/vmtest.sh is running on $modroot (it holds $(
 rm -rf "$work"
 mkdir -p "$work/logs"
 module=$(go list -m)
-# Packages whose tests need the Go toolchain at run time (the CLI tests
-# build the tool in TestMain, the generator loads packages with go list):
-# there is no Go toolchain in the initramfs.
+# Packages whose tests need the Go toolchain at run time (the generator
+# loads packages with go list): there is no Go toolchain in the initramfs.
+# The CLI's tests run the test binary itself as the tool.
 vm_exclude=()
-[ "$module" != github.com/bpfmaps/bpfmaps ] || vm_exclude=(cmd/bpfmaps cmd/bpfcodegen)
+[ "$module" != github.com/bpfmaps/bpfmaps ] || vm_exclude=(cmd/bpfcodegen)
 
 # stage ARCH builds the static test binaries for ARCH into $work/ARCH/root/vmtest.
 stage() {
@@ -393,6 +393,7 @@ stage() {
 	local list=() names=() name dup
 	while read -r ip name; do
 		[ -n "$ip" ] || continue
+		[ "$name" != main ] || name=${ip##*/} # go test -c names a command's binary after its directory
 		rel=${ip#"$module"}
 		rel=${rel#/}
 		rel=${rel:-.}

@@ -13,12 +13,13 @@ import (
 const bytesHelp = `Keys and values are one argument each, a list of tokens separated by spaces:
   0a 0b 0c 0d     hex bytes, in memory order (as in a hex dump)
   0x0a0b0c0d      the same bytes, 0x-prefixed: also in memory order, not a number
-  u32:7           a little-endian integer of a fixed width: u8 u16 u32 u64,
-                  i8 i16 i32 i64; be16 be32 be64 for big-endian (network order);
+  u32:7           an integer of a fixed width in host byte order, as C on
+                  this machine stores it: u8 u16 u32 u64, i8 i16 i32 i64;
+                  be16 be32 be64 for big-endian (network order);
                   decimal, or 0x-prefixed hex, e.g. u16:0xffff
 Tokens concatenate: "u32:7 u32:1" is an 8-byte key. With --key-int or
 --value-int a bare decimal integer is sized to the map's key or value
-(little-endian). With --layout (or --key-layout) the argument is
+(host byte order). With --layout (or --key-layout) the argument is
 field=value pairs separated by commas, e.g. "pid=42,comm=bash,addr=10.0.0.1".`
 
 // parseBytes turns a key or value argument into bytes; see bytesHelp.
@@ -86,7 +87,7 @@ func parseSizedInt(kind, num string) ([]byte, error) {
 }
 
 // parseSizedTo encodes a bare integer (decimal or 0x hex, optionally
-// negative) as a little-endian integer of size bytes.
+// negative) as an integer of size bytes in host byte order.
 func parseSizedTo(s string, size int) ([]byte, error) {
 	if size != 1 && size != 2 && size != 4 && size != 8 {
 		return nil, fmt.Errorf("an integer needs a size of 1, 2, 4 or 8 bytes, not %d", size)
@@ -122,7 +123,16 @@ func putInt(v uint64, size int, big bool) []byte {
 		binary.BigEndian.PutUint64(b, v)
 		return b[8-size:]
 	}
-	binary.LittleEndian.PutUint64(b, v)
+	switch size {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		binary.NativeEndian.PutUint16(b, uint16(v))
+	case 4:
+		binary.NativeEndian.PutUint32(b, uint32(v))
+	default:
+		binary.NativeEndian.PutUint64(b, v)
+	}
 	return b[:size]
 }
 
@@ -150,18 +160,18 @@ func jsonBytes(b []byte) []string {
 	return out
 }
 
-// leUint reads b as a little-endian unsigned integer; ok is false unless
-// b is 1, 2, 4 or 8 bytes long.
-func leUint(b []byte) (uint64, bool) {
+// hostUint reads b as an unsigned integer in host byte order; ok is false
+// unless b is 1, 2, 4 or 8 bytes long.
+func hostUint(b []byte) (uint64, bool) {
 	switch len(b) {
 	case 1:
 		return uint64(b[0]), true
 	case 2:
-		return uint64(binary.LittleEndian.Uint16(b)), true
+		return uint64(binary.NativeEndian.Uint16(b)), true
 	case 4:
-		return uint64(binary.LittleEndian.Uint32(b)), true
+		return uint64(binary.NativeEndian.Uint32(b)), true
 	case 8:
-		return binary.LittleEndian.Uint64(b), true
+		return binary.NativeEndian.Uint64(b), true
 	}
 	return 0, false
 }

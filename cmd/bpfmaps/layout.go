@@ -14,7 +14,7 @@ import (
 
 // layoutHelp documents --layout and --key-layout.
 const layoutHelp = `A layout names the fields of a C struct in order, name:type separated by commas:
-  u8 u16 u32 u64 i8 i16 i32 i64   little-endian integers (host order)
+  u8 u16 u32 u64 i8 i16 i32 i64   integers in host byte order (as C stores them)
   be16 be32 be64                  big-endian integers (network order)
   bool                            one byte, true or false
   ipv4                            4 bytes, written and printed as 10.0.0.1

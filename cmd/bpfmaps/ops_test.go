@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -64,27 +66,34 @@ func TestPutGetDel(t *testing.T) {
 	testutil.RequireBPF(t)
 	_, id := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_putget", 4, 8, 16)
 
-	ok(t, "put", "cli_putget", "01 00 00 00", "0x2a00000000000000")
+	// Integer arguments are in host order, as C stores them.
+	u32 := func(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+	u64 := func(v uint64) []byte { return binary.NativeEndian.AppendUint64(nil, v) }
+	one, fortyTwo := u32(1), u64(42)
+	ok(t, "put", "cli_putget", hexBytes(one), "0x"+hex.EncodeToString(fortyTwo))
 	ok(t, "put", "id:"+id, "u32:2", "u64:0x1234")
 	ok(t, "put", id, "3", "-1", "--int")
+	jsonHex := func(b []byte) string { return `["` + strings.Join(jsonBytes(b), `","`) + `"]` }
 	for _, tc := range []struct{ args, want string }{
-		{"get cli_putget 01000000", "2a 00 00 00 00 00 00 00\n"},
+		{"get cli_putget " + hex.EncodeToString(one), hexBytes(fortyTwo) + "\n"},
 		{"get cli_putget u32:1 --int", "42\n"},
 		{"get cli_putget --key-int 2 --value-int", "4660\n"},
 		{"get cli_putget u32:3 --int", "18446744073709551615\n"},
-		{"get cli_putget u32:2 --json", `{"key":["0x02","0x00","0x00","0x00"],"value":["0x34","0x12","0x00","0x00","0x00","0x00","0x00","0x00"]}` + "\n"},
-		{"get cli_putget u32:1 --layout lo:u32,hi:u32", "lo=42 hi=0\n"},
+		{"get cli_putget u32:2 --json", `{"key":` + jsonHex(u32(2)) + `,"value":` + jsonHex(u64(0x1234)) + "}\n"},
+		// The u64 42 seen as two u32 halves: C's view of the same bytes.
+		{"get cli_putget u32:1 --layout lo:u32,hi:u32", fmt.Sprintf("lo=%d hi=%d\n",
+			binary.NativeEndian.Uint32(fortyTwo), binary.NativeEndian.Uint32(fortyTwo[4:]))},
 	} {
 		if got := ok(t, strings.Fields(tc.args)...); got != tc.want {
 			t.Errorf("bpfmaps %s = %q, want %q", tc.args, got, tc.want)
 		}
 	}
-	fails(t, 1, []string{`map ` + id + ` "cli_putget"`, "put 01 00 00 00", "key already exists"},
+	fails(t, 1, []string{`map ` + id + ` "cli_putget"`, "put " + hexBytes(one), "key already exists"},
 		"put", "cli_putget", "u32:1", "u64:1", "--noexist")
 	fails(t, 1, []string{"key does not exist"}, "put", "cli_putget", "u32:9", "u64:1", "--exist")
 	ok(t, "del", "cli_putget", "u32:1")
-	fails(t, 1, []string{`map ` + id + ` "cli_putget"`, "get 01 00 00 00", "key does not exist"}, "get", "cli_putget", "u32:1")
-	fails(t, 1, []string{"del 01 00 00 00", "key does not exist"}, "del", "cli_putget", "u32:1")
+	fails(t, 1, []string{`map ` + id + ` "cli_putget"`, "get " + hexBytes(one), "key does not exist"}, "get", "cli_putget", "u32:1")
+	fails(t, 1, []string{"del " + hexBytes(one), "key does not exist"}, "del", "cli_putget", "u32:1")
 	if got := ok(t, "dump", "cli_putget", "--int"); !strings.Contains(got, "key: 2  value: 4660\n") || !strings.HasSuffix(got, "Found 2 elements\n") {
 		t.Errorf("dump --int after del:\n%s", got)
 	}
@@ -225,7 +234,8 @@ func TestLayout(t *testing.T) {
 	newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_layout", 4, 24, 4)
 	const lay = "pid:u32,comm:cstring[16],port:be16"
 	ok(t, "put", "cli_layout", "u32:7", "pid=42,comm=bash,port=8080", "--layout", lay)
-	if got, want := ok(t, "get", "cli_layout", "u32:7"), "2a 00 00 00 62 61 73 68 00 00 00 00 00 00 00 00 00 00 00 00 1f 90 00 00\n"; got != want {
+	pid := hexBytes(binary.NativeEndian.AppendUint32(nil, 42)) // host order
+	if got, want := ok(t, "get", "cli_layout", "u32:7"), pid+" 62 61 73 68 00 00 00 00 00 00 00 00 00 00 00 00 1f 90 00 00\n"; got != want {
 		t.Errorf("bytes of a layout value = %q, want %q", got, want)
 	}
 	if got, want := ok(t, "get", "cli_layout", "u32:7", "--layout", lay), "pid=42 comm=bash port=8080\n"; got != want {
@@ -265,9 +275,9 @@ func TestQueueAndStack(t *testing.T) {
 	for _, tc := range []struct{ args, want string }{
 		{"peek cli_queue --int", "2\n"}, // the oldest, 1, was overwritten
 		{"pop cli_queue --int", "2\n"},
-		{"pop cli_queue --json", `{"value":["0x03","0x00","0x00","0x00"]}` + "\n"},
+		{"pop cli_queue --json", `{"value":["` + strings.Join(jsonBytes(binary.NativeEndian.AppendUint32(nil, 3)), `","`) + `"]}` + "\n"},
 		{"peek cli_stack --int", "3\n"},
-		{"pop cli_stack", "03 00 00 00\n"},
+		{"pop cli_stack", hexBytes(binary.NativeEndian.AppendUint32(nil, 3)) + "\n"},
 		{"pop cli_stack --int", "2\n"},
 	} {
 		if got := ok(t, strings.Fields(tc.args)...); got != tc.want {
@@ -294,7 +304,7 @@ func TestPinAndFreeze(t *testing.T) {
 	if got := ok(t, "info", "cli_pin"); !strings.Contains(got, "frozen:       true") {
 		t.Errorf("info after freeze:\n%s", got)
 	}
-	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "put 01 00 00 00", "the map is frozen"}, "put", "cli_pin", "u32:1", "u32:6")
+	fails(t, 1, []string{`map ` + id + ` "cli_pin"`, "put " + hexBytes(binary.NativeEndian.AppendUint32(nil, 1)), "the map is frozen"}, "put", "cli_pin", "u32:1", "u32:6")
 	if got := ok(t, "get", path, "1", "--int"); got != "5\n" {
 		t.Errorf("frozen value = %q", got)
 	}

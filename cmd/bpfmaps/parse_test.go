@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,9 +18,9 @@ func TestParseBytes(t *testing.T) {
 		{"0a 0b", []byte{0x0a, 0x0b}, ""},
 		{"0x0a0b", []byte{0x0a, 0x0b}, ""},
 		{"0A0B", []byte{0x0a, 0x0b}, ""},
-		{"u32:7", []byte{7, 0, 0, 0}, ""},
+		{"u32:7", binary.NativeEndian.AppendUint32(nil, 7), ""}, // host order, as C stores it
 		{"be16:80 u8:1", []byte{0, 80, 1}, ""},
-		{"i16:-2", []byte{0xfe, 0xff}, ""},
+		{"i16:-2", binary.NativeEndian.AppendUint16(nil, 0xfffe), ""},
 		{"u64:0xffffffffffffffff", bytes.Repeat([]byte{0xff}, 8), ""},
 		{"", nil, "empty bytes"},
 		{"0x", nil, `malformed hex "0x"`},
@@ -55,8 +56,10 @@ func TestLayoutRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0xff, 0xff, 0xff, 0xff,
-		'a', 'b', 'c', 'd', 0, 1, 10, 0, 0, 1, 0x0a, 0x0b, 0x0c, 0, 0, 0}
+	want := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	want = binary.NativeEndian.AppendUint64(want, 2) // integers in host order
+	want = append(want, 0x12, 0x34, 0, 0, 0xff, 0xff, 0xff, 0xff,
+		'a', 'b', 'c', 'd', 0, 1, 10, 0, 0, 1, 0x0a, 0x0b, 0x0c, 0, 0, 0)
 	if !bytes.Equal(b, want) {
 		t.Fatalf("encode = % x\nwant     % x", b, want)
 	}

@@ -16,9 +16,9 @@ type formatFlags struct {
 
 func addFormatFlags(fs *flag.FlagSet, withJSON bool) *formatFlags {
 	f := new(formatFlags)
-	fs.BoolVar(&f.asInt, "int", false, "keys and values are little-endian integers sized to the map (input and output)")
-	fs.BoolVar(&f.keyInt, "key-int", false, "the key is a little-endian integer sized to the map's key")
-	fs.BoolVar(&f.valueInt, "value-int", false, "the value is a little-endian integer sized to the map's value")
+	fs.BoolVar(&f.asInt, "int", false, "keys and values are integers in host byte order sized to the map (input and output)")
+	fs.BoolVar(&f.keyInt, "key-int", false, "the key is an integer in host byte order sized to the map's key")
+	fs.BoolVar(&f.valueInt, "value-int", false, "the value is an integer in host byte order sized to the map's value")
 	fs.StringVar(&f.layout, "layout", "", "value layout, e.g. 'pid:u32,comm:cstring[16],addr:be32' (grammar above)")
 	fs.StringVar(&f.keyLayout, "key-layout", "", "key layout, same grammar as --layout")
 	if withJSON {
@@ -118,7 +118,7 @@ func (s side) text(b []byte) string {
 		return s.btf.text(b)
 	}
 	if s.asInt {
-		if v, ok := leUint(b); ok {
+		if v, ok := hostUint(b); ok {
 			return strconv.FormatUint(v, 10)
 		}
 	}
@@ -136,7 +136,7 @@ func (s side) formatted(b []byte) any {
 		return s.btf.json(b)
 	}
 	if s.asInt {
-		if v, ok := leUint(b); ok {
+		if v, ok := hostUint(b); ok {
 			return v
 		}
 	}
