@@ -436,10 +436,12 @@ stage() {
 		done
 	fi
 	echo "built $(wc -l <"$root/vmtest/tests") test binaries for ${arch_name[$a]} in $((SECONDS - start))s"
-	# The source tree (Go files and testdata) so that each test runs in
-	# its package directory, as go test runs it.
-	{ git ls-files --cached --others --exclude-standard -- '*.go' '*/testdata/*' go.mod go.sum 2>/dev/null ||
-		find . -path ./.cache -prune -o \( -name '*.go' -o -path '*/testdata/*' -o -name go.mod -o -name go.sum \) -print; } |
+	# The source tree (Go and C files, BPF objects and testdata) so that
+	# each test runs in its package directory, as go test runs it, and
+	# finds the files it reads next to it (the CLI's BTF tests compile
+	# examples/flowtypes/bpf/flow.bpf.c with clang, under vng).
+	{ git ls-files --cached --others --exclude-standard -- '*.go' '*.c' '*.h' '*.o' '*/testdata/*' go.mod go.sum 2>/dev/null ||
+		find . -path ./.cache -prune -o \( -name '*.go' -o -name '*.[cho]' -o -path '*/testdata/*' -o -name go.mod -o -name go.sum \) -print; } |
 		while read -r f; do [ -f "$f" ] && echo "$f"; done |
 		cpio -p -d --quiet "$root/vmtest/src"
 	install -m 0755 "$here/vm/run-tests" "$root/vmtest/run-tests"
