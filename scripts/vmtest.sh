@@ -637,7 +637,8 @@ report() {
 	}' "$work/logs/$1.tests.log"
 }
 
-rows=$work/rows skips=$work/skips fails=$work/fails
+rows=$work/rows skips=$work/skips fails=$work/fails retried=$work/retried
+: >"$retried"
 : >"$rows"
 : >"$skips"
 : >"$fails"
@@ -653,6 +654,17 @@ for r in "${runs[@]}"; do
 	start=$SECONDS
 	status=0
 	boot "$rn" "$a" "$label" "$id" || status=$?
+	if ! grep -q BPFMAPS-VMTEST-BEGIN "$work/logs/$id.tests.log" 2>/dev/null; then
+		# The kernel never reached the first test: a boot that dies is
+		# booted once more (seen: an oops in 6.12's boot-time code
+		# patching under TCG, once in several boots). A run whose tests
+		# started is never retried.
+		mv "$work/logs/$id.console.log" "$work/logs/$id.first-boot.console.log" 2>/dev/null || true
+		echo "$id: the VM stopped before the first test (exit $status); booting it once more" \
+			"(console of the first boot: $work/logs/$id.first-boot.console.log)" | tee -a "$retried"
+		status=0
+		boot "$rn" "$a" "$label" "$id" || status=$?
+	fi
 	took=$((SECONDS - start))
 	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 		echo "$id: the VM did not finish within ${kernel_timeout}s" >>"$fails"
@@ -682,6 +694,11 @@ if [ -s "$skips" ]; then
 	echo
 	echo "Skipped tests:"
 	sed 's/^/  /' "$skips"
+fi
+if [ -s "$retried" ]; then
+	echo
+	echo "Boots retried:"
+	sed 's/^/  /' "$retried"
 fi
 if [ -s "$fails" ]; then
 	echo
