@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -112,18 +113,11 @@ type recordFormat interface {
 	json(b []byte) any
 }
 
-// recordBTF returns the formatter for tail --btf FILE --type NAME.
-func recordBTF(file, typeName string) (*btfType, error) {
+// recordBTF returns the formatter for tail --btf FILE --type NAME; ctx
+// bounds reading and parsing the file.
+func recordBTF(ctx context.Context, file, typeName string) (*btfType, error) {
 	if file == "" || typeName == "" {
 		return nil, usageError{"--btf and --type go together: --btf prog.bpf.o --type event"}
 	}
-	spec, err := mapbtf.LoadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	id, err := mapbtf.Lookup(spec, typeName)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return newBTFType(spec, id)
+	return loadBTFType(ctx, file, typeName)
 }

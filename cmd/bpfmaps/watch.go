@@ -40,8 +40,8 @@ the wait (exit status 1), as does --timeout.
 
 `+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
 	ff := addFormatFlags(fs, true)
-	timeout := fs.Duration("timeout", 0, "give up after this long (exit status 1); 0 waits forever")
-	interval := fs.Duration("interval", 10*time.Millisecond, "how often to look at the key (maps cannot notify)")
+	timeout := durationVar(fs, "timeout", 0, "give up after this `duration` (exit status 1); 0 waits forever")
+	interval := durationVar(fs, "interval", 10*time.Millisecond, "how often to look at the key, a `duration` (maps cannot notify)")
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if *interval <= 0 {
 			return usageError{"--interval must be positive"}
