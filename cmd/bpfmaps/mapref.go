@@ -28,10 +28,31 @@ type bpfMap struct {
 
 func (m *bpfMap) typeName() string { return sys.MapTypeName(m.info.Type) }
 
-// wrap names the map and the operation in err.
-func (m *bpfMap) wrap(op string, err error) error {
-	return fmt.Errorf("%s: %s: %w", m, op, err)
+// aType is the map's type with its article: "a hash map", "an array map".
+func (m *bpfMap) aType() string {
+	if strings.ContainsRune("aeiou", rune(m.typeName()[0])) {
+		return "an " + m.typeName() + " map"
+	}
+	return "a " + m.typeName() + " map"
 }
+
+// wrap names the map and the operation in err, the map once: most errors
+// of mapops name it already.
+func (m *bpfMap) wrap(op string, err error) error {
+	return &mapError{m.String(), op, err}
+}
+
+// mapError is an error of an operation on a map.
+type mapError struct {
+	mapName, op string
+	err         error
+}
+
+func (e *mapError) Error() string {
+	return e.mapName + ": " + e.op + ": " + strings.TrimPrefix(e.err.Error(), e.mapName+": ")
+}
+
+func (e *mapError) Unwrap() error { return e.err }
 
 // openMap opens the map that ref names (see mapRefHelp).
 func openMap(ref string) (*bpfMap, error) {

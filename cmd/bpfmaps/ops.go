@@ -155,15 +155,18 @@ func runDump(args []string, stdout io.Writer) error {
 	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF; integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
+		if err := m.readable("dump"); err != nil {
+			return err
+		}
 		ks, vs, err := ff.sides(m)
 		if err != nil {
 			return err
 		}
 		if m.keyless() {
-			return fmt.Errorf("%s: dump: a %s map has no keys to walk; use peek or pop", m, m.typeName())
+			return fmt.Errorf("%s: dump: %s has no keys to walk; use peek or pop", m, m.aType())
 		}
 		if m.info.KeySize == 0 {
-			return fmt.Errorf("%s: dump: a %s map has no entries to dump (for a ringbuf use tail)", m, m.typeName())
+			return fmt.Errorf("%s: dump: %s has no entries to dump (for a ringbuf use tail)", m, m.aType())
 		}
 		entries, err := m.entries()
 		if err != nil {
@@ -188,6 +191,12 @@ func runGet(args []string, stdout io.Writer) error {
 	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
+		if err := m.readable("get"); err != nil {
+			return err
+		}
+		if m.keyless() {
+			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
+		}
 		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
@@ -218,7 +227,10 @@ func runPut(args []string, stdout io.Writer) error {
 			return usageError{"--noexist and --exist exclude each other"}
 		}
 		if m.keyless() {
-			return usageError{fmt.Sprintf("%s is a %s map without keys: use push", m, m.typeName())}
+			return usageError{fmt.Sprintf("%s is %s without keys: use push", m, m.aType())}
+		}
+		if err := m.writable("put"); err != nil {
+			return err
 		}
 		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
@@ -259,7 +271,7 @@ func runDel(args []string, stdout io.Writer) error {
 // queueOnly refuses maps that push, pop and peek do not apply to.
 func queueOnly(m *bpfMap, op string) error {
 	if m.info.Type != unix.BPF_MAP_TYPE_QUEUE && m.info.Type != unix.BPF_MAP_TYPE_STACK {
-		return fmt.Errorf("%s: %s: a %s map is not a queue or stack", m, op, m.typeName())
+		return fmt.Errorf("%s: %s: %s is not a queue or stack", m, op, m.aType())
 	}
 	return nil
 }

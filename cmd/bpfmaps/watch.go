@@ -46,6 +46,12 @@ the wait (exit status 1), as does --timeout.
 		if *interval <= 0 {
 			return usageError{"--interval must be positive"}
 		}
+		if err := m.readable("watch"); err != nil {
+			return err
+		}
+		if m.keyless() {
+			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
+		}
 		ks, vs, key, err := ff.sidesAndKey(m, args[0])
 		if err != nil {
 			return err
@@ -58,7 +64,7 @@ the wait (exit status 1), as does --timeout.
 		case ctx.Err() != nil:
 			return waitError(ctx, *timeout, what)
 		case err != nil:
-			return fmt.Errorf("%s: %w", what, err)
+			return m.wrap("watch "+ks.text(key), err)
 		case values == nil:
 			fmt.Fprintln(stdout, "deleted")
 		case ff.json:
