@@ -75,14 +75,19 @@ func (m *bpfMap) btfTypeNames() (key, value string) {
 
 // btfType formats keys, values and records with their C type, as
 // bpftool does; plain text output prints the same JSON on one line.
-type btfType struct{ *mapbtf.Formatter }
+// The spec and id let keys and values be given as field=value pairs.
+type btfType struct {
+	*mapbtf.Formatter
+	spec *btf.Spec
+	id   btf.TypeID
+}
 
 func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
 	f, err := mapbtf.NewFormatter(spec, id)
 	if err != nil {
 		return nil, err
 	}
-	return &btfType{f}, nil
+	return &btfType{f, spec, id}, nil
 }
 
 func (bt *btfType) size() int { return bt.Size() }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -152,13 +153,13 @@ func (m *bpfMap) entry() mapEntry {
 }
 
 func runDump(args []string, stdout io.Writer) error {
-	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF; integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF (or --btf FILE --type NAME); integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
 		if err := m.readable("dump"); err != nil {
 			return err
 		}
-		ks, vs, err := ff.sides(m)
+		ks, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}
@@ -188,7 +189,7 @@ func runDump(args []string, stdout io.Writer) error {
 }
 
 func runGet(args []string, stdout io.Writer) error {
-	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if err := m.readable("get"); err != nil {
@@ -197,7 +198,7 @@ func runGet(args []string, stdout io.Writer) error {
 		if m.keyless() {
 			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
 		}
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
+		ks, vs, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -218,7 +219,7 @@ func runGet(args []string, stdout io.Writer) error {
 }
 
 func runPut(args []string, stdout io.Writer) error {
-	fs := newFlags("put", "MAP KEY VALUE", "Store VALUE under KEY. Per-CPU maps get VALUE on every CPU.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("put", "MAP KEY VALUE", "Store VALUE under KEY. Per-CPU maps get VALUE on every CPU.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	noExist := fs.Bool("noexist", false, "fail if KEY already exists (BPF_NOEXIST)")
 	exist := fs.Bool("exist", false, "fail unless KEY already exists (BPF_EXIST)")
@@ -232,7 +233,7 @@ func runPut(args []string, stdout io.Writer) error {
 		if err := m.writable("put"); err != nil {
 			return err
 		}
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
+		ks, vs, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -254,10 +255,10 @@ func runPut(args []string, stdout io.Writer) error {
 }
 
 func runDel(args []string, stdout io.Writer) error {
-	fs := newFlags("del", "MAP KEY", "Delete KEY.\n\n"+mapRefHelp+"\n\n"+bytesHelp, stdout)
+	fs := newFlags("del", "MAP KEY", "Delete KEY.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		ks, _, key, err := ff.sidesAndKey(m, args[0])
+		ks, _, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -277,14 +278,14 @@ func queueOnly(m *bpfMap, op string) error {
 }
 
 func runPush(args []string, stdout io.Writer) error {
-	fs := newFlags("push", "MAP VALUE", "Push VALUE onto a queue or stack map.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("push", "MAP VALUE", "Push VALUE onto a queue or stack map.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	overwrite := fs.Bool("overwrite", false, "when the map is full, drop the oldest element (BPF_EXIST)")
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if err := queueOnly(m, "push"); err != nil {
 			return err
 		}
-		_, vs, err := ff.sides(m)
+		_, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}
@@ -315,13 +316,13 @@ func popOrPeek(op string, args []string, stdout io.Writer) error {
 	if op == "peek" {
 		what = "Print the next element of a queue (oldest) or stack (newest) without removing it."
 	}
-	fs := newFlags(op, "MAP", what+"\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags(op, "MAP", what+"\n\n"+mapRefHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
 		if err := queueOnly(m, op); err != nil {
 			return err
 		}
-		_, vs, err := ff.sides(m)
+		_, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}

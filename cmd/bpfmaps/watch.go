@@ -38,7 +38,7 @@ func runWatch(args []string, stdout io.Writer) error {
 then print the value and exit. A deleted key prints "deleted". Ctrl-C stops
 the wait (exit status 1), as does --timeout.
 
-`+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+`+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	timeout := durationVar(fs, "timeout", 0, "give up after this `duration` (exit status 1); 0 waits forever")
 	interval := durationVar(fs, "interval", 10*time.Millisecond, "how often to look at the key, a `duration` (maps cannot notify)")
@@ -52,12 +52,13 @@ the wait (exit status 1), as does --timeout.
 		if m.keyless() {
 			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
 		}
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
+		ctx, cancel := signalContext(*timeout)
+		defer cancel()
+		ff.timeout = *timeout
+		ks, vs, key, err := ff.sidesAndKey(ctx, m, args[0])
 		if err != nil {
 			return err
 		}
-		ctx, cancel := signalContext(*timeout)
-		defer cancel()
 		what := fmt.Sprintf("%s: watch %s", m, ks.text(key))
 		values, err := m.watch(ctx, key, *interval)
 		switch {
