@@ -44,7 +44,7 @@ func (m *bpfMap) printBTFInfo(w io.Writer) {
 	fmt.Fprintf(w, "btf id:\t%d\n", m.info.BTFID)
 	types, err := mapbtf.ForMap(m.info)
 	if err != nil {
-		fmt.Fprintf(w, "btf:\t%v\n", err)
+		fmt.Fprintf(w, "btf:\t%v\n", needsSysAdmin(err, fmt.Sprintf("read btf id %d", m.info.BTFID), needBTFID))
 		return
 	}
 	for _, kv := range []struct {
