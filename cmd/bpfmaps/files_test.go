@@ -17,11 +17,11 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// uniqueName returns prefix with a random suffix, a map name no other
-// run of the tests uses at the same time (names hold 15 bytes: prefix
-// at most 10).
+// uniqueName returns prefix with a random suffix, a map name that no
+// other run of the tests uses at the same time; the tests find maps by
+// name. Map names hold 15 bytes: the prefix is cut to 10.
 func uniqueName(prefix string) string {
-	return fmt.Sprintf("%s_%04x", prefix, rand.Uint32()&0xffff)
+	return fmt.Sprintf("%.10s_%04x", prefix, rand.Uint32()&0xffff)
 }
 
 // cliWithin runs the tool as cli does, but kills it and fails the test
