@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
 
@@ -114,4 +115,82 @@ func TestBTFFlagsOnMapWithoutBTF(t *testing.T) {
 		failsWithin(t, 2, []string{tc.msg}, append([]string{"dump", id}, tc.args...)...)
 	}
 	fails(t, 1, []string{`--btf ` + obj + `: no struct, union, enum or typedef named "nope"`}, "dump", id, "--btf", obj, "--type", "nope")
+}
+
+// exampleObject is the checked-in object of exampleSource: fuzzing needs
+// no clang.
+const exampleObject = "../../examples/flowtypes/bpf/flow.bpf.o"
+
+// FuzzBTFFields: any field=value argument encodes or fails cleanly
+// against the example's C types (nested structs, a union, bitfields, a
+// packed struct, anonymous members, enums, text), and what encodes has
+// the type's size and formats.
+func FuzzBTFFields(f *testing.F) {
+	spec, err := loadBTFFile(exampleObject)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var types []*btfType
+	for _, name := range []string{"flow_key", "flow_stats", "tcp_flags", "tagged_addr", "wire", "anon", "path"} {
+		id, err := mapbtf.Lookup(spec, name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		bt, err := newBTFType(spec, id)
+		if err != nil {
+			f.Fatal(err)
+		}
+		types = append(types, bt)
+	}
+	for _, s := range []string{flowKeyFields, flowValueFields, "urgent=1,window=0x3fff,tail=7", "addr.v4=10.0.0.1,port=1",
+		"addr.v6=00112233445566778899aabbccddeeff", "pts=00", "a.b.c=1", "=", ",,", "state=-1", "x=1=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		for _, bt := range types {
+			b, err := bt.encode(arg)
+			if err != nil {
+				continue
+			}
+			if len(b) != bt.size() {
+				t.Fatalf("%s: encode(%q) gave %d bytes, the type has %d", bt.Name(), arg, len(b), bt.size())
+			}
+			if _, err := bt.Format(b); err != nil {
+				t.Fatalf("%s: encode(%q) gave bytes that do not format: %v", bt.Name(), arg, err)
+			}
+		}
+	})
+}
+
+// TestBTFFieldsAgainstTheExample encodes members of each kind of the
+// example's types and reads them back with the formatter, as dump would.
+func TestBTFFieldsAgainstTheExample(t *testing.T) {
+	spec, err := loadBTFFile(exampleObject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ typ, arg, want string }{
+		{"flow_stats", flowValueFields, flowValText},
+		{"tcp_flags", "urgent=1,ack=1,window=5,reserved=0xffff,after=2,tail=3",
+			`{"urgent":"0x1","ack":"0x1","window":"0x5","reserved":"0xffff","after":2,"tail":"0x3"}`},
+		{"tagged_addr", "family=2,addr.v4=10.0.0.1,port=53", `"port":53`},
+		{"flow_stats", "state=2", `"state":"FLOW_CLOSING"`},
+	} {
+		id, err := mapbtf.Lookup(spec, tc.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt, err := newBTFType(spec, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := bt.encode(tc.arg)
+		if err != nil {
+			t.Errorf("%s: encode(%q): %v", tc.typ, tc.arg, err)
+			continue
+		}
+		if got := bt.text(b); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: encode(%q) formats as %s, want %s", tc.typ, tc.arg, got, tc.want)
+		}
+	}
 }
