@@ -134,3 +134,14 @@ func TestNegativeDurations(t *testing.T) {
 	failsWithin(t, 2, []string{`invalid value "soon" for flag -timeout: want a duration such as 500ms`},
 		"watch", hash, "u32:1", "--timeout", "soon")
 }
+
+// TestMapBTFCountsTowardsTimeout: reading a map's own BTF is a step of
+// watch under its --timeout too. Before, the timeout started after it.
+func TestMapBTFCountsTowardsTimeout(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireBPF(t)
+	bpftool := testutil.RequireTool(t, "bpftool")
+	flows := filepath.Join(loadExample(t, bpftool, buildExample(t)), "flows")
+	failsWithin(t, 1, []string{`"flows" (hash): read the map's BTF (id `, "): timed out after 1ns"},
+		"watch", flows, flowKeyHex, "--timeout", "1ns")
+}

@@ -60,8 +60,21 @@ func (f *formatFlags) sides(ctx context.Context, m *bpfMap) (key, value side, er
 	if err = f.typesFromFile(ctx, m, &key, &value); err != nil {
 		return
 	}
-	withBTF(m, &key, &value)
-	return
+	if m.info.BTFID == 0 {
+		return
+	}
+	// The map's BTF is read and parsed under ctx too, on copies of the
+	// sides: when ctx ends first, the reader goes on alone.
+	type sides struct{ key, value side }
+	r, err := within(ctx, func() (sides, error) {
+		k, v := key, value
+		withBTF(m, &k, &v)
+		return sides{k, v}, nil
+	})
+	if err != nil {
+		return key, value, fileStepError(err, f.timeout, fmt.Sprintf("%s: read the map's BTF (id %d)", m, m.info.BTFID))
+	}
+	return r.key, r.value, nil
 }
 
 // typesFromFile gives the sides the types that --type and --key-type name
