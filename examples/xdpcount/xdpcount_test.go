@@ -81,7 +81,7 @@ func recipe(t *testing.T) []string {
 // packet three times, and go run of this example prints the counts from
 // the pinned map. The lines run in a private bpf filesystem instead of
 // /sys/fs/bpf, with the files they write in a temporary directory;
-// attaching to a device is left out.
+// attaching to a device is a comment there.
 func TestREADMERecipe(t *testing.T) {
 	hostOnly(t)
 	testutil.CheckLeaks(t)
@@ -101,8 +101,8 @@ func TestREADMERecipe(t *testing.T) {
 	var printed string
 	ran := 0
 	for _, line := range recipe(t) {
-		if strings.Contains(line, "net attach") || strings.Contains(line, "net detach") {
-			continue // needs a device; prog run drives the program instead
+		if strings.HasPrefix(line, "#") {
+			continue // comments, and attaching to a device: prog run drives the program instead
 		}
 		cmd := exec.Command("sh", "-c", subst.Replace(line))
 		cmd.Dir = root
