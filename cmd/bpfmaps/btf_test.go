@@ -286,8 +286,8 @@ func TestTailWithBTF(t *testing.T) {
 	if n != 2 {
 		t.Errorf("tail printed %d records:\n%s", n, out)
 	}
-	fails(t, 2, []string{"--btf and --type go together"}, "tail", id, "--btf", obj, "--timeout", "1ms")
-	fails(t, 1, []string{"no struct named \"nope\""}, "tail", id, "--btf", obj, "--type", "struct nope", "--timeout", "1ms")
+	fails(t, 2, []string{"--btf and --type go together"}, "tail", id, "--btf", obj, "--timeout", "10s")
+	fails(t, 1, []string{"no struct named \"nope\""}, "tail", id, "--btf", obj, "--type", "struct nope", "--timeout", "10s")
 }
 
 func leU(b []byte) uint64 {

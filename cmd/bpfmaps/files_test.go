@@ -97,7 +97,7 @@ func TestBTFFileIsBounded(t *testing.T) {
 		{dir, "--btf " + dir + ": a directory, not a regular file"},
 		{big, fmt.Sprintf("--btf %s: %d bytes, larger than 256 MiB", big, maxFileSize+1)},
 	} {
-		failsWithin(t, 2, []string{tc.msg}, "tail", id, "--btf", tc.file, "--type", "event", "--timeout", "1s")
+		failsWithin(t, 2, []string{tc.msg}, "tail", id, "--btf", tc.file, "--type", "event", "--timeout", "10s")
 	}
 	failsWithin(t, 1, []string{"--btf " + dir + "/none: no such file or directory"},
 		"tail", id, "--btf", dir+"/none", "--type", "event")
