@@ -23,6 +23,13 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
+// Map names of the tests in this file, unique per run: other runs of the
+// tests may share the kernel (see uniqueName).
+var (
+	nNoBTF   = uniqueName("cli_nobtf")
+	nTailBTF = uniqueName("cli_tbtf")
+)
+
 // exampleSource is the C source of the example whose maps the BTF tests
 // load: its types cover structs, nesting, arrays of structs, a union,
 // bitfields, a packed struct, an enum, text and a per-CPU map.
@@ -223,7 +230,7 @@ func TestBTFTextInfoAndGet(t *testing.T) {
 		t.Errorf("info --json = %v", js)
 	}
 	// A map without BTF prints as before.
-	_, id := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_nobtf", 4, 4, 2)
+	_, id := newMap(t, unix.BPF_MAP_TYPE_HASH, nNoBTF, 4, 4, 2)
 	ok(t, "put", id, "01020304", "05060708")
 	if got := ok(t, "dump", id); got != "key: 01 02 03 04  value: 05 06 07 08\nFound 1 element\n" {
 		t.Errorf("dump of a map without BTF = %q", got)
@@ -239,7 +246,7 @@ func TestTailWithBTF(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireFeature(t, sys.HaveRingbuf)
 	obj := buildExample(t)
-	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail_btf", 0, 0, 4096)
+	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, nTailBTF, 0, 0, 4096)
 	prog, err := progs.EmitEvent(ring)
 	if err != nil {
 		t.Fatal(err)
@@ -279,8 +286,8 @@ func TestTailWithBTF(t *testing.T) {
 	if n != 2 {
 		t.Errorf("tail printed %d records:\n%s", n, out)
 	}
-	fails(t, 2, []string{"--btf and --type go together"}, "tail", id, "--btf", obj, "--timeout", "1ms")
-	fails(t, 1, []string{"no struct named \"nope\""}, "tail", id, "--btf", obj, "--type", "struct nope", "--timeout", "1ms")
+	fails(t, 2, []string{"--btf and --type go together"}, "tail", id, "--btf", obj, "--timeout", "10s")
+	fails(t, 1, []string{"no struct named \"nope\""}, "tail", id, "--btf", obj, "--type", "struct nope", "--timeout", "10s")
 }
 
 func leU(b []byte) uint64 {

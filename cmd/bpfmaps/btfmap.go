@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -43,7 +44,7 @@ func (m *bpfMap) printBTFInfo(w io.Writer) {
 	fmt.Fprintf(w, "btf id:\t%d\n", m.info.BTFID)
 	types, err := mapbtf.ForMap(m.info)
 	if err != nil {
-		fmt.Fprintf(w, "btf:\t%v\n", err)
+		fmt.Fprintf(w, "btf:\t%v\n", needsSysAdmin(err, fmt.Sprintf("read btf id %d", m.info.BTFID), needBTFID))
 		return
 	}
 	for _, kv := range []struct {
@@ -74,14 +75,19 @@ func (m *bpfMap) btfTypeNames() (key, value string) {
 
 // btfType formats keys, values and records with their C type, as
 // bpftool does; plain text output prints the same JSON on one line.
-type btfType struct{ *mapbtf.Formatter }
+// The spec and id let keys and values be given as field=value pairs.
+type btfType struct {
+	*mapbtf.Formatter
+	spec *btf.Spec
+	id   btf.TypeID
+}
 
 func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
 	f, err := mapbtf.NewFormatter(spec, id)
 	if err != nil {
 		return nil, err
 	}
-	return &btfType{f}, nil
+	return &btfType{f, spec, id}, nil
 }
 
 func (bt *btfType) size() int { return bt.Size() }
@@ -112,18 +118,11 @@ type recordFormat interface {
 	json(b []byte) any
 }
 
-// recordBTF returns the formatter for tail --btf FILE --type NAME.
-func recordBTF(file, typeName string) (*btfType, error) {
+// recordBTF returns the formatter for tail --btf FILE --type NAME; ctx
+// bounds reading and parsing the file.
+func recordBTF(ctx context.Context, file, typeName string) (*btfType, error) {
 	if file == "" || typeName == "" {
 		return nil, usageError{"--btf and --type go together: --btf prog.bpf.o --type event"}
 	}
-	spec, err := mapbtf.LoadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	id, err := mapbtf.Lookup(spec, typeName)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return newBTFType(spec, id)
+	return loadBTFType(ctx, file, typeName)
 }

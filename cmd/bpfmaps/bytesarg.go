@@ -39,7 +39,7 @@ func parseBytes(s string) ([]byte, error) {
 			continue
 		}
 		digits := strings.TrimPrefix(strings.TrimPrefix(tok, "0x"), "0X")
-		if len(digits)%2 != 0 {
+		if len(digits)%2 != 0 && isHex(digits) {
 			return nil, fmt.Errorf("malformed hex %q: odd number of digits (for an integer write u32:%s, or use --key-int/--value-int)", tok, tok)
 		}
 		b, err := hex.DecodeString(digits)
@@ -174,4 +174,14 @@ func hostUint(b []byte) (uint64, bool) {
 		return binary.NativeEndian.Uint64(b), true
 	}
 	return 0, false
+}
+
+// isHex reports whether s is hex digits only.
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

@@ -33,7 +33,7 @@ print what Go sees live:
   per-CPU   a per-CPU array bumped on every CPU, read as one value per CPU
 Everything it creates is removed when it ends (also on Ctrl-C). Needs root
 or CAP_BPF.`, stdout)
-	duration := fs.Duration("duration", 10*time.Second, "how long to run")
+	duration := durationVar(fs, "duration", 10*time.Second, "how long to run, a `duration`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

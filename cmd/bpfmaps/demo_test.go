@@ -19,6 +19,12 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
+// Map names of the tests in this file, unique per run: other runs of the
+// tests may share the kernel (see uniqueName).
+var (
+	nWatch = uniqueName("cli_watch")
+)
+
 // TestDemo runs the README's main command with a short duration: it must
 // show every part, exit 0 and leave no map behind.
 func TestDemo(t *testing.T) {
@@ -93,7 +99,7 @@ func TestDemoInterrupted(t *testing.T) {
 func TestWatch(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	m, id := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_watch", 4, 8, 4)
+	m, id := newMap(t, unix.BPF_MAP_TYPE_HASH, nWatch, 4, 8, 4)
 	put := func(v uint64) {
 		k := uint32(1)
 		if err := sys.MapUpdateElem(m, unsafe.Pointer(&k), unsafe.Pointer(&v), 0); err != nil {
@@ -110,7 +116,7 @@ func TestWatch(t *testing.T) {
 		return cmd, &stdout, &stderr
 	}
 	// Until the key exists.
-	cmd, stdout, stderr := watch("cli_watch", "u32:1", "--int", "--timeout", "10s")
+	cmd, stdout, stderr := watch(nWatch, "u32:1", "--int", "--timeout", "10s")
 	waitUntilOpen(t, cmd, id) // let it see the key missing
 	put(7)
 	if err := cmd.Wait(); err != nil || stdout.String() != "7\n" {
@@ -124,15 +130,15 @@ func TestWatch(t *testing.T) {
 	if err := cmd.Wait(); err != nil || stdout.String() != hexBytes(binary.NativeEndian.AppendUint64(nil, 8))+"\n" {
 		t.Errorf("watch until the value changes: %v, stdout %q, stderr %q", err, stdout, stderr)
 	}
-	fails(t, 1, []string{`map ` + id + ` "cli_watch" (hash): watch ` + key1 + `: timed out after 100ms`},
-		"watch", "cli_watch", "u32:1", "--timeout", "100ms")
+	fails(t, 1, []string{`map ` + id + ` "` + nWatch + `" (hash): watch ` + key1 + `: timed out after 100ms`},
+		"watch", nWatch, "u32:1", "--timeout", "100ms")
 	// Ctrl-C.
-	cmd, _, stderr = watch("cli_watch", "u32:1")
+	cmd, _, stderr = watch(nWatch, "u32:1")
 	waitUntilOpen(t, cmd, id)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "watch "+key1+": interrupted") {
 		t.Errorf("watch after Ctrl-C: %v, stderr %q", err, stderr)
 	}
-	fails(t, 2, []string{"--interval must be positive"}, "watch", "cli_watch", "u32:1", "--interval", "0s")
+	fails(t, 2, []string{"--interval must be positive"}, "watch", nWatch, "u32:1", "--interval", "0s")
 }

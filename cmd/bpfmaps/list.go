@@ -24,7 +24,7 @@ type mapEntry struct {
 }
 
 func runList(args []string, stdout io.Writer) error {
-	fs := newFlags("list", "", "Print every BPF map on the system: id, type, key and value size, max entries, flags, name.", stdout)
+	fs := newFlags("list", "", "Print every BPF map on the system: id, type, key and value size, max entries, flags, name.\n\nNeeds CAP_SYS_ADMIN: the kernel walks map ids only for it (CAP_BPF is not enough).", stdout)
 	asJSON := fs.Bool("json", false, "print a JSON array (bpftool's field names)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -34,7 +34,7 @@ func runList(args []string, stdout io.Writer) error {
 	}
 	maps, err := listMaps()
 	if err != nil {
-		return err
+		return needsSysAdmin(err, "list maps", needListIDs)
 	}
 	if *asJSON {
 		if maps == nil {

@@ -17,6 +17,12 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
+// Map names of the tests in this file, unique per run: other runs of the
+// tests may share the kernel (see uniqueName).
+var (
+	nList = uniqueName("cli_list")
+)
+
 // toolPath is the bpfmaps tool that the CLI tests run as a user would: this
 // test binary, which behaves as the tool when runAsTool is set in its
 // environment. No go toolchain is needed, so the tests also run where only
@@ -107,18 +113,18 @@ func createMap(t *testing.T, name string) sys.MapInfo {
 
 func TestListShowsEveryMap(t *testing.T) {
 	testutil.RequireBPF(t)
-	info := createMap(t, "cli_list")
+	info := createMap(t, nList)
 	out, errOut, code := cli(t, "list")
 	if code != 0 {
 		t.Fatalf("list exited %d: %s", code, errOut)
 	}
 	var line string
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasSuffix(l, " cli_list") {
+		if strings.HasSuffix(l, " "+nList) {
 			line = l
 		}
 	}
-	want := []string{fmt.Sprint(info.ID), "lru_hash", "4", "12", fmt.Sprint(info.MaxEntries), "0x2", "cli_list"}
+	want := []string{fmt.Sprint(info.ID), "lru_hash", "4", "12", fmt.Sprint(info.MaxEntries), "0x2", nList}
 	if got := strings.Fields(line); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("list line for the map = %q, want fields %q\n%s", line, want, out)
 	}
@@ -135,7 +141,7 @@ func TestListShowsEveryMap(t *testing.T) {
 	for _, m := range maps {
 		if m.ID == info.ID {
 			found = true
-			if m != (mapEntry{ID: info.ID, Type: "lru_hash", Name: "cli_list", Flags: 2, KeySize: 4, ValueSize: 12, MaxEntries: info.MaxEntries}) {
+			if m != (mapEntry{ID: info.ID, Type: "lru_hash", Name: nList, Flags: 2, KeySize: 4, ValueSize: 12, MaxEntries: info.MaxEntries}) {
 				t.Errorf("JSON entry = %+v", m)
 			}
 		}

@@ -18,7 +18,10 @@ import (
 const mapRefHelp = `MAP is one of:
   12 or id:12        the map's id (see bpfmaps list)
   /sys/fs/bpf/name   a pinned path (anything with a slash)
-  counts or name:counts   the map's name; it must match exactly one map`
+  counts or name:counts   the map's name; it must match exactly one map
+An id or a name needs CAP_SYS_ADMIN (the kernel opens maps by id and walks
+their ids only for it); a pinned path needs CAP_BPF and the file's
+permissions.`
 
 // bpfMap is a map the tool has opened and the kernel's description of it.
 type bpfMap struct {
@@ -28,10 +31,31 @@ type bpfMap struct {
 
 func (m *bpfMap) typeName() string { return sys.MapTypeName(m.info.Type) }
 
-// wrap names the map and the operation in err.
-func (m *bpfMap) wrap(op string, err error) error {
-	return fmt.Errorf("%s: %s: %w", m, op, err)
+// aType is the map's type with its article: "a hash map", "an array map".
+func (m *bpfMap) aType() string {
+	if strings.ContainsRune("aeiou", rune(m.typeName()[0])) {
+		return "an " + m.typeName() + " map"
+	}
+	return "a " + m.typeName() + " map"
 }
+
+// wrap names the map and the operation in err, the map once: most errors
+// of mapops name it already.
+func (m *bpfMap) wrap(op string, err error) error {
+	return &mapError{m.String(), op, err}
+}
+
+// mapError is an error of an operation on a map.
+type mapError struct {
+	mapName, op string
+	err         error
+}
+
+func (e *mapError) Error() string {
+	return e.mapName + ": " + e.op + ": " + strings.TrimPrefix(e.err.Error(), e.mapName+": ")
+}
+
+func (e *mapError) Unwrap() error { return e.err }
 
 // openMap opens the map that ref names (see mapRefHelp).
 func openMap(ref string) (*bpfMap, error) {
@@ -57,7 +81,7 @@ func openMap(ref string) (*bpfMap, error) {
 			return nil, usageError{fmt.Sprintf("bad map id %q: want a decimal number", n)}
 		}
 		if m, err = mapops.OpenID(uint32(id)); err != nil {
-			return nil, err
+			return nil, needsSysAdmin(err, fmt.Sprintf("open map id %d", id), needOpenID+pinnedHint)
 		}
 	default:
 		name := strings.TrimPrefix(ref, "name:")
@@ -66,6 +90,9 @@ func openMap(ref string) (*bpfMap, error) {
 			return nil, err
 		}
 		if m, err = mapops.OpenID(id); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				return nil, needsSysAdmin(err, fmt.Sprintf("open map %q (id %d)", name, id), needOpenID+pinnedHint)
+			}
 			return nil, fmt.Errorf("map %q: %w", name, err)
 		}
 	}
@@ -80,6 +107,9 @@ func openMap(ref string) (*bpfMap, error) {
 // mapIDByName finds the one map called name.
 func mapIDByName(name string) (uint32, error) {
 	maps, err := listMaps()
+	if errors.Is(err, unix.EPERM) {
+		return 0, needsSysAdmin(err, fmt.Sprintf("find map %q", name), needListIDs+pinnedHint)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("find map %q: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -152,18 +153,21 @@ func (m *bpfMap) entry() mapEntry {
 }
 
 func runDump(args []string, stdout io.Writer) error {
-	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF; integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("dump", "MAP", "Print every entry of a map: hex bytes by default, or as its C types say\nwhen the map has BTF (or --btf FILE --type NAME); integers with --int, fields with --layout, or JSON\nthat matches bpftool map dump -j.\n\n"+mapRefHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
-		ks, vs, err := ff.sides(m)
+		if err := m.readable("dump"); err != nil {
+			return err
+		}
+		ks, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}
 		if m.keyless() {
-			return fmt.Errorf("%s: dump: a %s map has no keys to walk; use peek or pop", m, m.typeName())
+			return fmt.Errorf("%s: dump: %s has no keys to walk; use peek or pop", m, m.aType())
 		}
 		if m.info.KeySize == 0 {
-			return fmt.Errorf("%s: dump: a %s map has no entries to dump (for a ringbuf use tail)", m, m.typeName())
+			return fmt.Errorf("%s: dump: %s has no entries to dump (for a ringbuf use tail)", m, m.aType())
 		}
 		entries, err := m.entries()
 		if err != nil {
@@ -185,10 +189,16 @@ func runDump(args []string, stdout io.Writer) error {
 }
 
 func runGet(args []string, stdout io.Writer) error {
-	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("get", "MAP KEY", "Print the value stored under KEY (one line per CPU for per-CPU maps).\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
+		if err := m.readable("get"); err != nil {
+			return err
+		}
+		if m.keyless() {
+			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
+		}
+		ks, vs, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -209,7 +219,7 @@ func runGet(args []string, stdout io.Writer) error {
 }
 
 func runPut(args []string, stdout io.Writer) error {
-	fs := newFlags("put", "MAP KEY VALUE", "Store VALUE under KEY. Per-CPU maps get VALUE on every CPU.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("put", "MAP KEY VALUE", "Store VALUE under KEY. Per-CPU maps get VALUE on every CPU.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	noExist := fs.Bool("noexist", false, "fail if KEY already exists (BPF_NOEXIST)")
 	exist := fs.Bool("exist", false, "fail unless KEY already exists (BPF_EXIST)")
@@ -218,9 +228,12 @@ func runPut(args []string, stdout io.Writer) error {
 			return usageError{"--noexist and --exist exclude each other"}
 		}
 		if m.keyless() {
-			return usageError{fmt.Sprintf("%s is a %s map without keys: use push", m, m.typeName())}
+			return usageError{fmt.Sprintf("%s is %s without keys: use push", m, m.aType())}
 		}
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
+		if err := m.writable("put"); err != nil {
+			return err
+		}
+		ks, vs, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -242,10 +255,10 @@ func runPut(args []string, stdout io.Writer) error {
 }
 
 func runDel(args []string, stdout io.Writer) error {
-	fs := newFlags("del", "MAP KEY", "Delete KEY.\n\n"+mapRefHelp+"\n\n"+bytesHelp, stdout)
+	fs := newFlags("del", "MAP KEY", "Delete KEY.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
-		ks, _, key, err := ff.sidesAndKey(m, args[0])
+		ks, _, key, err := ff.sidesAndKey(context.Background(), m, args[0])
 		if err != nil {
 			return err
 		}
@@ -259,20 +272,20 @@ func runDel(args []string, stdout io.Writer) error {
 // queueOnly refuses maps that push, pop and peek do not apply to.
 func queueOnly(m *bpfMap, op string) error {
 	if m.info.Type != unix.BPF_MAP_TYPE_QUEUE && m.info.Type != unix.BPF_MAP_TYPE_STACK {
-		return fmt.Errorf("%s: %s: a %s map is not a queue or stack", m, op, m.typeName())
+		return fmt.Errorf("%s: %s: %s is not a queue or stack", m, op, m.aType())
 	}
 	return nil
 }
 
 func runPush(args []string, stdout io.Writer) error {
-	fs := newFlags("push", "MAP VALUE", "Push VALUE onto a queue or stack map.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags("push", "MAP VALUE", "Push VALUE onto a queue or stack map.\n\n"+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, false)
 	overwrite := fs.Bool("overwrite", false, "when the map is full, drop the oldest element (BPF_EXIST)")
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if err := queueOnly(m, "push"); err != nil {
 			return err
 		}
-		_, vs, err := ff.sides(m)
+		_, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}
@@ -303,13 +316,13 @@ func popOrPeek(op string, args []string, stdout io.Writer) error {
 	if op == "peek" {
 		what = "Print the next element of a queue (oldest) or stack (newest) without removing it."
 	}
-	fs := newFlags(op, "MAP", what+"\n\n"+mapRefHelp+"\n\n"+layoutHelp, stdout)
+	fs := newFlags(op, "MAP", what+"\n\n"+mapRefHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
 		if err := queueOnly(m, op); err != nil {
 			return err
 		}
-		_, vs, err := ff.sides(m)
+		_, vs, err := ff.sides(context.Background(), m)
 		if err != nil {
 			return err
 		}

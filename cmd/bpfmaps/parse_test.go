@@ -117,7 +117,7 @@ func TestFuzzTargetsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, target := range []string{"FuzzParseBytes", "FuzzLayout"} {
+	for _, target := range []string{"FuzzParseBytes", "FuzzLayout", "FuzzBTFFields"} {
 		cmd := exec.Command(exe, "-test.run=^$", "-test.fuzz=^"+target+"$", "-test.fuzztime=200x",
 			"-test.parallel=2", "-test.fuzzcachedir="+t.TempDir())
 		out, err := cmd.CombinedOutput()

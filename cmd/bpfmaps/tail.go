@@ -20,13 +20,13 @@ already in the ring are printed first. Ctrl-C stops (exit status 0).
 Only one consumer should read a ring: tail consumes what it prints, so a
 program that reads the same ring misses those records.
 
-`+mapRefHelp+"\n\n"+layoutHelp, stdout)
+`+mapRefHelp+"\n\n"+layoutHelp+"\n\n"+filesHelp, stdout)
 	layoutSpec := fs.String("layout", "", "decode each record with this layout (grammar above)")
 	btfFile := fs.String("btf", "", "decode each record as a C type of this BPF object or BTF file (with --type)")
 	btfName := fs.String("type", "", "the C type of the records in --btf, e.g. event or 'struct event'")
 	asJSON := fs.Bool("json", false, "print one JSON object per record")
 	count := fs.Int("count", 0, "stop after this many records (exit status 1 if --timeout ends the wait first)")
-	timeout := fs.Duration("timeout", 0, "stop after this long; 0 runs until Ctrl-C")
+	timeout := durationVar(fs, "timeout", 0, "stop after this `duration`; 0 runs until Ctrl-C")
 	return mapCommand(fs, args, 1, func(m *bpfMap, _ []string) error {
 		if *count < 0 {
 			return usageError{"--count must not be negative"}
@@ -34,6 +34,8 @@ program that reads the same ring misses those records.
 		if m.info.Type != unix.BPF_MAP_TYPE_RINGBUF {
 			return fmt.Errorf("%s: tail: a %s map is not a ringbuf", m, m.typeName())
 		}
+		ctx, cancel := signalContext(*timeout)
+		defer cancel()
 		var lay recordFormat
 		if *layoutSpec != "" {
 			l, err := parseLayout(*layoutSpec)
@@ -46,9 +48,9 @@ program that reads the same ring misses those records.
 			if lay != nil {
 				return usageError{"--layout and --btf exclude each other"}
 			}
-			bt, err := recordBTF(*btfFile, *btfName)
+			bt, err := recordBTF(ctx, *btfFile, *btfName)
 			if err != nil {
-				return err
+				return fileStepError(err, *timeout, fmt.Sprintf("%s: tail: read --btf %s", m, *btfFile))
 			}
 			lay = bt
 		}
@@ -57,8 +59,6 @@ program that reads the same ring misses those records.
 			return m.wrap("tail", err)
 		}
 		defer r.Close()
-		ctx, cancel := signalContext(*timeout)
-		defer cancel()
 		n := 0
 		for *count == 0 || n < *count {
 			rec, err := r.Read(ctx)

@@ -38,27 +38,34 @@ func runWatch(args []string, stdout io.Writer) error {
 then print the value and exit. A deleted key prints "deleted". Ctrl-C stops
 the wait (exit status 1), as does --timeout.
 
-`+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp, stdout)
+`+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
-	timeout := fs.Duration("timeout", 0, "give up after this long (exit status 1); 0 waits forever")
-	interval := fs.Duration("interval", 10*time.Millisecond, "how often to look at the key (maps cannot notify)")
+	timeout := durationVar(fs, "timeout", 0, "give up after this `duration` (exit status 1); 0 waits forever")
+	interval := durationVar(fs, "interval", 10*time.Millisecond, "how often to look at the key, a `duration` (maps cannot notify)")
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if *interval <= 0 {
 			return usageError{"--interval must be positive"}
 		}
-		ks, vs, key, err := ff.sidesAndKey(m, args[0])
-		if err != nil {
+		if err := m.readable("watch"); err != nil {
 			return err
+		}
+		if m.keyless() {
+			return usageError{fmt.Sprintf("%s is %s without keys: use peek or pop", m, m.aType())}
 		}
 		ctx, cancel := signalContext(*timeout)
 		defer cancel()
+		ff.timeout = *timeout
+		ks, vs, key, err := ff.sidesAndKey(ctx, m, args[0])
+		if err != nil {
+			return err
+		}
 		what := fmt.Sprintf("%s: watch %s", m, ks.text(key))
 		values, err := m.watch(ctx, key, *interval)
 		switch {
 		case ctx.Err() != nil:
 			return waitError(ctx, *timeout, what)
 		case err != nil:
-			return fmt.Errorf("%s: %w", what, err)
+			return m.wrap("watch "+ks.text(key), err)
 		case values == nil:
 			fmt.Fprintln(stdout, "deleted")
 		case ff.json:
