@@ -317,7 +317,8 @@ func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 }
 
 // WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
-// the condition did not hold within d. A d of zero checks once.
+// the condition did not hold within d. A d of zero checks once; a negative
+// d (Forever) waits without limit.
 func (w *watcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
 	return waitTimeout(w.op, d, w.Wait)
 }
@@ -411,13 +412,23 @@ func (w *ChangeWatcher[K, V]) changed(cur []byte) bool {
 	return true
 }
 
-// Seq yields successive changed values for a range loop. Each step waits up
-// to timeout for the next change (no limit when timeout <= 0). The sequence
-// ends quietly when a wait times out, the loop breaks or the watcher is
-// closed; any other error, ctx's included, ends it too, and the returned
+// Seq yields successive changed values for a range loop. Each step waits
+// up to timeout for the next change (Forever, or any negative timeout,
+// waits without limit; zero checks once). The sequence ends quietly when
+// a wait times out, the loop breaks, the watcher is closed or ctx ends
+// (ctx.Err() tells); any other error ends it too, and the returned
 // function reports it (nil otherwise): call it after the loop.
 func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[V], func() error) {
 	return stream(ctx, timeout, w.Wait, &w.k.life)
+}
+
+// SeqTimeoutValue is Seq that does not end on a timeout: a step that
+// waits timeout without a change yields onTimeout and the sequence goes on
+// (clj-ebpf's :timeout-val). It ends when the loop breaks, the watcher is
+// closed, ctx ends or a wait fails, as Seq does. timeout should be
+// positive: zero yields onTimeout at once whenever nothing changed.
+func (w *ChangeWatcher[K, V]) SeqTimeoutValue(ctx context.Context, timeout time.Duration, onTimeout V) (iter.Seq[V], func() error) {
+	return stream(ctx, timeout, w.Wait, &w.k.life, onTimeout)
 }
 
 // Chan delivers changed values on an unbuffered channel, for select loops.

@@ -244,7 +244,7 @@ func TestMapWatcher(t *testing.T) {
 
 	// Another goroutine writes the key straight to the kernel (no wake-up:
 	// the poll finds it).
-	go func() { time.Sleep(50 * time.Millisecond); rawUpdate(t, m, 1, 5) }()
+	later(t, func() { rawUpdate(t, m, 1, 5) })
 	var v uint64
 	within(t, "Wait", func() { v, err = w.Wait(context.Background()) })
 	if v != 5 || err != nil {
@@ -258,7 +258,7 @@ func TestMapWatcher(t *testing.T) {
 	}
 	defer w2.Close()
 	prog := kernelProg(t, func() (*sys.FD, error) { return progs.UpdateHash(m.FD(), 2, 1234) })
-	go func() { time.Sleep(50 * time.Millisecond); runProg(t, prog) }()
+	later(t, func() { runProg(t, prog) })
 	within(t, "Wait for the kernel", func() { v, err = w2.Wait(context.Background()) })
 	if v != 1234 || err != nil {
 		t.Fatalf("Wait = %d, %v; want 1234 from the kernel", v, err)
@@ -274,7 +274,7 @@ func TestMapWatcherWokenByEntryRef(t *testing.T) {
 	}
 	defer w.Close()
 	r := newEntry(t, m, 1)
-	go func() { time.Sleep(50 * time.Millisecond); r.Store(3) }()
+	later(t, func() { r.Store(3) })
 	var v uint64
 	within(t, "Wait woken by Store", func() { v, err = w.Wait(context.Background()) })
 	if v != 3 || err != nil {
@@ -329,7 +329,7 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("WaitTimeout with no change = %d, %v, %v; want false", v, ok, err)
 	}
 	for want := uint64(1); want <= 3; want++ {
-		go func() { time.Sleep(20 * time.Millisecond); runProg(t, prog) }()
+		later(t, func() { runProg(t, prog) })
 		var v uint64
 		within(t, "Wait for a kernel change", func() { v, err = w.Wait(context.Background()) })
 		if v != want || err != nil {
@@ -342,7 +342,7 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("WaitTimeout after rewriting the same value = %d, %v, %v; want false", v, ok, err)
 	}
 	// A goroutine's write is a change.
-	go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 10) }()
+	later(t, func() { rawUpdate(t, m, 0, 10) })
 	if v, ok, err := w.WaitTimeout(5 * time.Second); v != 10 || !ok || err != nil {
 		t.Fatalf("WaitTimeout = %d, %v, %v; want 10", v, ok, err)
 	}
@@ -357,17 +357,18 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("first WaitTimeout(0) = %d, %v, %v; want 10", v, ok, err)
 	}
 
-	// Seq yields each change and ends on its timeout.
+	// Seq yields each change and ends on its timeout. Each write is made
+	// once the previous change was seen (a watcher samples the map, so a
+	// value overwritten between samples is missed), from the loop itself:
+	// no write races the timeout, however slow the machine.
 	var got []uint64
-	// Each write waits for the previous change to be seen: a watcher
-	// samples the map, so a value overwritten between samples is missed.
-	go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 20) }()
+	rawUpdate(t, m, 0, 20)
 	within(t, "Seq", func() {
 		seq, errf := w0.Seq(context.Background(), 300*time.Millisecond)
 		for v := range seq {
 			got = append(got, v)
 			if v == 20 {
-				go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 30) }()
+				rawUpdate(t, m, 0, 30)
 			}
 		}
 		if err := errf(); err != nil {
@@ -389,14 +390,17 @@ func TestWatcherMapClosedUnderIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	go func() { time.Sleep(30 * time.Millisecond); m.FD().Close() }()
+	later(t, func() { m.FD().Close() })
 	within(t, "Wait on a closed map", func() { _, err = w.Wait(context.Background()) })
 	if !errors.Is(err, os.ErrClosed) || errors.Is(err, refs.ErrClosed) {
 		t.Fatalf("Wait after the map closed = %v; want the map's os.ErrClosed", err)
 	}
 }
 
-func TestSeqReportsContextError(t *testing.T) {
+// TestSeqEndsCleanlyOnContext: the end of the caller's own context ends a
+// sequence as a timeout or Close does, without an error from the error
+// function; the caller tells it by its ctx.Err().
+func TestSeqEndsCleanlyOnContext(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
 	w, err := refs.NewChangeWatcher[uint32, uint64](m, 1)
@@ -404,13 +408,21 @@ func TestSeqReportsContextError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	seq, errf := w.Seq(ctx, time.Hour)
-	for v := range seq {
-		t.Errorf("Seq yielded %d from a map nobody writes", v)
-	}
-	if err := errf(); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Seq with an expiring context ended with %v; want DeadlineExceeded", err)
+	for _, stop := range []string{"deadline", "cancel"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		if stop == "cancel" {
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+		}
+		seq, errf := w.Seq(ctx, time.Hour)
+		within(t, "Seq until "+stop, func() {
+			for v := range seq {
+				t.Errorf("Seq yielded %d from a map nobody writes", v)
+			}
+		})
+		if err := errf(); err != nil || ctx.Err() == nil {
+			t.Errorf("Seq ended by its context's %s: error %v, ctx.Err() %v; want nil and the context's error", stop, err, ctx.Err())
+		}
+		cancel()
 	}
 }

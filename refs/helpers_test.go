@@ -122,3 +122,24 @@ func TestExamples(t *testing.T) {
 		"ExampleStackChannel":         ExampleStackChannel,
 	})
 }
+
+// later runs f on a goroutine after a short pause, for a test to block
+// meanwhile; the pause orders nothing the test relies on (f may as well
+// run first). The test waits for f to return before its cleanups close
+// what f uses, so no goroutine of the test outlives it.
+func later(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(20 * time.Millisecond)
+		f()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("a goroutine of the test did not return within 5s")
+		}
+	})
+}

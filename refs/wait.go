@@ -141,19 +141,26 @@ func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapSta
 	}
 }
 
-// timeoutContext turns the timeout form's d into a context: d > 0 waits up
-// to d, d == 0 tries once without waiting.
-func timeoutContext(op string, d time.Duration) (context.Context, context.CancelFunc, error) {
-	if d < 0 {
-		return nil, nil, fmt.Errorf("%s: negative timeout %v", op, d)
-	}
-	if d == 0 {
-		ctx, cancel := context.WithCancel(context.Background())
+// Forever is the timeout that waits without limit. Every timeout of this
+// package follows one rule (see the package documentation, "Timeouts"): a
+// negative duration waits without limit, zero does not wait, a positive
+// duration waits up to that long. Any negative value is Forever, so
+// libbpf's -1 (as -1 * time.Millisecond) means what it means there.
+const Forever time.Duration = -1
+
+// timeoutContext turns a timeout into a context, by the rule of Forever:
+// d < 0 waits without limit, d == 0 tries once without waiting, d > 0
+// waits up to d.
+func timeoutContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	switch {
+	case d < 0:
+		return parent, func() {}
+	case d == 0:
+		ctx, cancel := context.WithCancel(parent)
 		cancel() // already done: one try, no wait
-		return ctx, cancel, nil
+		return ctx, cancel
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	return ctx, cancel, nil
+	return context.WithTimeout(parent, d)
 }
 
 // timedOut reports whether err only says that the timeout form's own time
@@ -163,14 +170,12 @@ func timedOut(err error) bool {
 		errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// waitTimeout runs the context form wait with a timeout of d and turns
-// running out of time into ok == false.
+// waitTimeout runs the context form wait with a timeout of d (see Forever)
+// and turns running out of time into ok == false. op, the operation's
+// name, is kept for the callers; no timeout is an error any more.
 func waitTimeout[T any](op string, d time.Duration, wait func(context.Context) (T, error)) (T, bool, error) {
 	var zero T
-	ctx, cancel, err := timeoutContext(op, d)
-	if err != nil {
-		return zero, false, err
-	}
+	ctx, cancel := timeoutContext(context.Background(), d)
 	defer cancel()
 	v, err := wait(ctx)
 	if err != nil {
