@@ -8,9 +8,11 @@
 //	ringbuf-seq                    RingBufRef.Seq, RingBufRef.Chan
 //	queue-ref, stack-ref           QueueRef, StackRef: Pop(ctx), PopTimeout(d)
 //	queue-seq                      QueueRef.Seq, StackRef.Seq, .Chan
+//	queue-seq :timeout-val         .SeqTimeoutValue (also ChangeWatcher)
 //	map-watch                      MapWatcher: Wait(ctx), WaitTimeout(d)
 //	map-watch-changes              ChangeWatcher (NewChangeWatcherFrom for :initial-value)
 //	map-entry-ref (:validator)     EntryRef: Load, Store, Swap(f), CompareAndSwap (Validator)
+//	compare-and-set! with nil old  EntryRef.StoreIfAbsent
 //	queue-writer, stack-writer     QueueWriter, StackWriter: Push (conj!), Peek
 //	queue-channel, stack-channel   QueueChannel, StackChannel: Push and Pop
 //	with-*-ref macros              defer ref.Close()

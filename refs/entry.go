@@ -238,8 +238,8 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 
 // CompareAndSwap writes new if the value stored under the key equals old
 // (as a V: the same encoded bytes), and reports whether it did (clj-ebpf's
-// compare-and-set!). A missing key equals no old value. new is validated
-// first.
+// compare-and-set!). A missing key equals no old value: StoreIfAbsent
+// creates a missing key. new is validated first.
 func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 	if err := r.check("entry compare and swap", new); err != nil {
 		return false, err
@@ -258,6 +258,34 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 		return r.k.store(new)
 	})
 	return swapped && err == nil, err
+}
+
+// StoreIfAbsent writes v under the key only if the key is missing, and
+// reports whether it did: the create-if-absent form of CompareAndSwap
+// (clj-ebpf's compare-and-set! with nil as the old value). The kernel
+// checks the absence and writes in one step (BPF_NOEXIST), so a BPF
+// program or another process that creates the key first is never
+// overwritten; among this process's references it holds the key's lock
+// like CompareAndSwap. v is validated first. In an array every key
+// exists, so it never stores there.
+func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
+	const op = "entry store if absent"
+	if err := r.check(op, v); err != nil {
+		return false, err
+	}
+	err = r.locked(op, func() error {
+		err := r.k.t.Update(r.k.key, v, mapops.NoExist)
+		if errors.Is(err, mapops.ErrKeyExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		stored = true
+		r.k.h.st.notify()
+		return nil
+	})
+	return stored && err == nil, err
 }
 
 // Close closes the reference. A Store, Swap or CompareAndSwap already

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -424,5 +425,65 @@ func TestSeqEndsCleanlyOnContext(t *testing.T) {
 			t.Errorf("Seq ended by its context's %s: error %v, ctx.Err() %v; want nil and the context's error", stop, err, ctx.Err())
 		}
 		cancel()
+	}
+}
+
+// TestStoreIfAbsent: the create-if-absent form of CompareAndSwap. It
+// stores only where the key is missing, once among many goroutines, never
+// over a value written outside the reference, and never in an array.
+func TestStoreIfAbsent(t *testing.T) {
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	r := newEntry(t, m, 1, refs.Validator(func(v uint64) error {
+		if v == 13 {
+			return errors.New("unlucky")
+		}
+		return nil
+	}))
+	if ok, err := r.CompareAndSwap(0, 5); ok || err != nil {
+		t.Fatalf("CompareAndSwap on a missing key = %v, %v; want false", ok, err)
+	}
+	if ok, err := r.StoreIfAbsent(13); ok || !errors.Is(err, refs.ErrInvalidValue) {
+		t.Fatalf("StoreIfAbsent of a rejected value = %v, %v; want ErrInvalidValue", ok, err)
+	}
+	var wg sync.WaitGroup
+	var stored atomic.Int32
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := r.StoreIfAbsent(uint64(100 + i))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				stored.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := stored.Load(); n != 1 {
+		t.Fatalf("%d of 8 concurrent StoreIfAbsent stored; want 1", n)
+	}
+	v, ok, err := r.Load()
+	if !ok || err != nil || v < 100 || v >= 108 {
+		t.Fatalf("Load after StoreIfAbsent = %d, %v, %v", v, ok, err)
+	}
+
+	// A key created outside the reference (here by a raw update, as a BPF
+	// program would) is not overwritten.
+	r2 := newEntry(t, m, 2)
+	rawUpdate(t, m, 2, 7)
+	if ok, err := r2.StoreIfAbsent(9); ok || err != nil {
+		t.Fatalf("StoreIfAbsent over a raw write = %v, %v; want false, nil", ok, err)
+	}
+	if v, _, _ := r2.Load(); v != 7 {
+		t.Fatalf("value after a refused StoreIfAbsent = %d, want 7", v)
+	}
+
+	a := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
+	ra := newEntry(t, a, 0)
+	if ok, err := ra.StoreIfAbsent(1); ok || err != nil {
+		t.Fatalf("StoreIfAbsent in an array = %v, %v; want false, nil (every key exists)", ok, err)
 	}
 }
