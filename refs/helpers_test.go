@@ -1,6 +1,7 @@
 package refs_test
 
 import (
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -142,4 +143,20 @@ func later(t *testing.T, f func()) {
 			t.Errorf("a goroutine of the test did not return within 5s")
 		}
 	})
+}
+
+// closeWhen closes c once count reports n, or after 10s, for tests whose
+// consumers range over a Seq without a timeout: an idle timeout would end
+// a consumer early on a slow machine. It fails the test when count does
+// not reach n.
+func closeWhen(t *testing.T, count func() int64, n int64, c io.Closer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for count() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := count(); got < n {
+		t.Errorf("consumers got %d values within 10s, want %d", got, n)
+	}
+	c.Close()
 }

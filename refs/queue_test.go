@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,16 +323,18 @@ func TestQueueStackConcurrentPops(t *testing.T) {
 	const n = 1000
 	var mu sync.Mutex
 	seen := map[uint64]int{}
+	var popped atomic.Int64
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seq, errf := q.Seq(context.Background(), 200*time.Millisecond)
+			seq, errf := q.Seq(context.Background(), refs.Forever)
 			for v := range seq {
 				mu.Lock()
 				seen[v]++
 				mu.Unlock()
+				popped.Add(1)
 			}
 			if err := errf(); err != nil {
 				t.Error(err)
@@ -343,6 +346,7 @@ func TestQueueStackConcurrentPops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	closeWhen(t, popped.Load, n, q)
 	wg.Wait()
 	if len(seen) != n {
 		t.Fatalf("popped %d distinct values, want %d", len(seen), n)

@@ -235,7 +235,7 @@ func TestRingBufRefConcurrentReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seq, errf := r.Seq(context.Background(), 300*time.Millisecond)
+			seq, errf := r.Seq(context.Background(), refs.Forever)
 			for range seq {
 				got.Add(1)
 			}
@@ -249,6 +249,7 @@ func TestRingBufRefConcurrentReaders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	closeWhen(t, got.Load, events, r)
 	wg.Wait()
 	if got.Load() != events {
 		t.Fatalf("readers got %d events, want %d", got.Load(), events)
