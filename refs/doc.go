@@ -81,7 +81,11 @@
 //
 // Keys and values go through structcodec, so K, V and T can be integers,
 // arrays or tagged structs whose C layout matches the map's key and value
-// sizes; a mismatch is an error when the reference is made. RingBufRef
+// sizes; a mismatch is an error when the reference is made. Where the map
+// has BTF, K and V are also held against its types (mapops.NewTyped); a
+// process without CAP_SYS_ADMIN may not read that BTF and passes
+// mapops.CheckBTF or mapops.AllowUnreadableBTF through TypedOptions or
+// EntryTypedOptions. RingBufRef
 // takes a deserializer for events of any shape (NewRingBufRefFunc).
 //
 // # Atomicity

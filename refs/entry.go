@@ -28,7 +28,7 @@ type keyed[K, V any] struct {
 	vsize int
 }
 
-func newKeyed[K, V any](name string, m *mapops.Map, key K) (*keyed[K, V], error) {
+func newKeyed[K, V any](name string, m *mapops.Map, key K, typed []mapops.TypedOption) (*keyed[K, V], error) {
 	op := "new " + name
 	h, err := newHandle(op, m, unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY,
 		unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_LPM_TRIE)
@@ -36,15 +36,15 @@ func newKeyed[K, V any](name string, m *mapops.Map, key K) (*keyed[K, V], error)
 		return nil, err
 	}
 	k := &keyed[K, V]{life: newLife(), h: h, key: key, vsize: m.ValueSize()}
-	if err := k.init(m); err != nil {
+	if err := k.init(m, typed); err != nil {
 		h.st.release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return k, nil
 }
 
-func (k *keyed[K, V]) init(m *mapops.Map) (err error) {
-	if k.t, err = mapops.NewTyped[K, V](m); err != nil {
+func (k *keyed[K, V]) init(m *mapops.Map, typed []mapops.TypedOption) (err error) {
+	if k.t, err = mapops.NewTyped[K, V](m, typed...); err != nil {
 		return err
 	}
 	if k.vc, err = structcodec.For[V](); err != nil {
@@ -140,6 +140,14 @@ type EntryOption[V any] func(*entrySettings[V])
 
 type entrySettings[V any] struct {
 	validate func(V) error
+	typed    []mapops.TypedOption
+}
+
+// EntryTypedOptions passes opts to mapops.NewTyped when NewEntryRef checks
+// K and V against the map: mapops.CheckBTF or mapops.AllowUnreadableBTF
+// for a process without CAP_SYS_ADMIN, which may not read the map's BTF.
+func EntryTypedOptions[V any](opts ...mapops.TypedOption) EntryOption[V] {
+	return func(s *entrySettings[V]) { s.typed = append(s.typed, opts...) }
 }
 
 // Validator makes an EntryRef check every new value with f before it is
@@ -160,7 +168,7 @@ func NewEntryRef[K, V any](m *mapops.Map, key K, opts ...EntryOption[V]) (*Entry
 			o(&s)
 		}
 	}
-	k, err := newKeyed[K, V]("entry ref", m, key)
+	k, err := newKeyed[K, V]("entry ref", m, key, s.typed)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +323,7 @@ func newWatcher[K, V any](kind string, m *mapops.Map, key K, opts []Option) (wat
 	if err != nil {
 		return watcher[K, V]{}, err
 	}
-	k, err := newKeyed[K, V](kind, m, key)
+	k, err := newKeyed[K, V](kind, m, key, s.typed)
 	if err != nil {
 		return watcher[K, V]{}, err
 	}

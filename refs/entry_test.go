@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -485,5 +488,51 @@ func TestStoreIfAbsent(t *testing.T) {
 	ra := newEntry(t, a, 0)
 	if ok, err := ra.StoreIfAbsent(1); ok || err != nil {
 		t.Fatalf("StoreIfAbsent in an array = %v, %v; want false, nil (every key exists)", ok, err)
+	}
+}
+
+// TestRefsWithoutSysAdmin: a process with CAP_BPF alone may not read a
+// map's BTF, so references over a map with BTF fail by default, naming
+// the way on, and work once given mapops' typed options.
+func TestRefsWithoutSysAdmin(t *testing.T) {
+	if _, child := testutil.AsUser(); !child {
+		testutil.RunAsUser(t, "bpf")
+		return
+	}
+	testutil.CheckLeaks(t)
+	kl, err := structcodec.For[uint32]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := structcodec.For[uint64]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 4, KeyType: kl.Layout(), ValueType: vl.Layout()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := refs.NewEntryRef[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "AllowUnreadableBTF") {
+		t.Errorf("NewEntryRef without CAP_SYS_ADMIN = %v; want EPERM naming AllowUnreadableBTF", err)
+	}
+	r, err := refs.NewEntryRef(m, uint32(1), refs.EntryTypedOptions[uint64](mapops.AllowUnreadableBTF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Store(5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refs.NewChangeWatcher[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) {
+		t.Errorf("NewChangeWatcher without CAP_SYS_ADMIN = %v; want EPERM", err)
+	}
+	w, err := refs.NewMapWatcher[uint32, uint64](m, 1, refs.TypedOptions(mapops.AllowUnreadableBTF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if v, ok, err := w.WaitTimeout(0); v != 5 || !ok || err != nil {
+		t.Errorf("WaitTimeout(0) = %d, %v, %v; want 5", v, ok, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
 // ErrClosed is wrapped by the error of every call made on, or blocked in, a
@@ -36,7 +38,8 @@ const minPoll = 100 * time.Microsecond
 type Option func(*settings)
 
 type settings struct {
-	poll time.Duration
+	poll  time.Duration
+	typed []mapops.TypedOption
 }
 
 // PollInterval sets the longest pause between two checks of the map while a
@@ -48,6 +51,15 @@ type settings struct {
 // at once.
 func PollInterval(d time.Duration) Option {
 	return func(s *settings) { s.poll = d }
+}
+
+// TypedOptions passes opts to mapops.NewTyped when a MapWatcher or
+// ChangeWatcher checks K and V against the map: mapops.CheckBTF or
+// mapops.AllowUnreadableBTF for a process without CAP_SYS_ADMIN, which may
+// not read the map's BTF. Queue and stack references take it too and
+// ignore it (their maps have no keys to check).
+func TypedOptions(opts ...mapops.TypedOption) Option {
+	return func(s *settings) { s.typed = append(s.typed, opts...) }
 }
 
 func applyOptions(op string, opts []Option) (settings, error) {
