@@ -98,9 +98,13 @@ func validName(name string) string {
 }
 
 // Create creates a map as spec describes. A spec the kernel would refuse
-// for a reason that can be told beforehand (an unknown type or flag, a
-// zero size the type needs, a map of maps without InnerMap, a bad name)
-// is refused before the system call with an error naming the field.
+// for a reason that can be told beforehand (an unknown type or flag, flags
+// that exclude each other or that the type does not take, a size the type
+// cannot have, a ring size that is not a power of two, a map of maps
+// without InnerMap or nested in another) is refused before the system call
+// with an error naming the field and wrapping the errno the kernel would
+// give. Where only the kernel can tell, the error says what its errno
+// usually means.
 func Create(spec Spec) (*Map, error) {
 	if err := spec.check(); err != nil {
 		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
@@ -142,7 +146,7 @@ func Create(spec Spec) (*Map, error) {
 	defer done()
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
-		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
+		return nil, spec.createErr(err)
 	}
 	return newMap(fd)
 }
