@@ -215,8 +215,12 @@ func newMap(fd *sys.FD) (*Map, error) {
 			fd.Close()
 			return nil, err
 		}
-		m.ncpu = n
-		m.valueBuf = n * sys.ValueStride(m.valueSize)
+		buf, ok := mulSize(n, sys.ValueStride(m.valueSize))
+		if !ok {
+			fd.Close()
+			return nil, fmt.Errorf("%s: %d CPUs of %d-byte values do not fit in memory", m, n, m.valueSize)
+		}
+		m.ncpu, m.valueBuf = n, buf
 	}
 	return m, nil
 }

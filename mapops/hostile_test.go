@@ -1,0 +1,279 @@
+package mapops_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
+)
+
+// hostile is the table of hostile inputs: things a caller, another map or
+// the machine can hand the library that once made it write past Go's
+// memory, alias another map, or panic. Each row is answered by a named
+// error (or by behaviour that stays inside the library's buffers), with
+// descriptors counted before and after (start). Grow it: one row per
+// hostile input, named area/what.
+var hostile = []struct {
+	name string
+	run  func(t *testing.T)
+}{
+	// Batch counts (issue 22 A): the count told to the kernel must never
+	// exceed the buffers it writes into.
+	{"batch/n=MaxInt after a small batch", func(t *testing.T) { batchAfterSmall(t, 4, math.MaxInt) }},
+	{"batch/n*keySize wraps to 2 (3-byte key)", func(t *testing.T) { batchAfterSmall(t, 3, 0x5555555555555556) }},
+	{"batch/n=1<<32+1 is refused, not read as 1", batchBeyondU32},
+	{"batch/negative n is refused", batchNegative},
+	{"batch/n beyond max_entries is clamped", batchClamped},
+
+	// Cursors (H): a Cursor belongs to one map.
+	{"cursor/reused on a map with larger keys", cursorOtherMap},
+}
+
+func TestHostile(t *testing.T) {
+	for _, h := range hostile {
+		t.Run(h.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panic: %v\n%s", r, debug.Stack())
+				}
+			}()
+			h.run(t)
+		})
+	}
+}
+
+// canary is the byte guarded memory is filled with.
+const canary = 0xa5
+
+// guarded returns n bytes followed, in the same allocation, by a page of
+// canary bytes the slice cannot reach (its capacity is n), and a function
+// that counts the canary bytes overwritten since.
+func guarded(n int) ([]byte, func() int) {
+	buf := make([]byte, n+4096)
+	for i := n; i < len(buf); i++ {
+		buf[i] = canary
+	}
+	return buf[:n:n], func() int {
+		hit := 0
+		for _, b := range buf[n:] {
+			if b != canary {
+				hit++
+			}
+		}
+		return hit
+	}
+}
+
+// hashOf returns a hash of n entries with keySize-byte keys (key i holds
+// i little-endian) and 8-byte values i.
+func hashOf(t testing.TB, keySize, n int) *mapops.Map {
+	t.Helper()
+	testutil.RequireFeature(t, sys.HaveBatchOps)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: uint32(keySize), ValueSize: 8,
+		MaxEntries: uint32(n), Name: fmt.Sprintf("hostile_%d", os.Getpid()%100000)})
+	key, val := make([]byte, keySize), make([]byte, 8)
+	for i := range n {
+		key[0], key[1], val[0] = byte(i), byte(i>>8), byte(i)
+		if err := m.Update(key, val, mapops.Any); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// checkRoom fails the test when c would tell the kernel a count larger
+// than its buffers hold.
+func checkRoom(t testing.TB, c *mapops.Cursor, m *mapops.Map) {
+	t.Helper()
+	count, kr, vr := mapops.CursorState(c, m)
+	if count > kr || count > vr {
+		t.Errorf("the cursor tells the kernel %d entries, its buffers hold %d keys and %d values", count, kr, vr)
+	}
+}
+
+// batchAfterSmall reads 2 entries of a 64-entry hash into guarded
+// buffers, then asks for n: the overflowing n must be refused, the
+// canaries intact.
+func batchAfterSmall(t *testing.T, keySize, n int) {
+	start(t)
+	m := hashOf(t, keySize, 64)
+	var c mapops.Cursor
+	in, inHit := guarded(max(keySize, 8))
+	out, outHit := guarded(max(keySize, 8))
+	keys, keysHit := guarded(2 * keySize)
+	vals, valsHit := guarded(2 * 8)
+	mapops.SeedCursor(&c, in, out, keys, vals)
+	got, err := rawBatch(t, m, &c, 2)
+	if err != nil || got < 1 || got > 2 { // whole hash buckets: 1 or 2
+		t.Fatalf("first batch of 2: %d entries, %v", got, err)
+	}
+	got, err = rawBatch(t, m, &c, n)
+	if err == nil {
+		t.Errorf("batch of %#x entries after one of 2: %d entries, no error", n, got)
+	} else if !strings.Contains(err.Error(), "entries asked") {
+		t.Errorf("batch of %#x entries: %v, want an error naming the count", n, err)
+	}
+	checkRoom(t, &c, m)
+	for name, hit := range map[string]func() int{"in token": inHit, "out token": outHit, "keys": keysHit, "values": valsHit} {
+		if h := hit(); h > 0 {
+			t.Errorf("the kernel wrote %d bytes past the cursor's %s", h, name)
+		}
+	}
+}
+
+// rawBatch reads up to n entries of m, whatever its key size, through a
+// Typed view of byte arrays of that size.
+func rawBatch(t *testing.T, m *mapops.Map, c *mapops.Cursor, n int) (int, error) {
+	t.Helper()
+	switch m.KeySize() {
+	case 3:
+		return batchN[[3]byte](t, m, c, n)
+	case 4:
+		return batchN[[4]byte](t, m, c, n)
+	case 32:
+		return batchN[[32]byte](t, m, c, n)
+	}
+	t.Fatalf("no key type of %d bytes", m.KeySize())
+	return 0, nil
+}
+
+func batchN[K any](t *testing.T, m *mapops.Map, c *mapops.Cursor, n int) (int, error) {
+	tm, err := mapops.NewTyped[K, uint64](m, mapops.SkipBTFCheck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := tm.BatchLookup(c, nil, nil, n)
+	return len(keys), err
+}
+
+func batchBeyondU32(t *testing.T) {
+	start(t)
+	m := hashOf(t, 4, 4)
+	var c mapops.Cursor
+	got, err := rawBatch(t, m, &c, 1<<32+1)
+	if err == nil || !strings.Contains(err.Error(), "entries asked") {
+		t.Errorf("batch of 1<<32+1 entries: %d entries, %v; want an error naming the count", got, err)
+	}
+	if _, kr, vr := mapops.CursorState(&c, m); kr > 4 || vr > 4 {
+		t.Errorf("the cursor reserved %d keys and %d values for a 4-entry map", kr, vr)
+	}
+}
+
+func batchNegative(t *testing.T) {
+	start(t)
+	m := hashOf(t, 4, 4)
+	var c mapops.Cursor
+	if got, err := rawBatch(t, m, &c, -1); err == nil || !strings.Contains(err.Error(), "entries asked") {
+		t.Errorf("batch of -1 entries: %d entries, %v; want an error naming the count", got, err)
+	}
+}
+
+func batchClamped(t *testing.T) {
+	start(t)
+	m := hashOf(t, 4, 64)
+	var c mapops.Cursor
+	total := 0
+	for !c.Done() {
+		got, err := rawBatch(t, m, &c, 64*1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += got
+		checkRoom(t, &c, m)
+		if count, kr, vr := mapops.CursorState(&c, m); count > 64 || kr > 64 || vr > 64 {
+			t.Fatalf("batch of 64000 on a 64-entry map: count %d, room for %d keys and %d values; want at most 64", count, kr, vr)
+		}
+	}
+	if total != 64 {
+		t.Errorf("read %d entries, want 64", total)
+	}
+}
+
+// cursorOtherMap uses a Cursor on a hash with 4-byte keys, then on an LPM
+// trie with 32-byte keys, whose batch position token is a key: the kernel
+// must never get the first map's 8-byte token.
+func cursorOtherMap(t *testing.T) {
+	start(t)
+	small := hashOf(t, 4, 4)
+	trie := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_LPM_TRIE, KeySize: 32, ValueSize: 8, MaxEntries: 4,
+		Flags: unix.BPF_F_NO_PREALLOC, Name: "hostile_lpm"})
+	key := make([]byte, 32)
+	key[0] = 8 // prefix length
+	if err := trie.Update(key, make([]byte, 8), mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	var c mapops.Cursor
+	in, inHit := guarded(8)
+	out, outHit := guarded(8)
+	mapops.SeedCursor(&c, in, out, nil, nil)
+	if _, err := rawBatch(t, small, &c, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rawBatch(t, trie, &c, 4)
+	if err == nil || !strings.Contains(err.Error(), "cursor belongs to") {
+		t.Errorf("cursor of a 4-byte-key hash used on a 32-byte-key trie: %v; want an error naming the cursor's map", err)
+	}
+	if h := inHit() + outHit(); h > 0 {
+		t.Errorf("the kernel wrote %d bytes past the cursor's 8-byte tokens", h)
+	}
+	// A reset cursor reads the other map.
+	c = mapops.Cursor{}
+	if got, err := rawBatch(t, trie, &c, 4); err != nil && !errors.Is(err, sys.ENOTSUPP) && !errors.Is(err, unix.EINVAL) || err == nil && got != 1 {
+		t.Errorf("reset cursor on the trie: %d entries, %v; want 1", got, err)
+	}
+}
+
+// FuzzBatchCount reads a 64-entry hash with BatchLookup in two calls of
+// fuzzed counts, into cursor buffers of fuzzed room guarded by canaries
+// and caller slices of fuzzed capacity: counts outside 0..MaxUint32 are
+// refused, the kernel is never told more entries than the buffers hold,
+// no canary is touched, and what is read is the map's.
+func FuzzBatchCount(f *testing.F) {
+	start(f)
+	const entries = 64
+	m := hashOf(f, 4, entries)
+	tm := typed[uint32, uint64](f, m)
+	f.Add(int64(2), int64(math.MaxInt64), uint16(2), uint16(2), uint16(0), uint16(0))
+	f.Add(int64(1), int64(1<<32+1), uint16(1), uint16(1), uint16(4), uint16(4))
+	f.Add(int64(-1), int64(0x5555555555555556), uint16(0), uint16(0), uint16(64), uint16(64))
+	f.Add(int64(64000), int64(0), uint16(64), uint16(1), uint16(1), uint16(100))
+	f.Fuzz(func(t *testing.T, first, second int64, keyRoom, valRoom, keysCap, valsCap uint16) {
+		var c mapops.Cursor
+		in, inHit := guarded(8)
+		out, outHit := guarded(8)
+		keys, keysHit := guarded(int(keyRoom) * 4)
+		vals, valsHit := guarded(int(valRoom) * 8)
+		mapops.SeedCursor(&c, in, out, keys, vals)
+		seen := map[uint32]bool{}
+		for _, n := range []int64{first, second} {
+			ks, vs, err := tm.BatchLookup(&c, make([]uint32, 0, keysCap), make([]uint64, 0, valsCap), int(n))
+			if bad := n < 0 || n > math.MaxUint32; bad != (err != nil) {
+				t.Fatalf("batch of %d entries: %v", n, err)
+			}
+			if len(ks) != len(vs) {
+				t.Fatalf("batch of %d entries: %d keys, %d values", n, len(ks), len(vs))
+			}
+			for i, k := range ks {
+				if seen[k] || k >= entries || vs[i] != uint64(k) {
+					t.Fatalf("batch of %d entries: key %d value %d (seen before: %v)", n, k, vs[i], seen[k])
+				}
+				seen[k] = true
+			}
+			checkRoom(t, &c, m)
+			for name, hit := range map[string]func() int{"in token": inHit, "out token": outHit, "keys": keysHit, "values": valsHit} {
+				if h := hit(); h > 0 {
+					t.Fatalf("batch of %d entries: the kernel wrote %d bytes past the cursor's %s", n, h, name)
+				}
+			}
+		}
+	})
+}
