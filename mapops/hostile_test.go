@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -36,6 +39,12 @@ var hostile = []struct {
 
 	// Cursors (H): a Cursor belongs to one map.
 	{"cursor/reused on a map with larger keys", cursorOtherMap},
+
+	// Memory from mmap (I): a slice held across Close never aliases
+	// another map.
+	{"mmap/Memory held across Close", func(t *testing.T) { staleMemory(t, false) }},
+	{"mmap/MemoryOf held across Close", func(t *testing.T) { staleMemory(t, true) }},
+	{"mmap/Close unmaps the map, the collector the rest", mappingsReleased},
 }
 
 func TestHostile(t *testing.T) {
@@ -230,6 +239,129 @@ func cursorOtherMap(t *testing.T) {
 	if got, err := rawBatch(t, trie, &c, 4); err != nil && !errors.Is(err, sys.ENOTSUPP) && !errors.Is(err, unix.EINVAL) || err == nil && got != 1 {
 		t.Errorf("reset cursor on the trie: %d entries, %v; want 1", got, err)
 	}
+}
+
+// staleMemory takes Memory (or MemoryOf) of an mmapable array, closes the
+// map, maps a second one and writes through the first slice: the second
+// map must not change, and the write must not fault.
+func staleMemory(t *testing.T, typed bool) {
+	start(t)
+	testutil.RequireFeature(t, sys.HaveMmapableArray)
+	spec := mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 512,
+		Flags: unix.BPF_F_MMAPABLE, Name: "hostile_mmap"}
+	first := create(t, spec)
+	var stale []uint64
+	if typed {
+		var err error
+		if stale, err = mapops.MemoryOf[uint64](first); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		mem, err := first.Memory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = bytesAsU64(mem)
+	}
+	stale[3] = 7
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Map several more arrays: one of them is likely to land where the
+	// first one was, if its address was given back.
+	for range 8 {
+		second := create(t, spec)
+		mem, err := second.Memory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeNoFault(func() { stale[3] = 42 }); err != nil {
+			t.Fatalf("write through a Memory slice held across Close: %v", err)
+		}
+		if v, err := second.LookupInt(3); err != nil || v != 0 {
+			t.Fatalf("writing through the closed map's slice changed another map: element 3 is %d (%v), want 0", v, err)
+		}
+		if &mem[0] == (*byte)(nil) {
+			t.Fatal("nil memory")
+		}
+	}
+}
+
+// mappingsReleased checks in /proc/self/maps that Close takes the map's
+// pages out of the process at once while a slice is still held, and that
+// a Map dropped without Close is unmapped once nothing refers to its
+// memory, so that mapped maps do not pile up.
+func mappingsReleased(t *testing.T) {
+	start(t)
+	testutil.RequireFeature(t, sys.HaveMmapableArray)
+	spec := mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4096,
+		Flags: unix.BPF_F_MMAPABLE, Name: "hostile_mmap"}
+	before := bpfMappings(t)
+	m := create(t, spec)
+	mem, err := m.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bpfMappings(t); got != before+1 {
+		t.Fatalf("%d bpf-map mappings after Memory, want %d", got, before+1)
+	}
+	m.Close()
+	if got := bpfMappings(t); got != before {
+		t.Errorf("%d bpf-map mappings after Close with the slice still held, want %d", got, before)
+	}
+	mem[0] = 1 // held: private memory now
+	func() {
+		dropped, err := mapops.Create(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dropped.Memory(); err != nil {
+			t.Fatal(err)
+		}
+		dropped.FD().Close() // the descriptor, not the Map: the mapping lives on
+	}()
+	if got := bpfMappings(t); got != before+1 {
+		t.Fatalf("%d bpf-map mappings with a dropped Map's memory, want %d", got, before+1)
+	}
+	for i := 0; i < 50 && bpfMappings(t) != before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := bpfMappings(t); got != before {
+		t.Errorf("%d bpf-map mappings after the dropped Map was collected, want %d", got, before)
+	}
+	// The collector reuses the memory it got back as ordinary memory.
+	for range 100 {
+		b := make([]byte, 64<<10)
+		b[len(b)-1] = 1
+	}
+	runtime.GC()
+	runtime.KeepAlive(mem)
+}
+
+// bpfMappings counts the mappings of BPF maps in this process.
+func bpfMappings(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "bpf-map")
+}
+
+func bytesAsU64(b []byte) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8)
+}
+
+// writeNoFault runs f, turning a memory fault into an error.
+func writeNoFault(f func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fault: %v", r)
+		}
+	}()
+	f()
+	return nil
 }
 
 // FuzzBatchCount reads a 64-entry hash with BatchLookup in two calls of

@@ -75,10 +75,8 @@ type Map struct {
 	ncpu       int // possible CPUs, for per-CPU maps
 
 	mu      sync.Mutex
-	pinned  string // path of the last Pin, or the path Open opened
-	mem     []byte // Memory's mapping
-	memRW   bool
-	memErr  error
+	pinned  string   // path of the last Pin, or the path Open opened
+	mem     *mapping // Memory's
 	closed  bool
 	closing sync.Once
 }
@@ -374,14 +372,20 @@ func (m *Map) Freeze() error {
 	return nil
 }
 
-// Close unmaps Memory and closes the descriptor. It is idempotent.
+// Close detaches Memory from the map (see Memory: slices taken from it
+// stay valid, as private memory) and closes the descriptor. It is
+// idempotent; on a nil *Map it returns an error wrapping os.ErrInvalid,
+// as os.File's Close does.
 func (m *Map) Close() error {
+	if m == nil {
+		return nilMap("close")
+	}
 	var err error
 	m.closing.Do(func() {
 		m.mu.Lock()
 		m.closed = true
 		if m.mem != nil {
-			err = unix.Munmap(m.mem)
+			err = m.mem.at.detach()
 			m.mem = nil
 		}
 		m.mu.Unlock()
@@ -391,3 +395,7 @@ func (m *Map) Close() error {
 	})
 	return err
 }
+
+// nilMap is the error of a method called on a nil *Map: like os.File's
+// methods on a nil *File, it wraps os.ErrInvalid.
+func nilMap(op string) error { return fmt.Errorf("map <nil>: %s: %w", op, os.ErrInvalid) }
