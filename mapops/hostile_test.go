@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -45,6 +48,10 @@ var hostile = []struct {
 	{"mmap/Memory held across Close", func(t *testing.T) { staleMemory(t, false) }},
 	{"mmap/MemoryOf held across Close", func(t *testing.T) { staleMemory(t, true) }},
 	{"mmap/Close unmaps the map, the collector the rest", mappingsReleased},
+
+	// Per-CPU values (J): a possible-CPU file showing fewer CPUs than
+	// the kernel has is refused, naming the file.
+	{"percpu/possible file shows fewer CPUs (mount namespace)", possibleBelowVisible},
 }
 
 func TestHostile(t *testing.T) {
@@ -362,6 +369,66 @@ func writeNoFault(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// possibleBelowVisible runs TestHostileChild in a mount namespace where
+// /sys/devices/system/cpu/possible shows one CPU fewer than this process
+// sees, as a container's virtualised sysfs can: a per-CPU map must be
+// refused there, not sized for too few CPUs.
+func possibleBelowVisible(t *testing.T) {
+	start(t)
+	n := runtime.NumCPU()
+	if n < 2 {
+		t.Log("one CPU: no possible list shows fewer")
+		return
+	}
+	fake := filepath.Join(t.TempDir(), "possible")
+	if err := os.WriteFile(fake, fmt.Appendf(nil, "0-%d\n", n-2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestHostileChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BPFMAPS_HOSTILE_CHILD=possible:"+fake)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil && strings.Contains(string(out), "operation not permitted"):
+		testutil.Skip(t, fmt.Sprintf("cannot make a mount namespace: %v", err))
+	case err != nil:
+		t.Errorf("per-CPU map under a possible file showing fewer CPUs: %v\n%s", err, out)
+	case strings.Contains(string(out), "--- SKIP"):
+		testutil.Skip(t, fmt.Sprintf("the child skipped:\n%s", out))
+	case !strings.Contains(string(out), "--- PASS: TestHostileChild"):
+		t.Errorf("the child did not run:\n%s", out)
+	}
+}
+
+// TestHostileChild is the part of a hostile row that needs a process of
+// its own (a mount namespace); it does nothing unless a row started it.
+func TestHostileChild(t *testing.T) {
+	what, fake, ok := strings.Cut(os.Getenv("BPFMAPS_HOSTILE_CHILD"), ":")
+	if !ok || what != "possible" {
+		return
+	}
+	const path = "/sys/devices/system/cpu/possible"
+	if err := unix.Mount(fake, path, "", unix.MS_BIND, ""); err != nil {
+		testutil.Skip(t, fmt.Sprintf("cannot bind-mount over %s: %v", path, err))
+	}
+	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1,
+		Name: "hostile_percpu"})
+	if err == nil {
+		defer m.Close()
+		val, hit := guarded(m.ValueBufferSize())
+		err := m.LookupPerCPU(make([]byte, 4), val)
+		t.Fatalf("per-CPU map created with %s showing fewer CPUs than visible: %d-byte values; the kernel wrote %d bytes past them (lookup: %v)",
+			path, len(val), hit(), err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Fatalf("per-CPU map with %s showing fewer CPUs than visible: %v, want an error naming the file", path, err)
+	}
 }
 
 // FuzzBatchCount reads a 64-entry hash with BatchLookup in two calls of
