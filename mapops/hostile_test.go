@@ -52,6 +52,10 @@ var hostile = []struct {
 	// Per-CPU values (J): a possible-CPU file showing fewer CPUs than
 	// the kernel has is refused, naming the file.
 	{"percpu/possible file shows fewer CPUs (mount namespace)", possibleBelowVisible},
+
+	// Nil receivers (F): errors wrapping os.ErrInvalid, never a panic.
+	{"nil/Map methods", nilMap},
+	{"nil/SetInner with a nil inner map", nilInner},
 }
 
 func TestHostile(t *testing.T) {
@@ -428,6 +432,82 @@ func TestHostileChild(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), path) {
 		t.Fatalf("per-CPU map with %s showing fewer CPUs than visible: %v, want an error naming the file", path, err)
+	}
+}
+
+func nilMap(t *testing.T) {
+	var m *mapops.Map
+	b := make([]byte, 8)
+	calls := map[string]func() error{
+		"Close":           m.Close,
+		"Lookup":          func() error { return m.Lookup(b, b) },
+		"LookupFlags":     func() error { return m.LookupFlags(b, b, 0) },
+		"Update":          func() error { return m.Update(b, b, 0) },
+		"Delete":          func() error { return m.Delete(b) },
+		"LookupAndDelete": func() error { return m.LookupAndDelete(b, b) },
+		"NextKey":         func() error { return m.NextKey(nil, b) },
+		"LookupInt":       func() error { _, err := m.LookupInt(1); return err },
+		"UpdateInt":       func() error { return m.UpdateInt(1, 1, 0) },
+		"DeleteInt":       func() error { return m.DeleteInt(1) },
+		"NextKeyInt":      func() error { _, err := m.NextKeyInt(nil); return err },
+		"LookupPerCPU":    func() error { return m.LookupPerCPU(b, b) },
+		"UpdatePerCPU":    func() error { return m.UpdatePerCPU(b, b, 0) },
+		"Push":            func() error { return m.Push(b, 0) },
+		"Pop":             func() error { return m.Pop(b) },
+		"Peek":            func() error { return m.Peek(b) },
+		"Info":            func() error { _, err := m.Info(); return err },
+		"Check":           func() error { return m.Check(mapops.Spec{}) },
+		"Pin":             func() error { return m.Pin("x") },
+		"Unpin":           m.Unpin,
+		"Freeze":          m.Freeze,
+		"Memory":          func() error { _, err := m.Memory(); return err },
+		"MemoryOf":        func() error { _, err := mapops.MemoryOf[uint64](m); return err },
+		"SetInner":        func() error { return m.SetInner(b, nil, 0) },
+		"InnerID":         func() error { _, err := m.InnerID(b); return err },
+		"OpenInner":       func() error { _, err := m.OpenInner(b); return err },
+		"All": func() error {
+			all, errf := m.All()
+			for range all {
+			}
+			return errf()
+		},
+		"Keys": func() error {
+			keys, errf := m.Keys()
+			for range keys {
+			}
+			return errf()
+		},
+		"NewTyped": func() error { _, err := mapops.NewTyped[uint32, uint64](m); return err },
+		"NewQueue": func() error { _, err := mapops.NewQueue[uint64](m); return err },
+	}
+	for name, call := range calls {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("(*Map)(nil).%s panics: %v", name, r)
+				}
+			}()
+			if err := call(); !errors.Is(err, os.ErrInvalid) {
+				t.Errorf("(*Map)(nil).%s: %v, want an error wrapping os.ErrInvalid", name, err)
+			}
+		}()
+	}
+	// The accessors answer like a map of nothing, as os.File's do.
+	if m.KeySize() != 0 || m.ValueSize() != 0 || m.MaxEntries() != 0 || m.FD() != nil || m.PerCPU() ||
+		m.MemoryWritable() || m.String() == "" {
+		t.Error("accessors of a nil *Map")
+	}
+}
+
+func nilInner(t *testing.T) {
+	start(t)
+	testutil.RequireBPF(t)
+	inner := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1, Name: "hostile_inner"})
+	outer := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 1,
+		InnerMap: inner, Name: "hostile_outer"})
+	err := outer.SetInner(make([]byte, 4), nil, 0)
+	if !errors.Is(err, os.ErrInvalid) || !strings.Contains(err.Error(), "inner") {
+		t.Errorf("SetInner(nil): %v, want an error wrapping os.ErrInvalid naming the inner map", err)
 	}
 }
 

@@ -230,6 +230,9 @@ func (m *Map) Keys() (iter.Seq[[]byte], func() error) {
 
 // each walks the map, calling f for each entry until it returns false.
 func (m *Map) each(values bool, f func(w *walker, i int) bool) error {
+	if m == nil {
+		return nilMap("iterate")
+	}
 	w, err := m.walk(values)
 	if err != nil {
 		return err

@@ -144,6 +144,9 @@ func (m *Map) memLen() int { return sys.ValueStride(m.valueSize) * int(m.maxEntr
 
 // MemoryWritable reports whether the slice Memory returned may be written.
 func (m *Map) MemoryWritable() bool {
+	if m == nil {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.mem != nil && m.mem.rw

@@ -50,6 +50,9 @@ type scratch[K, V any] struct {
 // layouts match its key and value types field by field (see btf.Check;
 // SkipBTFCheck opts out).
 func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
+	if m == nil {
+		return nil, nilMap("typed view")
+	}
 	if m.typ == unix.BPF_MAP_TYPE_QUEUE || m.typ == unix.BPF_MAP_TYPE_STACK {
 		return nil, fmt.Errorf("%s: typed view: a %s has no keys: use NewQueue", m, sys.MapTypeName(m.typ))
 	}
