@@ -120,25 +120,26 @@ func checkRoom(t testing.TB, c *mapops.Cursor, m *mapops.Map) {
 	}
 }
 
-// batchAfterSmall reads 2 entries of a 64-entry hash into guarded
-// buffers, then asks for n: the overflowing n must be refused, the
-// canaries intact.
+// batchAfterSmall reads a small batch of a 64-entry hash into guarded
+// buffers of 8 entries (room for the fullest bucket, so they are kept),
+// then asks for n: the overflowing n must be refused, the canaries
+// intact.
 func batchAfterSmall(t *testing.T, keySize, n int) {
 	start(t)
 	m := hashOf(t, keySize, 64)
 	var c mapops.Cursor
 	in, inHit := guarded(max(keySize, 8))
 	out, outHit := guarded(max(keySize, 8))
-	keys, keysHit := guarded(2 * keySize)
-	vals, valsHit := guarded(2 * 8)
+	keys, keysHit := guarded(8 * keySize)
+	vals, valsHit := guarded(8 * 8)
 	mapops.SeedCursor(&c, in, out, keys, vals)
-	got, err := rawBatch(t, m, &c, 2)
-	if err != nil || got < 1 || got > 2 { // whole hash buckets: 1 or 2
-		t.Fatalf("first batch of 2: %d entries, %v", got, err)
+	got, err := rawBatch(t, m, &c, 8)
+	if err != nil || got < 1 || got > 8 { // whole hash buckets
+		t.Fatalf("first batch of 8: %d entries, %v", got, err)
 	}
 	got, err = rawBatch(t, m, &c, n)
 	if err == nil {
-		t.Errorf("batch of %#x entries after one of 2: %d entries, no error", n, got)
+		t.Errorf("batch of %#x entries after one of 8: %d entries, no error", n, got)
 	} else if !strings.Contains(err.Error(), "entries asked") {
 		t.Errorf("batch of %#x entries: %v, want an error naming the count", n, err)
 	}
