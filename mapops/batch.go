@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"unsafe"
 
@@ -89,9 +90,6 @@ func (b *batchPos) read(m *Map, del bool) (int, error) {
 	if b.done {
 		return 0, nil
 	}
-	if len(b.in) < m.keySize || len(b.out) < m.keySize {
-		return 0, fmt.Errorf("position tokens of %d bytes for %d-byte keys", len(b.in), m.keySize)
-	}
 	for {
 		a := sys.Batch{OutBatch: ptr(b.out), Keys: ptr(b.keys), Values: ptr(b.vals), Count: b.fit(m)}
 		if b.started {
@@ -139,12 +137,13 @@ func (c *Cursor) Done() bool { return c.pos.done }
 
 // BatchLookup reads the next chunk of about n entries (more when one hash
 // bucket holds more: the batch grows until the bucket fits) from the
-// cursor's position and appends them to keys and values. n is clamped to
-// 1..MaxEntries (a map never holds more); a negative n, or one beyond the
-// kernel's 32-bit count, is refused. When the map is
+// cursor's position and appends them to keys and values. When the map is
 // exhausted c.Done() turns true; a finished cursor reads nothing more.
 // It allocates nothing per entry: only the cursor's buffers, once, and
 // keys and values when they lack the capacity.
+//
+// n is clamped to 1..MaxEntries (a map never holds more); a negative n,
+// or one beyond the kernel's 32-bit count, is refused.
 func (t *Typed[K, V]) BatchLookup(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	return t.batchRead("batch lookup", false, c, keys, values, n)
 }
@@ -157,6 +156,9 @@ func (t *Typed[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V, n in
 func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	if t.m.ncpu > 0 {
 		return keys, values, fmt.Errorf("%s: %s: per-CPU maps are read with AllPerCPU", t.m, op)
+	}
+	if c == nil {
+		return keys, values, fmt.Errorf("%s: %s: nil cursor: %w", t.m, op, os.ErrInvalid)
 	}
 	if n < 0 || uint64(n) > math.MaxUint32 {
 		return keys, values, fmt.Errorf("%s: %s: %d entries asked: the count is 0 to %d", t.m, op, n, uint32(math.MaxUint32))

@@ -56,6 +56,7 @@ var hostile = []struct {
 	// Nil receivers (F): errors wrapping os.ErrInvalid, never a panic.
 	{"nil/Map methods", nilMap},
 	{"nil/SetInner with a nil inner map", nilInner},
+	{"nil/BatchLookup with a nil cursor", nilCursor},
 }
 
 func TestHostile(t *testing.T) {
@@ -497,6 +498,14 @@ func nilMap(t *testing.T) {
 	if m.KeySize() != 0 || m.ValueSize() != 0 || m.MaxEntries() != 0 || m.FD() != nil || m.PerCPU() ||
 		m.MemoryWritable() || m.String() == "" {
 		t.Error("accessors of a nil *Map")
+	}
+}
+
+func nilCursor(t *testing.T) {
+	start(t)
+	tm := typed[uint32, uint64](t, hashOf(t, 4, 4))
+	if _, _, err := tm.BatchLookup(nil, nil, nil, 4); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("BatchLookup(nil cursor): %v, want an error wrapping os.ErrInvalid", err)
 	}
 }
 
