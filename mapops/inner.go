@@ -3,6 +3,7 @@ package mapops
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,6 +18,9 @@ import (
 func (m *Map) SetInner(key []byte, inner *Map, flags Flags) error {
 	if err := m.checkOuter("set inner map", key); err != nil {
 		return err
+	}
+	if inner == nil {
+		return fmt.Errorf("%s: set inner map: inner map is nil: %w", m, os.ErrInvalid)
 	}
 	raw, err := inner.fd.Acquire()
 	if err != nil {

@@ -115,6 +115,9 @@ func (m *Map) intValue(op string) error {
 
 // LookupInt returns the integer stored under the integer key.
 func (m *Map) LookupInt(key uint64) (uint64, error) {
+	if m == nil {
+		return 0, nilMap("lookup")
+	}
 	var k, v [8]byte
 	if err := m.putInt("lookup", "key", &k, m.keySize, key); err != nil {
 		return 0, err
@@ -130,6 +133,9 @@ func (m *Map) LookupInt(key uint64) (uint64, error) {
 
 // UpdateInt stores the integer value under the integer key.
 func (m *Map) UpdateInt(key, value uint64, flags Flags) error {
+	if m == nil {
+		return nilMap("update")
+	}
 	var k, v [8]byte
 	if err := m.putInt("update", "key", &k, m.keySize, key); err != nil {
 		return err
@@ -145,6 +151,9 @@ func (m *Map) UpdateInt(key, value uint64, flags Flags) error {
 
 // DeleteInt removes the integer key.
 func (m *Map) DeleteInt(key uint64) error {
+	if m == nil {
+		return nilMap("delete")
+	}
 	var k [8]byte
 	if err := m.putInt("delete", "key", &k, m.keySize, key); err != nil {
 		return err
@@ -155,6 +164,9 @@ func (m *Map) DeleteInt(key uint64) error {
 // NextKeyInt returns the integer key after *key, or the first key when key
 // is nil. After the last key it fails wrapping unix.ENOENT.
 func (m *Map) NextKeyInt(key *uint64) (uint64, error) {
+	if m == nil {
+		return 0, nilMap("next key")
+	}
 	var k, next [8]byte
 	var kp unsafe.Pointer
 	if key != nil {

@@ -52,6 +52,9 @@ type scratch[K, V any] struct {
 // (SkipBTFCheck). The map's BTF can only be read with CAP_SYS_ADMIN;
 // without it NewTyped fails unless given CheckBTF or AllowUnreadableBTF.
 func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
+	if m == nil {
+		return nil, nilMap("typed view")
+	}
 	if m.typ == unix.BPF_MAP_TYPE_QUEUE || m.typ == unix.BPF_MAP_TYPE_STACK {
 		return nil, fmt.Errorf("%s: typed view: a %s has no keys: use NewQueue", m, sys.MapTypeName(m.typ))
 	}
