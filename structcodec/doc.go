@@ -10,7 +10,7 @@
 // Integers are in host byte order, as the kernel and BPF programs see them.
 // The tag options are:
 //
-//	bpf:"-"                  leave the field out
+//	bpf:"-"                  leave the field out: encoding and decoding never touch it
 //	bpf:"be"                 big-endian (network order) integer or array of integers
 //	bpf:"offset=N"           place the field at byte N of its struct; it may only move
 //	                         forward and must be aligned unless the struct is packed
@@ -20,7 +20,8 @@
 //	                         N bytes or more, or holding a NUL, is an error; decoding
 //	                         reads up to the first NUL (all N bytes if there is none)
 //
-// Options combine with commas, in any order: bpf:"offset=8,be". A bpf tag
+// Options combine with commas, in any order, each at most once:
+// bpf:"offset=8,be". A bpf tag
 // has no name, but the form encoding/json users write, with an empty name
 // before the options, means the same: bpf:",be" and bpf:",offset=8,be" are
 // bpf:"be" and bpf:"offset=8,be". Empty options are ignored. cstring needs
@@ -36,7 +37,9 @@
 // leaves in them is unspecified (Go's == ignores them). Fields of kind int,
 // uint, uintptr, pointer, slice, map, interface, channel, func, complex and
 // strings without a size have no C layout and are refused with an error
-// naming the field.
+// naming the field; skipped with "-" they may be any type, and no copy
+// from C bytes ever reaches them, so whoever writes a map cannot write a
+// Go pointer.
 //
 // For example, a TCP flow key:
 //

@@ -178,9 +178,14 @@ func parseTag(tag string) (tagOptions, error) {
 		o.skip = true
 		return o, nil
 	}
+	seen := map[string]bool{}
 	for _, opt := range strings.Split(tag, ",") {
 		opt = strings.TrimSpace(opt)
 		key, val, hasVal := strings.Cut(opt, "=")
+		if opt != "" && seen[key] {
+			return o, fmt.Errorf("tag %q gives option %s twice", tag, key)
+		}
+		seen[key] = true
 		switch {
 		case opt == "":
 			// An empty option, as in bpf:",be": encoding/json users write

@@ -178,9 +178,10 @@ func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cO
 				}
 				continue
 			}
-			// A Go field left out of the C layout must not be overwritten
-			// by a merged copy.
-			if sf := l.typ.Field(i); sf.Name != "_" && sf.Type.Size() > 0 {
+			// A Go field left out of the C layout, blank or not, must not
+			// be overwritten by a merged or whole copy: it may hold
+			// pointers, and the C bytes come from whoever writes the map.
+			if sf := l.typ.Field(i); sf.Type.Size() > 0 {
 				p.ops = append(p.ops, op{code: opBarrier, goOff: goOff + sf.Offset})
 			}
 		}
@@ -191,7 +192,7 @@ func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cO
 		sub.emit(l.elem, be, cstr, field+"[]", 0, 0)
 		sub.finish(l.elem.size)
 		e := l.elem
-		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size &&
+		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size && !sub.skipped &&
 			len(sub.valid)+len(sub.bools)+len(sub.zeros) == 0 {
 			p.ops = append(p.ops, op{code: opCopy, goOff: goOff, cOff: cOff, n: e.size * l.n})
 		} else if l.n > 0 && e.size > 0 {
