@@ -187,3 +187,70 @@ func TestPointersAreNeverOverwritten(t *testing.T) {
 		})
 	}
 }
+
+// TestRawErrorNamesTheCause holds RawError to naming the field that keeps
+// a type's Go memory from being its C bytes, and to nil for raw types.
+func TestRawErrorNamesTheCause(t *testing.T) {
+	type Inner struct {
+		X uint16
+		Y uint8
+	}
+	for _, tc := range []struct {
+		typ  reflect.Type
+		want string // "" when raw
+	}{
+		{reflect.TypeFor[uint64](), ""},
+		{reflect.TypeFor[[4]uint32](), ""},
+		{reflect.TypeFor[struct{ A, B uint64 }](), ""},
+		{reflect.TypeFor[struct {
+			A [4]byte `bpf:"be"`
+			B uint32
+		}](), ""},
+		{reflect.TypeFor[struct {
+			A uint64
+			_ uint64
+			B uint64
+		}](), "blank field struct._ (C offset 8, 8 bytes) is not encoded"},
+		{reflect.TypeFor[struct {
+			A uint32
+			B uint64
+		}](), "4 bytes of padding before struct.B"},
+		{reflect.TypeFor[struct {
+			A uint32
+			B uint16 `bpf:"be"`
+			C uint16
+		}](), "struct.B is big-endian"},
+		{reflect.TypeFor[struct {
+			A  uint64
+			In [2]struct{ On bool }
+		}](), "struct.In[0].On is a bool"},
+		{reflect.TypeFor[struct {
+			Comm [8]byte `bpf:"cstring"`
+		}](), "struct.Comm is a cstring"},
+		{reflect.TypeFor[struct {
+			A uint32
+			B uint32 `bpf:"-"`
+		}](), "struct.B is skipped"},
+		{reflect.TypeFor[struct {
+			A  uint32
+			In Inner
+		}](), "1 bytes of padding at the end of struct.In"},
+		{reflect.TypeFor[struct {
+			_ structcodec.Packed
+			A uint8
+			B uint32
+		}](), "struct.B is at offset 1 in C but 4 in Go"},
+	} {
+		l, err := structcodec.Compile(tc.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.RawError()
+		if p := l.Plan(); (err == nil) != p.Raw() {
+			t.Errorf("%v: RawError %v with Plan.Raw %v", tc.typ, err, p.Raw())
+		}
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%v: RawError %v, want %q", tc.typ, err, tc.want)
+		}
+	}
+}
