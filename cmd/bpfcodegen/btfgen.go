@@ -30,7 +30,9 @@ type btfRequest struct {
 //
 // The mapping: __u8…__u64, __s8…__s64 and the plain C integers become
 // sized Go integers; __be16, __be32 and __be64 become integers tagged
-// bpf:"be"; char[N] becomes [N]byte tagged bpf:"cstring"; _Bool bool;
+// bpf:"be"; __int128 and unsigned __int128 become [16]byte, placed
+// with explicit padding at their 16-byte alignment; char[N] becomes
+// [N]byte tagged bpf:"cstring"; _Bool bool;
 // float and double float32 and float64; pointers uint64; named structs
 // Go structs of their own, anonymous ones struct literals (an anonymous
 // struct member is a field named after its first member);
@@ -639,7 +641,10 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 			char := n == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char")
 			return goType{expr: intExpr(n, t.Signed()), size: n, align: n, isChar: char}, nil
 		}
-		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: min(n, 8)}, nil
+		// __int128 and other widths Go lacks: bytes, aligned as bytes are,
+		// so that explicit padding puts them where C does (16-byte
+		// alignment for 128-bit integers).
+		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}, nil
 	case btf.KindFloat:
 		switch t.Size {
 		case 4:
@@ -647,7 +652,7 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 		case 8:
 			return goType{expr: "float64", size: 8, align: 8}, nil
 		}
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: min(int(t.Size), 8)}, nil
+		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
 	case btf.KindPtr:
 		return goType{expr: "uint64", size: 8, align: 8}, nil
 	case btf.KindArray:
