@@ -31,8 +31,9 @@ type Plan struct {
 	Zeros []Span // padding and blank fields: zero in C, anything in Go
 	Bools []Span // bools: the kernel's byte may be anything, Go needs 0 or 1
 
-	// Checked reports that encoding checks the value first (a cstring
-	// array must hold a NUL) and may refuse it.
+	// Checked reports that encoding checks the value first (text must
+	// fit its string field, a cstring,nul array must hold a NUL) and may
+	// refuse it.
 	Checked bool
 }
 
@@ -127,8 +128,8 @@ func (l *Layout) notRaw(path string, off int) string {
 			return fmt.Sprintf("blank field %s (C offset %d, %d bytes) is not encoded: it encodes as zeros, not as Go memory; name the field", fpath, off+f.Offset, f.Size)
 		case f.BigEndian && scalarSize(f.Layout) > 1 && f.Size > 0 && !hostBigEndian:
 			return fmt.Sprintf(`%s is big-endian (bpf:"be"): its bytes are swapped`, fpath)
-		case f.CString:
-			return fmt.Sprintf(`%s is a cstring: encoding checks it for a NUL`, fpath)
+		case f.NUL:
+			return fmt.Sprintf(`%s is a cstring with nul: encoding checks it for a NUL`, fpath)
 		}
 		if why := f.Layout.notRaw(fpath, off+f.Offset); why != "" {
 			return why

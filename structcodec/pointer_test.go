@@ -226,7 +226,10 @@ func TestRawErrorNamesTheCause(t *testing.T) {
 		}](), "struct.In[0].On is a bool"},
 		{reflect.TypeFor[struct {
 			Comm [8]byte `bpf:"cstring"`
-		}](), "struct.Comm is a cstring"},
+		}](), ""},
+		{reflect.TypeFor[struct {
+			Comm [8]byte `bpf:"cstring,nul"`
+		}](), "struct.Comm is a cstring with nul"},
 		{reflect.TypeFor[struct {
 			A uint32
 			B uint32 `bpf:"-"`
