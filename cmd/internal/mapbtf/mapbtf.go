@@ -92,7 +92,13 @@ func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 			return 0, err // ambiguous
 		}
 	}
-	return 0, fmt.Errorf("no %s named %q in the BTF", kindList(kinds), name)
+	keyword := "struct"
+	if len(kinds) <= 2 {
+		keyword = strings.TrimSuffix(kinds[0].String(), "64")
+	}
+	return 0, fmt.Errorf("no %s named %q in the BTF (clang keeps in a BPF object only the types that its maps, "+
+		"global variables and functions use; to keep this one, use it so, e.g. with a global of that type or "+
+		"\"%s %s *unused __attribute__((unused));\" in the C source)", kindList(kinds), name, keyword, name)
 }
 
 func kindList(kinds []btf.Kind) string {
