@@ -171,7 +171,8 @@ func anonymous(spec *btf.Spec, id btf.TypeID) bool {
 // key and value of each variable of the .maps section) and the global
 // variables (.bss, .data, .rodata, …) of an object use, in the order of
 // their sections, with a Go name for those that have no C name: the map's
-// or the variable's, exported, with Key or Value for a map.
+// or the variable's, exported, with Key or Value for a map; then the
+// global data sections themselves.
 func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
 	var (
 		ids   []btf.TypeID
@@ -191,9 +192,13 @@ func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
 		ids = append(ids, id)
 		names = append(names, name)
 	}
-	for _, t := range spec.All() {
+	var sections []btf.TypeID
+	for id, t := range spec.All() {
 		if t.Kind != btf.KindDatasec {
 			continue
+		}
+		if t.Size > 0 && len(t.Vars) > 0 && (strings.HasPrefix(t.Name, ".bss") || strings.HasPrefix(t.Name, ".data") || strings.HasPrefix(t.Name, ".rodata")) {
+			sections = append(sections, id)
 		}
 		for _, v := range t.Vars {
 			vt, err := spec.Type(v.Type)
@@ -219,6 +224,10 @@ func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
 				}
 			}
 		}
+	}
+	for _, id := range sections {
+		ids = append(ids, id)
+		names = append(names, "")
 	}
 	return ids, names
 }

@@ -24,9 +24,12 @@
 // Flags:
 //
 //	-type A,B     the types: Go names, or with -btf C names (struct, union,
-//	              enum or typedef; "struct x" to pick one kind); with -btf and
-//	              no -type, every struct, union and enum that the object's maps
-//	              (their keys and values) and global variables use
+//	              enum or typedef; "struct x" to pick one kind; .bss, .data,
+//	              .rodata for a global data section, whose Go type
+//	              mapops.MemoryOf overlays on the section's map); with -btf
+//	              and no -type, every struct, union and enum that the
+//	              object's maps (their keys and values) and global variables
+//	              use, and the global data sections
 //	-btf file     read C types from an ELF object's .BTF section or a raw
 //	              BTF file such as /sys/kernel/btf/vmlinux
 //	-map ref      read the key and value types of a map: id:N, N or a
@@ -79,7 +82,7 @@ func run(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n"+
 			"       bpfcodegen -btf file [-type c_name[,c_name...]] [-package p] [-methods] [-output file] [dir]\n"+
-			"         (without -type: every struct, union and enum the object's maps and globals use)\n"+
+			"         (without -type: every struct, union and enum the object's maps and globals use, and its .bss, .data, .rodata)\n"+
 			"       bpfcodegen -map id:N|pinned-path [-type KeyName,ValueName] [-package p] [-methods] [-output file] [dir]\n")
 		fs.PrintDefaults()
 	}

@@ -61,7 +61,7 @@ func TestBTFWithoutTypes(t *testing.T) {
 	os.Stderr = stderr
 	usage.ReadFrom(r)
 	r.Close()
-	if !bytes.Contains(usage.Bytes(), []byte("without -type: every struct, union and enum the object's maps and globals use")) {
+	if !bytes.Contains(usage.Bytes(), []byte("without -type: every struct, union and enum the object's maps and globals use, and its .bss, .data, .rodata")) {
 		t.Errorf("-h (%v) does not say what -btf without -type does:\n%s", err, usage.String())
 	}
 }

@@ -66,7 +66,8 @@ func plural(n int, unit string) string {
 //   - [N]T against T[N], cstring fields against char[N];
 //   - structs against structs, recursively, nested and in arrays, and
 //     against the DATASEC of a global data map (.bss, .data), whose
-//     variables are then the members.
+//     variables are then the members (and [N]byte fields may fill the
+//     bytes between them).
 //
 // The members of a C11 anonymous struct or union may be Go fields of the
 // parent, as C code reaches them (for a union, the one member the field
@@ -207,12 +208,12 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		if t.Kind == KindDatasec {
 			// A global data map (.bss, .data, .rodata): its variables
 			// are the members.
-			return c.fields(l, datasecStruct(s, t), cname, gp, cp, off)
+			return c.fields(l, datasecStruct(s, t), cname, gp, cp, off, true)
 		}
 		if t.Kind != KindStruct {
 			return bad("Go struct %s vs C %s: a Go struct stands for a C struct", gt, cname)
 		}
-		return c.fields(l, t, cname, gp, cp, off)
+		return c.fields(l, t, cname, gp, cp, off, false)
 	}
 	return nil
 }
@@ -349,7 +350,10 @@ func (c *checker) expand(ms []cMember, covered []bool, j int, f *structcodec.Fie
 	return ms, covered
 }
 
-func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, base int) error {
+// fields checks the fields of l against the members of t; with gaps (a
+// data section's variables), byte arrays may fill the bytes between
+// members.
+func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, base int, gaps bool) error {
 	ms := make([]cMember, len(t.Members))
 	covered := make([]bool, len(t.Members))
 	for j := range t.Members {
@@ -444,6 +448,9 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 				covered[j] = true
 			}
 			continue
+		}
+		if len(over) == 0 && gaps && f.Type.Kind() == reflect.Array && f.Type.Elem().Kind() == reflect.Uint8 && !f.CString && !f.BigEndian {
+			continue // bytes between two variables of a data section
 		}
 		if len(over) == 0 {
 			// Pair the field with the next C member, if any: usually

@@ -67,7 +67,8 @@ func LoadFile(path string) (*btf.Spec, error) {
 
 // Lookup finds the type that a C name means: a struct, union, enum or
 // typedef of that name, tried in that order; "struct x", "union x" and
-// "enum x" ask for one kind.
+// "enum x" ask for one kind, and a name that starts with a dot (.bss,
+// .data, .rodata) the DATASEC of that global data section.
 func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 	kinds := []btf.Kind{btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindTypedef}
 	if k, rest, ok := strings.Cut(name, " "); ok {
@@ -82,6 +83,13 @@ func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 			return 0, fmt.Errorf("bad type name %q: want name, struct name, union name or enum name", name)
 		}
 		name = strings.TrimSpace(rest)
+	}
+	if strings.HasPrefix(name, ".") {
+		// A global data section (.bss, .data, .rodata): its DATASEC.
+		if id, err := spec.Lookup(name, btf.KindDatasec); err == nil {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no section %q in the BTF: an object has .bss, .data and .rodata only when it has global variables of that kind", name)
 	}
 	for _, k := range kinds {
 		id, err := spec.Lookup(name, k)
