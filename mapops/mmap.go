@@ -166,7 +166,10 @@ func MemoryOf[V any](m *Map) ([]V, error) {
 	}
 	p := vc.Layout().Plan()
 	size := unsafe.Sizeof(*new(V))
-	if !p.Raw() || p.Size != m.valueSize || int(size) != sys.ValueStride(m.valueSize) {
+	if err := vc.Layout().RawError(); err != nil {
+		return nil, fmt.Errorf("%s: memory: %v cannot overlay the map's values: %w", m, vc.Layout().Type(), err)
+	}
+	if p.Size != m.valueSize || int(size) != sys.ValueStride(m.valueSize) {
 		return nil, fmt.Errorf("%s: memory: %v (%d bytes) cannot overlay values of %d bytes in %d-byte slots",
 			m, vc.Layout().Type(), size, m.valueSize, sys.ValueStride(m.valueSize))
 	}
