@@ -25,12 +25,26 @@ const (
 // Round8(n + HdrSize) bytes of the ring.
 func Round8(n uint64) uint64 { return (n + 7) &^ 7 }
 
+// MaxSize is the largest ring size the kernel accepts, 2 GiB: a ring's
+// size is the map's max_entries, a 32-bit count, and the largest power
+// of two that fits in it is 1<<31. (The kernel's own 64 GiB bound on the
+// data area, from the 32-bit page offset in a record header, is never the
+// one that applies.)
+const MaxSize = 1 << 31
+
 // CheckSize checks a ring size as the kernel does for both map types: a
-// power of two and a multiple of the page size. Its error wraps
-// unix.EINVAL.
+// power of two, a multiple of the page size and at most MaxSize. Callers
+// with a signed size convert it with uint64(n): a negative n is reported as
+// such. Its error wraps unix.EINVAL.
 func CheckSize(size uint64) error {
 	page := uint64(os.Getpagesize())
-	if size == 0 || size&(size-1) != 0 || size%page != 0 {
+	switch {
+	case int64(size) < 0:
+		return fmt.Errorf("ring size %d is negative: %w", int64(size), unix.EINVAL)
+	case size > MaxSize:
+		return fmt.Errorf("ring size %d is larger than the kernel's limit for a ring of %d bytes (2 GiB, the largest power of two a map's 32-bit max_entries holds): %w",
+			size, uint64(MaxSize), unix.EINVAL)
+	case size == 0 || size&(size-1) != 0 || size%page != 0:
 		return fmt.Errorf("ring size %d is not a power of two multiple of the page size %d: %w", size, page, unix.EINVAL)
 	}
 	return nil
