@@ -47,7 +47,7 @@ import (
 // libbpf. NewProducer refuses a second live Producer of a map in the same
 // process, whatever descriptor it is given; a producer in another process
 // cannot be seen beforehand, only when it moves the producer position
-// under this one, which Reserve then reports.
+// under this one, which Reserve then reports with ErrForeignProducer.
 type Producer struct {
 	r ring
 
@@ -308,7 +308,7 @@ func (p *Producer) Close() error {
 		// Let reservations that won their position publish it (they
 		// are never blocked; the bound only guards against a foreign
 		// writer of the producer position).
-		for start := time.Now(); atomic.LoadUint64(p.r.prod) < next && time.Since(start) < time.Second; {
+		for start := time.Now(); atomic.LoadUint64(p.r.prod) < next && !p.r.foreign.Load() && !p.r.abandoned.Load() && time.Since(start) < foreignAfter; {
 			runtime.Gosched()
 		}
 		p.r.discardBusy()
