@@ -134,6 +134,8 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 		t.Fatal("a []byte event changed after the next read: it is not a copy")
 	}
 
+	raw.Close() // one consumer per ring in a process
+
 	// A deserializer sees the bytes; its error is the read's.
 	errBad := errors.New("bad event")
 	fn, err := refs.NewRingBufRefFunc(ring, func(b []byte) (int, error) {
@@ -150,6 +152,7 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 	if n, ok, err := fn.ReadTimeout(time.Second); n != progs.EventSize || !ok || err != nil {
 		t.Fatalf("ReadTimeout with a deserializer = %d, %v, %v", n, ok, err)
 	}
+	fn.Close()
 	small, err := refs.NewRingBufRef[uint64](ring)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,13 @@ import (
 // os.ErrClosed, so errors.Is(err, os.ErrClosed) works too.
 var ErrClosed = os.ErrClosed
 
+// claimMap records the live Reader of the map id, or fails with EBUSY.
+func claimMap(id uint32) error {
+	return ringproto.Claim(id, "Reader", "two consumers would each get the same records")
+}
+
+func releaseMap(id uint32) { ringproto.Release(id) }
+
 // Record is one record read from a ring.
 type Record struct {
 	// Sample holds the record's bytes. ReadInto and ReadBatch reuse its
@@ -43,6 +50,16 @@ type Record struct {
 // BPF_RB_NO_WAKEUP are never left behind. All methods are safe for
 // concurrent use; each record goes to exactly one caller. Close wakes
 // every blocked call at once.
+//
+// A ring has one consumer position, so it has one consumer. In this
+// process NewReader (and Poller.Add) refuses a second Reader of a map
+// while the first is open, whatever descriptor it is given. Nothing can
+// stop a consumer in another process: two processes reading one ring
+// each get the same records, and each moves the consumer position over
+// records the other has not read yet, which lets the kernel overwrite
+// them. Hand a ring from one process to the next (close, then open) or
+// keep a single consumer. Records a closed Reader returned are consumed:
+// the next Reader, in this process or another, starts after them.
 type Reader struct {
 	mu     sync.Mutex // held while a read uses the cursor and the ring memory
 	ring   ring
@@ -64,6 +81,9 @@ type Reader struct {
 
 // NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
 // its own duplicate of the descriptor: the caller keeps m and may close it.
+// It fails with an error wrapping unix.EBUSY while another Reader of the
+// same map is open in this process (until its Close, or until the calls
+// it has in flight return).
 // It maps the consumer page read-write (exactly one page at offset 0) and
 // the producer page with the data area, which the kernel maps twice in a
 // row, read-only.
@@ -83,32 +103,40 @@ func NewReader(m *sys.FD) (*Reader, error) {
 	if err := ringproto.CheckSize(size); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	if err := claimMap(info.ID); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	page := os.Getpagesize()
 	fd, err := m.Dup()
 	if err != nil {
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	raw, err := fd.Acquire()
 	if err != nil {
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer fd.Release()
 	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: map consumer page: %w", op, err)
 	}
 	prodData, err := unix.Mmap(raw, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		unix.Munmap(consPage)
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
 	}
 	free := func() {
 		unix.Munmap(prodData)
 		unix.Munmap(consPage)
 		fd.Close()
+		releaseMap(info.ID)
 	}
 	rg := ring{
 		cons: (*uint64)(unsafe.Pointer(&consPage[0])),

@@ -349,33 +349,12 @@ func (p *Producer) finalize() {
 	p.unmap()
 }
 
-// liveMaps holds the ids of the maps that have a live Producer in this
-// process.
-var liveMaps struct {
-	sync.Mutex
-	ids map[uint32]bool
-}
-
-// claimMap records a live Producer of the map id; it fails when there is
-// one already.
+// claimMap records the live Producer of the map id, or fails with EBUSY.
 func claimMap(id uint32) error {
-	liveMaps.Lock()
-	defer liveMaps.Unlock()
-	if liveMaps.ids[id] {
-		return fmt.Errorf("map id %d already has a live Producer in this process: two producers would corrupt each other's samples (close the first one): %w", id, unix.EBUSY)
-	}
-	if liveMaps.ids == nil {
-		liveMaps.ids = map[uint32]bool{}
-	}
-	liveMaps.ids[id] = true
-	return nil
+	return ringproto.Claim(id, "Producer", "two producers would corrupt each other's samples")
 }
 
-func releaseMap(id uint32) {
-	liveMaps.Lock()
-	delete(liveMaps.ids, id)
-	liveMaps.Unlock()
-}
+func releaseMap(id uint32) { ringproto.Release(id) }
 
 // unmap releases the address space of a mapped ring.
 func (p *Producer) unmap() {

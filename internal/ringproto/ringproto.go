@@ -8,6 +8,7 @@ package ringproto
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,4 +49,34 @@ func CheckSize(size uint64) error {
 		return fmt.Errorf("ring size %d is not a power of two multiple of the page size %d: %w", size, page, unix.EINVAL)
 	}
 	return nil
+}
+
+// claimed holds the ids of the maps that have a live consumer (ringbuf) or
+// producer (userringbuf) in this process: a ring has one of each.
+var claimed struct {
+	sync.Mutex
+	ids map[uint32]bool
+}
+
+// Claim records that this process has a live end of the map id, what
+// (say "Reader"), whose second copy would break the ring for the reason
+// why. It fails, wrapping unix.EBUSY, while the map has one already.
+func Claim(id uint32, what, why string) error {
+	claimed.Lock()
+	defer claimed.Unlock()
+	if claimed.ids[id] {
+		return fmt.Errorf("map id %d already has a live %s in this process: %s (close the first one): %w", id, what, why, unix.EBUSY)
+	}
+	if claimed.ids == nil {
+		claimed.ids = map[uint32]bool{}
+	}
+	claimed.ids[id] = true
+	return nil
+}
+
+// Release undoes Claim.
+func Release(id uint32) {
+	claimed.Lock()
+	delete(claimed.ids, id)
+	claimed.Unlock()
 }
