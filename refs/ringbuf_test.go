@@ -280,3 +280,35 @@ func TestRingBufRefChan(t *testing.T) {
 		t.Fatalf("error after cancel = %v", err)
 	}
 }
+
+// TestRingBufRefClosedDoesNotReplay: events a closed RingBufRef returned
+// are consumed: the next reference gets the event after them. Before, the
+// consumer position was not published on Close and each new reference
+// got the same first events again.
+func TestRingBufRefClosedDoesNotReplay(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 9 {
+		runProg(t, prog)
+	}
+	var seen []uint64
+	for round := range 3 {
+		r, err := refs.NewRingBufRef[event](ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			e, ok, err := r.ReadTimeout(time.Second)
+			if !ok || err != nil {
+				t.Fatalf("reference %d: %v, %v", round, ok, err)
+			}
+			seen = append(seen, e.TimeNS)
+		}
+		r.Close()
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("event times %v: the references replayed events", seen)
+		}
+	}
+}

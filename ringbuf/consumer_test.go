@@ -2,6 +2,7 @@ package ringbuf
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -77,4 +78,137 @@ func TestSecondReaderRefused(t *testing.T) {
 	if rec, err := again.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the next Reader read %v, %v: a record delivered twice", rec, err)
 	}
+}
+
+// fillNumbered has the kernel write records from..from+n-1, each its
+// number as a native-endian uint64.
+func fillNumbered(t *testing.T, w *progs.RingbufWriter, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if ret, err := w.Output(binary.NativeEndian.AppendUint64(nil, uint64(i)), 8, 0, 1); err != nil || ret != 0 {
+			t.Fatalf("write record %d: %d, %v", i, ret, err)
+		}
+	}
+}
+
+func recordNumber(t *testing.T, b []byte) int {
+	t.Helper()
+	if len(b) != 8 {
+		t.Fatalf("record of %d bytes, want 8", len(b))
+	}
+	return int(binary.NativeEndian.Uint64(b))
+}
+
+// TestClosedReaderDoesNotReplay: a Reader that returned k of the n records
+// a program wrote and was closed leaves the ring at record k: the next
+// Reader gets record k first, whichever form read the first k. Before,
+// the consumer position was published lazily and never on Close: after
+// three ReadInto calls ConsumerPosition had not moved, and every new
+// Reader got the same first records again.
+func TestClosedReaderDoesNotReplay(t *testing.T) {
+	const n, k = 10, 3
+	forms := map[string]func(t *testing.T, r *Reader) []int{
+		"ReadInto": func(t *testing.T, r *Reader) []int {
+			var got []int
+			var rec Record
+			for range k {
+				if err := r.ReadInto(context.Background(), &rec); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, recordNumber(t, rec.Sample))
+			}
+			return got
+		},
+		"ReadBatch": func(t *testing.T, r *Reader) []int {
+			recs := make([]Record, k)
+			m, err := r.ReadBatch(context.Background(), recs)
+			if err != nil || m != k {
+				t.Fatalf("ReadBatch: %d, %v", m, err)
+			}
+			var got []int
+			for _, rec := range recs {
+				got = append(got, recordNumber(t, rec.Sample))
+			}
+			return got
+		},
+		"ConsumeN": func(t *testing.T, r *Reader) []int {
+			var got []int
+			if m, err := r.ConsumeN(k, func(b []byte) error { got = append(got, recordNumber(t, b)); return nil }); err != nil || m != k {
+				t.Fatalf("ConsumeN: %d, %v", m, err)
+			}
+			return got
+		},
+		"Consume stopped by its handler": func(t *testing.T, r *Reader) []int {
+			var got []int
+			stop := errors.New("enough")
+			m, err := r.Consume(func(b []byte) error {
+				got = append(got, recordNumber(t, b))
+				if len(got) == k {
+					return stop
+				}
+				return nil
+			})
+			if !errors.Is(err, stop) || m != k {
+				t.Fatalf("Consume: %d, %v", m, err)
+			}
+			return got
+		},
+	}
+	for name, read := range forms {
+		t.Run(name, func(t *testing.T) {
+			testutil.CheckLeaks(t)
+			testutil.RequireFeature(t, sys.HaveRingbuf)
+			m := newRingbufMap(t, 1<<16)
+			w, err := progs.NewRingbufWriter(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			fillNumbered(t, w, 0, n)
+			for round := range n / k {
+				r, err := NewReader(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := read(t, r)
+				r.Close()
+				for i, v := range got {
+					if want := round*k + i; v != want {
+						t.Fatalf("Reader %d: records %v, want %d to %d", round, got, round*k, round*k+k-1)
+					}
+				}
+				if pos := r.ConsumerPosition(); pos != 0 {
+					t.Fatalf("ConsumerPosition of a closed Reader = %d, want 0", pos)
+				}
+			}
+		})
+	}
+}
+
+// TestReturnedRecordsArePublished: when a read returns, the records it
+// returned are consumed in the ring itself (the consumer position a
+// producer, bpf_ringbuf_query or a process that opens the ring next sees),
+// not only in the Reader: a process that dies without Close does not hand
+// them out twice.
+func TestReturnedRecordsArePublished(t *testing.T) {
+	forEachSource(t, 1<<16, func(t *testing.T, s *source) {
+		for i := range 10 {
+			s.output(t, []byte{byte(i)}, 8, 0)
+		}
+		var rec Record
+		recs := make([]Record, 2)
+		for i, read := range []func() error{
+			func() error { return s.r.ReadInto(context.Background(), &rec) },
+			func() error { _, err := s.r.ReadBatch(context.Background(), recs); return err },
+			func() error { _, err := s.r.ConsumeN(1, func([]byte) error { return nil }); return err },
+		} {
+			before := s.r.ConsumerPosition()
+			if err := read(); err != nil {
+				t.Fatal(err)
+			}
+			if q := s.query(t); q[2] == before || q[2] != s.r.ConsumerPosition() {
+				t.Fatalf("read %d: the producer sees consumer position %d, %d before the read", i, q[2], before)
+			}
+		}
+	})
 }

@@ -217,11 +217,11 @@ func (r *Reader) Read(ctx context.Context) (Record, error) {
 }
 
 // ReadInto is Read into rec, reusing the capacity of rec.Sample, so that a
-// loop over records allocates nothing. The consumer position is published
-// when the records seen at the last look at the producer position have
-// been read, when a quarter of the ring has been read since the last
-// publication, and before every wait. Each call takes the Reader's lock;
-// to drain many records, ReadBatch takes it once for all of them.
+// loop over records allocates nothing. Like every read, it publishes the
+// consumer position before it returns: the record is consumed in the
+// ring, and a Reader opened after this one (here or in another process)
+// starts after it. Each call takes the Reader's lock and publishes once;
+// to drain many records, ReadBatch does both once for all of them.
 func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 	_, err := r.ReadBatch(ctx, unsafe.Slice(rec, 1))
 	return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"syscall"
@@ -93,4 +94,45 @@ func TestTail(t *testing.T) {
 	_, hashID := newMap(t, unix.BPF_MAP_TYPE_HASH, "cli_tail_hash", 4, 4, 1)
 	fails(t, 1, []string{`map ` + hashID + ` "cli_tail_hash" (hash): tail: a hash map is not a ringbuf`}, "tail", hashID)
 	fails(t, 2, []string{"--count must not be negative"}, "tail", id, "--count", "-1")
+}
+
+// TestTailResumes: tail consumes what it prints: three runs of tail
+// --count 3 over nine records print the nine records once each, in order,
+// and leave the ring empty. Before, each run printed the same first three
+// records.
+func TestTailResumes(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveRingbuf)
+	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail_resume", 0, 0, 4096)
+	prog, err := progs.EmitEvent(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	if _, err := progs.Run(prog, 9); err != nil {
+		t.Fatal(err)
+	}
+	var times []uint64
+	for range 3 {
+		out := ok(t, "tail", id, "--count", "3", "--timeout", "10s", "--layout", "ts:u64,cpu:u32,len:u32")
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("tail --count 3 printed %q", out)
+		}
+		for _, l := range lines {
+			var ts uint64
+			if _, err := fmt.Sscanf(l, "ts=%d", &ts); err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			times = append(times, ts)
+		}
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i] <= times[i-1] {
+			t.Fatalf("three runs of tail --count 3 printed the records with times %v: records repeated", times)
+		}
+	}
+	if out := ok(t, "tail", id, "--timeout", "100ms"); out != "" {
+		t.Errorf("tail after the nine records printed %q", out)
+	}
 }
