@@ -149,6 +149,17 @@ func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
 	return toChan(ctx, r.Read, &r.life)
 }
 
+// SkipBacklog drops the events already in the ring without reading them
+// and returns how many it dropped, so that the next Read returns an event
+// written from now on: for a program that restarts and does not want the
+// events its previous run left unread. See ringbuf.Reader.SkipBacklog.
+func (r *RingBufRef[T]) SkipBacklog() (int, error) {
+	if r.isClosed() {
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+	}
+	return r.rd.SkipBacklog()
+}
+
 // Close closes the reference and its descriptor of the ring, waking every
 // blocked Read at once. The map stays open. Close is idempotent.
 func (r *RingBufRef[T]) Close() error {

@@ -312,3 +312,27 @@ func TestRingBufRefClosedDoesNotReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestRingBufRefSkipBacklog: SkipBacklog drops the events already in the
+// ring; the next Read returns one written after it.
+func TestRingBufRefSkipBacklog(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 4 {
+		runProg(t, prog)
+	}
+	r := newRingRef(t, ring)
+	if n, err := r.SkipBacklog(); n != 4 || err != nil {
+		t.Fatalf("SkipBacklog = %d, %v; want 4", n, err)
+	}
+	after := monotonicNow()
+	runProg(t, prog)
+	e, ok, err := r.ReadTimeout(time.Second)
+	if !ok || err != nil || e.TimeNS < after {
+		t.Fatalf("read after SkipBacklog: %+v, %v, %v; want the event written after it", e, ok, err)
+	}
+	r.Close()
+	if _, err := r.SkipBacklog(); !errors.Is(err, refs.ErrClosed) {
+		t.Fatalf("SkipBacklog after Close: %v", err)
+	}
+}

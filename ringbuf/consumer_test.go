@@ -212,3 +212,61 @@ func TestReturnedRecordsArePublished(t *testing.T) {
 		}
 	})
 }
+
+// TestSkipBacklog: SkipBacklog drops the records already in the ring and
+// publishes the consumer position at the producer position, so this
+// Reader and the next one read only records written after it. It stops
+// at a record still reserved.
+func TestSkipBacklog(t *testing.T) {
+	forEachSource(t, 1<<16, func(t *testing.T, s *source) {
+		for i := range 5 {
+			s.output(t, []byte{byte(i)}, 8, 0)
+		}
+		s.reserve(t, []byte{9}, 8, true, 0) // a discarded one: not counted
+		if n, err := s.r.SkipBacklog(); n != 5 || err != nil {
+			t.Fatalf("SkipBacklog = %d, %v; want 5", n, err)
+		}
+		if q := s.query(t); q[2] != q[3] || q[0] != 0 {
+			t.Fatalf("after SkipBacklog the producer sees avail %d, consumer %d, producer %d", q[0], q[2], q[3])
+		}
+		s.output(t, []byte{42}, 8, 0)
+		rec, err := s.r.Read(context.Background())
+		if err != nil || rec.Sample[0] != 42 {
+			t.Fatalf("read after SkipBacklog: %v, %v; want the new record 42", rec.Sample, err)
+		}
+		if n, err := s.r.SkipBacklog(); n != 0 || err != nil {
+			t.Fatalf("SkipBacklog of an empty ring = %d, %v", n, err)
+		}
+	})
+}
+
+// TestSkipBacklogStopsAtBusy: a record a producer has reserved but not
+// committed stops SkipBacklog: the kernel may still write it, so the
+// consumer must not move past it.
+func TestSkipBacklogStopsAtBusy(t *testing.T) {
+	p, r, err := NewInMemory(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p.Output([]byte{1}, 0)
+	busy, err := p.Reserve(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Output([]byte{3}, 0)
+	if n, err := r.SkipBacklog(); n != 1 || err != nil || r.ConsumerPosition() != 16 {
+		t.Fatalf("SkipBacklog = %d, %v, consumer at %d; want 1 record, consumer at 16", n, err, r.ConsumerPosition())
+	}
+	busy.Bytes()[0] = 2
+	busy.Submit(0)
+	var got []byte
+	r.Consume(func(b []byte) error { got = append(got, b[0]); return nil })
+	if string(got) != "\x02\x03" {
+		t.Fatalf("after the busy record was submitted, read %v, want [2 3]", got)
+	}
+	r.Close()
+	if _, err := r.SkipBacklog(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SkipBacklog after Close: %v", err)
+	}
+}

@@ -325,6 +325,32 @@ func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) 
 	}
 }
 
+// SkipBacklog drops the records in the ring without reading them and
+// returns how many it dropped: the consumer position moves up to the
+// producer position, as if every record written so far had been read.
+// It is for a program that restarts and wants only the events written
+// from now on, not those its previous run left unread. It stops early at
+// a record a BPF program has reserved but not yet submitted (the kernel
+// may still be writing it); the records after it are read as usual. A
+// corrupt ring gives an error wrapping ErrCorrupt, with the records
+// before the bad one dropped.
+func (r *Reader) SkipBacklog() (int, error) {
+	r.mu.Lock()
+	if !r.mapped {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+	}
+	n, err := r.ring.skip(&r.cur)
+	r.mu.Unlock()
+	if r.isClosed() {
+		r.release()
+	}
+	if err != nil {
+		err = fmt.Errorf("ringbuf skip backlog: %w", err)
+	}
+	return n, err
+}
+
 // SetDeadline sets the time after which blocked and future Read,
 // ReadInto, ReadBatch and ConsumeWait calls fail with an error wrapping
 // os.ErrDeadlineExceeded, as for an os.File. The zero time means no

@@ -298,6 +298,27 @@ func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
 	return n, err
 }
 
+// skip moves c over the records up to the producer position as it is now,
+// stopping early at a record still busy, and publishes the consumer
+// position. It returns how many committed, not discarded, records it
+// stepped over.
+func (r *ring) skip(c *cursor) (int, error) {
+	err := r.refresh(c)
+	n := 0
+	for err == nil {
+		var ok, discarded bool
+		_, discarded, ok, err = r.next(c)
+		if !ok {
+			break
+		}
+		if !discarded {
+			n++
+		}
+	}
+	r.publish(c)
+	return n, err
+}
+
 // skipDiscarded steps c over the committed discarded records at c.pos, up
 // to the producer position last seen.
 func (r *ring) skipDiscarded(c *cursor) {
