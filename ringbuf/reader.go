@@ -81,7 +81,8 @@ type Reader struct {
 
 // NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
 // its own duplicate of the descriptor: the caller keeps m and may close it.
-// It fails with an error wrapping unix.EBUSY while another Reader of the
+// It needs no capability, only a read-write descriptor of the map. It
+// fails with an error wrapping unix.EBUSY while another Reader of the
 // same map is open in this process (until its Close, or until the calls
 // it has in flight return).
 // It maps the consumer page read-write (exactly one page at offset 0) and
@@ -89,9 +90,9 @@ type Reader struct {
 // row, read-only.
 func NewReader(m *sys.FD) (*Reader, error) {
 	const op = "ringbuf: new reader"
-	if err := sys.HaveRingbuf(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
+	// The map's own type is the feature probe: a map that exists proves
+	// its type is supported, and a probe that creates a map would refuse
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin).
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)

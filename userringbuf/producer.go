@@ -84,16 +84,15 @@ type Sample struct {
 
 // NewProducer maps the user ring buffer m for producing. The Producer works
 // on a duplicate of m: the caller keeps ownership of m and may close it.
-// It fails with an error wrapping sys.ErrNotSupported on kernels without
-// BPF_MAP_TYPE_USER_RINGBUF (before 6.1), and wrapping unix.EINVAL when m
-// is another kind of map.
+// It fails with an error wrapping unix.EINVAL when m is another kind of
+// map, and wrapping sys.ErrNotSupported instead on kernels before 6.1,
+// which have no BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a
+// read-write descriptor of the map is enough.
 func NewProducer(m *sys.FD) (*Producer, error) {
-	if err := sys.HaveUserRingbuf(); err != nil {
-		if errors.Is(err, sys.ErrNotSupported) {
-			return nil, fmt.Errorf("userringbuf: new producer: user ring buffers need Linux 6.1 or later: %w", err)
-		}
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
-	}
+	// The map's own type is the feature probe (checked in mapProducer): a
+	// map that exists proves its type is supported, and a probe that
+	// creates a map would refuse a caller without CAP_BPF who holds a
+	// descriptor (a 0666 pin).
 	fd, err := m.Dup()
 	if err != nil {
 		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
@@ -112,6 +111,10 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 		return nil, err
 	}
 	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
+		// Only now, to explain the refusal, ask the kernel.
+		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
+			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", sys.MapTypeName(info.Type), err)
+		}
 		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", sys.MapTypeName(info.Type), unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,5 +136,49 @@ func TestTailResumes(t *testing.T) {
 	}
 	if out := ok(t, "tail", id, "--timeout", "100ms"); out != "" {
 		t.Errorf("tail after the nine records printed %q", out)
+	}
+}
+
+// TestTailUnprivileged: a user with no capability tails a ring through a
+// 0666 pin: the map exists, so tail needs no feature probe, and the
+// mappings and epoll need no privilege. Before, it failed with "new
+// reader: probe map type ringbuf: map create: operation not permitted".
+func TestTailUnprivileged(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireUnprivilegedCommands(t)
+	setpriv := testutil.RequireTool(t, "setpriv")
+	ring, _ := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail_unpriv", 0, 0, 4096)
+	prog, err := progs.EmitEvent(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	if _, err := progs.Run(prog, 2); err != nil {
+		t.Fatal(err)
+	}
+	// A bpf filesystem that nobody can reach, with the ring pinned 0666.
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0755"); err != nil {
+		testutil.Skip(t, fmt.Sprintf("cannot mount a bpf filesystem: %v", err))
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	pin := filepath.Join(dir, "ring")
+	if err := sys.ObjPin(ring, pin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pin, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd := toolCmd(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+		toolPath, "tail", pin, "--count", "2", "--timeout", "10s", "--layout", "ts:u64,cpu:u32,len:u32")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Count(string(out), "ts=") != 2 {
+		t.Fatalf("tail as nobody through a 0666 pin: %v, output %q; want two records", err, out)
 	}
 }
