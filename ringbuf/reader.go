@@ -120,6 +120,11 @@ func NewReader(m *sys.FD) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer fd.Release()
+	if err := ringproto.CheckReadWrite(raw, "consumer", "the consumer writes the consumer position, the kernel never does"); err != nil {
+		fd.Close()
+		releaseMap(info.ID)
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		fd.Close()

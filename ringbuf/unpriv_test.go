@@ -2,7 +2,9 @@ package ringbuf
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -67,4 +69,38 @@ func TestUnprivilegedReader(t *testing.T) {
 	if err != nil || q.Cons != q.Prod {
 		t.Fatalf("after the unprivileged reader: %+v, %v; want the three records consumed", q, err)
 	}
+}
+
+// TestReadOnlyDescriptor: a Reader over a descriptor opened read-only (or
+// write-only) is refused with an error that says a consumer needs a
+// read-write descriptor, not only "permission denied": the consumer, not
+// the kernel, writes the consumer position.
+func TestReadOnlyDescriptor(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveRingbuf)
+	m := newRingbufMap(t, 1<<16)
+	info, err := sys.MapGetInfo(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []uint32{unix.BPF_F_RDONLY, unix.BPF_F_WRONLY} {
+		fd, err := sys.MapGetFDByID(info.ID, flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewReader(fd)
+		fd.Close()
+		if err == nil {
+			r.Close()
+			t.Fatalf("NewReader over a descriptor opened with flags %#x succeeded", flag)
+		}
+		if !errors.Is(err, unix.EACCES) || !strings.Contains(err.Error(), "needs a read-write descriptor") {
+			t.Errorf("NewReader over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
+		}
+	}
+	r, err := NewReader(m) // the claim was released
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
 }

@@ -131,6 +131,10 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 		return nil, err
 	}
 	defer fd.Release()
+	if err := ringproto.CheckReadWrite(raw, "producer", "it writes the producer position and the samples"); err != nil {
+		releaseMap(info.ID)
+		return nil, err
+	}
 	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		releaseMap(info.ID)

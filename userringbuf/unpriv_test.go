@@ -2,7 +2,9 @@ package userringbuf
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -56,4 +58,37 @@ func TestUnprivilegedProducer(t *testing.T) {
 	if err != nil || r.Samples != 1 || r.TailSum != 7 || r.Bad != 0 {
 		t.Fatalf("drain after the unprivileged producer: %+v, %v; want its one sample", r, err)
 	}
+}
+
+// TestReadOnlyDescriptor: a Producer over a descriptor opened read-only
+// (or write-only) is refused with an error that says a producer needs a
+// read-write descriptor, not only "permission denied".
+func TestReadOnlyDescriptor(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireFeature(t, sys.HaveUserRingbuf)
+	m := newUserRingbuf(t, page)
+	info, err := sys.MapGetInfo(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []uint32{unix.BPF_F_RDONLY, unix.BPF_F_WRONLY} {
+		fd, err := sys.MapGetFDByID(info.ID, flag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewProducer(fd)
+		fd.Close()
+		if err == nil {
+			p.Close()
+			t.Fatalf("NewProducer over a descriptor opened with flags %#x succeeded", flag)
+		}
+		if !errors.Is(err, unix.EACCES) || !strings.Contains(err.Error(), "needs a read-write descriptor") {
+			t.Errorf("NewProducer over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
+		}
+	}
+	p, err := NewProducer(m) // the claim was released
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
 }

@@ -80,3 +80,23 @@ func Release(id uint32) {
 	delete(claimed.ids, id)
 	claimed.Unlock()
 }
+
+// CheckReadWrite checks that the map descriptor fd was opened read-write,
+// as both ends of a ring need (the consumer writes the consumer position,
+// the producer the producer position and the samples), before a mapping
+// fails with a bare EACCES or EINVAL. end names the end ("consumer") and
+// why says what it writes. Its error wraps unix.EACCES.
+func CheckReadWrite(fd int, end, why string) error {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return fmt.Errorf("descriptor flags: %w", err)
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDWR {
+		mode := "read-only"
+		if flags&unix.O_ACCMODE == unix.O_WRONLY {
+			mode = "write-only"
+		}
+		return fmt.Errorf("a ring %s needs a read-write descriptor of the map, and this one was opened %s (%s): %w", end, mode, why, unix.EACCES)
+	}
+	return nil
+}
