@@ -3,6 +3,8 @@ package refs_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,5 +336,44 @@ func TestRingBufRefSkipBacklog(t *testing.T) {
 	r.Close()
 	if _, err := r.SkipBacklog(); !errors.Is(err, refs.ErrClosed) {
 		t.Fatalf("SkipBacklog after Close: %v", err)
+	}
+}
+
+// TestRingBufRefRecordType: RecordType holds the event type against the
+// program's C type: the test program's struct event { u64 time_ns; u32
+// cpu; u32 len; } accepts event and refuses a type whose len is two bytes
+// (padding keeps the size at 16, so a size check passes it).
+func TestRingBufRefRecordType(t *testing.T) {
+	startRing(t)
+	ring, _ := newRing(t)
+	dir := t.TempDir()
+	src := dir + "/event.bpf.c"
+	if err := os.WriteFile(src, []byte(`typedef unsigned int __u32;
+typedef unsigned long long __u64;
+struct event { __u64 time_ns; __u32 cpu; __u32 len; };
+struct event event_example;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := testutil.CompileBPF(t, src)
+	r, err := refs.NewRingBufRef[event](ring, refs.RecordType(obj, "struct event"))
+	if err != nil {
+		t.Fatalf("RecordType of the matching type: %v", err)
+	}
+	r.Close()
+	type shortLen struct {
+		TimeNS uint64
+		CPU    uint32
+		Len    uint16
+	}
+	if r, err := refs.NewRingBufRef[shortLen](ring, refs.RecordType(obj, "event")); err == nil || !strings.Contains(err.Error(), "Len") {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("RecordType of a type with a 2-byte len: %v; want a mismatch naming Len", err)
+	}
+	if r, err := refs.NewRingBufRef[[]byte](ring, refs.RecordType(obj, "event")); err == nil {
+		r.Close()
+		t.Fatal("RecordType with []byte events succeeded")
 	}
 }
