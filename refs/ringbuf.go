@@ -31,13 +31,41 @@ type RingBufRef[T any] struct {
 	turn   chan struct{} // one reader at a time, so rec can be reused
 }
 
+// A RingOption configures NewRingBufRef.
+type RingOption func(*ringSettings)
+
+type ringSettings struct {
+	obj, cType string
+}
+
+// RecordType makes NewRingBufRef hold the event type T against the C type
+// the BPF program writes, named cType ("event", "struct event" or a
+// typedef) in the BTF of the object file obj, with
+// ringbuf.CheckRecordType: a Go field of the right size but the wrong
+// kind (a uint8 where C has a 4-byte enum) is then an error naming it,
+// instead of events decoded silently and wrongly.
+func RecordType(obj, cType string) RingOption {
+	return func(s *ringSettings) { s.obj, s.cType = obj, cType }
+}
+
 // NewRingBufRef returns a reference that reads events of type T from m, a
 // BPF_MAP_TYPE_RINGBUF. With T = []byte each event is a copy of the
 // record's bytes; any other T is decoded with structcodec, so it can be a
 // tagged struct, and a record whose size differs from T's is an error.
-func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
+// Sizes alone cannot tell a field of the wrong kind: pass
+// RecordType(obj, cType) to check T against the program's C type.
+func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], error) {
+	var s ringSettings
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
 	var decode func([]byte) (T, error)
 	if _, ok := any((*T)(nil)).(*[]byte); ok {
+		if s.obj != "" {
+			return nil, fmt.Errorf("new ringbuf ref: RecordType: []byte events have no layout to check against %s", s.cType)
+		}
 		decode = func(b []byte) (T, error) {
 			var v T
 			*any(&v).(*[]byte) = append([]byte(nil), b...)
@@ -47,6 +75,11 @@ func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
 		c, err := structcodec.For[T]()
 		if err != nil {
 			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
+		}
+		if s.obj != "" {
+			if err := ringbuf.CheckRecordType[T](s.obj, s.cType); err != nil {
+				return nil, fmt.Errorf("new ringbuf ref: %w", err)
+			}
 		}
 		tmp := new(T) // decode runs for one reader at a time
 		decode = func(b []byte) (T, error) {
@@ -147,6 +180,17 @@ func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Se
 // yet received is dropped: use Read when every event matters.
 func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
 	return toChan(ctx, r.Read, &r.life)
+}
+
+// SkipBacklog drops the events already in the ring without reading them
+// and returns how many it dropped, so that the next Read returns an event
+// written from now on: for a program that restarts and does not want the
+// events its previous run left unread. See ringbuf.Reader.SkipBacklog.
+func (r *RingBufRef[T]) SkipBacklog() (int, error) {
+	if r.isClosed() {
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+	}
+	return r.rd.SkipBacklog()
 }
 
 // Close closes the reference and its descriptor of the ring, waking every

@@ -3,6 +3,8 @@ package refs_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,6 +138,8 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 		t.Fatal("a []byte event changed after the next read: it is not a copy")
 	}
 
+	raw.Close() // one consumer per ring in a process
+
 	// A deserializer sees the bytes; its error is the read's.
 	errBad := errors.New("bad event")
 	fn, err := refs.NewRingBufRefFunc(ring, func(b []byte) (int, error) {
@@ -152,6 +156,7 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 	if n, ok, err := fn.ReadTimeout(time.Second); n != progs.EventSize || !ok || err != nil {
 		t.Fatalf("ReadTimeout with a deserializer = %d, %v, %v", n, ok, err)
 	}
+	fn.Close()
 	small, err := refs.NewRingBufRef[uint64](ring)
 	if err != nil {
 		t.Fatal(err)
@@ -278,5 +283,100 @@ func TestRingBufRefChan(t *testing.T) {
 	})
 	if err := <-errc; err != nil {
 		t.Fatalf("error after cancel = %v", err)
+	}
+}
+
+// TestRingBufRefClosedDoesNotReplay: events a closed RingBufRef returned
+// are consumed: the next reference gets the event after them. Before, the
+// consumer position was not published on Close and each new reference
+// got the same first events again.
+func TestRingBufRefClosedDoesNotReplay(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 9 {
+		runProg(t, prog)
+	}
+	var seen []uint64
+	for round := range 3 {
+		r, err := refs.NewRingBufRef[event](ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			e, ok, err := r.ReadTimeout(time.Second)
+			if !ok || err != nil {
+				t.Fatalf("reference %d: %v, %v", round, ok, err)
+			}
+			seen = append(seen, e.TimeNS)
+		}
+		r.Close()
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("event times %v: the references replayed events", seen)
+		}
+	}
+}
+
+// TestRingBufRefSkipBacklog: SkipBacklog drops the events already in the
+// ring; the next Read returns one written after it.
+func TestRingBufRefSkipBacklog(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 4 {
+		runProg(t, prog)
+	}
+	r := newRingRef(t, ring)
+	if n, err := r.SkipBacklog(); n != 4 || err != nil {
+		t.Fatalf("SkipBacklog = %d, %v; want 4", n, err)
+	}
+	after := monotonicNow()
+	runProg(t, prog)
+	e, ok, err := r.ReadTimeout(time.Second)
+	if !ok || err != nil || e.TimeNS < after {
+		t.Fatalf("read after SkipBacklog: %+v, %v, %v; want the event written after it", e, ok, err)
+	}
+	r.Close()
+	if _, err := r.SkipBacklog(); !errors.Is(err, refs.ErrClosed) {
+		t.Fatalf("SkipBacklog after Close: %v", err)
+	}
+}
+
+// TestRingBufRefRecordType: RecordType holds the event type against the
+// program's C type: the test program's struct event { u64 time_ns; u32
+// cpu; u32 len; } accepts event and refuses a type whose len is two bytes
+// (padding keeps the size at 16, so a size check passes it).
+func TestRingBufRefRecordType(t *testing.T) {
+	startRing(t)
+	ring, _ := newRing(t)
+	dir := t.TempDir()
+	src := dir + "/event.bpf.c"
+	if err := os.WriteFile(src, []byte(`typedef unsigned int __u32;
+typedef unsigned long long __u64;
+struct event { __u64 time_ns; __u32 cpu; __u32 len; };
+struct event event_example;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := testutil.CompileBPF(t, src)
+	r, err := refs.NewRingBufRef[event](ring, refs.RecordType(obj, "struct event"))
+	if err != nil {
+		t.Fatalf("RecordType of the matching type: %v", err)
+	}
+	r.Close()
+	type shortLen struct {
+		TimeNS uint64
+		CPU    uint32
+		Len    uint16
+	}
+	if r, err := refs.NewRingBufRef[shortLen](ring, refs.RecordType(obj, "event")); err == nil || !strings.Contains(err.Error(), "Len") {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("RecordType of a type with a 2-byte len: %v; want a mismatch naming Len", err)
+	}
+	if r, err := refs.NewRingBufRef[[]byte](ring, refs.RecordType(obj, "event")); err == nil {
+		r.Close()
+		t.Fatal("RecordType with []byte events succeeded")
 	}
 }
