@@ -54,8 +54,15 @@ var ErrForeignProducer = errors.New("userringbuf: reserve: the producer position
 // position moving at all, for this Producer's earlier reservations to be
 // published before it concludes that a foreign writer moved the position.
 // Publishing takes a few instructions and never blocks, so only a thread
-// that is not running for that long could delay it.
-const foreignAfter = time.Second
+// that is not running for that long could delay it. The wait must also
+// span foreignSleeps of the waiter's own sleeps: a process that was
+// stopped (SIGSTOP, a cgroup freezer, a paused VM) sees the clock jump
+// on waking, before the stopped reserver has had its turn, and must not
+// take that jump for a foreign writer.
+const (
+	foreignAfter  = time.Second
+	foreignSleeps = 1000
+)
 
 // Errors of the hot paths, allocated once.
 var (
@@ -189,6 +196,7 @@ func (r *ring) markBusy(pos uint64, size int) {
 func (r *ring) publish(from, to uint64) error {
 	last := atomic.LoadUint64(r.prod)
 	var still time.Time // since when last has not changed, once sleeping
+	sleeps := 0         // sleeps since then
 	for spins := 0; ; spins++ {
 		p := atomic.LoadUint64(r.prod)
 		if p == from {
@@ -199,7 +207,7 @@ func (r *ring) publish(from, to uint64) error {
 			return ErrForeignProducer
 		}
 		if p != last { // an earlier reservation was published
-			last, spins, still = p, 0, time.Time{}
+			last, spins, still, sleeps = p, 0, time.Time{}, 0
 		}
 		switch {
 		case spins > 1000: // the earlier reserver's thread is not running
@@ -209,7 +217,7 @@ func (r *ring) publish(from, to uint64) error {
 			}
 			if still.IsZero() {
 				still = time.Now()
-			} else if time.Since(still) > foreignAfter {
+			} else if sleeps++; sleeps > foreignSleeps && time.Since(still) > foreignAfter {
 				r.foreign.Store(true)
 				return ErrForeignProducer
 			}
