@@ -202,7 +202,9 @@ func (p *Producer) reserveSlow(size int) (Sample, error) {
 	return Sample{p: p, data: p.r.payloadPtr(pos), pos: pos, size: size}, nil
 }
 
-// Forever is the ReserveTimeout timeout that waits without limit.
+// Forever is the ReserveTimeout timeout that waits without limit. Any
+// negative timeout does the same (libbpf's -1 ms included): the library's
+// one timeout rule, written down in the refs package's documentation.
 const Forever time.Duration = -1
 
 // ReserveBlocking is Reserve that waits for a consumer to free enough
@@ -212,17 +214,14 @@ func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error
 	return p.reserveWait(ctx, size, nil)
 }
 
-// ReserveTimeout is Reserve that waits up to timeout for room, with the
-// contract of libbpf's user_ring_buffer__reserve_blocking: Forever (-1)
-// waits without limit, 0 does not wait, other negative timeouts are
-// invalid (unix.EINVAL), and running out of time fails with an error
-// wrapping unix.ENOSPC.
+// ReserveTimeout is Reserve that waits up to timeout for room, as libbpf's
+// user_ring_buffer__reserve_blocking does: a negative timeout (Forever)
+// waits without limit, 0 does not wait, and running out of time fails
+// with an error wrapping unix.ENOSPC.
 func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
 	switch {
-	case timeout == Forever:
-		return p.reserveWait(context.Background(), size, nil)
 	case timeout < 0:
-		return Sample{}, fmt.Errorf("userringbuf: reserve: invalid timeout %v (use Forever to wait without limit): %w", timeout, unix.EINVAL)
+		return p.reserveWait(context.Background(), size, nil)
 	case timeout == 0:
 		return p.Reserve(size)
 	}
