@@ -158,16 +158,17 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 
 // ReadTimeout is Read with a time limit: ok is false, with a nil error, when
 // no event arrived within d. A d of zero returns an event already in the
-// ring without waiting.
+// ring without waiting; a negative d (Forever) waits without limit.
 func (r *RingBufRef[T]) ReadTimeout(d time.Duration) (v T, ok bool, err error) {
 	return waitTimeout("ringbuf read", d, r.Read)
 }
 
 // Seq reads events for a range loop: clj-ebpf's ringbuf-seq. Each step
-// waits up to timeout for the next event (no limit when timeout <= 0). The
-// sequence ends quietly when a wait times out, the loop breaks or the
-// reference is closed; any other error, ctx's included, ends it too, and
-// the returned function reports it (nil otherwise): call it after the loop.
+// waits up to timeout for the next event, by the package's timeout rule
+// (negative: no limit; 0: only what is there). The sequence ends quietly
+// when a wait times out, the loop breaks, the reference is closed or ctx
+// ends (tell that by ctx.Err()); any other error ends it too, and the
+// returned function reports it (nil otherwise): call it after the loop.
 func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
 	return stream(ctx, timeout, r.Read, &r.life)
 }
