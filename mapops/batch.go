@@ -238,7 +238,7 @@ func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error
 	}
 	b := sys.Batch{Keys: ptr(kb), Values: ptr(vb), Count: uint32(len(keys)), ElemFlags: uint64(flags)}
 	if err := sys.MapUpdateBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch update: %w", t.m, cmp.Or(condOf(opUpdate, err), err))
+		return int(b.Count), &sys.OpError{Object: t.m.String(), Op: "batch update", Err: cmp.Or(condOf(opUpdate, err), err)}
 	}
 	return int(b.Count), nil
 }
@@ -255,7 +255,7 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 	}
 	b := sys.Batch{Keys: ptr(kb), Count: uint32(len(keys))}
 	if err := sys.MapDeleteBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch delete: %w", t.m, cmp.Or(condOf(opDelete, err), err))
+		return int(b.Count), &sys.OpError{Object: t.m.String(), Op: "batch delete", Err: cmp.Or(condOf(opDelete, err), err)}
 	}
 	return int(b.Count), nil
 }

@@ -19,7 +19,7 @@
 // system call and names the map, the operation and the sizes when they are
 // wrong. Operations on a closed Map fail with an error wrapping
 // os.ErrClosed. Missing keys, existing keys, empty queues and full maps
-// give errors wrapping ErrKeyNotExist, ErrKeyExist, ErrEmpty and ErrFull
+// give errors wrapping sys.ErrKeyNotExist, sys.ErrKeyExist, sys.ErrEmpty and sys.ErrFull
 // and the kernel's errno (unix.ENOENT, EEXIST, E2BIG); these are
 // preallocated, so a missed lookup allocates nothing.
 //

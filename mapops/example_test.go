@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // A map at the three levels: bytes, integers in host byte order and Go types.
@@ -29,7 +30,7 @@ func ExampleCreate() {
 	fmt.Println(n, err)
 
 	_, err = m.LookupInt(8)
-	fmt.Println(errors.Is(err, mapops.ErrKeyNotExist), errors.Is(err, unix.ENOENT))
+	fmt.Println(errors.Is(err, sys.ErrKeyNotExist), errors.Is(err, unix.ENOENT))
 
 	// Sizes are checked before the system call: map 12 "counts" (hash):
 	// lookup: key is 1 bytes, the map needs 4.
@@ -135,7 +136,7 @@ func ExampleQueue() {
 	first, _ := jobs.Pop()
 	second, _ := jobs.Pop()
 	_, err = jobs.Pop()
-	fmt.Println(first, second, errors.Is(err, mapops.ErrEmpty))
+	fmt.Println(first, second, errors.Is(err, sys.ErrEmpty))
 	// Prints: 42 43 true
 }
 

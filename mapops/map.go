@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -79,6 +80,8 @@ type Map struct {
 	mem     *mapping // Memory's
 	closed  bool
 	closing sync.Once
+
+	conds atomic.Pointer[condErrors] // the map's condition errors, made on first use
 }
 
 // validName reports why name cannot be a map name, or "" when it can.

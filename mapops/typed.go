@@ -127,7 +127,7 @@ func (t *Typed[K, V]) perCPUErr(op string) error {
 }
 
 // Lookup returns the value stored under key. A missing key gives an error
-// wrapping ErrKeyNotExist.
+// wrapping sys.ErrKeyNotExist.
 func (t *Typed[K, V]) Lookup(key K) (V, error) {
 	var v V
 	err := t.LookupInto(key, &v)
@@ -200,7 +200,7 @@ func (t *Typed[K, V]) Update(key K, value V, flags Flags) error {
 	return t.m.elemErr(opUpdate, sys.MapUpdateElem(t.m.fd, kp, ptr(s.val), uint64(flags)), kp, flags)
 }
 
-// Delete removes key. A missing key gives an error wrapping ErrKeyNotExist.
+// Delete removes key. A missing key gives an error wrapping sys.ErrKeyNotExist.
 func (t *Typed[K, V]) Delete(key K) error {
 	var kb [keyStack]byte
 	if kp := t.k.keyPtr(unsafe.Pointer(&key), &kb); kp != nil {

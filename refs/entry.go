@@ -13,6 +13,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // keyed is the machinery behind the references to one key of a hash,
@@ -79,7 +80,7 @@ func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
 		return v, false, ErrClosed
 	}
 	v, err = k.t.Lookup(k.key)
-	if errors.Is(err, mapops.ErrKeyNotExist) {
+	if errors.Is(err, sys.ErrKeyNotExist) {
 		return v, false, nil
 	}
 	if err != nil {
@@ -283,7 +284,7 @@ func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
 	}
 	err = r.locked(op, func() error {
 		err := r.k.t.Update(r.k.key, v, mapops.NoExist)
-		if errors.Is(err, mapops.ErrKeyExist) {
+		if errors.Is(err, sys.ErrKeyExist) {
 			return nil
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // queueStack is the machinery behind the queue and stack references: a
@@ -64,7 +65,7 @@ func (f *queueStack[T]) take(peek bool) (v T, ok bool, err error) {
 	} else {
 		v, err = f.q.Pop()
 	}
-	if errors.Is(err, mapops.ErrEmpty) {
+	if errors.Is(err, sys.ErrEmpty) {
 		return v, false, nil
 	}
 	return v, err == nil, err
@@ -162,7 +163,7 @@ func NewStackRef[T any](m *mapops.Map, opts ...Option) (*StackRef[T], error) {
 // QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
 // front without removing it: clj-ebpf's queue-writer, where conj! is Push
 // and @ref is Peek. Pushing onto a full queue fails with an error wrapping
-// unix.E2BIG and mapops.ErrFull. It is safe for concurrent use and does not
+// unix.E2BIG and sys.ErrFull. It is safe for concurrent use and does not
 // close its map.
 type QueueWriter[T any] struct{ pusher[T] }
 

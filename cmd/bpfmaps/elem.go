@@ -62,7 +62,7 @@ func (m *bpfMap) entries() ([]entry, error) {
 }
 
 // isEmpty reports whether err says a queue or stack is empty.
-func isEmpty(err error) bool { return errors.Is(err, mapops.ErrEmpty) }
+func isEmpty(err error) bool { return errors.Is(err, sys.ErrEmpty) }
 
 // mapTypeArena is BPF_MAP_TYPE_ARENA (Linux 6.9), which x/sys/unix lacks.
 const mapTypeArena = 33
