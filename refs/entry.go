@@ -77,7 +77,7 @@ func (k *keyed[K, V]) close() bool {
 // a BPF program may fill, do not count).
 func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
 	if k.isClosed() {
-		return v, false, ErrClosed
+		return v, false, errClosed
 	}
 	v, err = k.t.Lookup(k.key)
 	if errors.Is(err, sys.ErrKeyNotExist) {
@@ -202,7 +202,7 @@ func (r *EntryRef[K, V]) locked(op string, f func() error) error {
 	r.lock.Lock()
 	defer r.lock.Unlock()
 	if r.k.isClosed() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+		return fmt.Errorf("%s: %w", op, errClosed)
 	}
 	if err := f(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -229,7 +229,7 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 	defer r.lock.Unlock()
 	var nv V
 	if r.k.isClosed() {
-		return nv, fmt.Errorf("entry swap: %w", ErrClosed)
+		return nv, fmt.Errorf("entry swap: %w", errClosed)
 	}
 	old, _, err := r.k.load(nil)
 	if err != nil {
@@ -299,7 +299,7 @@ func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
 
 // Close closes the reference. A Store, Swap or CompareAndSwap already
 // holding the key's lock finishes first; later calls fail with an error
-// wrapping ErrClosed. The map stays open. Close is idempotent.
+// wrapping os.ErrClosed. The map stays open. Close is idempotent.
 func (r *EntryRef[K, V]) Close() error {
 	if r.k.close() {
 		r.lock.Lock()
@@ -334,7 +334,7 @@ func newWatcher[K, V any](kind string, m *mapops.Map, key K, opts []Option) (wat
 // Wait returns the value under the key as soon as the watcher's condition
 // holds: for a MapWatcher, that the key exists; for a ChangeWatcher, that
 // its value differs from the last one seen. It fails when ctx ends or the
-// watcher is closed (with an error wrapping ErrClosed).
+// watcher is closed (with an error wrapping os.ErrClosed).
 func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 	var v V
 	var cur []byte

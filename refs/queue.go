@@ -58,7 +58,7 @@ func (f *queueStack[T]) close() error {
 // when the map is empty.
 func (f *queueStack[T]) take(peek bool) (v T, ok bool, err error) {
 	if f.isClosed() {
-		return v, false, ErrClosed
+		return v, false, errClosed
 	}
 	if peek {
 		v, err = f.q.Peek()
@@ -98,7 +98,7 @@ func (f *queueStack[T]) popTimeout(d time.Duration) (T, bool, error) {
 
 func (f *queueStack[T]) push(v T) error {
 	if f.isClosed() {
-		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
+		return fmt.Errorf("%s push: %w", f.name, errClosed)
 	}
 	if err := f.q.Push(v, mapops.Any); err != nil {
 		return fmt.Errorf("%s push: %w", f.name, err)
@@ -223,7 +223,7 @@ func (c *StackChannel[T]) Close() error { return c.StackRef.Close() }
 // Pop waits until the map holds a value, removes the next one (the oldest
 // of a queue, the newest of a stack) and returns it. It fails when ctx ends
 // (with ctx.Err()) or the reference is closed (with an error wrapping
-// ErrClosed).
+// os.ErrClosed).
 func (r *popper[T]) Pop(ctx context.Context) (T, error) { return r.qs.pop(ctx) }
 
 // PopTimeout is Pop with a time limit: ok is false, with a nil error, when

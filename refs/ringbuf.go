@@ -119,11 +119,11 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 
 // Read returns the next event, waiting until the kernel writes one. It fails
 // when ctx ends (with ctx.Err()) or the reference is closed (with an error
-// wrapping ErrClosed).
+// wrapping os.ErrClosed).
 func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 	var v T
 	if r.isClosed() {
-		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+		return v, fmt.Errorf("ringbuf read: %w", errClosed)
 	}
 	// Take the turn at once if it is free, so that an event already in the
 	// ring is returned even when ctx has ended (ReadTimeout(0)).
@@ -135,7 +135,7 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 		case <-ctx.Done():
 			return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
 		case <-r.done:
-			return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+			return v, fmt.Errorf("ringbuf read: %w", errClosed)
 		}
 	}
 	defer func() { <-r.turn }()
@@ -148,7 +148,7 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 		return v, err
 	}
 	if r.isClosed() {
-		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+		return v, fmt.Errorf("ringbuf read: %w", errClosed)
 	}
 	if ctx.Err() != nil {
 		return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
@@ -189,7 +189,7 @@ func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
 // events its previous run left unread. See ringbuf.Reader.SkipBacklog.
 func (r *RingBufRef[T]) SkipBacklog() (int, error) {
 	if r.isClosed() {
-		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", errClosed)
 	}
 	return r.rd.SkipBacklog()
 }
