@@ -50,7 +50,6 @@ func startRing(t *testing.T) {
 	t.Helper()
 	testutil.CheckLeaks(t)
 	testutil.RequireFeature(t, sys.HaveRingbuf)
-	checkGoroutines(t)
 }
 
 func newRingRef(t *testing.T, ring *mapops.Map) *refs.RingBufRef[event] {
