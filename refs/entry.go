@@ -39,7 +39,7 @@ func newKeyed[K, V any](name string, m *mapops.Map, key K, typed []mapops.TypedO
 	k := &keyed[K, V]{life: newLife(), h: h, key: key, vsize: m.ValueSize()}
 	if err := k.init(m, typed); err != nil {
 		h.st.release()
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return k, nil
 }
@@ -181,7 +181,7 @@ func NewEntryRef[K, V any](m *mapops.Map, key K, opts ...EntryOption[V]) (*Entry
 func (r *EntryRef[K, V]) Load() (v V, ok bool, err error) {
 	v, ok, err = r.k.load(nil)
 	if err != nil {
-		return v, false, fmt.Errorf("entry load: %w", err)
+		return v, false, fmt.Errorf("refs: entry load: %w", err)
 	}
 	return v, ok, nil
 }
@@ -191,7 +191,7 @@ func (r *EntryRef[K, V]) check(op string, v V) error {
 		return nil
 	}
 	if err := r.validate(v); err != nil {
-		return fmt.Errorf("%s: %w: %w", op, ErrInvalidValue, err)
+		return fmt.Errorf("refs: %s: %w: %w", op, ErrInvalidValue, err)
 	}
 	return nil
 }
@@ -202,10 +202,10 @@ func (r *EntryRef[K, V]) locked(op string, f func() error) error {
 	r.lock.Lock()
 	defer r.lock.Unlock()
 	if r.k.isClosed() {
-		return fmt.Errorf("%s: %w", op, errClosed)
+		return fmt.Errorf("refs: %s: %w", op, errClosed)
 	}
 	if err := f(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return nil
 }
@@ -229,18 +229,18 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 	defer r.lock.Unlock()
 	var nv V
 	if r.k.isClosed() {
-		return nv, fmt.Errorf("entry swap: %w", errClosed)
+		return nv, fmt.Errorf("refs: entry swap: %w", errClosed)
 	}
 	old, _, err := r.k.load(nil)
 	if err != nil {
-		return nv, fmt.Errorf("entry swap: %w", err)
+		return nv, fmt.Errorf("refs: entry swap: %w", err)
 	}
 	nv = f(old)
 	if err := r.check("entry swap", nv); err != nil {
 		return nv, err
 	}
 	if err := r.k.store(nv); err != nil {
-		return nv, fmt.Errorf("entry swap: %w", err)
+		return nv, fmt.Errorf("refs: entry swap: %w", err)
 	}
 	return nv, nil
 }
@@ -255,7 +255,7 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 	}
 	want := make([]byte, r.k.vsize)
 	if err := r.k.encode(want, old); err != nil {
-		return false, fmt.Errorf("entry compare and swap: %w", err)
+		return false, fmt.Errorf("refs: entry compare and swap: %w", err)
 	}
 	got := make([]byte, r.k.vsize)
 	err = r.locked("entry compare and swap", func() error {
@@ -348,7 +348,7 @@ func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 		return ok && err == nil && (w.accept == nil || w.accept(cur)), err
 	})
 	if err != nil {
-		return v, fmt.Errorf("%s: %w", w.op, err)
+		return v, fmt.Errorf("refs: %s: %w", w.op, err)
 	}
 	return v, nil
 }
@@ -432,7 +432,7 @@ func NewChangeWatcherFrom[K, V any](m *mapops.Map, key K, initial V, opts ...Opt
 	w.last = make([]byte, w.k.vsize)
 	if err := w.k.encode(w.last, initial); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("new change watcher: initial value: %w", err)
+		return nil, fmt.Errorf("refs: new change watcher: initial value: %w", err)
 	}
 	return w, nil
 }

@@ -19,7 +19,7 @@ type handle struct {
 // the map's shared state.
 func newHandle(op string, m *mapops.Map, want ...uint32) (handle, error) {
 	if m == nil {
-		return handle{}, fmt.Errorf("%s: nil map", op)
+		return handle{}, fmt.Errorf("refs: %s: nil map", op)
 	}
 	for _, t := range want {
 		if m.Type() == t {
@@ -30,5 +30,5 @@ func newHandle(op string, m *mapops.Map, want ...uint32) (handle, error) {
 	for i, t := range want {
 		names[i] = sys.MapTypeName(t)
 	}
-	return handle{}, fmt.Errorf("%s: %s: map type is %s, want %s", op, m, sys.MapTypeName(m.Type()), strings.Join(names, " or "))
+	return handle{}, fmt.Errorf("refs: %s: %s: map type is %s, want %s", op, m, sys.MapTypeName(m.Type()), strings.Join(names, " or "))
 }

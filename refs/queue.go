@@ -42,7 +42,7 @@ func newQueueStack[T any](m *mapops.Map, stack bool, kind string, opts []Option)
 	q, err := mapops.NewQueue[T](m)
 	if err != nil {
 		h.st.release()
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return &queueStack[T]{life: newLife(), h: h, q: q, poll: s.poll, name: name}, nil
 }
@@ -76,7 +76,7 @@ func (f *queueStack[T]) pop(ctx context.Context) (T, error) {
 	v, ok, err := f.take(false) // the common case: a value is there
 	if ok || err != nil {
 		if err != nil {
-			err = fmt.Errorf("%s pop: %w", f.name, err)
+			err = fmt.Errorf("refs: %s pop: %w", f.name, err)
 		}
 		return v, err
 	}
@@ -87,7 +87,7 @@ func (f *queueStack[T]) pop(ctx context.Context) (T, error) {
 		return ok, err
 	})
 	if err != nil {
-		return v, fmt.Errorf("%s pop: %w", f.name, err)
+		return v, fmt.Errorf("refs: %s pop: %w", f.name, err)
 	}
 	return v, nil
 }
@@ -98,10 +98,10 @@ func (f *queueStack[T]) popTimeout(d time.Duration) (T, bool, error) {
 
 func (f *queueStack[T]) push(v T) error {
 	if f.isClosed() {
-		return fmt.Errorf("%s push: %w", f.name, errClosed)
+		return fmt.Errorf("refs: %s push: %w", f.name, errClosed)
 	}
 	if err := f.q.Push(v, mapops.Any); err != nil {
-		return fmt.Errorf("%s push: %w", f.name, err)
+		return fmt.Errorf("refs: %s push: %w", f.name, err)
 	}
 	f.h.st.notify()
 	return nil
@@ -110,7 +110,7 @@ func (f *queueStack[T]) push(v T) error {
 func (f *queueStack[T]) peek() (T, bool, error) {
 	v, ok, err := f.take(true)
 	if err != nil {
-		return v, false, fmt.Errorf("%s peek: %w", f.name, err)
+		return v, false, fmt.Errorf("refs: %s peek: %w", f.name, err)
 	}
 	return v, ok, nil
 }

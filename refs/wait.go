@@ -71,7 +71,7 @@ func applyOptions(op string, opts []Option) (settings, error) {
 		}
 	}
 	if s.poll <= 0 {
-		return s, fmt.Errorf("%s: poll interval must be positive, got %v", op, s.poll)
+		return s, fmt.Errorf("refs: %s: poll interval must be positive, got %v", op, s.poll)
 	}
 	return s, nil
 }
