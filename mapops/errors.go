@@ -166,20 +166,19 @@ func (m *Map) opErr(op elemOp, err error) error {
 }
 
 // SizeError reports a key or value buffer of the wrong size, found before
-// any system call.
+// any system call. It comes wrapped in a *sys.OpError that names the map
+// and the operation.
 type SizeError struct {
-	Map  string // the map, as Map.String describes it
-	Op   string // "lookup", "update", …
-	What string // "key" or "value"
+	What string // "key", "value" or "next key"
 	Got  int
 	Want int
 }
 
-// Error names the map, the operation and both sizes.
+// Error says what was the wrong size, and both sizes.
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("%s: %s: %s is %d bytes, the map needs %d", e.Map, e.Op, e.What, e.Got, e.Want)
+	return fmt.Sprintf("%s is %d bytes, the map needs %d", e.What, e.Got, e.Want)
 }
 
 func (m *Map) sizeErr(op, what string, got, want int) error {
-	return &SizeError{Map: m.String(), Op: op, What: what, Got: got, Want: want}
+	return &sys.OpError{Object: m.String(), Op: op, Err: &SizeError{What: what, Got: got, Want: want}}
 }

@@ -35,9 +35,10 @@ func ExampleCreate() {
 	// Sizes are checked before the system call: map 12 "counts" (hash):
 	// lookup: key is 1 bytes, the map needs 4.
 	err = m.Lookup([]byte{7}, make([]byte, 8))
+	var op *sys.OpError
 	var size *mapops.SizeError
-	if errors.As(err, &size) {
-		fmt.Println(size.Op, size.What, size.Got, size.Want)
+	if errors.As(err, &op) && errors.As(err, &size) {
+		fmt.Println(op.Op, size.What, size.Got, size.Want)
 	}
 	// Prints:
 	// 1 <nil>

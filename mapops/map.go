@@ -264,7 +264,7 @@ func (m *Map) checkType(op, what string, types ...uint32) error {
 		return nilMap(op)
 	}
 	if !slices.Contains(types, m.typ) {
-		return fmt.Errorf("%s: %s: not %s", m, op, what)
+		return &sys.OpError{Object: m.String(), Op: op, Err: fmt.Errorf("not %s", what)}
 	}
 	return nil
 }
@@ -373,7 +373,7 @@ func (m *Map) Info() (sys.MapInfo, error) {
 	}
 	info, err := sys.MapGetInfo(m.fd)
 	if err != nil {
-		return info, fmt.Errorf("%s: info: %w", m, err)
+		return info, &sys.OpError{Object: m.String(), Op: "info", Err: err}
 	}
 	return info, nil
 }
@@ -433,10 +433,10 @@ func (m *Map) Unpin() error {
 	m.pinned = ""
 	m.mu.Unlock()
 	if path == "" {
-		return fmt.Errorf("%s: unpin: map is not pinned by this Map", m)
+		return &sys.OpError{Object: m.String(), Op: "unpin", Err: errors.New("map is not pinned by this Map")}
 	}
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("%s: unpin: %w", m, err)
+		return &sys.OpError{Object: m.String(), Op: "unpin", Err: err}
 	}
 	return nil
 }
@@ -448,7 +448,7 @@ func (m *Map) Freeze() error {
 		return nilMap("freeze")
 	}
 	if err := sys.MapFreeze(m.fd); err != nil {
-		return fmt.Errorf("%s: freeze: %w", m, err)
+		return &sys.OpError{Object: m.String(), Op: "freeze", Err: err}
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func (q *Queue[V]) Push(v V, flags Flags) error {
 	defer q.pool.Put(s)
 	s.v = v
 	if err := q.vc.Encode(s.buf, &s.v); err != nil {
-		return fmt.Errorf("%s: push: encode: %w", q.m, err)
+		return &sys.OpError{Object: q.m.String(), Op: "push", Err: fmt.Errorf("encode: %w", err)}
 	}
 	return q.m.push(ptr(s.buf), flags)
 }
@@ -128,7 +128,7 @@ func (q *Queue[V]) read(take bool) (V, error) {
 	}
 	// Into the pooled value: Decode lets its argument escape.
 	if err := q.vc.Decode(s.buf, &s.v); err != nil {
-		return v, fmt.Errorf("%s: decode: %w", q.m, err)
+		return v, &sys.OpError{Object: q.m.String(), Op: "decode", Err: err}
 	}
 	return s.v, nil
 }

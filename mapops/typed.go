@@ -56,7 +56,7 @@ func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
 		return nil, nilMap("typed view")
 	}
 	if m.typ == unix.BPF_MAP_TYPE_QUEUE || m.typ == unix.BPF_MAP_TYPE_STACK {
-		return nil, fmt.Errorf("%s: typed view: a %s has no keys: use NewQueue", m, sys.MapTypeName(m.typ))
+		return nil, &sys.OpError{Object: m.String(), Op: "typed view", Err: fmt.Errorf("a %s has no keys: use NewQueue", sys.MapTypeName(m.typ))}
 	}
 	kc, err := codecFor[K](m, "key", m.keySize)
 	if err != nil {
@@ -123,7 +123,7 @@ func (t *Typed[K, V]) keyBytes(s *scratch[K, V], key *K, kb *[keyStack]byte) (un
 }
 
 func (t *Typed[K, V]) perCPUErr(op string) error {
-	return fmt.Errorf("%s: %s: per-CPU map: use %sPerCPU", t.m, op, op)
+	return &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("per-CPU map: use %sPerCPU", op)}
 }
 
 // Lookup returns the value stored under key. A missing key gives an error
@@ -260,7 +260,7 @@ func (t *Typed[K, V]) encodeValue(b []byte, v *V) error {
 // fail wraps a non-nil err with the map and op.
 func (t *Typed[K, V]) fail(op string, err error) error {
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", t.m, op, err)
+		return &sys.OpError{Object: t.m.String(), Op: op, Err: err}
 	}
 	return nil
 }

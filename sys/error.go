@@ -45,12 +45,16 @@ type OpError struct {
 }
 
 // Error returns "object: operation: reason". A *Error (or a closed
-// descriptor's error) underneath gives its reason only, since the
-// operation is already named.
+// descriptor's error) underneath for the same operation gives its reason
+// only, so that the operation is named once.
 func (e *OpError) Error() string {
 	var reason string
-	if se, ok := e.Err.(interface{ text(bool) string }); ok {
-		reason = se.text(false)
+	if se, ok := e.Err.(opText); ok {
+		// Say the command again only when it adds something: "map
+		// lookup" under "lookup" does not, "map lookup batch" under
+		// "iterate" does.
+		inner := se.op().String()
+		reason = se.text(inner != e.Op && inner != "map "+e.Op)
 	} else if e.Err != nil {
 		reason = e.Err.Error()
 	}
@@ -62,6 +66,13 @@ func (e *OpError) Error() string {
 
 // Unwrap returns Err.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// opText is an error of one bpf(2) command that can leave the command's
+// name out of its text.
+type opText interface {
+	op() Op
+	text(withOp bool) string
+}
 
 // Op names a bpf(2) operation in errors.
 type Op uint8
@@ -139,6 +150,8 @@ type Error struct {
 // Error names the operation and says what the errno means for it,
 // followed by the verifier log if there is one.
 func (e *Error) Error() string { return e.text(true) }
+
+func (e *Error) op() Op { return e.Op }
 
 // text is the message, with or without the operation in front.
 func (e *Error) text(withOp bool) string {
@@ -305,14 +318,16 @@ func newError(op Op, errno unix.Errno) error {
 }
 
 // closedError reports an operation on a closed FD.
-type closedError struct{ op Op }
+type closedError struct{ cmd Op }
 
 func (e closedError) Error() string { return e.text(true) }
 func (e closedError) Unwrap() error { return os.ErrClosed }
 
+func (e closedError) op() Op { return e.cmd }
+
 func (e closedError) text(withOp bool) string {
 	if withOp {
-		return e.op.String() + ": use of closed file descriptor"
+		return e.cmd.String() + ": use of closed file descriptor"
 	}
 	return "use of closed file descriptor"
 }
