@@ -125,12 +125,12 @@ func (m *Map) checkBTF(key, value *structcodec.Layout, opts []TypedOption) error
 	}
 	if kid != 0 {
 		if err := btf.Check(key, spec, kid); err != nil {
-			return &sys.OpError{Object: m.String(), Op: "key", Err: err}
+			return fmt.Errorf("%s: key: %w", m, err)
 		}
 	}
 	if vid != 0 {
 		if err := btf.Check(value, spec, vid); err != nil {
-			return &sys.OpError{Object: m.String(), Op: "value", Err: err}
+			return fmt.Errorf("%s: value: %w", m, err)
 		}
 	}
 	return nil
