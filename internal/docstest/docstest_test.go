@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
@@ -317,4 +318,191 @@ func exportImporter(t *testing.T) types.Importer {
 		}
 		return os.Open(file)
 	})
+}
+
+// TestDocsLinks: every relative link of the documentation names a file
+// of the repository, and every #fragment a heading of the page it points
+// to, so that moving a section does not leave a reader at a dead end.
+func TestDocsLinks(t *testing.T) {
+	pages := docs(t)
+	anchors := map[string]map[string]bool{}
+	for _, page := range pages {
+		text, err := os.ReadFile(filepath.Join("../..", page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		anchors[page] = headings(text)
+	}
+	n := 0
+	for _, page := range pages {
+		text, err := os.ReadFile(filepath.Join("../..", page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links(text) {
+			n++
+			if err := checkLink(page, l.target, anchors); err != nil {
+				t.Errorf("%s:%d: link %s: %v", page, l.line, l.target, err)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("found %d relative links in %s; want at least 10", n, strings.Join(pages, ", "))
+	}
+}
+
+// checkLink checks one relative link of page.
+func checkLink(page, target string, anchors map[string]map[string]bool) error {
+	file, frag, _ := strings.Cut(target, "#")
+	dest := page // a bare #fragment is a heading of the page itself
+	if file != "" {
+		dest = filepath.ToSlash(filepath.Clean(filepath.Join(filepath.Dir(page), file)))
+		if strings.HasPrefix(dest, "../") {
+			return fmt.Errorf("leaves the repository")
+		}
+		if _, err := os.Stat(filepath.Join("../..", dest)); err != nil {
+			return fmt.Errorf("no file %s", dest)
+		}
+	}
+	if frag == "" {
+		return nil
+	}
+	a, ok := anchors[dest]
+	if !ok {
+		return fmt.Errorf("#%s points into %s, which is not a documentation page", frag, dest)
+	}
+	if !a[frag] {
+		return fmt.Errorf("%s has no heading #%s", dest, frag)
+	}
+	return nil
+}
+
+// A link is the target of a Markdown link, outside code.
+type link struct {
+	line   int
+	target string
+}
+
+// links returns the relative links of a Markdown page: inline links
+// [text](target) outside fenced blocks and code spans, except those with
+// a scheme (https:, mailto:).
+func links(text []byte) []link {
+	var out []link
+	fenced := false
+	for i, l := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced {
+			continue
+		}
+		l = stripCodeSpans(l)
+		for {
+			j := strings.Index(l, "](")
+			if j < 0 {
+				break
+			}
+			l = l[j+2:]
+			end := strings.IndexByte(l, ')')
+			if end < 0 {
+				break
+			}
+			target := l[:end]
+			l = l[end+1:]
+			if target == "" || strings.Contains(target, ":") {
+				continue
+			}
+			out = append(out, link{line: i + 1, target: target})
+		}
+	}
+	return out
+}
+
+// stripCodeSpans removes `code` spans from a line.
+func stripCodeSpans(l string) string {
+	var b strings.Builder
+	in := false
+	for _, r := range l {
+		if r == '`' {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// headings returns the anchors GitHub gives the headings of a Markdown
+// page: lower case, punctuation dropped, spaces as hyphens, and -1, -2, …
+// after a repeated one.
+func headings(text []byte) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	fenced := false
+	for _, l := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if k := seen[a]; k > 0 {
+			anchors[fmt.Sprintf("%s-%d", a, k)] = true
+		} else {
+			anchors[a] = true
+		}
+		seen[a]++
+	}
+	return anchors
+}
+
+// TestLinkCheckFindsDeadEnds: a link to a missing file, or to a heading a
+// page does not have, is reported; links GitHub resolves are not.
+func TestLinkCheckFindsDeadEnds(t *testing.T) {
+	page := []byte("# Maps: sys and mapops\n\n## sys: the system call\n\n## Per-CPU values\n\n## Per-CPU values\n\n```sh\n# not a heading\n```\n" +
+		"See [a](maps.md#sys-the-system-call), [b](#per-cpu-values-1), `[c](nowhere.md)`, [d](https://example.com/x.md).\n")
+	anchors := map[string]map[string]bool{"docs/maps.md": headings(page), "README.md": {}}
+	for _, a := range []string{"maps-sys-and-mapops", "sys-the-system-call", "per-cpu-values", "per-cpu-values-1"} {
+		if !anchors["docs/maps.md"][a] {
+			t.Errorf("headings lack #%s: %v", a, anchors["docs/maps.md"])
+		}
+	}
+	if anchors["docs/maps.md"]["not-a-heading"] {
+		t.Error("a comment in a code block was taken for a heading")
+	}
+	ls := links(page)
+	if len(ls) != 2 || ls[0].target != "maps.md#sys-the-system-call" || ls[1].target != "#per-cpu-values-1" || ls[0].line != 12 {
+		t.Errorf("links = %v, want the two outside code and without a scheme, on line 12", ls)
+	}
+	for _, l := range ls {
+		if err := checkLink("docs/maps.md", l.target, anchors); err != nil {
+			t.Errorf("%s: %v", l.target, err)
+		}
+	}
+	for target, want := range map[string]string{
+		"maps.md#no-such-heading": "has no heading #no-such-heading",
+		"nowhere.md":              "no file docs/nowhere.md",
+		"../../etc/passwd":        "leaves the repository",
+		"../LICENSE#x":            "not a documentation page",
+	} {
+		err := checkLink("docs/maps.md", target, anchors)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("link %s: %v, want an error saying %q", target, err, want)
+		}
+	}
 }
