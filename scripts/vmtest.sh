@@ -29,7 +29,7 @@
 #   -run REGEX         run only the tests matching REGEX (go test -run)
 #   -C DIR             test the Go module in DIR instead of this repository:
 #                      how a module that uses bpfmaps runs its own tests on
-#                      the same kernels (see the README, "Kernel matrix")
+#                      the same kernels (see docs/kernels.md)
 #   --selfcheck-fail   make vmtests' self-check fail inside the VM, to prove
 #                      that a failure in the VM fails this script
 #   --refresh          fetch the newest kernel of each suite again
