@@ -16,9 +16,9 @@ import (
 
 // Spec describes a map to create: every attribute BPF_MAP_CREATE takes.
 type Spec struct {
-	Type       uint32 // unix.BPF_MAP_TYPE_*
-	KeySize    uint32 // bytes; 0 for queues, stacks and rings
-	ValueSize  uint32 // bytes; for per-CPU maps, the size of one CPU's value
+	Type       sys.MapType // unix.BPF_MAP_TYPE_* converts to it
+	KeySize    uint32      // bytes; 0 for queues, stacks and rings
+	ValueSize  uint32      // bytes; for per-CPU maps, the size of one CPU's value
 	MaxEntries uint32
 	Flags      uint32 // unix.BPF_F_NO_PREALLOC, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, …
 
@@ -64,7 +64,7 @@ type Spec struct {
 // makes every later operation fail with an error wrapping os.ErrClosed.
 type Map struct {
 	fd         *sys.FD
-	typ        uint32
+	typ        sys.MapType
 	keySize    int
 	valueSize  int
 	maxEntries uint32
@@ -103,7 +103,7 @@ func validName(name string) string {
 // is refused before the system call with an error naming the field.
 func Create(spec Spec) (*Map, error) {
 	if err := spec.check(); err != nil {
-		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
+		return nil, fmt.Errorf("create %s map %q: %w", spec.Type, spec.Name, err)
 	}
 	attr := sys.MapCreateAttr{
 		MapType:               spec.Type,
@@ -142,7 +142,7 @@ func Create(spec Spec) (*Map, error) {
 	defer done()
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
-		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
+		return nil, fmt.Errorf("create %s map %q: %w", spec.Type, spec.Name, err)
 	}
 	return newMap(fd)
 }
@@ -240,37 +240,36 @@ func checkIsMap(fd *sys.FD) error {
 	return fmt.Errorf("not a map: the descriptor is %s", link)
 }
 
-func isPerCPU(t uint32) bool {
-	switch t {
-	case unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY,
-		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
-		return true
-	}
-	return false
+func isPerCPU(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.Value == sys.ValuePerCPU
 }
 
 // checkType fails unless m's type is one of types; what names them.
-func (m *Map) checkType(op, what string, types ...uint32) error {
+func (m *Map) checkType(op, what string, types ...sys.MapType) error {
 	if !slices.Contains(types, m.typ) {
 		return fmt.Errorf("%s: %s: not %s", m, op, what)
 	}
 	return nil
 }
 
-func isArray(t uint32) bool {
-	return t == unix.BPF_MAP_TYPE_ARRAY || t == unix.BPF_MAP_TYPE_PERCPU_ARRAY
+// isArray reports whether t is an array or per-CPU array: a store indexed
+// by position, whose elements always exist.
+func isArray(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.Store && f.Key == sys.Key4
 }
 
 // String names the map in errors: map 12 "counts" (hash).
 func (m *Map) String() string {
-	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, sys.MapTypeName(m.typ))
+	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, m.typ)
 }
 
 // FD returns the map's descriptor. It stays owned by the Map.
 func (m *Map) FD() *sys.FD { return m.fd }
 
-// Type returns the map type, a unix.BPF_MAP_TYPE_* constant.
-func (m *Map) Type() uint32 { return m.typ }
+// Type returns the map type.
+func (m *Map) Type() sys.MapType { return m.typ }
 
 // KeySize returns the size of a key in bytes.
 func (m *Map) KeySize() int { return m.keySize }
@@ -318,7 +317,7 @@ func (m *Map) Check(want Spec) error {
 		}
 	}
 	if want.Type != 0 && want.Type != m.typ {
-		errs = append(errs, fmt.Errorf("type is %s, want %s", sys.MapTypeName(m.typ), sys.MapTypeName(want.Type)))
+		errs = append(errs, fmt.Errorf("type is %s, want %s", m.typ, want.Type))
 	}
 	diff("key size", uint64(m.keySize), uint64(want.KeySize))
 	diff("value size", uint64(m.valueSize), uint64(want.ValueSize))

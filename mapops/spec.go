@@ -18,23 +18,11 @@ const knownCreateFlags = 1<<20 - 1
 // needs says which sizes a map type must have non-zero.
 type needs struct{ key, value, entries bool }
 
-// specNeeds lists the types whose sizes Create checks before the system
-// call; the kernel judges the others.
-var specNeeds = map[uint32]needs{
-	unix.BPF_MAP_TYPE_HASH:            {true, true, true},
-	unix.BPF_MAP_TYPE_ARRAY:           {true, true, true},
-	unix.BPF_MAP_TYPE_PERCPU_HASH:     {true, true, true},
-	unix.BPF_MAP_TYPE_PERCPU_ARRAY:    {true, true, true},
-	unix.BPF_MAP_TYPE_LRU_HASH:        {true, true, true},
-	unix.BPF_MAP_TYPE_LRU_PERCPU_HASH: {true, true, true},
-	unix.BPF_MAP_TYPE_LPM_TRIE:        {true, true, true},
-	unix.BPF_MAP_TYPE_ARRAY_OF_MAPS:   {true, true, true},
-	unix.BPF_MAP_TYPE_HASH_OF_MAPS:    {true, true, true},
-	unix.BPF_MAP_TYPE_QUEUE:           {false, true, true},
-	unix.BPF_MAP_TYPE_STACK:           {false, true, true},
-	unix.BPF_MAP_TYPE_BLOOM_FILTER:    {false, true, true},
-	unix.BPF_MAP_TYPE_RINGBUF:         {false, false, true},
-	unix.BPF_MAP_TYPE_USER_RINGBUF:    {false, false, true},
+// specNeeds says which sizes Create checks before the system call for
+// maps of type t.
+func specNeeds(t sys.MapType) needs {
+	f, _ := t.Facts()
+	return needs{f.Key != sys.KeyNone, f.Value != sys.ValueNone, !f.NoEntries}
 }
 
 // check names the field of spec at fault, where that can be told before
@@ -43,14 +31,14 @@ func (spec *Spec) check() error {
 	if why := validName(spec.Name); why != "" {
 		return fmt.Errorf("bad name %q: %s", spec.Name, why)
 	}
-	name := sys.MapTypeName(spec.Type)
-	if _, known := sys.MapTypeByName(name); !known || spec.Type == unix.BPF_MAP_TYPE_UNSPEC {
+	name := spec.Type.String()
+	if _, known := spec.Type.Facts(); !known {
 		return fmt.Errorf("Type %d is not a map type this package knows", spec.Type)
 	}
 	if bad := spec.Flags &^ knownCreateFlags; bad != 0 {
 		return fmt.Errorf("Flags %#x: unknown bits %#x", spec.Flags, bad)
 	}
-	n := specNeeds[spec.Type]
+	n := specNeeds(spec.Type)
 	switch {
 	case n.key && spec.KeySize == 0 && spec.KeyType == nil: // KeyType gives the size
 		return fmt.Errorf("KeySize is 0: a %s map needs keys", name)

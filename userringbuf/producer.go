@@ -112,7 +112,7 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 		return nil, err
 	}
 	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
-		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", sys.MapTypeName(info.Type), unix.EINVAL)
+		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", info.Type, unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)
 	if err := ringproto.CheckSize(size); err != nil {
