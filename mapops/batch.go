@@ -3,6 +3,8 @@ package mapops
 import (
 	"cmp"
 	"fmt"
+	"math"
+	"os"
 	"slices"
 	"unsafe"
 
@@ -18,38 +20,78 @@ import (
 type batchPos struct {
 	in, out    []byte // position tokens: the kernel reads in and writes out
 	keys, vals []byte // count entries
-	count      int
+	count      int    // entries the buffers hold: the count the kernel is told
 	started    bool
 	done       bool
 }
 
 // size makes the buffers hold count entries of m, reusing them when they
-// are large enough.
-func (b *batchPos) size(m *Map, count int) {
-	b.count = max(count, 1)
-	if len(b.keys) < b.count*m.keySize || len(b.vals) < b.count*m.valueBuf {
-		b.keys = make([]byte, b.count*m.keySize)
-		b.vals = make([]byte, b.count*m.valueBuf)
+// are large enough. count is clamped to 1..max(MaxEntries, 1): a batch
+// never holds more entries than the map. It fails, changing nothing, when
+// the buffers would not fit in memory.
+func (b *batchPos) size(m *Map, count int) error {
+	count = min(max(count, 1), max(int(m.maxEntries), 1))
+	kn, okk := mulSize(count, m.keySize)
+	vn, okv := mulSize(count, m.valueBuf)
+	tok := max(m.keySize, 8)
+	if !okk || !okv {
+		return fmt.Errorf("%d entries of %d+%d bytes do not fit in memory", count, m.keySize, m.valueBuf)
 	}
-	if b.in == nil {
-		tok := max(m.keySize, 8)
-		b.in, b.out = make([]byte, tok), make([]byte, tok)
+	if len(b.keys) < kn {
+		b.keys = make([]byte, kn)
 	}
+	if len(b.vals) < vn {
+		b.vals = make([]byte, vn)
+	}
+	if len(b.in) < tok || len(b.out) < tok {
+		in, out := make([]byte, tok), make([]byte, tok)
+		copy(in, b.in)
+		b.in, b.out = in, out
+	}
+	b.count = count
+	return nil
+}
+
+// mulSize returns n*size, and false when that overflows an int or either
+// is negative: the size of n elements of size bytes.
+func mulSize(n, size int) (int, bool) {
+	if n < 0 || size < 0 || size != 0 && n > math.MaxInt/size {
+		return 0, false
+	}
+	return n * size, true
+}
+
+// fit returns the count to tell the kernel: b.count, but never more
+// entries than the buffers hold, whatever happened to them.
+func (b *batchPos) fit(m *Map) uint32 {
+	n := b.count
+	if m.keySize > 0 {
+		n = min(n, len(b.keys)/m.keySize)
+	}
+	if m.valueBuf > 0 {
+		n = min(n, len(b.vals)/m.valueBuf)
+	}
+	if uint64(n) > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(n)
 }
 
 func (b *batchPos) key(m *Map, i int) []byte { return b.keys[i*m.keySize : (i+1)*m.keySize] }
 func (b *batchPos) val(m *Map, i int) []byte { return b.vals[i*m.valueBuf : (i+1)*m.valueBuf] }
 
-// read reads the next chunk of m (and deletes it, with del) into the buffers and returns how many entries it holds; after
-// the last chunk done turns true. A hash bucket with more entries than
-// the buffers hold makes the kernel refuse with ENOSPC: the buffers then
-// double until it fits. Errors are the kernel's, unwrapped.
+// read reads the next chunk of m (and deletes it, with del) into the
+// buffers and returns how many entries it holds; after the last chunk done
+// turns true. A hash bucket with more entries than the buffers hold makes
+// the kernel refuse with ENOSPC: the buffers then double until it fits (a
+// bucket cannot hold more than the map). Errors are the kernel's,
+// unwrapped.
 func (b *batchPos) read(m *Map, del bool) (int, error) {
 	if b.done {
 		return 0, nil
 	}
 	for {
-		a := sys.Batch{OutBatch: ptr(b.out), Keys: ptr(b.keys), Values: ptr(b.vals), Count: uint32(b.count)}
+		a := sys.Batch{OutBatch: ptr(b.out), Keys: ptr(b.keys), Values: ptr(b.vals), Count: b.fit(m)}
 		if b.started {
 			a.InBatch = ptr(b.in)
 		}
@@ -66,7 +108,10 @@ func (b *batchPos) read(m *Map, del bool) (int, error) {
 		case errno(err) == unix.ENOENT:
 			b.done = true
 		case errno(err) == unix.ENOSPC && a.Count == 0:
-			b.size(m, 2*b.count)
+			was := b.count
+			if serr := b.size(m, 2*was); serr != nil || b.count == was {
+				return 0, err
+			}
 			continue
 		default:
 			return 0, err
@@ -79,8 +124,13 @@ func (b *batchPos) read(m *Map, del bool) (int, error) {
 
 // Cursor is the position of a series of BatchLookup or
 // BatchLookupAndDelete calls, with the buffers they read into. The zero
-// Cursor starts at the beginning of the map.
-type Cursor struct{ pos batchPos }
+// Cursor starts at the beginning of a map; the first call ties it to that
+// map, and a call on another map fails (its position and buffers mean
+// nothing there). Reset it with *c = Cursor{} to read another map.
+type Cursor struct {
+	m   *Map
+	pos batchPos
+}
 
 // Done reports whether the last batch reached the end of the map.
 func (c *Cursor) Done() bool { return c.pos.done }
@@ -91,6 +141,9 @@ func (c *Cursor) Done() bool { return c.pos.done }
 // exhausted c.Done() turns true; a finished cursor reads nothing more.
 // It allocates nothing per entry: only the cursor's buffers, once, and
 // keys and values when they lack the capacity.
+//
+// n is clamped to 1..MaxEntries (a map never holds more); a negative n,
+// or one beyond the kernel's 32-bit count, is refused.
 func (t *Typed[K, V]) BatchLookup(c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	return t.batchRead("batch lookup", false, c, keys, values, n)
 }
@@ -104,10 +157,22 @@ func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values
 	if t.m.ncpu > 0 {
 		return keys, values, fmt.Errorf("%s: %s: per-CPU maps are read with AllPerCPU", t.m, op)
 	}
+	if c == nil {
+		return keys, values, fmt.Errorf("%s: %s: nil cursor: %w", t.m, op, os.ErrInvalid)
+	}
+	if n < 0 || uint64(n) > math.MaxUint32 {
+		return keys, values, fmt.Errorf("%s: %s: %d entries asked: the count is 0 to %d", t.m, op, n, uint32(math.MaxUint32))
+	}
+	if c.m != nil && c.m != t.m {
+		return keys, values, fmt.Errorf("%s: %s: the cursor belongs to %s: a Cursor reads one map (use a new Cursor)", t.m, op, c.m)
+	}
 	if c.pos.done {
 		return keys, values, nil
 	}
-	c.pos.size(t.m, n)
+	if err := c.pos.size(t.m, n); err != nil {
+		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
+	}
+	c.m = t.m
 	got, err := c.pos.read(t.m, del)
 	if err != nil {
 		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
@@ -157,11 +222,15 @@ func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	kb, err := t.encodeKeys(keys)
+	kb, err := t.encodeKeys("batch update", keys)
 	if err != nil {
 		return 0, err
 	}
-	vb := make([]byte, len(values)*t.v.Size)
+	vn, ok := mulSize(len(values), t.v.Size)
+	if !ok {
+		return 0, fmt.Errorf("%s: batch update: %d values of %d bytes do not fit in memory", t.m, len(values), t.v.Size)
+	}
+	vb := make([]byte, vn)
 	for i := range values {
 		if err := t.encodeValue(vb[i*t.v.Size:], &values[i]); err != nil {
 			return 0, err
@@ -180,7 +249,7 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	kb, err := t.encodeKeys(keys)
+	kb, err := t.encodeKeys("batch delete", keys)
 	if err != nil {
 		return 0, err
 	}
@@ -191,8 +260,14 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 	return int(b.Count), nil
 }
 
-func (t *Typed[K, V]) encodeKeys(keys []K) ([]byte, error) {
-	kb := make([]byte, len(keys)*t.k.Size)
+// encodeKeys encodes keys back to back for a batch command, which the
+// kernel counts in 32 bits: more keys than that are refused.
+func (t *Typed[K, V]) encodeKeys(op string, keys []K) ([]byte, error) {
+	n, ok := mulSize(len(keys), t.k.Size)
+	if !ok || uint64(len(keys)) > math.MaxUint32 {
+		return nil, fmt.Errorf("%s: %s: %d keys: a batch holds at most %d", t.m, op, len(keys), uint32(math.MaxUint32))
+	}
+	kb := make([]byte, n)
 	for i := range keys {
 		if err := t.encodeKey(kb[i*t.k.Size:], &keys[i]); err != nil {
 			return nil, err

@@ -26,9 +26,9 @@ func LoadBTF(id uint32) (*btf.Spec, error) {
 	}
 	var spec *btf.Spec
 	if info.KernelBTF && info.Name != "vmlinux" {
-		vmlinux, err := btf.LoadKernel()
-		if err != nil {
-			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, err)
+		vmlinux, verr := btf.LoadKernel()
+		if verr != nil {
+			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, verr)
 		}
 		spec, err = btf.ParseSplit(info.Raw, vmlinux)
 	} else {
@@ -56,34 +56,72 @@ func (m *Map) BTF() (spec *btf.Spec, key, value btf.TypeID, err error) {
 	return spec, btf.TypeID(info.BTFKeyTypeID), btf.TypeID(info.BTFValueTypeID), nil
 }
 
-// TypedOption changes what NewTyped does.
-type TypedOption uint8
+// TypedOption changes how NewTyped holds K and V against the C types of
+// the map's keys and values.
+type TypedOption struct {
+	skip       bool       // SkipBTFCheck
+	unreadable bool       // AllowUnreadableBTF
+	spec       *btf.Spec  // CheckBTF
+	key, value btf.TypeID // CheckBTF
+}
 
 // SkipBTFCheck makes NewTyped trust K and V without holding them against
-// the map's BTF: for Go types that knowingly differ from the C types the
-// map declares (a byte array over a struct the program never reads, say).
+// any BTF: for Go types that knowingly differ from the C types the map
+// declares (a byte array over a struct the program never reads, say).
 // The sizes are still checked.
-const SkipBTFCheck TypedOption = 1
+var SkipBTFCheck = TypedOption{skip: true}
 
-// checkBTF holds the layouts of K and V against the key and value types
-// of the map's BTF, unless opts says not to. A map without BTF passes;
-// so does one whose BTF this process may not read (BPF_BTF_GET_FD_BY_ID
-// needs CAP_SYS_ADMIN, a pinned map may not).
+// AllowUnreadableBTF makes NewTyped proceed with the sizes checked only
+// when the map has BTF that this process may not read. The kernel hands a
+// map's BTF out by id only to CAP_SYS_ADMIN (BPF_BTF_GET_FD_BY_ID), so a
+// process with CAP_BPF alone cannot check its types against it. Without
+// this option, or CheckBTF, NewTyped fails there with an error that says
+// so, rather than accept types a privileged process would refuse.
+var AllowUnreadableBTF = TypedOption{unreadable: true}
+
+// CheckBTF makes NewTyped hold K against type key and V against type value
+// of spec, instead of the map's own BTF: for example the BTF of the object
+// file that declares the map (btf.LoadELFFile, then spec.Lookup for the
+// ids), which needs no privilege to read. A zero id leaves that side
+// unchecked.
+func CheckBTF(spec *btf.Spec, key, value btf.TypeID) TypedOption {
+	return TypedOption{spec: spec, key: key, value: value}
+}
+
+// checkBTF holds the layouts of K and V against the key and value types of
+// the BTF opts name, or else of the map's own BTF. A map without BTF
+// passes. A map whose BTF this process may not read fails, unless opts
+// allow that (see AllowUnreadableBTF).
 func (m *Map) checkBTF(key, value *structcodec.Layout, opts []TypedOption) error {
-	for _, o := range opts {
-		if o == SkipBTFCheck {
-			return nil
+	var o TypedOption
+	for _, opt := range opts {
+		o.skip = o.skip || opt.skip
+		o.unreadable = o.unreadable || opt.unreadable
+		if opt.spec != nil {
+			o.spec, o.key, o.value = opt.spec, opt.key, opt.value
 		}
 	}
-	spec, kid, vid, err := m.BTF()
-	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+	if o.skip {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%w (mapops.SkipBTFCheck skips the BTF check)", err)
-	}
+	spec, kid, vid := o.spec, o.key, o.value
 	if spec == nil {
-		return nil
+		var err error
+		spec, kid, vid, err = m.BTF()
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			if o.unreadable {
+				return nil
+			}
+			return fmt.Errorf("%s: cannot check the key and value types against the map's BTF, which only CAP_SYS_ADMIN may read: "+
+				"pass mapops.CheckBTF with the BTF of the object file that declares the map, "+
+				"or mapops.AllowUnreadableBTF to check sizes only: %w", m, err)
+		}
+		if err != nil {
+			return fmt.Errorf("%w (mapops.SkipBTFCheck skips the BTF check)", err)
+		}
+		if spec == nil {
+			return nil
+		}
 	}
 	if kid != 0 {
 		if err := btf.Check(key, spec, kid); err != nil {

@@ -268,3 +268,86 @@ func layout[T any](t *testing.T) *structcodec.Layout {
 	}
 	return c.Layout()
 }
+
+// A process with CAP_BPF but not CAP_SYS_ADMIN cannot read a map's BTF by
+// id. NewTyped then fails, naming the ways on, rather than accepting a key
+// layout a privileged process would refuse; AllowUnreadableBTF proceeds
+// with the sizes checked, and CheckBTF checks against a BTF the caller
+// has.
+func TestTypedBTFWithoutSysAdmin(t *testing.T) {
+	if _, child := testutil.AsUser(); !child {
+		testutil.RunAsUser(t, "bpf")
+		return
+	}
+	testutil.CheckLeaks(t)
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 8, Name: "btf_capbpf",
+		KeyType: layout[Flow](t), ValueType: layout[FlowStats](t)})
+	for _, err := range []error{
+		func() error { _, err := mapops.NewTyped[WrongFlow, FlowStats](m); return err }(),
+		func() error { _, err := mapops.NewTyped[Flow, FlowStats](m); return err }(),
+	} {
+		if !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "CAP_SYS_ADMIN") ||
+			!strings.Contains(err.Error(), "mapops.CheckBTF") || !strings.Contains(err.Error(), "mapops.AllowUnreadableBTF") {
+			t.Errorf("NewTyped without CAP_SYS_ADMIN: %v; want EPERM naming CAP_SYS_ADMIN, CheckBTF and AllowUnreadableBTF", err)
+		}
+	}
+	if _, err := mapops.NewTyped[WrongFlow, FlowStats](m, mapops.AllowUnreadableBTF); err != nil {
+		t.Errorf("AllowUnreadableBTF: %v", err)
+	}
+	if _, err := mapops.NewTyped[[16]byte, FlowStats](m, mapops.SkipBTFCheck); err != nil {
+		t.Errorf("SkipBTFCheck: %v", err)
+	}
+
+	// The caller's own BTF of the same types.
+	var b btf.Builder
+	kid, err := b.AddLayout(layout[Flow](t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid, err := b.AddLayout(layout[FlowStats](t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := btf.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mapops.NewTyped[Flow, FlowStats](m, mapops.CheckBTF(spec, kid, vid)); err != nil {
+		t.Errorf("CheckBTF with the right types: %v", err)
+	}
+	_, err = mapops.NewTyped[WrongFlow, FlowStats](m, mapops.CheckBTF(spec, kid, vid))
+	if err == nil || !strings.Contains(err.Error(), "key: Go field WrongFlow.DstPort") {
+		t.Errorf("CheckBTF with the wrong key type: %v", err)
+	}
+}
+
+// CheckBTF holds the Go types against the BTF of the object file that
+// declares the map, here for a map created without any BTF.
+func TestTypedCheckBTFOfObject(t *testing.T) {
+	start(t)
+	obj := testutil.CompileBPF(t, filepath.Join("testdata", "flows.bpf.c"))
+	spec, err := btf.LoadELFFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, err := spec.Lookup("flow", btf.KindStruct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vid, err := spec.Lookup("flow_stats", btf.KindStruct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 16, ValueSize: 32, MaxEntries: 8, Name: "btf_elf"})
+	if _, err := mapops.NewTyped[Flow, FlowStats](m, mapops.CheckBTF(spec, kid, vid)); err != nil {
+		t.Errorf("CheckBTF with the object's types: %v", err)
+	}
+	_, err = mapops.NewTyped[WrongFlow, FlowStats](m, mapops.CheckBTF(spec, kid, vid))
+	if want := "key: Go field WrongFlow.DstPort (offset 10, 2 bytes) vs C member flow.dport (offset 12, 2 bytes)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckBTF with the wrong key type: %v\nwant an error containing %q", err, want)
+	}
+}

@@ -24,6 +24,9 @@ const (
 func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 func (m *Map) checkKey(op string, key []byte) error {
+	if m == nil {
+		return nilMap(op)
+	}
 	if len(key) != m.keySize {
 		return m.sizeErr(op, "key", len(key), m.keySize)
 	}
@@ -39,6 +42,9 @@ func (m *Map) checkBoth(op string, key, value []byte) error {
 }
 
 func (m *Map) checkValue(op string, value []byte) error {
+	if m == nil {
+		return nilMap(op)
+	}
 	if len(value) != m.valueBuf {
 		return m.sizeErr(op, "value", len(value), m.valueBuf)
 	}
@@ -89,6 +95,9 @@ func (m *Map) LookupAndDelete(key, value []byte) error {
 // that is no longer in a hash map makes the kernel start over from the
 // first key: iterate with All or Keys, which handle that.
 func (m *Map) NextKey(key, next []byte) error {
+	if m == nil {
+		return nilMap("next key")
+	}
 	if key != nil {
 		if err := m.checkKey("next key", key); err != nil {
 			return err

@@ -7,8 +7,11 @@
 //
 //   - bytes: Lookup, Update (with the Any, NoExist, Exist and Lock flags),
 //     Delete, LookupAndDelete and NextKey, where a nil key means "first";
-//   - little-endian integers of 1, 2, 4 or 8 bytes: LookupInt, UpdateInt,
-//     DeleteInt, NextKeyInt;
+//   - integers of 1, 2, 4 or 8 bytes in host byte order (the order a C
+//     program on the same machine stores them in; little-endian on x86-64
+//     and arm64, big-endian on s390x): LookupInt, UpdateInt, DeleteInt,
+//     NextKeyInt, and PutUint and Uint to encode and decode integer keys
+//     and values of any width in the same order;
 //   - Go types: Typed[K, V] converts keys and values with package
 //     structcodec, so a tagged Go struct is the C struct a BPF program sees.
 //

@@ -100,15 +100,58 @@ func TestCreateNamesTheField(t *testing.T) {
 		{"queue without values", mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, MaxEntries: 4}, "ValueSize is 0"},
 		{"array of maps without InnerMap", mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 4}, "InnerMap is missing"},
 		{"hash of maps without InnerMap", mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 4}, "InnerMap is missing"},
+		{"ring of 5000 bytes", mapops.Spec{Type: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: 5000}, "MaxEntries 5000: a ringbuf map's size in bytes must be a power of two"},
+		{"ring of 2 bytes", mapops.Spec{Type: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: 2}, "multiple of the page size"},
+		{"ring with a value size", mapops.Spec{Type: unix.BPF_MAP_TYPE_RINGBUF, ValueSize: 8, MaxEntries: 1 << 16}, "ValueSize 8"},
+		{"queue with a key size", mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, KeySize: 4, ValueSize: 8, MaxEntries: 4}, "KeySize is 4: a queue map has no keys"},
+		{"stack with a key size", mapops.Spec{Type: unix.BPF_MAP_TYPE_STACK, KeySize: 4, ValueSize: 8, MaxEntries: 4}, "KeySize is 4: a stack map has no keys"},
+		{"mmapable hash", with(func(s *mapops.Spec) { s.Flags = unix.BPF_F_MMAPABLE }), "BPF_F_MMAPABLE is for arrays"},
+		{"RDONLY|WRONLY", with(func(s *mapops.Spec) { s.Flags = unix.BPF_F_RDONLY | unix.BPF_F_WRONLY }), "BPF_F_RDONLY and BPF_F_WRONLY exclude each other"},
+		{"RDONLY_PROG|WRONLY_PROG", with(func(s *mapops.Spec) { s.Flags = unix.BPF_F_RDONLY_PROG | unix.BPF_F_WRONLY_PROG }), "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG"},
+		{"array with 8-byte keys", mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 8, ValueSize: 8, MaxEntries: 4}, "KeySize is 8: a array map's keys are 4-byte indexes"},
+		{"array without prealloc", mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 4, Flags: unix.BPF_F_NO_PREALLOC}, "BPF_F_NO_PREALLOC is not for arrays"},
+		{"lpm trie with prealloc", mapops.Spec{Type: unix.BPF_MAP_TYPE_LPM_TRIE, KeySize: 8, ValueSize: 8, MaxEntries: 4}, "needs BPF_F_NO_PREALLOC"},
+		{"lpm trie with 4-byte keys", mapops.Spec{Type: unix.BPF_MAP_TYPE_LPM_TRIE, KeySize: 4, ValueSize: 8, MaxEntries: 4, Flags: unix.BPF_F_NO_PREALLOC}, "KeySize is 4: an lpm_trie key"},
+		{"hash with 1 KiB keys", with(func(s *mapops.Spec) { s.KeySize = 1024 }), "KeySize is 1024: a hash map's keys are at most 512 bytes"},
+		{"per-CPU value of 64 KiB", mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 64 << 10, MaxEntries: 4}, "ValueSize is 65536: a per-CPU value is at most 32768 bytes"},
+		{"array of maps with 8-byte values", mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 8, MaxEntries: 4}, "ValueSize is 8: a array_of_maps map's values are 4-byte map descriptors"},
 	} {
 		m, err := mapops.Create(c.spec)
 		if err == nil {
 			m.Close()
 		}
 		wantErr(t, c.what, err, nil, "create", c.want)
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.E2BIG) {
+			t.Errorf("%s: %v wraps neither EINVAL nor E2BIG, as the kernel's answer would", c.what, err)
+		}
 		var se *sys.Error
 		if errors.As(err, &se) {
 			t.Errorf("%s: %v came from the kernel, not from the check before it", c.what, err)
 		}
+	}
+}
+
+// TestCreateSaysWhatTheKernelMeans: the create errors only the kernel can
+// find name the field at fault (a map of maps of maps, whose template is
+// a map of maps) or say what the bare errno usually means (a map too large
+// to allocate, an inner map unlike the template).
+func TestCreateSaysWhatTheKernelMeans(t *testing.T) {
+	start(t)
+	inner := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 2, Name: "inner_tmpl"})
+	outer := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMap: inner, Name: "outer"})
+	_, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMap: outer})
+	wantErr(t, "map of maps of maps", err, unix.EINVAL, "InnerMap is a array_of_maps map: maps of maps do not nest")
+
+	big, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 64 << 20, MaxEntries: 1})
+	if err == nil {
+		big.Close()
+	}
+	wantErr(t, "64 MiB value", err, unix.E2BIG, "the map is too large", "ValueSize 67108864")
+
+	other := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 16, MaxEntries: 2, Name: "inner_other"})
+	err = outer.SetInner(nativeBytes(0, 4), other, mapops.Any)
+	wantErr(t, "inner map unlike the template", err, unix.EINVAL, outer.String(), other.String(), "does not match the template")
+	if err := outer.SetInner(nativeBytes(0, 4), inner, mapops.Any); err != nil {
+		t.Errorf("the template itself: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package mapops
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,13 +19,24 @@ func (m *Map) SetInner(key []byte, inner *Map, flags Flags) error {
 	if err := m.checkOuter("set inner map", key); err != nil {
 		return err
 	}
+	if inner == nil {
+		return fmt.Errorf("%s: set inner map: inner map is nil: %w", m, os.ErrInvalid)
+	}
 	raw, err := inner.fd.Acquire()
 	if err != nil {
 		return fmt.Errorf("%s: set inner map: %w", m, err)
 	}
 	defer inner.fd.Release()
 	v := uint32(raw)
-	return m.elemErr(opUpdate, sys.MapUpdateElem(m.fd, ptr(key), unsafe.Pointer(&v), uint64(flags)), ptr(key), flags)
+	err = sys.MapUpdateElem(m.fd, ptr(key), unsafe.Pointer(&v), uint64(flags))
+	if errno(err) == unix.EINVAL && flags&^(NoExist|Exist) == 0 {
+		// The kernel compares inner with the outer map's template and
+		// says only EINVAL when they differ.
+		return fmt.Errorf("%s: set inner map: %s does not match the template the outer map was created with "+
+			"(type, key size, value size and flags must be the template's; max_entries too unless the template has BPF_F_INNER_MAP): %w",
+			m, inner, err)
+	}
+	return m.elemErr(opUpdate, err, ptr(key), flags)
 }
 
 // InnerID returns the id of the map stored under key in an array or hash

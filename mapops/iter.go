@@ -88,19 +88,21 @@ var (
 	restarts     atomic.Int64
 )
 
-func (m *Map) walk(values bool) *walker {
+func (m *Map) walk(values bool) (*walker, error) {
 	w := &walker{m: m, values: values, batch: batchable(m.typ) && !forceNextKey}
 	entry := max(m.keySize+m.valueBuf, 1)
 	count := min(max(batchBytes/entry, 64), max(int(m.maxEntries), 1))
 	if !w.batch {
 		count = min(count, 64)
 	}
-	w.size(m, count)
+	if err := w.size(m, count); err != nil {
+		return nil, fmt.Errorf("%s: iterate: %w", m, err)
+	}
 	w.cur = make([]byte, m.keySize)
 	if !isArray(m.typ) {
 		w.seen = map[string]struct{}{}
 	}
-	return w
+	return w, nil
 }
 
 func (w *walker) key(i int) []byte { return w.batchPos.key(w.m, i) }
@@ -224,7 +226,13 @@ func (m *Map) Keys() (iter.Seq[[]byte], func() error) {
 
 // each walks the map, calling f for each entry until it returns false.
 func (m *Map) each(values bool, f func(w *walker, i int) bool) error {
-	w := m.walk(values)
+	if m == nil {
+		return nilMap("iterate")
+	}
+	w, err := m.walk(values)
+	if err != nil {
+		return err
+	}
 	for {
 		n, err := w.fill()
 		for i := range n {

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -75,10 +73,8 @@ type Map struct {
 	ncpu       int // possible CPUs, for per-CPU maps
 
 	mu      sync.Mutex
-	pinned  string // path of the last Pin, or the path Open opened
-	mem     []byte // Memory's mapping
-	memRW   bool
-	memErr  error
+	pinned  string   // path of the last Pin, or the path Open opened
+	mem     *mapping // Memory's
 	closed  bool
 	closing sync.Once
 }
@@ -98,9 +94,13 @@ func validName(name string) string {
 }
 
 // Create creates a map as spec describes. A spec the kernel would refuse
-// for a reason that can be told beforehand (an unknown type or flag, a
-// zero size the type needs, a map of maps without InnerMap, a bad name)
-// is refused before the system call with an error naming the field.
+// for a reason that can be told beforehand (an unknown type or flag, flags
+// that exclude each other or that the type does not take, a size the type
+// cannot have, a ring size that is not a power of two, a map of maps
+// without InnerMap or nested in another) is refused before the system call
+// with an error naming the field and wrapping the errno the kernel would
+// give. Where only the kernel can tell, the error says what its errno
+// usually means.
 func Create(spec Spec) (*Map, error) {
 	if err := spec.check(); err != nil {
 		return nil, fmt.Errorf("create %s map %q: %w", spec.Type, spec.Name, err)
@@ -142,7 +142,7 @@ func Create(spec Spec) (*Map, error) {
 	defer done()
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
-		return nil, fmt.Errorf("create %s map %q: %w", spec.Type, spec.Name, err)
+		return nil, spec.createErr(err)
 	}
 	return newMap(fd)
 }
@@ -215,8 +215,12 @@ func newMap(fd *sys.FD) (*Map, error) {
 			fd.Close()
 			return nil, err
 		}
-		m.ncpu = n
-		m.valueBuf = n * sys.ValueStride(m.valueSize)
+		buf, ok := mulSize(n, sys.ValueStride(m.valueSize))
+		if !ok {
+			fd.Close()
+			return nil, fmt.Errorf("%s: %d CPUs of %d-byte values do not fit in memory", m, n, m.valueSize)
+		}
+		m.ncpu, m.valueBuf = n, buf
 	}
 	return m, nil
 }
@@ -247,6 +251,9 @@ func isPerCPU(t sys.MapType) bool {
 
 // checkType fails unless m's type is one of types; what names them.
 func (m *Map) checkType(op, what string, types ...sys.MapType) error {
+	if m == nil {
+		return nilMap(op)
+	}
 	if !slices.Contains(types, m.typ) {
 		return fmt.Errorf("%s: %s: not %s", m, op, what)
 	}
@@ -262,43 +269,102 @@ func isArray(t sys.MapType) bool {
 
 // String names the map in errors: map 12 "counts" (hash).
 func (m *Map) String() string {
+	if m == nil {
+		return "map <nil>"
+	}
 	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, m.typ)
 }
 
-// FD returns the map's descriptor. It stays owned by the Map.
-func (m *Map) FD() *sys.FD { return m.fd }
+// FD returns the map's descriptor. It stays owned by the Map. The
+// accessors below answer a nil *Map with zero values (FD with nil, whose
+// methods fail with os.ErrClosed); every method that acts fails with an
+// error wrapping os.ErrInvalid.
+func (m *Map) FD() *sys.FD {
+	if m == nil {
+		return nil
+	}
+	return m.fd
+}
 
 // Type returns the map type.
-func (m *Map) Type() sys.MapType { return m.typ }
+func (m *Map) Type() sys.MapType {
+	if m == nil {
+		return 0
+	}
+	return m.typ
+}
 
 // KeySize returns the size of a key in bytes.
-func (m *Map) KeySize() int { return m.keySize }
+func (m *Map) KeySize() int {
+	if m == nil {
+		return 0
+	}
+	return m.keySize
+}
 
 // ValueSize returns the size of a value in bytes; for per-CPU maps, of one
 // CPU's value.
-func (m *Map) ValueSize() int { return m.valueSize }
+func (m *Map) ValueSize() int {
+	if m == nil {
+		return 0
+	}
+	return m.valueSize
+}
 
 // ValueBufferSize returns the number of bytes a lookup fills: ValueSize,
 // or for per-CPU maps one 8-byte aligned slot per possible CPU.
-func (m *Map) ValueBufferSize() int { return m.valueBuf }
+func (m *Map) ValueBufferSize() int {
+	if m == nil {
+		return 0
+	}
+	return m.valueBuf
+}
 
 // MaxEntries returns the map's capacity.
-func (m *Map) MaxEntries() uint32 { return m.maxEntries }
+func (m *Map) MaxEntries() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.maxEntries
+}
 
 // Flags returns the map's creation flags.
-func (m *Map) Flags() uint32 { return m.flags }
+func (m *Map) Flags() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.flags
+}
 
 // ID returns the kernel's id of the map.
-func (m *Map) ID() uint32 { return m.id }
+func (m *Map) ID() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.id
+}
 
 // Name returns the map's name, possibly empty.
-func (m *Map) Name() string { return m.name }
+func (m *Map) Name() string {
+	if m == nil {
+		return ""
+	}
+	return m.name
+}
 
 // PerCPU reports whether the map holds one value per possible CPU.
-func (m *Map) PerCPU() bool { return m.ncpu > 0 }
+func (m *Map) PerCPU() bool {
+	if m == nil {
+		return false
+	}
+	return m.ncpu > 0
+}
 
 // Info returns the kernel's current description of the map.
 func (m *Map) Info() (sys.MapInfo, error) {
+	if m == nil {
+		return sys.MapInfo{}, nilMap("info")
+	}
 	info, err := sys.MapGetInfo(m.fd)
 	if err != nil {
 		return info, fmt.Errorf("%s: info: %w", m, err)
@@ -310,6 +376,9 @@ func (m *Map) Info() (sys.MapInfo, error) {
 // Zero fields of want (and an empty Name) are not compared, so a caller
 // can check just the type and sizes of a map it opened.
 func (m *Map) Check(want Spec) error {
+	if m == nil {
+		return nilMap("check")
+	}
 	var errs []error
 	diff := func(what string, got, want uint64) {
 		if want != 0 && got != want {
@@ -335,6 +404,9 @@ func (m *Map) Check(want Spec) error {
 // Pin pins the map at path, which must be on a bpf filesystem, so that it
 // outlives this process.
 func (m *Map) Pin(path string) error {
+	if m == nil {
+		return nilMap("pin")
+	}
 	if err := sys.ObjPin(m.fd, path); err != nil {
 		return fmt.Errorf("%s: pin at %s: %w", m, path, err)
 	}
@@ -347,6 +419,9 @@ func (m *Map) Pin(path string) error {
 // Unpin removes the pin made by Pin, or the one Open opened the map by.
 // The map lives on while descriptors refer to it.
 func (m *Map) Unpin() error {
+	if m == nil {
+		return nilMap("unpin")
+	}
 	m.mu.Lock()
 	path := m.pinned
 	m.pinned = ""
@@ -363,20 +438,29 @@ func (m *Map) Unpin() error {
 // Freeze makes the map read-only for user space (BPF programs may still
 // write it). It fails with EBUSY while Memory is mapped writable.
 func (m *Map) Freeze() error {
+	if m == nil {
+		return nilMap("freeze")
+	}
 	if err := sys.MapFreeze(m.fd); err != nil {
 		return fmt.Errorf("%s: freeze: %w", m, err)
 	}
 	return nil
 }
 
-// Close unmaps Memory and closes the descriptor. It is idempotent.
+// Close detaches Memory from the map (see Memory: slices taken from it
+// stay valid, as private memory) and closes the descriptor. It is
+// idempotent; on a nil *Map it returns an error wrapping os.ErrInvalid,
+// as os.File's Close does.
 func (m *Map) Close() error {
+	if m == nil {
+		return nilMap("close")
+	}
 	var err error
 	m.closing.Do(func() {
 		m.mu.Lock()
 		m.closed = true
 		if m.mem != nil {
-			err = unix.Munmap(m.mem)
+			err = m.mem.at.detach()
 			m.mem = nil
 		}
 		m.mu.Unlock()
@@ -386,3 +470,7 @@ func (m *Map) Close() error {
 	})
 	return err
 }
+
+// nilMap is the error of a method called on a nil *Map: like os.File's
+// methods on a nil *File, it wraps os.ErrInvalid.
+func nilMap(op string) error { return fmt.Errorf("map <nil>: %s: %w", op, os.ErrInvalid) }

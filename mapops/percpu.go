@@ -13,6 +13,9 @@ import (
 // values, one 8-byte aligned slot of sys.ValueStride(ValueSize()) bytes per
 // CPU: values must be ValueBufferSize bytes.
 func (m *Map) LookupPerCPU(key, values []byte) error {
+	if m == nil {
+		return nilMap("lookup per CPU")
+	}
 	if m.ncpu == 0 {
 		return fmt.Errorf("%s: lookup per CPU: not a per-CPU map", m)
 	}
@@ -22,6 +25,9 @@ func (m *Map) LookupPerCPU(key, values []byte) error {
 // UpdatePerCPU stores values under key: either ValueSize bytes, copied to
 // every CPU, or ValueBufferSize bytes, one slot per CPU.
 func (m *Map) UpdatePerCPU(key, values []byte, flags Flags) error {
+	if m == nil {
+		return nilMap("update per CPU")
+	}
 	if m.ncpu == 0 {
 		return fmt.Errorf("%s: update per CPU: not a per-CPU map", m)
 	}

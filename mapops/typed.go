@@ -45,9 +45,14 @@ type scratch[K, V any] struct {
 // NewTyped returns a typed view of m, a map with keys: queues and stacks
 // are viewed with NewQueue. It checks once that the C sizes of K and V are
 // the map's key and value sizes and, when the map has BTF, that their
-// layouts match its key and value types field by field (see btf.Check;
-// SkipBTFCheck opts out).
+// layouts match its key and value types field by field (see btf.Check).
+// Options check against another BTF (CheckBTF), or not at all
+// (SkipBTFCheck). The map's BTF can only be read with CAP_SYS_ADMIN;
+// without it NewTyped fails unless given CheckBTF or AllowUnreadableBTF.
 func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
+	if m == nil {
+		return nil, nilMap("typed view")
+	}
 	if f, _ := m.typ.Facts(); f.Ops&sys.OpPop != 0 {
 		return nil, fmt.Errorf("%s: typed view: a %s has no keys: use NewQueue", m, m.typ)
 	}

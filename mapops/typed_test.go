@@ -670,9 +670,9 @@ func TestKeyPlan(t *testing.T) {
 	checkPlan(t, "flowKey", flowKey{})
 	checkPlan(t, "padded", padded{})
 	if _, ok := mapops.PlanKey(struct {
-		Name [8]byte `bpf:"cstring"`
+		Name [8]byte `bpf:"cstring,nul"`
 	}{}); ok {
-		t.Error("a cstring key is planned")
+		t.Error("a cstring,nul key is planned")
 	}
 	if _, ok := mapops.PlanKey([65]byte{}); ok {
 		t.Error("a key larger than the stack buffer is planned")

@@ -8,9 +8,11 @@
 //	ringbuf-seq                    RingBufRef.Seq, RingBufRef.Chan
 //	queue-ref, stack-ref           QueueRef, StackRef: Pop(ctx), PopTimeout(d)
 //	queue-seq                      QueueRef.Seq, StackRef.Seq, .Chan
+//	queue-seq :timeout-val         .SeqTimeoutValue (also ChangeWatcher)
 //	map-watch                      MapWatcher: Wait(ctx), WaitTimeout(d)
 //	map-watch-changes              ChangeWatcher (NewChangeWatcherFrom for :initial-value)
 //	map-entry-ref (:validator)     EntryRef: Load, Store, Swap(f), CompareAndSwap (Validator)
+//	compare-and-set! with nil old  EntryRef.StoreIfAbsent
 //	queue-writer, stack-writer     QueueWriter, StackWriter: Push (conj!), Peek
 //	queue-channel, stack-channel   QueueChannel, StackChannel: Push and Pop
 //	with-*-ref macros              defer ref.Close()
@@ -21,17 +23,31 @@
 // ctx.Err() when the context ends, and a timeout form (ReadTimeout,
 // PopTimeout, WaitTimeout) that returns (value, ok, err) and reports running
 // out of time as ok == false with a nil error, where clj-ebpf returns its
-// timeout value. A timeout of zero checks once without waiting. Seq turns a
-// reference into a range-over-func sequence that ends when a step times
-// out or the reference is closed, like clj-ebpf's lazy sequences (see
-// Sequences and errors); Chan
-// delivers values on a channel for select loops.
+// timeout value. Seq turns a reference into a range-over-func sequence
+// that ends when a step times out, the reference is closed or the context
+// ends, like clj-ebpf's lazy sequences (see Sequences and errors);
+// SeqTimeoutValue yields a placeholder on a timeout and goes on, like
+// clj-ebpf's :timeout-val. Chan delivers values on a channel for select
+// loops.
+//
+// # Timeouts
+//
+// Every time.Duration timeout of the library (the timeout forms, Seq's
+// timeout per value, and the rings' timeouts) follows one rule:
+//
+//	d < 0   waits without limit (Forever is -1; libbpf's -1 ms is the same)
+//	d == 0  does not wait: takes what is there now, or reports the timeout
+//	d > 0   waits up to d
+//
+// No value is an error. The context forms wait without limit with
+// context.Background().
 //
 // # Sequences and errors
 //
 // Seq returns two things, as mapops' All and Keys do: the sequence to range
 // over, and a function that reports the error that ended it (nil when a
-// timeout, Close or a break ended it), to call after the loop:
+// timeout, Close, a break or the end of the caller's context ended it; the
+// caller tells its own cancellation by ctx.Err()), to call after the loop:
 //
 //	seq, errf := queue.Seq(ctx, time.Second)
 //	for v := range seq { … }
@@ -65,7 +81,11 @@
 //
 // Keys and values go through structcodec, so K, V and T can be integers,
 // arrays or tagged structs whose C layout matches the map's key and value
-// sizes; a mismatch is an error when the reference is made. RingBufRef
+// sizes; a mismatch is an error when the reference is made. Where the map
+// has BTF, K and V are also held against its types (mapops.NewTyped); a
+// process without CAP_SYS_ADMIN may not read that BTF and passes
+// mapops.CheckBTF or mapops.AllowUnreadableBTF through TypedOptions or
+// EntryTypedOptions. RingBufRef
 // takes a deserializer for events of any shape (NewRingBufRefFunc).
 //
 // # Atomicity

@@ -26,22 +26,22 @@ type keyed[K, V any] struct {
 	vsize int
 }
 
-func newKeyed[K, V any](name string, m *mapops.Map, key K) (*keyed[K, V], error) {
+func newKeyed[K, V any](name string, m *mapops.Map, key K, typed []mapops.TypedOption) (*keyed[K, V], error) {
 	op := "new " + name
 	h, err := newHandle(op, m, storeTypes...)
 	if err != nil {
 		return nil, err
 	}
 	k := &keyed[K, V]{life: newLife(), h: h, key: key, vsize: m.ValueSize()}
-	if err := k.init(m); err != nil {
+	if err := k.init(m, typed); err != nil {
 		h.st.release()
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return k, nil
 }
 
-func (k *keyed[K, V]) init(m *mapops.Map) (err error) {
-	if k.t, err = mapops.NewTyped[K, V](m); err != nil {
+func (k *keyed[K, V]) init(m *mapops.Map, typed []mapops.TypedOption) (err error) {
+	if k.t, err = mapops.NewTyped[K, V](m, typed...); err != nil {
 		return err
 	}
 	if k.vc, err = structcodec.For[V](); err != nil {
@@ -137,6 +137,14 @@ type EntryOption[V any] func(*entrySettings[V])
 
 type entrySettings[V any] struct {
 	validate func(V) error
+	typed    []mapops.TypedOption
+}
+
+// EntryTypedOptions passes opts to mapops.NewTyped when NewEntryRef checks
+// K and V against the map: mapops.CheckBTF or mapops.AllowUnreadableBTF
+// for a process without CAP_SYS_ADMIN, which may not read the map's BTF.
+func EntryTypedOptions[V any](opts ...mapops.TypedOption) EntryOption[V] {
+	return func(s *entrySettings[V]) { s.typed = append(s.typed, opts...) }
 }
 
 // Validator makes an EntryRef check every new value with f before it is
@@ -157,7 +165,7 @@ func NewEntryRef[K, V any](m *mapops.Map, key K, opts ...EntryOption[V]) (*Entry
 			o(&s)
 		}
 	}
-	k, err := newKeyed[K, V]("entry ref", m, key)
+	k, err := newKeyed[K, V]("entry ref", m, key, s.typed)
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +243,8 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 
 // CompareAndSwap writes new if the value stored under the key equals old
 // (as a V: the same encoded bytes), and reports whether it did (clj-ebpf's
-// compare-and-set!). A missing key equals no old value. new is validated
-// first.
+// compare-and-set!). A missing key equals no old value: StoreIfAbsent
+// creates a missing key. new is validated first.
 func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 	if err := r.check("entry compare and swap", new); err != nil {
 		return false, err
@@ -255,6 +263,34 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 		return r.k.store(new)
 	})
 	return swapped && err == nil, err
+}
+
+// StoreIfAbsent writes v under the key only if the key is missing, and
+// reports whether it did: the create-if-absent form of CompareAndSwap
+// (clj-ebpf's compare-and-set! with nil as the old value). The kernel
+// checks the absence and writes in one step (BPF_NOEXIST), so a BPF
+// program or another process that creates the key first is never
+// overwritten; among this process's references it holds the key's lock
+// like CompareAndSwap. v is validated first. In an array every key
+// exists, so it never stores there.
+func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
+	const op = "entry store if absent"
+	if err := r.check(op, v); err != nil {
+		return false, err
+	}
+	err = r.locked(op, func() error {
+		err := r.k.t.Update(r.k.key, v, mapops.NoExist)
+		if errors.Is(err, mapops.ErrKeyExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		stored = true
+		r.k.h.st.notify()
+		return nil
+	})
+	return stored && err == nil, err
 }
 
 // Close closes the reference. A Store, Swap or CompareAndSwap already
@@ -284,7 +320,7 @@ func newWatcher[K, V any](kind string, m *mapops.Map, key K, opts []Option) (wat
 	if err != nil {
 		return watcher[K, V]{}, err
 	}
-	k, err := newKeyed[K, V](kind, m, key)
+	k, err := newKeyed[K, V](kind, m, key, s.typed)
 	if err != nil {
 		return watcher[K, V]{}, err
 	}
@@ -314,7 +350,8 @@ func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 }
 
 // WaitTimeout is Wait with a time limit: ok is false, with a nil error, when
-// the condition did not hold within d. A d of zero checks once.
+// the condition did not hold within d. A d of zero checks once; a negative
+// d (Forever) waits without limit.
 func (w *watcher[K, V]) WaitTimeout(d time.Duration) (v V, ok bool, err error) {
 	return waitTimeout(w.op, d, w.Wait)
 }
@@ -408,13 +445,23 @@ func (w *ChangeWatcher[K, V]) changed(cur []byte) bool {
 	return true
 }
 
-// Seq yields successive changed values for a range loop. Each step waits up
-// to timeout for the next change (no limit when timeout <= 0). The sequence
-// ends quietly when a wait times out, the loop breaks or the watcher is
-// closed; any other error, ctx's included, ends it too, and the returned
+// Seq yields successive changed values for a range loop. Each step waits
+// up to timeout for the next change (Forever, or any negative timeout,
+// waits without limit; zero checks once). The sequence ends quietly when
+// a wait times out, the loop breaks, the watcher is closed or ctx ends
+// (ctx.Err() tells); any other error ends it too, and the returned
 // function reports it (nil otherwise): call it after the loop.
 func (w *ChangeWatcher[K, V]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[V], func() error) {
 	return stream(ctx, timeout, w.Wait, &w.k.life)
+}
+
+// SeqTimeoutValue is Seq that does not end on a timeout: a step that
+// waits timeout without a change yields onTimeout and the sequence goes on
+// (clj-ebpf's :timeout-val). It ends when the loop breaks, the watcher is
+// closed, ctx ends or a wait fails, as Seq does. timeout should be
+// positive: zero yields onTimeout at once whenever nothing changed.
+func (w *ChangeWatcher[K, V]) SeqTimeoutValue(ctx context.Context, timeout time.Duration, onTimeout V) (iter.Seq[V], func() error) {
+	return stream(ctx, timeout, w.Wait, &w.k.life, onTimeout)
 }
 
 // Chan delivers changed values on an unbuffered channel, for select loops.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -13,8 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/refs"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -244,7 +248,7 @@ func TestMapWatcher(t *testing.T) {
 
 	// Another goroutine writes the key straight to the kernel (no wake-up:
 	// the poll finds it).
-	go func() { time.Sleep(50 * time.Millisecond); rawUpdate(t, m, 1, 5) }()
+	later(t, func() { rawUpdate(t, m, 1, 5) })
 	var v uint64
 	within(t, "Wait", func() { v, err = w.Wait(context.Background()) })
 	if v != 5 || err != nil {
@@ -258,7 +262,7 @@ func TestMapWatcher(t *testing.T) {
 	}
 	defer w2.Close()
 	prog := kernelProg(t, func() (*sys.FD, error) { return progs.UpdateHash(m.FD(), 2, 1234) })
-	go func() { time.Sleep(50 * time.Millisecond); runProg(t, prog) }()
+	later(t, func() { runProg(t, prog) })
 	within(t, "Wait for the kernel", func() { v, err = w2.Wait(context.Background()) })
 	if v != 1234 || err != nil {
 		t.Fatalf("Wait = %d, %v; want 1234 from the kernel", v, err)
@@ -274,7 +278,7 @@ func TestMapWatcherWokenByEntryRef(t *testing.T) {
 	}
 	defer w.Close()
 	r := newEntry(t, m, 1)
-	go func() { time.Sleep(50 * time.Millisecond); r.Store(3) }()
+	later(t, func() { r.Store(3) })
 	var v uint64
 	within(t, "Wait woken by Store", func() { v, err = w.Wait(context.Background()) })
 	if v != 3 || err != nil {
@@ -329,7 +333,7 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("WaitTimeout with no change = %d, %v, %v; want false", v, ok, err)
 	}
 	for want := uint64(1); want <= 3; want++ {
-		go func() { time.Sleep(20 * time.Millisecond); runProg(t, prog) }()
+		later(t, func() { runProg(t, prog) })
 		var v uint64
 		within(t, "Wait for a kernel change", func() { v, err = w.Wait(context.Background()) })
 		if v != want || err != nil {
@@ -342,7 +346,7 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("WaitTimeout after rewriting the same value = %d, %v, %v; want false", v, ok, err)
 	}
 	// A goroutine's write is a change.
-	go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 10) }()
+	later(t, func() { rawUpdate(t, m, 0, 10) })
 	if v, ok, err := w.WaitTimeout(5 * time.Second); v != 10 || !ok || err != nil {
 		t.Fatalf("WaitTimeout = %d, %v, %v; want 10", v, ok, err)
 	}
@@ -357,17 +361,18 @@ func TestChangeWatcher(t *testing.T) {
 		t.Fatalf("first WaitTimeout(0) = %d, %v, %v; want 10", v, ok, err)
 	}
 
-	// Seq yields each change and ends on its timeout.
+	// Seq yields each change and ends on its timeout. Each write is made
+	// once the previous change was seen (a watcher samples the map, so a
+	// value overwritten between samples is missed), from the loop itself:
+	// no write races the timeout, however slow the machine.
 	var got []uint64
-	// Each write waits for the previous change to be seen: a watcher
-	// samples the map, so a value overwritten between samples is missed.
-	go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 20) }()
+	rawUpdate(t, m, 0, 20)
 	within(t, "Seq", func() {
 		seq, errf := w0.Seq(context.Background(), 300*time.Millisecond)
 		for v := range seq {
 			got = append(got, v)
 			if v == 20 {
-				go func() { time.Sleep(20 * time.Millisecond); rawUpdate(t, m, 0, 30) }()
+				rawUpdate(t, m, 0, 30)
 			}
 		}
 		if err := errf(); err != nil {
@@ -389,14 +394,17 @@ func TestWatcherMapClosedUnderIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	go func() { time.Sleep(30 * time.Millisecond); m.FD().Close() }()
+	later(t, func() { m.FD().Close() })
 	within(t, "Wait on a closed map", func() { _, err = w.Wait(context.Background()) })
 	if !errors.Is(err, os.ErrClosed) || errors.Is(err, refs.ErrClosed) {
 		t.Fatalf("Wait after the map closed = %v; want the map's os.ErrClosed", err)
 	}
 }
 
-func TestSeqReportsContextError(t *testing.T) {
+// TestSeqEndsCleanlyOnContext: the end of the caller's own context ends a
+// sequence as a timeout or Close does, without an error from the error
+// function; the caller tells it by its ctx.Err().
+func TestSeqEndsCleanlyOnContext(t *testing.T) {
 	start(t)
 	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
 	w, err := refs.NewChangeWatcher[uint32, uint64](m, 1)
@@ -404,13 +412,127 @@ func TestSeqReportsContextError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	seq, errf := w.Seq(ctx, time.Hour)
-	for v := range seq {
-		t.Errorf("Seq yielded %d from a map nobody writes", v)
+	for _, stop := range []string{"deadline", "cancel"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		if stop == "cancel" {
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+		}
+		seq, errf := w.Seq(ctx, time.Hour)
+		within(t, "Seq until "+stop, func() {
+			for v := range seq {
+				t.Errorf("Seq yielded %d from a map nobody writes", v)
+			}
+		})
+		if err := errf(); err != nil || ctx.Err() == nil {
+			t.Errorf("Seq ended by its context's %s: error %v, ctx.Err() %v; want nil and the context's error", stop, err, ctx.Err())
+		}
+		cancel()
 	}
-	if err := errf(); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Seq with an expiring context ended with %v; want DeadlineExceeded", err)
+}
+
+// TestStoreIfAbsent: the create-if-absent form of CompareAndSwap. It
+// stores only where the key is missing, once among many goroutines, never
+// over a value written outside the reference, and never in an array.
+func TestStoreIfAbsent(t *testing.T) {
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	r := newEntry(t, m, 1, refs.Validator(func(v uint64) error {
+		if v == 13 {
+			return errors.New("unlucky")
+		}
+		return nil
+	}))
+	if ok, err := r.CompareAndSwap(0, 5); ok || err != nil {
+		t.Fatalf("CompareAndSwap on a missing key = %v, %v; want false", ok, err)
+	}
+	if ok, err := r.StoreIfAbsent(13); ok || !errors.Is(err, refs.ErrInvalidValue) {
+		t.Fatalf("StoreIfAbsent of a rejected value = %v, %v; want ErrInvalidValue", ok, err)
+	}
+	var wg sync.WaitGroup
+	var stored atomic.Int32
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := r.StoreIfAbsent(uint64(100 + i))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				stored.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := stored.Load(); n != 1 {
+		t.Fatalf("%d of 8 concurrent StoreIfAbsent stored; want 1", n)
+	}
+	v, ok, err := r.Load()
+	if !ok || err != nil || v < 100 || v >= 108 {
+		t.Fatalf("Load after StoreIfAbsent = %d, %v, %v", v, ok, err)
+	}
+
+	// A key created outside the reference (here by a raw update, as a BPF
+	// program would) is not overwritten.
+	r2 := newEntry(t, m, 2)
+	rawUpdate(t, m, 2, 7)
+	if ok, err := r2.StoreIfAbsent(9); ok || err != nil {
+		t.Fatalf("StoreIfAbsent over a raw write = %v, %v; want false, nil", ok, err)
+	}
+	if v, _, _ := r2.Load(); v != 7 {
+		t.Fatalf("value after a refused StoreIfAbsent = %d, want 7", v)
+	}
+
+	a := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
+	ra := newEntry(t, a, 0)
+	if ok, err := ra.StoreIfAbsent(1); ok || err != nil {
+		t.Fatalf("StoreIfAbsent in an array = %v, %v; want false, nil (every key exists)", ok, err)
+	}
+}
+
+// TestRefsWithoutSysAdmin: a process with CAP_BPF alone may not read a
+// map's BTF, so references over a map with BTF fail by default, naming
+// the way on, and work once given mapops' typed options.
+func TestRefsWithoutSysAdmin(t *testing.T) {
+	if _, child := testutil.AsUser(); !child {
+		testutil.RunAsUser(t, "bpf")
+		return
+	}
+	testutil.CheckLeaks(t)
+	kl, err := structcodec.For[uint32]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := structcodec.For[uint64]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, MaxEntries: 4, KeyType: kl.Layout(), ValueType: vl.Layout()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := refs.NewEntryRef[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "AllowUnreadableBTF") {
+		t.Errorf("NewEntryRef without CAP_SYS_ADMIN = %v; want EPERM naming AllowUnreadableBTF", err)
+	}
+	r, err := refs.NewEntryRef(m, uint32(1), refs.EntryTypedOptions[uint64](mapops.AllowUnreadableBTF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Store(5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refs.NewChangeWatcher[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) {
+		t.Errorf("NewChangeWatcher without CAP_SYS_ADMIN = %v; want EPERM", err)
+	}
+	w, err := refs.NewMapWatcher[uint32, uint64](m, 1, refs.TypedOptions(mapops.AllowUnreadableBTF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if v, ok, err := w.WaitTimeout(0); v != 5 || !ok || err != nil {
+		t.Errorf("WaitTimeout(0) = %d, %v, %v; want 5", v, ok, err)
 	}
 }

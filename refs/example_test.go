@@ -72,7 +72,7 @@ func ExampleRingBufRef_Seq() {
 
 	// Take 100 events.
 	n := 0
-	seq, errf := ref.Seq(context.Background(), 0)
+	seq, errf := ref.Seq(context.Background(), refs.Forever)
 	for range seq {
 		if n++; n == 100 {
 			break

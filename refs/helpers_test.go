@@ -1,6 +1,7 @@
 package refs_test
 
 import (
+	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -121,4 +122,41 @@ func TestExamples(t *testing.T) {
 		"ExampleQueueChannel":         ExampleQueueChannel,
 		"ExampleStackChannel":         ExampleStackChannel,
 	})
+}
+
+// later runs f on a goroutine after a short pause, for a test to block
+// meanwhile; the pause orders nothing the test relies on (f may as well
+// run first). The test waits for f to return before its cleanups close
+// what f uses, so no goroutine of the test outlives it.
+func later(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(20 * time.Millisecond)
+		f()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("a goroutine of the test did not return within 5s")
+		}
+	})
+}
+
+// closeWhen closes c once count reports n, or after 10s, for tests whose
+// consumers range over a Seq without a timeout: an idle timeout would end
+// a consumer early on a slow machine. It fails the test when count does
+// not reach n.
+func closeWhen(t *testing.T, count func() int64, n int64, c io.Closer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for count() < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := count(); got < n {
+		t.Errorf("consumers got %d values within 10s, want %d", got, n)
+	}
+	c.Close()
 }

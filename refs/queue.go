@@ -227,19 +227,32 @@ func (c *StackChannel[T]) Close() error { return c.StackRef.Close() }
 func (r *popper[T]) Pop(ctx context.Context) (T, error) { return r.qs.pop(ctx) }
 
 // PopTimeout is Pop with a time limit: ok is false, with a nil error, when
-// nothing arrived within d. A d of zero checks once without waiting.
+// nothing arrived within d. A d of zero checks once without waiting; a
+// negative d (Forever) waits without limit (see the package
+// documentation, "Timeouts").
 func (r *popper[T]) PopTimeout(d time.Duration) (v T, ok bool, err error) {
 	return r.qs.popTimeout(d)
 }
 
 // Seq pops values for a range loop, in the map's order: clj-ebpf's
-// queue-seq. Each step waits up to timeout for the next value (no limit
-// when timeout <= 0). The sequence ends quietly when a wait times out, the
-// loop breaks or the reference is closed; any other error, ctx's
-// included, ends it too, and the returned function reports it (nil
+// queue-seq. Each step waits up to timeout for the next value (Forever, or
+// any negative timeout, waits without limit; zero takes only the values
+// already there). The sequence ends quietly when a wait times out, the
+// loop breaks, the reference is closed or ctx ends (ctx.Err() tells);
+// any other error ends it too, and the returned function reports it (nil
 // otherwise): call it after the loop.
 func (r *popper[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
 	return stream(ctx, timeout, r.qs.pop, &r.qs.life)
+}
+
+// SeqTimeoutValue is Seq that does not end on a timeout: a step that
+// waits timeout without a value yields onTimeout and the sequence goes on
+// (clj-ebpf's queue-seq with :timeout-val), so a loop can do other work
+// between values. It ends when the loop breaks, the reference is closed,
+// ctx ends or a pop fails, as Seq does. timeout should be positive: zero
+// yields onTimeout at once whenever the map is empty.
+func (r *popper[T]) SeqTimeoutValue(ctx context.Context, timeout time.Duration, onTimeout T) (iter.Seq[T], func() error) {
+	return stream(ctx, timeout, r.qs.pop, &r.qs.life, onTimeout)
 }
 
 // Chan delivers popped values on an unbuffered channel, for select loops.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,10 +111,7 @@ func TestQueueStackBlocksUntilGoroutinePush(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			_, r, w := c.open(t, 8)
-			go func() {
-				time.Sleep(50 * time.Millisecond)
-				w.Push(42)
-			}()
+			later(t, func() { w.Push(42) })
 			var v uint64
 			var err error
 			within(t, "Pop", func() { v, err = r.Pop(context.Background()) })
@@ -132,10 +130,7 @@ func TestQueueStackBlocksUntilKernelPush(t *testing.T) {
 			prog := kernelProg(t, func() (*sys.FD, error) { return progs.PushTime(m.FD()) })
 			var before unix.Timespec
 			unix.ClockGettime(unix.CLOCK_MONOTONIC, &before)
-			go func() {
-				time.Sleep(50 * time.Millisecond)
-				runProg(t, prog)
-			}()
+			later(t, func() { runProg(t, prog) })
 			var v uint64
 			var err error
 			within(t, "Pop", func() { v, _, err = r.PopTimeout(5 * time.Second) })
@@ -165,9 +160,6 @@ func TestQueueStackTimeout(t *testing.T) {
 			w.Push(7)
 			if v, ok, err := r.PopTimeout(0); v != 7 || !ok || err != nil {
 				t.Fatalf("PopTimeout(0) = %d, %v, %v; want 7, true, nil", v, ok, err)
-			}
-			if _, _, err := r.PopTimeout(-time.Second); err == nil {
-				t.Fatal("PopTimeout(-1s) succeeded; want an error")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 			defer cancel()
@@ -219,10 +211,7 @@ func TestQueueStackPushWakesAtOnce(t *testing.T) {
 	start(t)
 	c := queueStackCases[0]
 	_, r, w := c.open(t, 8, refs.PollInterval(time.Hour))
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		w.Push(9)
-	}()
+	later(t, func() { w.Push(9) })
 	var v uint64
 	var err error
 	within(t, "Pop woken by Push", func() { v, err = r.Pop(context.Background()) })
@@ -266,12 +255,13 @@ func TestQueueStackSeqEndsOnTimeout(t *testing.T) {
 		t.Fatalf("after one Seq step the front is %d (ok %v), want 6", v, ok)
 	}
 	// Close ends a Seq blocked without a timeout, quietly.
-	go func() { time.Sleep(30 * time.Millisecond); q.Close() }()
 	n := 0
 	within(t, "Seq ended by Close", func() {
-		seq, errf := q.Seq(context.Background(), 0)
+		seq, errf := q.Seq(context.Background(), refs.Forever)
 		for range seq {
-			n++
+			if n++; n == 1 {
+				later(t, func() { q.Close() })
+			}
 		}
 		if err := errf(); err != nil {
 			t.Errorf("Seq error after Close: %v", err)
@@ -333,16 +323,18 @@ func TestQueueStackConcurrentPops(t *testing.T) {
 	const n = 1000
 	var mu sync.Mutex
 	seen := map[uint64]int{}
+	var popped atomic.Int64
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seq, errf := q.Seq(context.Background(), 200*time.Millisecond)
+			seq, errf := q.Seq(context.Background(), refs.Forever)
 			for v := range seq {
 				mu.Lock()
 				seen[v]++
 				mu.Unlock()
+				popped.Add(1)
 			}
 			if err := errf(); err != nil {
 				t.Error(err)
@@ -354,6 +346,7 @@ func TestQueueStackConcurrentPops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	closeWhen(t, popped.Load, n, q)
 	wg.Wait()
 	if len(seen) != n {
 		t.Fatalf("popped %d distinct values, want %d", len(seen), n)
@@ -397,5 +390,117 @@ func TestQueueStackErrors(t *testing.T) {
 	w.Close()
 	if err := w.Push(4); !errors.Is(err, refs.ErrClosed) {
 		t.Errorf("Push after Close = %v; want ErrClosed", err)
+	}
+}
+
+// TestTimeoutRule holds every timeout of the package to one rule: a
+// negative duration waits without limit (Forever, and libbpf's -1 ms), zero
+// does not wait, a positive one waits up to that long.
+func TestTimeoutRule(t *testing.T) {
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 8)
+	q, err := refs.NewQueueChannel[uint64](m, refs.PollInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for _, d := range []time.Duration{refs.Forever, -time.Millisecond, -time.Hour} {
+		later(t, func() { q.Push(uint64(-d)) })
+		var v uint64
+		var ok bool
+		within(t, "PopTimeout("+d.String()+")", func() { v, ok, err = q.PopTimeout(d) })
+		if v != uint64(-d) || !ok || err != nil {
+			t.Errorf("PopTimeout(%v) = %d, %v, %v; want %d, true, nil: a negative timeout waits without limit", d, v, ok, err, uint64(-d))
+		}
+	}
+
+	// Seq with a zero timeout takes what is there and ends at once.
+	for i := range uint64(3) {
+		q.Push(i)
+	}
+	var got []uint64
+	within(t, "Seq(ctx, 0)", func() {
+		seq, errf := q.Seq(context.Background(), 0)
+		for v := range seq {
+			got = append(got, v)
+		}
+		if err := errf(); err != nil {
+			t.Error(err)
+		}
+	})
+	if !slices.Equal(got, []uint64{0, 1, 2}) {
+		t.Errorf("Seq(ctx, 0) yielded %v, want [0 1 2]", got)
+	}
+
+	mw := newMap(t, unix.BPF_MAP_TYPE_HASH, 4, 8, 4)
+	w, err := refs.NewMapWatcher[uint32, uint64](mw, 1, refs.PollInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	later(t, func() { rawUpdate(t, mw, 1, 7) })
+	var v uint64
+	var ok bool
+	within(t, "WaitTimeout(-1ms)", func() { v, ok, err = w.WaitTimeout(-time.Millisecond) })
+	if v != 7 || !ok || err != nil {
+		t.Errorf("WaitTimeout(-1ms) = %d, %v, %v; want 7, true, nil", v, ok, err)
+	}
+}
+
+// TestSeqTimeoutValue: clj-ebpf's :timeout-val. A step that times out
+// yields the placeholder and the sequence goes on, for queues and stacks
+// and for change watchers; a break or Close ends it.
+func TestSeqTimeoutValue(t *testing.T) {
+	start(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_QUEUE, 0, 8, 8)
+	q, err := refs.NewQueueChannel[uint64](m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	q.Push(1)
+	var got []uint64
+	within(t, "SeqTimeoutValue", func() {
+		seq, errf := q.SeqTimeoutValue(context.Background(), 10*time.Millisecond, 999)
+		for v := range seq {
+			got = append(got, v)
+			switch len(got) {
+			case 2:
+				q.Push(2) // after the placeholder, a value again
+			case 4:
+				q.Close() // ends it quietly
+			}
+		}
+		if err := errf(); err != nil {
+			t.Error(err)
+		}
+	})
+	if !slices.Equal(got, []uint64{1, 999, 2, 999}) {
+		t.Errorf("SeqTimeoutValue yielded %v, want [1 999 2 999]", got)
+	}
+
+	a := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+	w, err := refs.NewChangeWatcherFrom(a, uint32(0), uint64(0), refs.PollInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	got = got[:0]
+	within(t, "ChangeWatcher.SeqTimeoutValue", func() {
+		seq, errf := w.SeqTimeoutValue(context.Background(), 10*time.Millisecond, 999)
+		for v := range seq {
+			if got = append(got, v); len(got) == 1 {
+				rawUpdate(t, a, 0, 5)
+			}
+			if len(got) == 2 {
+				break
+			}
+		}
+		if err := errf(); err != nil {
+			t.Error(err)
+		}
+	})
+	if !slices.Equal(got, []uint64{999, 5}) {
+		t.Errorf("ChangeWatcher.SeqTimeoutValue yielded %v, want [999 5]", got)
 	}
 }

@@ -2,6 +2,7 @@ package refs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -31,13 +32,41 @@ type RingBufRef[T any] struct {
 	turn   chan struct{} // one reader at a time, so rec can be reused
 }
 
+// A RingOption configures NewRingBufRef.
+type RingOption func(*ringSettings)
+
+type ringSettings struct {
+	obj, cType string
+}
+
+// RecordType makes NewRingBufRef hold the event type T against the C type
+// the BPF program writes, named cType ("event", "struct event" or a
+// typedef) in the BTF of the object file obj, with
+// ringbuf.CheckRecordType: a Go field of the right size but the wrong
+// kind (a uint8 where C has a 4-byte enum) is then an error naming it,
+// instead of events decoded silently and wrongly.
+func RecordType(obj, cType string) RingOption {
+	return func(s *ringSettings) { s.obj, s.cType = obj, cType }
+}
+
 // NewRingBufRef returns a reference that reads events of type T from m, a
 // BPF_MAP_TYPE_RINGBUF. With T = []byte each event is a copy of the
 // record's bytes; any other T is decoded with structcodec, so it can be a
 // tagged struct, and a record whose size differs from T's is an error.
-func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
+// Sizes alone cannot tell a field of the wrong kind: pass
+// RecordType(obj, cType) to check T against the program's C type.
+func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], error) {
+	var s ringSettings
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
 	var decode func([]byte) (T, error)
 	if _, ok := any((*T)(nil)).(*[]byte); ok {
+		if s.obj != "" {
+			return nil, fmt.Errorf("new ringbuf ref: RecordType: []byte events have no layout to check against %s", s.cType)
+		}
 		decode = func(b []byte) (T, error) {
 			var v T
 			*any(&v).(*[]byte) = append([]byte(nil), b...)
@@ -47,6 +76,11 @@ func NewRingBufRef[T any](m *mapops.Map) (*RingBufRef[T], error) {
 		c, err := structcodec.For[T]()
 		if err != nil {
 			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
+		}
+		if s.obj != "" {
+			if err := ringbuf.CheckRecordType[T](s.obj, s.cType); err != nil {
+				return nil, fmt.Errorf("new ringbuf ref: %w", err)
+			}
 		}
 		tmp := new(T) // decode runs for one reader at a time
 		decode = func(b []byte) (T, error) {
@@ -88,7 +122,13 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 // when ctx ends (with ctx.Err()) or the reference is closed (with an error
 // wrapping ErrClosed).
 func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
-	var v T
+	return readDecoded(ctx, r, r.decode)
+}
+
+// readDecoded reads the next record of r and turns it into a U with
+// decode: Read with the reference's decoder, SeqDecode with its own.
+func readDecoded[T, U any](ctx context.Context, r *RingBufRef[T], decode func([]byte) (U, error)) (U, error) {
+	var v U
 	if r.isClosed() {
 		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
 	}
@@ -108,7 +148,7 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 	defer func() { <-r.turn }()
 	err := r.rd.ReadInto(ctx, &r.rec) // records in the ring come before ctx
 	if err == nil {
-		v, err = r.decode(r.rec.Sample)
+		v, err = decode(r.rec.Sample)
 		if err != nil {
 			err = fmt.Errorf("ringbuf read: %w", err)
 		}
@@ -125,18 +165,33 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 
 // ReadTimeout is Read with a time limit: ok is false, with a nil error, when
 // no event arrived within d. A d of zero returns an event already in the
-// ring without waiting.
+// ring without waiting; a negative d (Forever) waits without limit.
 func (r *RingBufRef[T]) ReadTimeout(d time.Duration) (v T, ok bool, err error) {
 	return waitTimeout("ringbuf read", d, r.Read)
 }
 
 // Seq reads events for a range loop: clj-ebpf's ringbuf-seq. Each step
-// waits up to timeout for the next event (no limit when timeout <= 0). The
-// sequence ends quietly when a wait times out, the loop breaks or the
-// reference is closed; any other error, ctx's included, ends it too, and
-// the returned function reports it (nil otherwise): call it after the loop.
+// waits up to timeout for the next event, by the package's timeout rule
+// (negative: no limit; 0: only what is there). The sequence ends quietly
+// when a wait times out, the loop breaks, the reference is closed or ctx
+// ends (tell that by ctx.Err()); any other error ends it too, and the
+// returned function reports it (nil otherwise): call it after the loop.
 func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
 	return stream(ctx, timeout, r.Read, &r.life)
+}
+
+// SeqDecode is r.Seq with a decoder of its own for this sequence:
+// clj-ebpf's ringbuf-seq with a :deserializer, where the reference's
+// decoder (the one NewRingBufRef or NewRingBufRefFunc chose) is left for
+// its other reads. decode's argument is valid only until it returns; an
+// error from it ends the sequence and is reported, and the record is
+// consumed either way. It is a function, not a method, because its event
+// type U may differ from the reference's T.
+func SeqDecode[T, U any](ctx context.Context, r *RingBufRef[T], timeout time.Duration, decode func(record []byte) (U, error)) (iter.Seq[U], func() error) {
+	if decode == nil {
+		return func(func(U) bool) {}, func() error { return errors.New("ringbuf seq: nil decode function") }
+	}
+	return stream(ctx, timeout, func(ctx context.Context) (U, error) { return readDecoded(ctx, r, decode) }, &r.life)
 }
 
 // Chan delivers events on an unbuffered channel, for select loops. A
@@ -147,6 +202,17 @@ func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Se
 // yet received is dropped: use Read when every event matters.
 func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
 	return toChan(ctx, r.Read, &r.life)
+}
+
+// SkipBacklog drops the events already in the ring without reading them
+// and returns how many it dropped, so that the next Read returns an event
+// written from now on: for a program that restarts and does not want the
+// events its previous run left unread. See ringbuf.Reader.SkipBacklog.
+func (r *RingBufRef[T]) SkipBacklog() (int, error) {
+	if r.isClosed() {
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+	}
+	return r.rd.SkipBacklog()
 }
 
 // Close closes the reference and its descriptor of the ring, waking every

@@ -3,6 +3,8 @@ package refs_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,10 +68,7 @@ func TestRingBufRefBlocksUntilKernelEvent(t *testing.T) {
 	ring, prog := newRing(t)
 	r := newRingRef(t, ring)
 	before := monotonicNow()
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		runProg(t, prog)
-	}()
+	later(t, func() { runProg(t, prog) })
 	var ev event
 	var err error
 	within(t, "Read", func() { ev, err = r.Read(context.Background()) })
@@ -102,8 +101,13 @@ func TestRingBufRefReadsWhatIsThereFirst(t *testing.T) {
 	if d := time.Since(t0); d < 30*time.Millisecond {
 		t.Fatalf("ReadTimeout returned after %v, before its 30ms", d)
 	}
-	if _, _, err := r.ReadTimeout(-1); err == nil {
-		t.Fatal("ReadTimeout(-1) succeeded")
+	// A negative timeout waits without limit (see TestTimeoutRule).
+	later(t, func() { runProg(t, prog) })
+	var ok bool
+	var err error
+	within(t, "ReadTimeout(-1ms)", func() { _, ok, err = r.ReadTimeout(-time.Millisecond) })
+	if !ok || err != nil {
+		t.Fatalf("ReadTimeout(-1ms) = %v, %v; want an event written later", ok, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -134,6 +138,8 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 		t.Fatal("a []byte event changed after the next read: it is not a copy")
 	}
 
+	raw.Close() // one consumer per ring in a process
+
 	// A deserializer sees the bytes; its error is the read's.
 	errBad := errors.New("bad event")
 	fn, err := refs.NewRingBufRefFunc(ring, func(b []byte) (int, error) {
@@ -150,6 +156,7 @@ func TestRingBufRefBytesAndFunc(t *testing.T) {
 	if n, ok, err := fn.ReadTimeout(time.Second); n != progs.EventSize || !ok || err != nil {
 		t.Fatalf("ReadTimeout with a deserializer = %d, %v, %v", n, ok, err)
 	}
+	fn.Close()
 	small, err := refs.NewRingBufRef[uint64](ring)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +240,7 @@ func TestRingBufRefConcurrentReaders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seq, errf := r.Seq(context.Background(), 300*time.Millisecond)
+			seq, errf := r.Seq(context.Background(), refs.Forever)
 			for range seq {
 				got.Add(1)
 			}
@@ -247,6 +254,7 @@ func TestRingBufRefConcurrentReaders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	closeWhen(t, got.Load, events, r)
 	wg.Wait()
 	if got.Load() != events {
 		t.Fatalf("readers got %d events, want %d", got.Load(), events)
@@ -275,5 +283,146 @@ func TestRingBufRefChan(t *testing.T) {
 	})
 	if err := <-errc; err != nil {
 		t.Fatalf("error after cancel = %v", err)
+	}
+}
+
+// TestRingBufRefClosedDoesNotReplay: events a closed RingBufRef returned
+// are consumed: the next reference gets the event after them. Before, the
+// consumer position was not published on Close and each new reference
+// got the same first events again.
+func TestRingBufRefClosedDoesNotReplay(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 9 {
+		runProg(t, prog)
+	}
+	var seen []uint64
+	for round := range 3 {
+		r, err := refs.NewRingBufRef[event](ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			e, ok, err := r.ReadTimeout(time.Second)
+			if !ok || err != nil {
+				t.Fatalf("reference %d: %v, %v", round, ok, err)
+			}
+			seen = append(seen, e.TimeNS)
+		}
+		r.Close()
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("event times %v: the references replayed events", seen)
+		}
+	}
+}
+
+// TestRingBufRefSkipBacklog: SkipBacklog drops the events already in the
+// ring; the next Read returns one written after it.
+func TestRingBufRefSkipBacklog(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	for range 4 {
+		runProg(t, prog)
+	}
+	r := newRingRef(t, ring)
+	if n, err := r.SkipBacklog(); n != 4 || err != nil {
+		t.Fatalf("SkipBacklog = %d, %v; want 4", n, err)
+	}
+	after := monotonicNow()
+	runProg(t, prog)
+	e, ok, err := r.ReadTimeout(time.Second)
+	if !ok || err != nil || e.TimeNS < after {
+		t.Fatalf("read after SkipBacklog: %+v, %v, %v; want the event written after it", e, ok, err)
+	}
+	r.Close()
+	if _, err := r.SkipBacklog(); !errors.Is(err, refs.ErrClosed) {
+		t.Fatalf("SkipBacklog after Close: %v", err)
+	}
+}
+
+// TestRingBufRefRecordType: RecordType holds the event type against the
+// program's C type: the test program's struct event { u64 time_ns; u32
+// cpu; u32 len; } accepts event and refuses a type whose len is two bytes
+// (padding keeps the size at 16, so a size check passes it).
+func TestRingBufRefRecordType(t *testing.T) {
+	startRing(t)
+	ring, _ := newRing(t)
+	dir := t.TempDir()
+	src := dir + "/event.bpf.c"
+	if err := os.WriteFile(src, []byte(`typedef unsigned int __u32;
+typedef unsigned long long __u64;
+struct event { __u64 time_ns; __u32 cpu; __u32 len; };
+struct event event_example;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := testutil.CompileBPF(t, src)
+	r, err := refs.NewRingBufRef[event](ring, refs.RecordType(obj, "struct event"))
+	if err != nil {
+		t.Fatalf("RecordType of the matching type: %v", err)
+	}
+	r.Close()
+	type shortLen struct {
+		TimeNS uint64
+		CPU    uint32
+		Len    uint16
+	}
+	if r, err := refs.NewRingBufRef[shortLen](ring, refs.RecordType(obj, "event")); err == nil || !strings.Contains(err.Error(), "Len") {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("RecordType of a type with a 2-byte len: %v; want a mismatch naming Len", err)
+	}
+	if r, err := refs.NewRingBufRef[[]byte](ring, refs.RecordType(obj, "event")); err == nil {
+		r.Close()
+		t.Fatal("RecordType with []byte events succeeded")
+	}
+}
+
+// SeqDecode decodes one sequence with its own decoder (clj-ebpf's
+// ringbuf-seq :deserializer) while the reference keeps its own for Read;
+// a decode error ends the sequence and is reported; a nil decoder is an
+// error, not a panic.
+func TestRingBufRefSeqDecode(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	for range 3 {
+		runProg(t, prog)
+	}
+	seq, errf := refs.SeqDecode(context.Background(), r, 0, func(b []byte) (int, error) { return len(b), nil })
+	var got []int
+	for n := range seq {
+		got = append(got, n)
+		if len(got) == 2 {
+			break
+		}
+	}
+	if err := errf(); err != nil || len(got) != 2 || got[0] != progs.EventSize || got[1] != progs.EventSize {
+		t.Fatalf("SeqDecode yielded %v, %v; want two records of %d bytes", got, err, progs.EventSize)
+	}
+	ev, ok, err := r.ReadTimeout(time.Second) // the reference's own decoder
+	if err != nil || !ok || ev.Len != packetLen {
+		t.Fatalf("ReadTimeout after SeqDecode = %+v, %v, %v; want the third event", ev, ok, err)
+	}
+
+	errBad := errors.New("bad record")
+	runProg(t, prog)
+	bad, errf := refs.SeqDecode(context.Background(), r, time.Second, func([]byte) (string, error) { return "", errBad })
+	for v := range bad {
+		t.Fatalf("SeqDecode yielded %q from a failing decoder", v)
+	}
+	if err := errf(); !errors.Is(err, errBad) {
+		t.Fatalf("SeqDecode's error = %v, want %v", err, errBad)
+	}
+
+	seq, errf = refs.SeqDecode[event, int](context.Background(), r, 0, nil)
+	for range seq {
+		t.Fatal("SeqDecode with a nil decoder yielded")
+	}
+	if errf() == nil {
+		t.Fatal("SeqDecode with a nil decoder reported no error")
 	}
 }

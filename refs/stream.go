@@ -9,23 +9,24 @@ import (
 
 // stream is the Seq of every blocking reference: it calls next until the
 // reference closes, timeout passes without a value, ctx ends or next fails.
-// A timeout of zero or less means no limit per value. Closing the
-// reference and running out of time end the sequence quietly, as
-// clj-ebpf's ringbuf-seq and queue-seq end on their timeout value; any other
-// error, ctx's included, ends it too and is what the returned function
-// reports (nil otherwise), as mapops' walks report theirs (see the package
-// documentation, "Sequences and errors").
-func stream[T any](ctx context.Context, timeout time.Duration, next func(context.Context) (T, error), l *life) (iter.Seq[T], func() error) {
+// timeout follows the rule of Forever: negative waits for each value
+// without limit, zero takes only values already there. Closing the
+// reference, running out of time and the end of the caller's ctx end the
+// sequence quietly, as clj-ebpf's ringbuf-seq and queue-seq end on their
+// timeout value (the caller tells its own cancellation by ctx.Err()); any
+// other error ends it too and is what the returned function reports (nil
+// otherwise), as mapops' walks report theirs (see the package
+// documentation, "Sequences and errors"). With onTimeout, a step that runs
+// out of time yields *onTimeout and the sequence goes on (clj-ebpf's
+// :timeout-val).
+func stream[T any](ctx context.Context, timeout time.Duration, next func(context.Context) (T, error), l *life, onTimeout ...T) (iter.Seq[T], func() error) {
 	var err error
 	seq := func(yield func(T) bool) {
 		err = nil
 		for {
-			wctx, cancel := ctx, context.CancelFunc(func() {})
-			if timeout > 0 {
-				wctx, cancel = context.WithTimeout(ctx, timeout)
-			}
+			wctx, cancel := timeoutContext(ctx, timeout)
 			v, e := next(wctx)
-			ranOut := timeout > 0 && ctx.Err() == nil && wctx.Err() != nil
+			ranOut := timeout >= 0 && ctx.Err() == nil && wctx.Err() != nil
 			cancel()
 			switch {
 			case e == nil:
@@ -35,6 +36,13 @@ func stream[T any](ctx context.Context, timeout time.Duration, next func(context
 				continue
 			case errors.Is(e, ErrClosed) && l.isClosed():
 			case ranOut && timedOut(e):
+				if len(onTimeout) > 0 {
+					if !yield(onTimeout[0]) {
+						return
+					}
+					continue
+				}
+			case ctx.Err() != nil && errors.Is(e, ctx.Err()):
 			default:
 				err = e
 			}

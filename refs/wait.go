@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
 // ErrClosed is wrapped by the error of every call made on, or blocked in, a
@@ -36,7 +38,8 @@ const minPoll = 100 * time.Microsecond
 type Option func(*settings)
 
 type settings struct {
-	poll time.Duration
+	poll  time.Duration
+	typed []mapops.TypedOption
 }
 
 // PollInterval sets the longest pause between two checks of the map while a
@@ -48,6 +51,15 @@ type settings struct {
 // at once.
 func PollInterval(d time.Duration) Option {
 	return func(s *settings) { s.poll = d }
+}
+
+// TypedOptions passes opts to mapops.NewTyped when a MapWatcher or
+// ChangeWatcher checks K and V against the map: mapops.CheckBTF or
+// mapops.AllowUnreadableBTF for a process without CAP_SYS_ADMIN, which may
+// not read the map's BTF. Queue and stack references take it too and
+// ignore it (their maps have no keys to check).
+func TypedOptions(opts ...mapops.TypedOption) Option {
+	return func(s *settings) { s.typed = append(s.typed, opts...) }
 }
 
 func applyOptions(op string, opts []Option) (settings, error) {
@@ -141,19 +153,26 @@ func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapSta
 	}
 }
 
-// timeoutContext turns the timeout form's d into a context: d > 0 waits up
-// to d, d == 0 tries once without waiting.
-func timeoutContext(op string, d time.Duration) (context.Context, context.CancelFunc, error) {
-	if d < 0 {
-		return nil, nil, fmt.Errorf("%s: negative timeout %v", op, d)
-	}
-	if d == 0 {
-		ctx, cancel := context.WithCancel(context.Background())
+// Forever is the timeout that waits without limit. Every timeout of this
+// package follows one rule (see the package documentation, "Timeouts"): a
+// negative duration waits without limit, zero does not wait, a positive
+// duration waits up to that long. Any negative value is Forever, so
+// libbpf's -1 (as -1 * time.Millisecond) means what it means there.
+const Forever time.Duration = -1
+
+// timeoutContext turns a timeout into a context, by the rule of Forever:
+// d < 0 waits without limit, d == 0 tries once without waiting, d > 0
+// waits up to d.
+func timeoutContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	switch {
+	case d < 0:
+		return parent, func() {}
+	case d == 0:
+		ctx, cancel := context.WithCancel(parent)
 		cancel() // already done: one try, no wait
-		return ctx, cancel, nil
+		return ctx, cancel
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	return ctx, cancel, nil
+	return context.WithTimeout(parent, d)
 }
 
 // timedOut reports whether err only says that the timeout form's own time
@@ -163,14 +182,12 @@ func timedOut(err error) bool {
 		errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// waitTimeout runs the context form wait with a timeout of d and turns
-// running out of time into ok == false.
+// waitTimeout runs the context form wait with a timeout of d (see Forever)
+// and turns running out of time into ok == false. op, the operation's
+// name, is kept for the callers; no timeout is an error any more.
 func waitTimeout[T any](op string, d time.Duration, wait func(context.Context) (T, error)) (T, bool, error) {
 	var zero T
-	ctx, cancel, err := timeoutContext(op, d)
-	if err != nil {
-		return zero, false, err
-	}
+	ctx, cancel := timeoutContext(context.Background(), d)
 	defer cancel()
 	v, err := wait(ctx)
 	if err != nil {

@@ -61,7 +61,9 @@ func (s Sample) Bytes() []byte { return unsafe.Slice(s.data, s.size) }
 // memory, producer first as the data flows: a Producer that follows the
 // kernel's rules and a Reader over the same memory, so that the code that
 // consumes a kernel ring can be tested against it. size must be a power of
-// two and a multiple of the page size, as for a map. Closing the Reader
+// two, a multiple of the page size and at most 2 GiB, as for a map; other
+// sizes fail with an error wrapping unix.EINVAL before anything is
+// allocated. Closing the Reader
 // releases the ring; the Producer keeps working but wakes nobody.
 func NewInMemory(size int) (*Producer, *Reader, error) {
 	const op = "ringbuf: new in-memory ring"
@@ -77,12 +79,13 @@ func NewInMemory(size int) (*Producer, *Reader, error) {
 
 // newInMemory builds the pair for any power of two size of at least 16.
 func newInMemory(size int) (*Producer, *Reader, error) {
+	// Positions on cache lines of their own, then 2*size bytes of data;
+	// allocated first, so that nothing is left open if it fails.
+	mem := make([]uint64, 16+2*size/8)
 	signal, err := epoll.NewEvent()
 	if err != nil {
 		return nil, nil, err
 	}
-	// Positions on cache lines of their own, then 2*size bytes of data.
-	mem := make([]uint64, 16+2*size/8)
 	rg := ring{cons: &mem[0], prod: &mem[8], data: unsafe.Pointer(&mem[16]), size: uint64(size)}
 	r, err := newReader(rg, func() { signal.Close() }, signal.FD(), unix.EPOLLIN|unix.EPOLLET)
 	if err != nil {

@@ -21,6 +21,13 @@ import (
 // os.ErrClosed, so errors.Is(err, os.ErrClosed) works too.
 var ErrClosed = os.ErrClosed
 
+// claimMap records the live Reader of the map id, or fails with EBUSY.
+func claimMap(id uint32) error {
+	return ringproto.Claim(id, "Reader", "two consumers would each get the same records")
+}
+
+func releaseMap(id uint32) { ringproto.Release(id) }
+
 // Record is one record read from a ring.
 type Record struct {
 	// Sample holds the record's bytes. ReadInto and ReadBatch reuse its
@@ -43,6 +50,16 @@ type Record struct {
 // BPF_RB_NO_WAKEUP are never left behind. All methods are safe for
 // concurrent use; each record goes to exactly one caller. Close wakes
 // every blocked call at once.
+//
+// A ring has one consumer position, so it has one consumer. In this
+// process NewReader (and Poller.Add) refuses a second Reader of a map
+// while the first is open, whatever descriptor it is given. Nothing can
+// stop a consumer in another process: two processes reading one ring
+// each get the same records, and each moves the consumer position over
+// records the other has not read yet, which lets the kernel overwrite
+// them. Hand a ring from one process to the next (close, then open) or
+// keep a single consumer. Records a closed Reader returned are consumed:
+// the next Reader, in this process or another, starts after them.
 type Reader struct {
 	mu     sync.Mutex // held while a read uses the cursor and the ring memory
 	ring   ring
@@ -64,14 +81,18 @@ type Reader struct {
 
 // NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
 // its own duplicate of the descriptor: the caller keeps m and may close it.
+// It needs no capability, only a read-write descriptor of the map. It
+// fails with an error wrapping unix.EBUSY while another Reader of the
+// same map is open in this process (until its Close, or until the calls
+// it has in flight return).
 // It maps the consumer page read-write (exactly one page at offset 0) and
 // the producer page with the data area, which the kernel maps twice in a
 // row, read-only.
 func NewReader(m *sys.FD) (*Reader, error) {
 	const op = "ringbuf: new reader"
-	if err := sys.HaveRingbuf(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
+	// The map's own type is the feature probe: a map that exists proves
+	// its type is supported, and a probe that creates a map would refuse
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin).
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -83,32 +104,45 @@ func NewReader(m *sys.FD) (*Reader, error) {
 	if err := ringproto.CheckSize(size); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	if err := claimMap(info.ID); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	page := os.Getpagesize()
 	fd, err := m.Dup()
 	if err != nil {
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	raw, err := fd.Acquire()
 	if err != nil {
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer fd.Release()
+	if err := ringproto.CheckReadWrite(raw, "consumer", "the consumer writes the consumer position, the kernel never does"); err != nil {
+		fd.Close()
+		releaseMap(info.ID)
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: map consumer page: %w", op, err)
 	}
 	prodData, err := unix.Mmap(raw, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		unix.Munmap(consPage)
 		fd.Close()
+		releaseMap(info.ID)
 		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
 	}
 	free := func() {
 		unix.Munmap(prodData)
 		unix.Munmap(consPage)
 		fd.Close()
+		releaseMap(info.ID)
 	}
 	rg := ring{
 		cons: (*uint64)(unsafe.Pointer(&consPage[0])),
@@ -189,11 +223,11 @@ func (r *Reader) Read(ctx context.Context) (Record, error) {
 }
 
 // ReadInto is Read into rec, reusing the capacity of rec.Sample, so that a
-// loop over records allocates nothing. The consumer position is published
-// when the records seen at the last look at the producer position have
-// been read, when a quarter of the ring has been read since the last
-// publication, and before every wait. Each call takes the Reader's lock;
-// to drain many records, ReadBatch takes it once for all of them.
+// loop over records allocates nothing. Like every read, it publishes the
+// consumer position before it returns: the record is consumed in the
+// ring, and a Reader opened after this one (here or in another process)
+// starts after it. Each call takes the Reader's lock and publishes once;
+// to drain many records, ReadBatch does both once for all of them.
 func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 	_, err := r.ReadBatch(ctx, unsafe.Slice(rec, 1))
 	return err
@@ -295,6 +329,32 @@ func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) 
 			return 0, err
 		}
 	}
+}
+
+// SkipBacklog drops the records in the ring without reading them and
+// returns how many it dropped: the consumer position moves up to the
+// producer position, as if every record written so far had been read.
+// It is for a program that restarts and wants only the events written
+// from now on, not those its previous run left unread. It stops early at
+// a record a BPF program has reserved but not yet submitted (the kernel
+// may still be writing it); the records after it are read as usual. A
+// corrupt ring gives an error wrapping ErrCorrupt, with the records
+// before the bad one dropped.
+func (r *Reader) SkipBacklog() (int, error) {
+	r.mu.Lock()
+	if !r.mapped {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+	}
+	n, err := r.ring.skip(&r.cur)
+	r.mu.Unlock()
+	if r.isClosed() {
+		r.release()
+	}
+	if err != nil {
+		err = fmt.Errorf("ringbuf skip backlog: %w", err)
+	}
+	return n, err
 }
 
 // SetDeadline sets the time after which blocked and future Read,

@@ -241,8 +241,8 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 // when c reaches it. Discarded records after the last one copied are
 // stepped over too, so that they never hold the producer back. The
 // consumer position is published before each new look at the producer
-// position and, at the end, when c reached the position last seen or a
-// quarter of the ring was read since the last publication.
+// position and before it returns: a record handed to the caller is
+// consumed in the ring.
 func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
 	n := 0
 	var err error
@@ -294,9 +294,28 @@ func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
 	if err == nil {
 		r.skipDiscarded(c)
 	}
-	if err != nil || c.pos == c.end || c.pos-c.pub >= r.size/4 {
-		r.publish(c)
+	r.publish(c)
+	return n, err
+}
+
+// skip moves c over the records up to the producer position as it is now,
+// stopping early at a record still busy, and publishes the consumer
+// position. It returns how many committed, not discarded, records it
+// stepped over.
+func (r *ring) skip(c *cursor) (int, error) {
+	err := r.refresh(c)
+	n := 0
+	for err == nil {
+		var ok, discarded bool
+		_, discarded, ok, err = r.next(c)
+		if !ok {
+			break
+		}
+		if !discarded {
+			n++
+		}
 	}
+	r.publish(c)
 	return n, err
 }
 

@@ -148,17 +148,25 @@ func TestEncodeErrors(t *testing.T) {
 	if err == nil || err.Error() != "structcodec: decode Event: buffer of 39 bytes, need 40" {
 		t.Errorf("short decode: %v", err)
 	}
-	copy(v.Comm[:], "0123456789abcdef")
-	err = c.Encode(make([]byte, 40), &v)
-	if err == nil || err.Error() != "structcodec: encode Event.Comm: text fills all 16 bytes, no room for the NUL terminator" {
-		t.Errorf("unterminated cstring: %v", err)
+	type Term struct {
+		Comm [16]byte `bpf:"cstring,nul"`
+	}
+	tc, err := structcodec.For[Term]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := Term{}
+	copy(term.Comm[:], "0123456789abcdef")
+	err = tc.Encode(make([]byte, 16), &term)
+	if err == nil || err.Error() != "structcodec: encode Term.Comm: text fills all 16 bytes, no room for the NUL terminator" {
+		t.Errorf("unterminated cstring,nul: %v", err)
 	}
 	if err := c.Encode(make([]byte, 40), nil); err == nil {
 		t.Error("Encode(nil) succeeded")
 	}
 
 	type Named struct {
-		Name string `bpf:"cstring,size=8"`
+		Name string `bpf:"cstring,size=8,nul"`
 	}
 	nc, err := structcodec.For[Named]()
 	if err != nil {
@@ -380,7 +388,7 @@ func TestFieldLayoutsEncode(t *testing.T) {
 	if err := f.Layout.EncodeValue(buf, reflect.ValueOf(&s)); err != nil || string(buf) != "abc\x00" {
 		t.Fatalf("field layout encoded %q, %v", buf, err)
 	}
-	s = "abcd"
+	s = "abcde"
 	if err := f.Layout.EncodeValue(buf, reflect.ValueOf(&s)); err == nil {
 		t.Fatal("a too long text encoded")
 	}

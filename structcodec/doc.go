@@ -10,21 +10,26 @@
 // Integers are in host byte order, as the kernel and BPF programs see them.
 // The tag options are:
 //
-//	bpf:"-"                  leave the field out
+//	bpf:"-"                  leave the field out: encoding and decoding never touch it
 //	bpf:"be"                 big-endian (network order) integer or array of integers
 //	bpf:"offset=N"           place the field at byte N of its struct; it may only move
 //	                         forward and must be aligned unless the struct is packed
-//	bpf:"cstring"            NUL-padded text in a [N]byte (char[N] in C): encoding
-//	                         requires a NUL among the N bytes, decoding copies them
+//	bpf:"cstring"            NUL-padded text in a [N]byte (char[N] in C): both ways
+//	                         a copy; text may fill all N bytes, as C allows
 //	bpf:"cstring,size=N"     NUL-padded text in a string field, char[N] in C: text of
-//	                         N bytes or more, or holding a NUL, is an error; decoding
+//	                         more than N bytes, or holding a NUL, is an error; decoding
 //	                         reads up to the first NUL (all N bytes if there is none)
+//	bpf:"cstring,nul"        with either form: the text must leave room for a NUL
+//	                         terminator (N-1 bytes at most), for C code that relies on it
 //
-// Options combine with commas, in any order: bpf:"offset=8,be". A bpf tag
+// Options combine with commas, in any order, each at most once:
+// bpf:"offset=8,be". A bpf tag
 // has no name, but the form encoding/json users write, with an empty name
 // before the options, means the same: bpf:",be" and bpf:",offset=8,be" are
 // bpf:"be" and bpf:"offset=8,be". Empty options are ignored. cstring needs
-// at least one byte, for the NUL. Offsets and sizes, and so every layout,
+// at least one byte. A value decoded from any C bytes encodes back to
+// them (up to padding, bools and what follows a NUL in a string field),
+// except where nul refuses unterminated text. Offsets and sizes, and so every layout,
 // are bounded by math.MaxInt32 bytes; a BPF map value is at most a few MiB.
 //
 // Encoding checks every text field before it writes anything, so on error
@@ -36,7 +41,9 @@
 // leaves in them is unspecified (Go's == ignores them). Fields of kind int,
 // uint, uintptr, pointer, slice, map, interface, channel, func, complex and
 // strings without a size have no C layout and are refused with an error
-// naming the field.
+// naming the field; skipped with "-" they may be any type, and no copy
+// from C bytes ever reaches them, so whoever writes a map cannot write a
+// Go pointer.
 //
 // For example, a TCP flow key:
 //

@@ -39,12 +39,17 @@ func (e *ShortBufferError) Error() string {
 // Unwrap returns io.ErrShortBuffer.
 func (e *ShortBufferError) Unwrap() error { return io.ErrShortBuffer }
 
-// StringTooLongError returns the error of encoding a cstring field whose text
-// of n bytes does not fit size bytes with its terminating NUL. Generated
+// StringTooLongError returns the error of encoding a cstring string field
+// whose text of n bytes does not fit size bytes (or, when n is size, does
+// not fit them with the NUL terminator its nul tag asks for). Generated
 // MarshalBPF methods use it so that their errors equal the runtime codec's.
 func StringTooLongError(field string, n, size int) error {
+	if n == size {
+		return &FieldError{Op: "encode", Field: field,
+			Reason: fmt.Sprintf("text of %d bytes does not fit %d bytes with its NUL terminator", n, size)}
+	}
 	return &FieldError{Op: "encode", Field: field,
-		Reason: fmt.Sprintf("text of %d bytes does not fit %d bytes with its NUL terminator", n, size)}
+		Reason: fmt.Sprintf("text of %d bytes does not fit %d bytes", n, size)}
 }
 
 // StringNULError returns the error of encoding a cstring field whose text
@@ -54,8 +59,8 @@ func StringNULError(field string, i int) error {
 		Reason: fmt.Sprintf("text holds a NUL byte at index %d, C would cut it there", i)}
 }
 
-// UnterminatedError returns the error of encoding a cstring [N]byte field
-// whose N bytes hold no NUL terminator.
+// UnterminatedError returns the error of encoding a cstring,nul [N]byte
+// field whose N bytes hold no NUL terminator.
 func UnterminatedError(field string, size int) error {
 	return &FieldError{Op: "encode", Field: field,
 		Reason: fmt.Sprintf("text fills all %d bytes, no room for the NUL terminator", size)}

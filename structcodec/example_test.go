@@ -51,7 +51,7 @@ func ExampleFor() {
 	// Output:
 	// 30 bytes: 0a 00 00 01 0a 00 00 02 c0 00 01 bb 06 63 75 72 6c 00 00 00 00 00 00 00 00 00 00 00 00 00
 	// {SrcAddr:[10 0 0 1] DstAddr:[10 0 0 2] SrcPort:49152 DstPort:443 Proto:6 Comm:curl}
-	// structcodec: encode Flow.Comm: text of 23 bytes does not fit 16 bytes with its NUL terminator
+	// structcodec: encode Flow.Comm: text of 23 bytes does not fit 16 bytes
 }
 
 // Header is packed, like a C struct with __attribute__((packed)).

@@ -101,9 +101,13 @@ func TestForUsesGeneratedCode(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = c.Decode(buf, &back) }); n != 0 {
 		t.Errorf("Decode of unchanged strings allocates %v times", n)
 	}
-	v.Name = "twelve chars"
-	if err := c.Encode(buf, &v); err == nil || err.Error() != "structcodec: encode Text.Name: text of 12 bytes does not fit 12 bytes with its NUL terminator" {
+	v.Name = "thirteen char"
+	if err := c.Encode(buf, &v); err == nil || err.Error() != "structcodec: encode Text.Name: text of 13 bytes does not fit 12 bytes" {
 		t.Errorf("too long: %v", err)
+	}
+	v.Name, v.Short = "twelve chars", "abc"
+	if err := c.Encode(buf, &v); err == nil || err.Error() != "structcodec: encode Text.Short: text of 3 bytes does not fit 3 bytes with its NUL terminator" {
+		t.Errorf("too long for nul: %v", err)
 	}
 }
 

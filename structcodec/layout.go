@@ -47,6 +47,7 @@ type Field struct {
 	Type      reflect.Type // the Go field's type
 	BigEndian bool         // tag "be": integers in network byte order
 	CString   bool         // tag "cstring": NUL-padded text
+	NUL       bool         // tag "nul" (with cstring): the text must leave room for a NUL terminator
 	Layout    *Layout      // the layout of Type (before BigEndian and CString apply)
 
 	goOffset uintptr
@@ -165,8 +166,8 @@ func unsupported(t reflect.Type) string {
 
 // tagOptions is a parsed `bpf:"..."` tag.
 type tagOptions struct {
-	skip, be, cstring bool
-	offset, size      int // -1 when not given
+	skip, be, cstring, nul bool
+	offset, size           int // -1 when not given
 }
 
 func parseTag(tag string) (tagOptions, error) {
@@ -178,9 +179,14 @@ func parseTag(tag string) (tagOptions, error) {
 		o.skip = true
 		return o, nil
 	}
+	seen := map[string]bool{}
 	for _, opt := range strings.Split(tag, ",") {
 		opt = strings.TrimSpace(opt)
 		key, val, hasVal := strings.Cut(opt, "=")
+		if opt != "" && seen[key] {
+			return o, fmt.Errorf("tag %q gives option %s twice", tag, key)
+		}
+		seen[key] = true
 		switch {
 		case opt == "":
 			// An empty option, as in bpf:",be": encoding/json users write
@@ -189,6 +195,8 @@ func parseTag(tag string) (tagOptions, error) {
 			o.be = true
 		case opt == "cstring":
 			o.cstring = true
+		case opt == "nul":
+			o.nul = true
 		case hasVal && (key == "offset" || key == "size"):
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 0 || (key == "size" && n == 0) {
@@ -205,7 +213,7 @@ func parseTag(tag string) (tagOptions, error) {
 		case opt == "-":
 			return o, fmt.Errorf(`bad tag %q: "-" skips a field and takes no other option`, tag)
 		default:
-			return o, fmt.Errorf("unknown tag option %q (known: -, be, cstring, offset=N, size=N)", opt)
+			return o, fmt.Errorf("unknown tag option %q (known: -, be, cstring, nul, offset=N, size=N)", opt)
 		}
 	}
 	return o, nil
@@ -253,7 +261,7 @@ func buildStruct(l *Layout, t reflect.Type, path string) error {
 		}
 		l.fields = append(l.fields, Field{
 			Name: sf.Name, Index: i, Offset: off, Size: fl.size, Type: sf.Type,
-			BigEndian: opts.be, CString: opts.cstring, Layout: fl, goOffset: sf.Offset,
+			BigEndian: opts.be, CString: opts.cstring, NUL: opts.nul, Layout: fl, goOffset: sf.Offset,
 		})
 		if off > maxSize-fl.size { // off and fl.size are each at most maxSize
 			return &FieldError{Field: fpath, Reason: pastMax("the end of a field of %d bytes at offset %d", fl.size, off)}
@@ -281,6 +289,9 @@ func buildField(t reflect.Type, o tagOptions, path string) (*Layout, error) {
 		l := &Layout{typ: t, name: path, size: o.size, align: 1}
 		l.prog = compileProgram(l)
 		return l, nil
+	}
+	if o.nul && !o.cstring {
+		return nil, bad(`nul applies to cstring fields only: bpf:"cstring,nul"`)
 	}
 	if o.size >= 0 {
 		return nil, bad(`size=N applies to cstring strings only, not to %s`, t)

@@ -14,7 +14,7 @@ import (
 // nor allocation. Where Go puts every field where C does, it is a single
 // copy (and a byte swap in place for each big-endian field).
 type program struct {
-	valid []op   // encode, first: cstring arrays and strings that must fit, in field order
+	valid []op   // encode, first: strings and nul arrays that must fit, in field order
 	ops   []op   // both directions, in C offset order
 	bools []op   // decode, last: bytes > 1 become 1
 	zeros []span // encode, last: padding and blank fields become 0
@@ -40,10 +40,10 @@ const (
 	opSwap16                // n big-endian 16-bit integers
 	opSwap32                // n big-endian 32-bit integers
 	opSwap64                // n big-endian 64-bit integers
-	opString                // a cstring string of n bytes
+	opString                // a cstring string of n bytes (with nul: n-1 and a NUL)
 	opRepeat                // n elements of sub
 	opBarrier               // compile time only: a skipped Go field, copies must not merge across it
-	opCheck                 // validation: a cstring array of n bytes must hold a NUL
+	opCheck                 // validation: a cstring,nul array of n bytes must hold a NUL
 )
 
 type op struct {
@@ -55,6 +55,7 @@ type op struct {
 	cStride  int
 	sub      *program
 	field    string // for errors
+	nul      bool   // opString: the text must leave room for a NUL
 }
 
 type span struct{ off, n int }
@@ -160,11 +161,11 @@ func swapInPlace(b unsafe.Pointer, swaps []span) {
 }
 
 // emit appends the ops for a value of layout l at goOff in Go memory and
-// cOff in the C bytes.
-func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cOff int) {
+// cOff in the C bytes; nul asks for room for a NUL terminator in text.
+func (p *program) emit(l *Layout, be, nul bool, field string, goOff uintptr, cOff int) {
 	switch {
 	case l.typ.Kind() == reflect.String:
-		o := op{code: opString, goOff: goOff, cOff: cOff, n: l.size, field: field}
+		o := op{code: opString, goOff: goOff, cOff: cOff, n: l.size, field: field, nul: nul}
 		p.ops = append(p.ops, o)
 		p.valid = append(p.valid, o)
 	case l.typ.Kind() == reflect.Struct:
@@ -174,24 +175,25 @@ func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cO
 				f := &fields[0]
 				fields = fields[1:]
 				if f.Name != "_" { // blank fields are zeroed as padding
-					p.emit(f.Layout, f.BigEndian, f.CString, field+"."+f.Name, goOff+f.goOffset, cOff+f.Offset)
+					p.emit(f.Layout, f.BigEndian, f.NUL, field+"."+f.Name, goOff+f.goOffset, cOff+f.Offset)
 				}
 				continue
 			}
-			// A Go field left out of the C layout must not be overwritten
-			// by a merged copy.
-			if sf := l.typ.Field(i); sf.Name != "_" && sf.Type.Size() > 0 {
+			// A Go field left out of the C layout, blank or not, must not
+			// be overwritten by a merged or whole copy: it may hold
+			// pointers, and the C bytes come from whoever writes the map.
+			if sf := l.typ.Field(i); sf.Type.Size() > 0 {
 				p.ops = append(p.ops, op{code: opBarrier, goOff: goOff + sf.Offset})
 			}
 		}
 	case l.elem != nil && l.elem.elem == nil && l.elem.typ.Kind() != reflect.Struct:
-		p.scalar(l.elem, be, cstr, field, goOff, cOff, l.n)
+		p.scalar(l.elem, be, nul, field, goOff, cOff, l.n)
 	case l.elem != nil:
 		var sub program
-		sub.emit(l.elem, be, cstr, field+"[]", 0, 0)
+		sub.emit(l.elem, be, nul, field+"[]", 0, 0)
 		sub.finish(l.elem.size)
 		e := l.elem
-		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size &&
+		if len(sub.ops) == 1 && sub.ops[0] == (op{code: opCopy, n: e.size}) && int(e.typ.Size()) == e.size && !sub.skipped &&
 			len(sub.valid)+len(sub.bools)+len(sub.zeros) == 0 {
 			p.ops = append(p.ops, op{code: opCopy, goOff: goOff, cOff: cOff, n: e.size * l.n})
 		} else if l.n > 0 && e.size > 0 {
@@ -203,12 +205,12 @@ func (p *program) emit(l *Layout, be, cstr bool, field string, goOff uintptr, cO
 			}
 		}
 	default:
-		p.scalar(l, be, cstr, field, goOff, cOff, 1)
+		p.scalar(l, be, nul, field, goOff, cOff, 1)
 	}
 }
 
 // scalar emits n consecutive scalars of layout l.
-func (p *program) scalar(l *Layout, be, cstr bool, field string, goOff uintptr, cOff, n int) {
+func (p *program) scalar(l *Layout, be, nul bool, field string, goOff uintptr, cOff, n int) {
 	if n == 0 {
 		return
 	}
@@ -225,7 +227,7 @@ func (p *program) scalar(l *Layout, be, cstr bool, field string, goOff uintptr, 
 	if l.typ.Kind() == reflect.Bool {
 		p.bools = append(p.bools, op{goOff: goOff, n: n})
 	}
-	if cstr {
+	if nul {
 		p.valid = append(p.valid, op{code: opCheck, goOff: goOff, n: n, field: field})
 	}
 }
@@ -293,7 +295,7 @@ func (p *program) check(base unsafe.Pointer) error {
 			}
 		case opString:
 			s := *(*string)(src)
-			if len(s) >= o.n {
+			if len(s) > o.n || o.nul && len(s) == o.n {
 				return StringTooLongError(o.field, len(s), o.n)
 			}
 			if i := strings.IndexByte(s, 0); i >= 0 {

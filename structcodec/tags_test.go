@@ -114,3 +114,38 @@ func TestCStringNeedsRoom(t *testing.T) {
 		t.Fatalf("cstring on [0]byte: %v, want a field error for Empty.Name about the NUL", err)
 	}
 }
+
+// TestDuplicatedTagOptions refuses a tag that gives an option twice (the
+// last offset used to win silently), with an error naming the field.
+func TestDuplicatedTagOptions(t *testing.T) {
+	u32 := reflect.TypeFor[uint32]()
+	for _, tag := range []string{
+		`bpf:"offset=4,offset=8"`,
+		`bpf:"offset=8,offset=8"`,
+		`bpf:"be,be"`,
+		`bpf:"be,offset=4,be"`,
+		`bpf:" be , be"`,
+		`bpf:"cstring,cstring"`,
+		`bpf:"cstring,size=4,size=8"`,
+	} {
+		typ := u32
+		if strings.Contains(tag, "cstring") {
+			typ = reflect.TypeFor[[4]byte]()
+			if strings.Contains(tag, "size") {
+				typ = reflect.TypeFor[string]()
+			}
+		}
+		l, err := structcodec.Compile(reflect.StructOf([]reflect.StructField{
+			{Name: "Pad", Type: u32},
+			{Name: "Field", Type: typ, Tag: reflect.StructTag(tag)},
+		}))
+		var fe *structcodec.FieldError
+		if err == nil {
+			t.Errorf("%s accepted: Field at offset %d", tag, l.Fields()[1].Offset)
+			continue
+		}
+		if !errors.As(err, &fe) || !strings.HasSuffix(fe.Field, ".Field") || !strings.Contains(err.Error(), "twice") {
+			t.Errorf("%s: %v, want a field error for .Field saying an option is given twice", tag, err)
+		}
+	}
+}

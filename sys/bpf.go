@@ -1,6 +1,9 @@
 package sys
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -106,10 +109,44 @@ func MapFreeze(m *FD) error {
 	}
 	defer m.Release()
 	attr := mapElemAttr{MapFD: uint32(raw)}
-	if _, errno := bpf(unix.BPF_MAP_FREEZE, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+	_, errno := bpf(unix.BPF_MAP_FREEZE, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	switch {
+	case errno == unix.EPERM:
+		return &Error{Op: OpMapFreeze, Errno: errno, reason: freezeDenied(raw)}
+	case errno != 0:
 		return newError(OpMapFreeze, errno)
 	}
 	return nil
+}
+
+// freezeDenied tells the two causes of a freeze's EPERM apart by the
+// descriptor's fdinfo: a map frozen already (the kernel then treats every
+// descriptor as read-only), or a descriptor opened read-only.
+func freezeDenied(raw int) string {
+	const prefix = "operation not permitted: "
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(raw))
+	if err != nil {
+		return describe(OpMapFreeze, unix.EPERM)
+	}
+	frozen, readOnly := false, false
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "frozen":
+			frozen = v == "1"
+		case "flags":
+			f, err := strconv.ParseUint(v, 8, 32)
+			readOnly = err == nil && f&unix.O_ACCMODE == unix.O_RDONLY
+		}
+	}
+	switch {
+	case frozen:
+		return prefix + "the map is already frozen"
+	case readOnly:
+		return prefix + "this descriptor was opened read-only"
+	}
+	return describe(OpMapFreeze, unix.EPERM)
 }
 
 // Batch holds the arguments of the four batch commands. Count is the number
@@ -184,6 +221,11 @@ func ObjPin(fd *FD, path string) error {
 	}
 	attr := objAttr{Pathname: unsafe.Pointer(p), BPFFD: uint32(raw)}
 	if _, errno := bpf(unix.BPF_OBJ_PIN, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); errno != 0 {
+		if errno == unix.EACCES {
+			if e := accessDenied(OpObjPin, path, 0); e != nil {
+				return e
+			}
+		}
 		return newError(OpObjPin, errno)
 	}
 	return nil
@@ -203,7 +245,13 @@ func ObjGet(path string, flags uint32) (*FD, error) {
 		return nil, e
 	}
 	attr := objAttr{Pathname: unsafe.Pointer(p), FileFlags: flags}
-	return fdCommand(OpObjGet, unix.BPF_OBJ_GET, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, err := fdCommand(OpObjGet, unix.BPF_OBJ_GET, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	if e, ok := err.(*Error); ok && e.Errno == unix.EACCES {
+		if e := accessDenied(OpObjGet, path, flags); e != nil {
+			return nil, e
+		}
+	}
+	return fd, err
 }
 
 // MapGetNextID returns the id of the first map whose id is greater than

@@ -8,10 +8,13 @@
 // errors.Is(err, unix.ENOENT) works. The error says what the errno means
 // for that operation: an EPERM from an update is a frozen or read-only map,
 // from a pin a directory off the bpf filesystem, and only from the commands
-// that need privilege a missing CAP_BPF. ObjGet and ObjPin look at the path
-// with statfs first, so that a path that cannot hold a pinned object is
-// reported as such rather than as the kernel's EACCES or EPERM (the errno
-// stays the one the kernel would return).
+// that need privilege the capability that command needs (CAP_BPF to create
+// maps, CAP_SYS_ADMIN to walk ids and open maps and BTF by id). ObjGet and
+// ObjPin look at the path with statfs first, so that a path that cannot
+// hold a pinned object is reported as such rather than as the kernel's
+// EACCES or EPERM (the errno stays the one the kernel would return); after
+// an EACCES they name the directory or pin whose owner and mode keep the
+// user out.
 //
 // Descriptors are owned by *FD values: opened with O_CLOEXEC, closed once,
 // and protected against use after Close, so a closed FD never reaches the

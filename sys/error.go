@@ -142,13 +142,11 @@ func describe(op Op, errno unix.Errno) string {
 		case OpMapUpdate, OpMapDelete, OpMapUpdateBatch, OpMapDeleteBatch, OpMapLookupAndDelete, OpMapLookupAndDeleteBatch:
 			return "operation not permitted: the map is frozen, or this descriptor was opened read-only: user space may read the map but not write it"
 		case OpMapFreeze:
-			return "operation not permitted: this descriptor was opened read-only"
+			return "operation not permitted: the map is already frozen, or this descriptor was opened read-only"
 		case OpMapLookup, OpMapNextKey, OpMapLookupBatch:
 			return "operation not permitted: this descriptor was opened write-only"
 		}
-		// A pin off a bpf filesystem is caught before the system call
-		// (checkPinPath), so from here on EPERM is a missing privilege.
-		return "operation not permitted: needs CAP_BPF (or CAP_SYS_ADMIN), and on kernels before 5.11 a large enough RLIMIT_MEMLOCK"
+		return "operation not permitted: " + privilege(op)
 	case unix.EBADF:
 		return "bad file descriptor (not open, or not a BPF object of the right kind)"
 	case unix.EACCES:
@@ -156,9 +154,11 @@ func describe(op Op, errno unix.Errno) string {
 		case OpProgLoad:
 			return "permission denied: the verifier refused the program"
 		case OpObjGet:
-			return "permission denied: the pin's owner and mode do not let this user open it with these flags"
+			return "permission denied: the pin's owner and mode, or those of a directory above it, do not let this user open it with these flags"
+		case OpObjPin:
+			return "permission denied: this user may not create a file in the pin's directory, or enter a directory above it"
 		}
-		return "permission denied (the map is read-only or frozen)"
+		return "permission denied"
 	case ENOTSUPP:
 		return "operation not supported by this kernel for this map type (ENOTSUPP)"
 	case unix.ENOSPC:
@@ -168,6 +168,29 @@ func describe(op Op, errno unix.Errno) string {
 		}
 	}
 	return errno.Error()
+}
+
+// privilege says what a command that failed with EPERM for want of
+// privilege needs. A pin off a bpf filesystem is caught before the system
+// call (checkPinPath), so for the commands not on map descriptors EPERM is
+// a missing capability.
+func privilege(op Op) string {
+	const memlock = "; on kernels before 5.11 also a large enough RLIMIT_MEMLOCK"
+	switch op {
+	case OpMapNextID, OpMapFDByID, OpBTFNextID, OpBTFFDByID:
+		// kernel/bpf/syscall.c: bpf_obj_get_next_id, bpf_map_get_fd_by_id,
+		// bpf_btf_get_fd_by_id check capable(CAP_SYS_ADMIN) alone.
+		return "needs CAP_SYS_ADMIN (CAP_BPF is not enough for this command)"
+	case OpMapCreate:
+		return "needs CAP_BPF (CAP_SYS_ADMIN before 5.8), and CAP_NET_ADMIN too for device, CPU, XDP socket and socket maps" + memlock
+	case OpBTFLoad:
+		return "needs CAP_BPF (CAP_SYS_ADMIN before 5.8)" + memlock
+	case OpProgLoad:
+		return "needs CAP_BPF, and CAP_PERFMON or CAP_NET_ADMIN for most program types (CAP_SYS_ADMIN before 5.8)" + memlock
+	case OpProgTestRun:
+		return "the kernel does not let this user run this program type"
+	}
+	return "the kernel refused this user"
 }
 
 // common holds one preallocated *Error per operation for the errnos that

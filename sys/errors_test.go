@@ -99,3 +99,117 @@ func TestObjGetNotAPin(t *testing.T) {
 	_, err = sys.ObjGet(filepath.Join(fs, "gone"), 0)
 	wantErr(t, "open a missing pin", err, unix.ENOENT, []string{"object get: no such file"}, "not on a bpf filesystem")
 }
+
+// TestEPERMNamesTheCapability: the EPERM of each privileged command names
+// the capability it really needs. With CAP_BPF a process creates maps, but
+// walking ids and opening maps and BTF by id needs CAP_SYS_ADMIN; without
+// any capability, creating a map needs CAP_BPF.
+func TestEPERMNamesTheCapability(t *testing.T) {
+	caps, child := testutil.AsUser()
+	if !child {
+		testutil.RunAsUser(t, "bpf")
+		testutil.RunAsUser(t, "")
+		return
+	}
+	testutil.CheckLeaks(t)
+	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1}
+	fd, err := sys.MapCreate(&attr)
+	if caps == "" {
+		wantErr(t, "create without capabilities", err, unix.EPERM, []string{"map create: ", "needs CAP_BPF"})
+		return
+	}
+	if err != nil {
+		t.Fatalf("create with CAP_BPF: %v", err)
+	}
+	defer fd.Close()
+	info, err := sys.MapGetInfo(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sys.MapGetNextID(0)
+	wantErr(t, "map next id with CAP_BPF", err, unix.EPERM, []string{"map next id: ", "needs CAP_SYS_ADMIN (CAP_BPF is not enough"}, "needs CAP_BPF")
+	_, err = sys.MapGetFDByID(info.ID, 0)
+	wantErr(t, "map fd by id with CAP_BPF", err, unix.EPERM, []string{"map fd by id: ", "needs CAP_SYS_ADMIN"}, "needs CAP_BPF")
+	_, err = sys.BTFGetNextID(0)
+	wantErr(t, "btf next id with CAP_BPF", err, unix.EPERM, []string{"btf next id: ", "needs CAP_SYS_ADMIN"}, "needs CAP_BPF")
+	_, err = sys.BTFGetFDByID(1)
+	wantErr(t, "btf fd by id with CAP_BPF", err, unix.EPERM, []string{"btf fd by id: ", "needs CAP_SYS_ADMIN"}, "needs CAP_BPF")
+}
+
+// TestFreezeTwiceSaysFrozen: the kernel treats every descriptor of a
+// frozen map as read-only, so a second freeze through a read-write
+// descriptor fails with EPERM; the error says the map is frozen, and keeps
+// "opened read-only" for descriptors that were.
+func TestFreezeTwiceSaysFrozen(t *testing.T) {
+	testutil.CheckLeaks(t)
+	testutil.RequireBPF(t)
+	m := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0)
+	info, err := sys.MapGetInfo(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sys.MapGetFDByID(info.ID, unix.BPF_F_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, ro)
+	wantErr(t, "freeze through a read-only descriptor", sys.MapFreeze(ro), unix.EPERM,
+		[]string{"map freeze: ", "this descriptor was opened read-only"}, "frozen")
+	if err := sys.MapFreeze(m); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "second freeze", sys.MapFreeze(m), unix.EPERM,
+		[]string{"map freeze: ", "the map is already frozen"}, "read-only")
+}
+
+// TestPinAccessNamesTheCause: when the kernel answers EACCES for a pin,
+// the error names what keeps the user out: a directory on the way it may
+// not enter (loaders make pin directories 0700), the directory it may not
+// write a pin into, or the pin's own owner and mode.
+func TestPinAccessNamesTheCause(t *testing.T) {
+	if _, child := testutil.AsUser(); child {
+		testutil.CheckLeaks(t)
+		locked, private, readOnly := os.Getenv("PIN_LOCKED"), os.Getenv("PIN_PRIVATE"), os.Getenv("PIN_READONLY_DIR")
+		_, err := sys.ObjGet(filepath.Join(locked, "m"), 0)
+		wantErr(t, "open a pin in a 0700 directory", err, unix.EACCES,
+			[]string{"object get: ", "may not enter the directory " + locked + " (mode 0700, owner 0:0)"}, "pin's owner")
+		_, err = sys.ObjGet(private, unix.BPF_F_RDONLY)
+		wantErr(t, "open a 0600 pin", err, unix.EACCES,
+			[]string{"object get: ", "the pin's owner and mode (mode 0600, owner 0:0) do not let this user open it for reading"}, "directory")
+		m := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0)
+		err = sys.ObjPin(m, filepath.Join(readOnly, "new"))
+		wantErr(t, "pin into a directory of root's", err, unix.EACCES,
+			[]string{"object pin: ", "may not create files in the directory " + readOnly + " (mode 0755, owner 0:0)"}, "read-only", "frozen")
+		return
+	}
+	testutil.CheckLeaks(t)
+	fs := testutil.BPFFS(t)
+	// Let nobody reach the bpf filesystem: the test's directories are 0700.
+	for _, d := range []string{filepath.Dir(fs), fs} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newMap(t, unix.BPF_MAP_TYPE_ARRAY, 4, 8, 2, 0)
+	locked, readOnly := filepath.Join(fs, "locked"), filepath.Join(fs, "ro")
+	if err := os.Mkdir(locked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(readOnly, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.ObjPin(m, filepath.Join(locked, "m")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(locked, "m"), 0o666); err != nil { // the pin itself is open to all
+		t.Fatal(err)
+	}
+	private := filepath.Join(readOnly, "private")
+	if err := sys.ObjPin(m, private); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(private, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.RunAsUser(t, "bpf", "PIN_LOCKED="+locked, "PIN_PRIVATE="+private, "PIN_READONLY_DIR="+readOnly)
+}

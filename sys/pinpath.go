@@ -2,6 +2,7 @@ package sys
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -41,4 +42,61 @@ func checkPinPath(op Op, path string) *Error {
 		}
 	}
 	return nil
+}
+
+// accessDenied says which part of path keeps this user from op (OpObjGet
+// with flags, or OpObjPin) after the kernel answered EACCES: a directory
+// on the way it may not enter, the directory a pin goes in that it may not
+// write, or the pin itself that it may not open with flags. Pins live in
+// directories that loaders make 0700, so the pin's own mode is often not
+// the cause. It returns nil when it cannot tell.
+func accessDenied(op Op, path string, flags uint32) *Error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	deny := func(format string, args ...any) *Error {
+		return &Error{Op: op, Errno: unix.EACCES, reason: "permission denied: " + fmt.Sprintf(format, args...)}
+	}
+	dir := filepath.Dir(abs)
+	// Every directory from the root down to dir must be searchable.
+	var dirs []string
+	for d := dir; ; d = filepath.Dir(d) {
+		dirs = append(dirs, d)
+		if d == "/" || d == "." {
+			break
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if unix.Faccessat(unix.AT_FDCWD, dirs[i], unix.X_OK, unix.AT_EACCESS) == unix.EACCES {
+			return deny("this user may not enter the directory %s (%s)", dirs[i], modeOf(dirs[i]))
+		}
+	}
+	if op == OpObjPin {
+		if unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK, unix.AT_EACCESS) == unix.EACCES {
+			return deny("this user may not create files in the directory %s (%s)", dir, modeOf(dir))
+		}
+		return nil
+	}
+	mode, want := uint32(unix.R_OK|unix.W_OK), "reading and writing (BPF_F_RDONLY opens for reading only)"
+	switch flags & (unix.BPF_F_RDONLY | unix.BPF_F_WRONLY) {
+	case unix.BPF_F_RDONLY:
+		mode, want = unix.R_OK, "reading"
+	case unix.BPF_F_WRONLY:
+		mode, want = unix.W_OK, "writing"
+	}
+	if unix.Faccessat(unix.AT_FDCWD, abs, mode, unix.AT_EACCESS) == unix.EACCES {
+		return deny("the pin's owner and mode (%s) do not let this user open it for %s", modeOf(abs), want)
+	}
+	return nil
+}
+
+// modeOf describes the owner and mode of path for an error: "mode 0700,
+// owner 0:0".
+func modeOf(path string) string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return "mode unknown"
+	}
+	return fmt.Sprintf("mode %04o, owner %d:%d", st.Mode&0o7777, st.Uid, st.Gid)
 }

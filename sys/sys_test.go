@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -477,8 +478,39 @@ func TestPossibleCPUs(t *testing.T) {
 			t.Errorf("parse %q: no error", bad)
 		}
 	}
+	for _, huge := range []string{"0-65536", "0-9223372036854775806"} {
+		if _, err := sys.ParsePossibleCPUs([]byte(huge)); err == nil || !strings.Contains(err.Error(), "/sys/devices/system/cpu/possible") {
+			t.Errorf("parse %q: %v, want a refusal naming the file", huge, err)
+		}
+	}
 	if sys.ValueStride(1) != 8 || sys.ValueStride(8) != 8 || sys.ValueStride(12) != 16 {
 		t.Error("ValueStride does not round up to 8")
+	}
+}
+
+// TestPossibleCPUsBelowVisible hands ParsePossibleCPUs a possible list
+// with fewer CPUs than this process can see, as a virtualised sysfs
+// might: per-CPU buffers sized from it would be overflowed by the kernel.
+func TestPossibleCPUsBelowVisible(t *testing.T) {
+	real, err := os.ReadFile("/sys/devices/system/cpu/possible")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := sys.ParsePossibleCPUs(real)
+	if err != nil || n < runtime.NumCPU() {
+		t.Fatalf("the machine's own file: %d, %v", n, err)
+	}
+	if runtime.NumCPU() < 2 {
+		t.Logf("one CPU: no list shows fewer; only the machine's file was checked")
+		return
+	}
+	fewer := fmt.Sprintf("0-%d", runtime.NumCPU()-2)
+	if runtime.NumCPU() == 2 {
+		fewer = "0"
+	}
+	_, err = sys.ParsePossibleCPUs([]byte(fewer + "\n"))
+	if err == nil || !strings.Contains(err.Error(), "/sys/devices/system/cpu/possible") {
+		t.Errorf("%q with %d CPUs visible: %v, want a refusal naming the file", fewer, runtime.NumCPU(), err)
 	}
 }
 

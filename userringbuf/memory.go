@@ -33,9 +33,10 @@ type memory struct {
 
 // NewInMemory returns both ends of a ring of size bytes in ordinary
 // memory, producer first as the data flows: a Producer and a Consumer that
-// drains exactly as the kernel does. size must be a power of two and a
-// multiple of the page size, as for a map, so that the pair behaves like a
-// map of the same size.
+// drains exactly as the kernel does. size must be a power of two, a
+// multiple of the page size and at most 2 GiB, as for a map, so that the
+// pair behaves like a map of the same size; other sizes fail with an error
+// wrapping unix.EINVAL before anything is allocated.
 func NewInMemory(size int) (*Producer, *Consumer, error) {
 	if err := ringproto.CheckSize(uint64(size)); err != nil {
 		return nil, nil, fmt.Errorf("userringbuf: new in-memory ring: %w", err)

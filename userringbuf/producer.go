@@ -47,7 +47,7 @@ import (
 // libbpf. NewProducer refuses a second live Producer of a map in the same
 // process, whatever descriptor it is given; a producer in another process
 // cannot be seen beforehand, only when it moves the producer position
-// under this one, which Reserve then reports.
+// under this one, which Reserve then reports with ErrForeignProducer.
 type Producer struct {
 	r ring
 
@@ -84,16 +84,15 @@ type Sample struct {
 
 // NewProducer maps the user ring buffer m for producing. The Producer works
 // on a duplicate of m: the caller keeps ownership of m and may close it.
-// It fails with an error wrapping sys.ErrNotSupported on kernels without
-// BPF_MAP_TYPE_USER_RINGBUF (before 6.1), and wrapping unix.EINVAL when m
-// is another kind of map.
+// It fails with an error wrapping unix.EINVAL when m is another kind of
+// map, and wrapping sys.ErrNotSupported instead on kernels before 6.1,
+// which have no BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a
+// read-write descriptor of the map is enough.
 func NewProducer(m *sys.FD) (*Producer, error) {
-	if err := sys.HaveUserRingbuf(); err != nil {
-		if errors.Is(err, sys.ErrNotSupported) {
-			return nil, fmt.Errorf("userringbuf: new producer: user ring buffers need Linux 6.1 or later: %w", err)
-		}
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
-	}
+	// The map's own type is the feature probe (checked in mapProducer): a
+	// map that exists proves its type is supported, and a probe that
+	// creates a map would refuse a caller without CAP_BPF who holds a
+	// descriptor (a 0666 pin).
 	fd, err := m.Dup()
 	if err != nil {
 		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
@@ -112,6 +111,10 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 		return nil, err
 	}
 	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
+		// Only now, to explain the refusal, ask the kernel.
+		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
+			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", info.Type, err)
+		}
 		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", info.Type, unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)
@@ -128,6 +131,10 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 		return nil, err
 	}
 	defer fd.Release()
+	if err := ringproto.CheckReadWrite(raw, "producer", "it writes the producer position and the samples"); err != nil {
+		releaseMap(info.ID)
+		return nil, err
+	}
 	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		releaseMap(info.ID)
@@ -195,7 +202,9 @@ func (p *Producer) reserveSlow(size int) (Sample, error) {
 	return Sample{p: p, data: p.r.payloadPtr(pos), pos: pos, size: size}, nil
 }
 
-// Forever is the ReserveTimeout timeout that waits without limit.
+// Forever is the ReserveTimeout timeout that waits without limit. Any
+// negative timeout does the same (libbpf's -1 ms included): the library's
+// one timeout rule, written down in the refs package's documentation.
 const Forever time.Duration = -1
 
 // ReserveBlocking is Reserve that waits for a consumer to free enough
@@ -205,17 +214,14 @@ func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error
 	return p.reserveWait(ctx, size, nil)
 }
 
-// ReserveTimeout is Reserve that waits up to timeout for room, with the
-// contract of libbpf's user_ring_buffer__reserve_blocking: Forever (-1)
-// waits without limit, 0 does not wait, other negative timeouts are
-// invalid (unix.EINVAL), and running out of time fails with an error
-// wrapping unix.ENOSPC.
+// ReserveTimeout is Reserve that waits up to timeout for room, as libbpf's
+// user_ring_buffer__reserve_blocking does: a negative timeout (Forever)
+// waits without limit, 0 does not wait, and running out of time fails
+// with an error wrapping unix.ENOSPC.
 func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
 	switch {
-	case timeout == Forever:
-		return p.reserveWait(context.Background(), size, nil)
 	case timeout < 0:
-		return Sample{}, fmt.Errorf("userringbuf: reserve: invalid timeout %v (use Forever to wait without limit): %w", timeout, unix.EINVAL)
+		return p.reserveWait(context.Background(), size, nil)
 	case timeout == 0:
 		return p.Reserve(size)
 	}
@@ -308,7 +314,7 @@ func (p *Producer) Close() error {
 		// Let reservations that won their position publish it (they
 		// are never blocked; the bound only guards against a foreign
 		// writer of the producer position).
-		for start := time.Now(); atomic.LoadUint64(p.r.prod) < next && time.Since(start) < time.Second; {
+		for start := time.Now(); atomic.LoadUint64(p.r.prod) < next && !p.r.foreign.Load() && !p.r.abandoned.Load() && time.Since(start) < foreignAfter; {
 			runtime.Gosched()
 		}
 		p.r.discardBusy()
@@ -349,33 +355,12 @@ func (p *Producer) finalize() {
 	p.unmap()
 }
 
-// liveMaps holds the ids of the maps that have a live Producer in this
-// process.
-var liveMaps struct {
-	sync.Mutex
-	ids map[uint32]bool
-}
-
-// claimMap records a live Producer of the map id; it fails when there is
-// one already.
+// claimMap records the live Producer of the map id, or fails with EBUSY.
 func claimMap(id uint32) error {
-	liveMaps.Lock()
-	defer liveMaps.Unlock()
-	if liveMaps.ids[id] {
-		return fmt.Errorf("map id %d already has a live Producer in this process: two producers would corrupt each other's samples (close the first one): %w", id, unix.EBUSY)
-	}
-	if liveMaps.ids == nil {
-		liveMaps.ids = map[uint32]bool{}
-	}
-	liveMaps.ids[id] = true
-	return nil
+	return ringproto.Claim(id, "Producer", "two producers would corrupt each other's samples")
 }
 
-func releaseMap(id uint32) {
-	liveMaps.Lock()
-	delete(liveMaps.ids, id)
-	liveMaps.Unlock()
-}
+func releaseMap(id uint32) { ringproto.Release(id) }
 
 // unmap releases the address space of a mapped ring.
 func (p *Producer) unmap() {

@@ -40,18 +40,41 @@ const (
 // that was already submitted or discarded.
 var ErrCommitted = errors.New("sample was already submitted or discarded")
 
+// ErrForeignProducer is wrapped by the error of Reserve, ReserveBlocking
+// and the batch writes once a writer outside this Producer has moved the
+// producer position: ahead of this Producer's reservations, or back
+// behind what it published. That writer is another producer of the same
+// map (in another process: NewProducer refuses a second one in this
+// process) and the two have corrupted each other's samples; the Producer
+// stops reserving for good. Close it, and make sure only one process
+// produces into the map.
+var ErrForeignProducer = errors.New("userringbuf: reserve: the producer position moved under this Producer: another producer writes this ring (only one producer per map, in any process)")
+
+// foreignAfter is how long a reservation waits, without the producer
+// position moving at all, for this Producer's earlier reservations to be
+// published before it concludes that a foreign writer moved the position.
+// Publishing takes a few instructions and never blocks, so only a thread
+// that is not running for that long could delay it. The wait must also
+// span foreignSleeps of the waiter's own sleeps: a process that was
+// stopped (SIGSTOP, a cgroup freezer, a paused VM) sees the clock jump
+// on waking, before the stopped reserver has had its turn, and must not
+// take that jump for a foreign writer.
+const (
+	foreignAfter  = time.Second
+	foreignSleeps = 1000
+)
+
 // Errors of the hot paths, allocated once.
 var (
-	errNoSpace     = fmt.Errorf("userringbuf: reserve: not enough free space in the ring: %w", unix.ENOSPC)
-	errClosedRsv   = fmt.Errorf("userringbuf: reserve: %w", os.ErrClosed)
-	errClosedSub   = fmt.Errorf("userringbuf: submit: %w", os.ErrClosed)
-	errClosedDisc  = fmt.Errorf("userringbuf: discard: %w", os.ErrClosed)
-	errZeroSample  = errors.New("userringbuf: sample was not returned by Reserve")
-	errTwiceSub    = fmt.Errorf("userringbuf: submit: %w", ErrCommitted)
-	errTwiceDisc   = fmt.Errorf("userringbuf: discard: %w", ErrCommitted)
-	littleEndian   = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-	errNotAligned  = errors.New("not 8-byte aligned")
-	errForeignProd = errors.New("userringbuf: reserve: the producer position moved under us: another producer writes this ring (only one Producer per map)")
+	errNoSpace    = fmt.Errorf("userringbuf: reserve: not enough free space in the ring: %w", unix.ENOSPC)
+	errClosedRsv  = fmt.Errorf("userringbuf: reserve: %w", os.ErrClosed)
+	errClosedSub  = fmt.Errorf("userringbuf: submit: %w", os.ErrClosed)
+	errClosedDisc = fmt.Errorf("userringbuf: discard: %w", os.ErrClosed)
+	errZeroSample = errors.New("userringbuf: sample was not returned by Reserve")
+	errTwiceSub   = fmt.Errorf("userringbuf: submit: %w", ErrCommitted)
+	errTwiceDisc  = fmt.Errorf("userringbuf: discard: %w", ErrCommitted)
+	littleEndian  = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+	errNotAligned = errors.New("not 8-byte aligned")
 )
 
 // ring is the user ring buffer protocol over some memory: the consumer
@@ -78,6 +101,14 @@ type ring struct {
 	_    [64]byte
 	next atomic.Uint64
 	_    [56]byte
+
+	// foreign is set once a foreign writer of the producer position has
+	// been seen: every later reservation fails with ErrForeignProducer.
+	foreign atomic.Bool
+	// abandoned is set when a reservation gave up waiting for its turn
+	// to be published because the Producer was closed: the producer
+	// position will never reach next, so Close does not wait for it.
+	abandoned atomic.Bool
 }
 
 // header returns the header word of the sample at pos.
@@ -129,6 +160,9 @@ func (r *ring) reserve(size int) (uint64, error) {
 		if next&closedBit != 0 {
 			return 0, errClosedRsv
 		}
+		if r.foreign.Load() {
+			return 0, ErrForeignProducer
+		}
 		cons := atomic.LoadUint64(r.cons)
 		if next-cons > r.size-total { // also catches cons > next
 			return 0, errNoSpace
@@ -153,18 +187,40 @@ func (r *ring) markBusy(pos uint64, size int) {
 }
 
 // publish moves the producer position from from to to once every earlier
-// reservation has been published.
+// reservation has been published. Positions published by this Producer
+// only grow, each reservation's in turn, so a position that passes from,
+// falls back, or stands still for foreignAfter was moved by a foreign
+// writer: then it fails with ErrForeignProducer, as every later
+// reservation will. It gives up with os.ErrClosed when the Producer is
+// closed while it waits for a reservation whose thread is not running.
 func (r *ring) publish(from, to uint64) error {
+	last := atomic.LoadUint64(r.prod)
+	var still time.Time // since when last has not changed, once sleeping
+	sleeps := 0         // sleeps since then
 	for spins := 0; ; spins++ {
 		p := atomic.LoadUint64(r.prod)
 		if p == from {
 			break
 		}
-		if p > from {
-			return errForeignProd
+		if p > from || p < last || r.foreign.Load() {
+			r.foreign.Store(true)
+			return ErrForeignProducer
+		}
+		if p != last { // an earlier reservation was published
+			last, spins, still, sleeps = p, 0, time.Time{}, 0
 		}
 		switch {
 		case spins > 1000: // the earlier reserver's thread is not running
+			if r.next.Load()&closedBit != 0 {
+				r.abandoned.Store(true)
+				return errClosedRsv
+			}
+			if still.IsZero() {
+				still = time.Now()
+			} else if sleeps++; sleeps > foreignSleeps && time.Since(still) > foreignAfter {
+				r.foreign.Store(true)
+				return ErrForeignProducer
+			}
 			time.Sleep(10 * time.Microsecond)
 		case spins > 64:
 			runtime.Gosched()
@@ -207,6 +263,9 @@ func (r *ring) reserveMany(samples [][]byte, sizes []int) (pos uint64, n int, er
 		next := r.next.Load()
 		if next&closedBit != 0 {
 			return 0, 0, errClosedRsv
+		}
+		if r.foreign.Load() {
+			return 0, 0, ErrForeignProducer
 		}
 		free := r.size - min(next-atomic.LoadUint64(r.cons), r.size)
 		total := uint64(0)

@@ -30,7 +30,9 @@ type btfRequest struct {
 //
 // The mapping: __u8…__u64, __s8…__s64 and the plain C integers become
 // sized Go integers; __be16, __be32 and __be64 become integers tagged
-// bpf:"be"; char[N] becomes [N]byte tagged bpf:"cstring"; _Bool bool;
+// bpf:"be"; __int128 and unsigned __int128 become [16]byte, placed
+// with explicit padding at their 16-byte alignment; char[N] becomes
+// [N]byte tagged bpf:"cstring"; _Bool bool;
 // float and double float32 and float64; pointers uint64; named structs
 // Go structs of their own, anonymous ones struct literals (an anonymous
 // struct member is a field named after its first member);
@@ -46,6 +48,12 @@ type btfRequest struct {
 // for those of an anonymous struct, btf:"bits(name:bit:width,…)" for
 // bitfields, with bit offsets counted from the field's first byte, least
 // significant bit first.
+//
+// A global data section (.bss, .data, .rodata) becomes a struct of its
+// variables at their offsets, with the bytes between them as fields
+// named after their offset (GapN, btf:"-"), not blank: its Go memory is
+// then the section's bytes whole, and mapops.MemoryOf can lay it over
+// the section's map.
 func GenerateFromBTF(req btfRequest) ([]byte, error) {
 	src, _, err := generateFromBTF(req)
 	return src, err
@@ -215,9 +223,9 @@ func (g *btfGen) declare(id btf.TypeID, goName string) (string, error) {
 		case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
 			id = t.Ref
 			continue
-		case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64:
+		case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindDatasec:
 		default:
-			return "", fmt.Errorf("%s is a %s: only structs, unions and enums become Go types", g.spec.Name(id), t.Kind)
+			return "", fmt.Errorf("%s is a %s: only structs, unions, enums and global data sections become Go types", g.spec.Name(id), t.Kind)
 		}
 		if name, ok := g.decls[id]; ok {
 			return name, nil
@@ -330,8 +338,18 @@ func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error
 	if err != nil {
 		return nil, err
 	}
+	ms := t.Members
+	if t.Kind == btf.KindDatasec {
+		// The variables of a global data section are its members.
+		ms = nil
+		for _, v := range t.Vars {
+			if vt, err := g.spec.Type(v.Type); err == nil && vt.Kind == btf.KindVar {
+				ms = append(ms, btf.Member{Name: vt.Name, Type: vt.Ref, BitOffset: v.Offset * 8})
+			}
+		}
+	}
 	var out []member
-	for _, m := range t.Members {
+	for _, m := range ms {
 		m.BitOffset += base
 		rid, err := g.spec.Resolve(m.Type)
 		if err != nil {
@@ -475,7 +493,9 @@ func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) 
 		fields = append(fields, f)
 	}
 	for _, packed := range []bool{false, true} {
-		body, align, ok := layoutFields(fields, int(t.Size), packed)
+		// A data section's gaps are named fields, so that its Go memory
+		// is its bytes whole (mapops.MemoryOf overlays the map).
+		body, align, ok := layoutFields(fields, int(t.Size), packed, t.Kind == btf.KindDatasec)
 		if ok {
 			if packed {
 				g.packed = true
@@ -545,18 +565,27 @@ func orUnnamed(s string) string {
 func alignUp(n, a int) int { return (n + a - 1) / a * a }
 
 // layoutFields writes the fields of a struct of the given C size, with
-// explicit padding where Go's placement would differ from C's; it fails
-// when natural alignment cannot give the C offsets (then the struct must
-// be packed).
-func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
+// explicit padding where Go's placement would differ from C's (or, with
+// named, wherever there is a gap, as fields named after their offset); it
+// fails when natural alignment cannot give the C offsets (then the
+// struct must be packed).
+func layoutFields(fields []field, size int, packed, named bool) (string, int, bool) {
 	var sb strings.Builder
 	sb.WriteString("struct {\n")
 	if packed {
 		sb.WriteString("_ structcodec.Packed\n")
 	}
 	cur, align := 0, 1
+	taken := map[string]bool{}
+	for _, f := range fields {
+		taken[f.name] = true
+	}
 	pad := func(n int) {
-		if n > 0 {
+		switch {
+		case n <= 0:
+		case named:
+			fmt.Fprintf(&sb, "%s [%d]byte `btf:\"-\"` // no variable here\n", unique(taken, fmt.Sprintf("Gap%d", cur)), n)
+		default:
 			fmt.Fprintf(&sb, "_ [%d]byte\n", n)
 		}
 	}
@@ -571,8 +600,8 @@ func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
 		}
 		natural := alignUp(cur, a)
 		switch {
-		case f.off == natural:
-		case f.off > natural && f.off%a == 0:
+		case f.off == natural && !named:
+		case f.off >= natural && f.off%a == 0:
 			pad(f.off - cur)
 		default:
 			return "", 0, false
@@ -593,7 +622,7 @@ func layoutFields(fields []field, size int, packed bool) (string, int, bool) {
 	if cur > size {
 		return "", 0, false
 	}
-	if alignUp(cur, align) != size {
+	if alignUp(cur, align) != size || named {
 		pad(size - cur)
 		if alignUp(size, align) != size {
 			return "", 0, false
@@ -639,7 +668,10 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 			char := n == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char")
 			return goType{expr: intExpr(n, t.Signed()), size: n, align: n, isChar: char}, nil
 		}
-		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: min(n, 8)}, nil
+		// __int128 and other widths Go lacks: bytes, aligned as bytes are,
+		// so that explicit padding puts them where C does (16-byte
+		// alignment for 128-bit integers).
+		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}, nil
 	case btf.KindFloat:
 		switch t.Size {
 		case 4:
@@ -647,7 +679,7 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 		case 8:
 			return goType{expr: "float64", size: 8, align: 8}, nil
 		}
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: min(int(t.Size), 8)}, nil
+		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
 	case btf.KindPtr:
 		return goType{expr: "uint64", size: 8, align: 8}, nil
 	case btf.KindArray:

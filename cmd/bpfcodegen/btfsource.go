@@ -53,7 +53,15 @@ func generateBTF(a btfArgs) ([]byte, string, error) {
 			}
 			req.ids = append(req.ids, id)
 		}
-		cmd = append(cmd, "-btf", filepath.ToSlash(a.file), "-type", strings.Join(a.types, ","))
+		cmd = append(cmd, "-btf", filepath.ToSlash(a.file))
+		if len(a.types) > 0 {
+			cmd = append(cmd, "-type", strings.Join(a.types, ","))
+		} else {
+			req.ids, req.names = usedTypes(spec)
+			if len(req.ids) == 0 {
+				return nil, "", fmt.Errorf("%s: no map or global variable has a struct, union or enum type: name the types with -type", a.file)
+			}
+		}
 	} else {
 		types, err := mapTypes(a.mapRef)
 		if err != nil {
@@ -157,4 +165,86 @@ func composite(spec *btf.Spec, id btf.TypeID) bool {
 func anonymous(spec *btf.Spec, id btf.TypeID) bool {
 	t, err := spec.Type(id)
 	return err == nil && t.Name == ""
+}
+
+// usedTypes returns the structs, unions and enums that the maps (the
+// key and value of each variable of the .maps section) and the global
+// variables (.bss, .data, .rodata, …) of an object use, in the order of
+// their sections, with a Go name for those that have no C name: the map's
+// or the variable's, exported, with Key or Value for a map; then the
+// global data sections themselves.
+func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
+	var (
+		ids   []btf.TypeID
+		names []string
+		seen  = map[btf.TypeID]bool{}
+	)
+	add := func(id btf.TypeID, name string) {
+		id = elemType(spec, id)
+		rid, err := spec.Resolve(id)
+		if err != nil || !composite(spec, id) || seen[rid] {
+			return
+		}
+		seen[rid] = true
+		if !anonymous(spec, id) {
+			name = ""
+		}
+		ids = append(ids, id)
+		names = append(names, name)
+	}
+	var sections []btf.TypeID
+	for id, t := range spec.All() {
+		if t.Kind != btf.KindDatasec {
+			continue
+		}
+		if t.Size > 0 && len(t.Vars) > 0 && (strings.HasPrefix(t.Name, ".bss") || strings.HasPrefix(t.Name, ".data") || strings.HasPrefix(t.Name, ".rodata")) {
+			sections = append(sections, id)
+		}
+		for _, v := range t.Vars {
+			vt, err := spec.Type(v.Type)
+			if err != nil || vt.Kind != btf.KindVar {
+				continue
+			}
+			if t.Name != ".maps" {
+				add(vt.Ref, exported(vt.Name))
+				continue
+			}
+			// A map definition: struct { int (*type)[N]; … T *key; T *value; }.
+			def, err := spec.Resolve(vt.Ref)
+			if err != nil {
+				continue
+			}
+			dt, _ := spec.Type(def)
+			for _, m := range dt.Members {
+				if m.Name != "key" && m.Name != "value" {
+					continue
+				}
+				if pt, err := spec.Type(m.Type); err == nil && pt.Kind == btf.KindPtr {
+					add(pt.Ref, exported(vt.Name)+exported(m.Name))
+				}
+			}
+		}
+	}
+	for _, id := range sections {
+		ids = append(ids, id)
+		names = append(names, "")
+	}
+	return ids, names
+}
+
+// elemType returns the element type of an array type (of arrays), else
+// id itself.
+func elemType(spec *btf.Spec, id btf.TypeID) btf.TypeID {
+	for range 32 {
+		rid, err := spec.Resolve(id)
+		if err != nil {
+			return id
+		}
+		t, _ := spec.Type(rid)
+		if t.Kind != btf.KindArray {
+			return id
+		}
+		id = t.Ref
+	}
+	return id
 }

@@ -116,12 +116,11 @@ func (g *generator) typ(obj *types.TypeName, l *structcodec.Layout) {
 	if _, ok := obj.Type().Underlying().(*types.Basic); ok {
 		recv = "(*v)"
 	}
-	sc := g.use(structcodecPath)
 	g.printf("\n// SizeBPF returns %d, the size of %s's C layout.\nfunc (%s) SizeBPF() int { return %d }\n", size, name, name, size)
 
 	g.printf("\n// MarshalBPF writes the %d bytes of v's C layout to dst.\nfunc (v *%s) MarshalBPF(dst []byte) error {\n", size, name)
-	g.printf("if len(dst) < %d {\nreturn &%s.ShortBufferError{Op: \"encode\", Type: %q, Len: len(dst), Need: %d}\n}\n", size, sc, name, size)
-	if size > 0 {
+	if size > 0 { // a zero-size layout fits any buffer
+		g.printf("if len(dst) < %d {\nreturn &%s.ShortBufferError{Op: \"encode\", Type: %q, Len: len(dst), Need: %d}\n}\n", size, g.use(structcodecPath), name, size)
 		g.printf("dst = dst[:%d]\n", size)
 	}
 	g.check(l, obj.Type(), false, recv, name)
@@ -129,8 +128,8 @@ func (g *generator) typ(obj *types.TypeName, l *structcodec.Layout) {
 	g.printf("return nil\n}\n")
 
 	g.printf("\n// UnmarshalBPF sets v from the %d bytes of its C layout in src.\nfunc (v *%s) UnmarshalBPF(src []byte) error {\n", size, name)
-	g.printf("if len(src) < %d {\nreturn &%s.ShortBufferError{Op: \"decode\", Type: %q, Len: len(src), Need: %d}\n}\n", size, sc, name, size)
 	if size > 0 {
+		g.printf("if len(src) < %d {\nreturn &%s.ShortBufferError{Op: \"decode\", Type: %q, Len: len(src), Need: %d}\n}\n", size, g.use(structcodecPath), name, size)
 		g.printf("src = src[:%d]\n", size)
 	}
 	g.decode(l, obj.Type(), false, false, recv, offset{}, name)
@@ -268,16 +267,17 @@ func (g *generator) decode(l *structcodec.Layout, t types.Type, be, cstr bool, e
 	}
 }
 
-// hasChecks reports whether values of l can fail to fit: text fields.
-func hasChecks(l *structcodec.Layout, cstr bool) bool {
+// hasChecks reports whether values of l can fail to fit: strings, and
+// arrays that must hold a NUL (nul).
+func hasChecks(l *structcodec.Layout, nul bool) bool {
 	switch {
-	case l.Type().Kind() == reflect.String || cstr:
+	case l.Type().Kind() == reflect.String || nul:
 		return true
 	case l.Elem() != nil:
 		return hasChecks(l.Elem(), false)
 	}
 	for _, f := range l.Fields() {
-		if f.Name != "_" && hasChecks(f.Layout, f.CString) {
+		if f.Name != "_" && hasChecks(f.Layout, f.NUL) {
 			return true
 		}
 	}
@@ -286,9 +286,9 @@ func hasChecks(l *structcodec.Layout, cstr bool) bool {
 
 // check writes the checks that every text field fits, in field order,
 // before anything is written: on error dst is untouched, as with the
-// runtime codec.
-func (g *generator) check(l *structcodec.Layout, t types.Type, cstr bool, expr, path string) {
-	if !hasChecks(l, cstr) {
+// runtime codec. nul asks for room for a NUL terminator.
+func (g *generator) check(l *structcodec.Layout, t types.Type, nul bool, expr, path string) {
+	if !hasChecks(l, nul) {
 		return
 	}
 	sc := g.use(structcodecPath)
@@ -297,12 +297,12 @@ func (g *generator) check(l *structcodec.Layout, t types.Type, cstr bool, expr, 
 		for _, f := range l.Fields() {
 			if f.Name != "_" {
 				ft := u.Field(f.Index)
-				g.check(f.Layout, ft.Type(), f.CString, expr+"."+ft.Name(), path+"."+f.Name)
+				g.check(f.Layout, ft.Type(), f.NUL, expr+"."+ft.Name(), path+"."+f.Name)
 			}
 		}
 	case *types.Array:
 		n := l.Len()
-		if cstr {
+		if nul {
 			if isByte(u.Elem()) {
 				g.printf("if %s.IndexByte(%s[:], 0) < 0 {\n", g.use("bytes"), expr)
 			} else {
@@ -316,7 +316,11 @@ func (g *generator) check(l *structcodec.Layout, t types.Type, cstr bool, expr, 
 		g.endLoop()
 	case *types.Basic:
 		size := l.Size()
-		g.printf("if len(%s) >= %d {\nreturn %s.StringTooLongError(%q, len(%s), %d)\n}\n", expr, size, sc, path, expr, size)
+		limit := size + 1 // the text may fill the field
+		if nul {
+			limit = size
+		}
+		g.printf("if len(%s) >= %d {\nreturn %s.StringTooLongError(%q, len(%s), %d)\n}\n", expr, limit, sc, path, expr, size)
 		g.printf("if i := %s.IndexByte(string(%s), 0); i >= 0 {\nreturn %s.StringNULError(%q, i)\n}\n", g.use("strings"), expr, sc, path)
 	}
 }

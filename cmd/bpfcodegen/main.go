@@ -16,6 +16,7 @@
 // Go types themselves (and, with -methods, their methods too):
 //
 //	//go:generate go run github.com/bpfmaps/bpfmaps/cmd/bpfcodegen -btf flow.bpf.o -type flow_key,flow_stats -methods
+//	bpfcodegen -btf flow.bpf.o         # every type the object's maps and globals use
 //	bpfcodegen -btf /sys/kernel/btf/vmlinux -type sock_common -package net
 //	bpfcodegen -map id:12              # the key and value types of a live map
 //	bpfcodegen -map /sys/fs/bpf/flows  # or of a pinned one
@@ -23,7 +24,12 @@
 // Flags:
 //
 //	-type A,B     the types: Go names, or with -btf C names (struct, union,
-//	              enum or typedef; "struct x" to pick one kind)
+//	              enum or typedef; "struct x" to pick one kind; .bss, .data,
+//	              .rodata for a global data section, whose Go type
+//	              mapops.MemoryOf overlays on the section's map); with -btf
+//	              and no -type, every struct, union and enum that the
+//	              object's maps (their keys and values) and global variables
+//	              use, and the global data sections
 //	-btf file     read C types from an ELF object's .BTF section or a raw
 //	              BTF file such as /sys/kernel/btf/vmlinux
 //	-map ref      read the key and value types of a map: id:N, N or a
@@ -67,7 +73,7 @@ func (usageError) Error() string { return "usage" }
 // name), writing the generated file.
 func run(args []string) error {
 	fs := flag.NewFlagSet("bpfcodegen", flag.ContinueOnError)
-	typeList := fs.String("type", "", "comma-separated names of the types to generate code for")
+	typeList := fs.String("type", "", "comma-separated names of the types to generate code for (with -btf: default every type its maps and globals use)")
 	output := fs.String("output", "", "output file (default: <type>_bpf.go, or <type>_btf.go from BTF)")
 	btfFile := fs.String("btf", "", "generate Go types for C types in this ELF object or raw BTF file")
 	mapRef := fs.String("map", "", "generate Go types for the key and value of this map (id:N or pinned path)")
@@ -75,7 +81,8 @@ func run(args []string) error {
 	methods := fs.Bool("methods", false, "with -btf or -map: also write MarshalBPF, UnmarshalBPF and SizeBPF")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bpfcodegen -type Name[,Name...] [-output file] [dir]\n"+
-			"       bpfcodegen -btf file -type c_name[,c_name...] [-package p] [-methods] [-output file] [dir]\n"+
+			"       bpfcodegen -btf file [-type c_name[,c_name...]] [-package p] [-methods] [-output file] [dir]\n"+
+			"         (without -type: every struct, union and enum the object's maps and globals use, and its .bss, .data, .rodata)\n"+
 			"       bpfcodegen -map id:N|pinned-path [-type KeyName,ValueName] [-package p] [-methods] [-output file] [dir]\n")
 		fs.PrintDefaults()
 	}
@@ -83,7 +90,7 @@ func run(args []string) error {
 		return err
 	}
 	fromBTF := *btfFile != "" || *mapRef != ""
-	if (*typeList == "" && *mapRef == "") || fs.NArg() > 1 || *btfFile != "" && *mapRef != "" ||
+	if (*typeList == "" && !fromBTF) || fs.NArg() > 1 || *btfFile != "" && *mapRef != "" ||
 		!fromBTF && (*methods || *pkgName != "") {
 		fs.Usage()
 		return usageError{}

@@ -3,7 +3,6 @@
 package flowtypes
 
 import (
-	"bytes"
 	"encoding/binary"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
@@ -172,9 +171,6 @@ func (v *FlowStats) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "FlowStats", Len: len(dst), Need: 48}
 	}
 	dst = dst[:48]
-	if bytes.IndexByte(v.Comm[:], 0) < 0 {
-		return structcodec.UnterminatedError("FlowStats.Comm", 16)
-	}
 	binary.NativeEndian.PutUint64(dst[0:], uint64(v.Packets))
 	binary.NativeEndian.PutUint64(dst[8:], uint64(v.Bytes))
 	binary.NativeEndian.PutUint32(dst[16:], uint32(v.State))
@@ -386,9 +382,6 @@ func (v *Event) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "Event", Len: len(dst), Need: 48}
 	}
 	dst = dst[:48]
-	if bytes.IndexByte(v.Comm[:], 0) < 0 {
-		return structcodec.UnterminatedError("Event.Comm", 16)
-	}
 	binary.NativeEndian.PutUint32(dst[0:], uint32(v.Span.Lo))
 	binary.NativeEndian.PutUint32(dst[4:], uint32(v.Span.Hi))
 	dst[8] = byte(v.Level)

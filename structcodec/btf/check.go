@@ -66,7 +66,15 @@ func plural(n int, unit string) string {
 //   - [N]T against T[N], cstring fields against char[N];
 //   - structs against structs, recursively, nested and in arrays, and
 //     against the DATASEC of a global data map (.bss, .data), whose
-//     variables are then the members.
+//     variables are then the members (and [N]byte fields may fill the
+//     bytes between them).
+//
+// The members of a C11 anonymous struct or union may be Go fields of the
+// parent, as C code reaches them (for a union, the one member the field
+// stands for: by name, else by offset and size), or one nested field: a
+// struct for a struct, a byte array for either. A zero-length Go array
+// ([0]uint64) stands for a flexible or zero-length C array at its offset,
+// element type compared, and may be left out.
 //
 // Blank Go fields (_) cover C members that the Go type ignores; a byte
 // array (without tags) stands for any C type of its size, as opaque bytes;
@@ -190,10 +198,8 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		if uint32(l.Len()) != t.Len {
 			return bad("Go %s has %d elements, C %s has %d", gt, l.Len(), cname, t.Len)
 		}
-		if l.Len() == 0 {
-			return nil
-		}
-		// The elements are alike: the first one stands for all.
+		// The elements are alike: the first one stands for all (and,
+		// in a zero-length array, for the elements that may follow).
 		return c.value(l.Elem(), be, cstring, t.Ref, gp+"[0]", cp+"[0]", off)
 	case reflect.Struct:
 		if gp == c.root {
@@ -202,12 +208,12 @@ func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, 
 		if t.Kind == KindDatasec {
 			// A global data map (.bss, .data, .rodata): its variables
 			// are the members.
-			return c.fields(l, datasecStruct(s, t), cname, gp, cp, off)
+			return c.fields(l, datasecStruct(s, t), cname, gp, cp, off, true)
 		}
 		if t.Kind != KindStruct {
 			return bad("Go struct %s vs C %s: a Go struct stands for a C struct", gt, cname)
 		}
-		return c.fields(l, t, cname, gp, cp, off)
+		return c.fields(l, t, cname, gp, cp, off, false)
 	}
 	return nil
 }
@@ -224,11 +230,11 @@ func (c *checker) isChar(id TypeID) bool {
 // bitfield reports whether a member is a bitfield, in either encoding:
 // with the struct's kind_flag, a width in the member; without it, an INT
 // member type narrower than its size.
-func (c *checker) bitfield(t *Type, m *Member) bool {
+func (c *checker) bitfield(kindFlag bool, m *Member) bool {
 	if m.Bitfield() {
 		return true
 	}
-	if !t.KindFlag {
+	if !kindFlag {
 		if rid, err := c.s.Resolve(m.Type); err == nil {
 			it := c.s.typ(rid)
 			return it.Kind == KindInt && (uint32(it.IntBits) != it.Size*8 || it.IntOffset != 0)
@@ -238,12 +244,12 @@ func (c *checker) bitfield(t *Type, m *Member) bool {
 }
 
 // bits returns the bit range [start, end) a member occupies.
-func (c *checker) bits(t *Type, m *Member) (uint64, uint64) {
+func (c *checker) bits(kindFlag bool, m *Member) (uint64, uint64) {
 	start := uint64(m.BitOffset)
 	if m.BitfieldSize != 0 {
 		return start, start + uint64(m.BitfieldSize)
 	}
-	if rid, err := c.s.Resolve(m.Type); err == nil && !t.KindFlag {
+	if rid, err := c.s.Resolve(m.Type); err == nil && !kindFlag {
 		if it := c.s.typ(rid); it.Kind == KindInt && uint32(it.IntBits) != it.Size*8 {
 			return start + uint64(it.IntOffset), start + uint64(it.IntOffset) + uint64(it.IntBits)
 		}
@@ -259,22 +265,112 @@ func memberName(m *Member) string {
 	return m.Name
 }
 
-func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, base int) error {
+// A cMember is a member of the C struct being checked: one of its own, or
+// one of an anonymous struct or union in it (C11), which C code reaches
+// as a member of the parent.
+type cMember struct {
+	Member
+	kindFlag bool // of the struct or union the member belongs to
+}
+
+// anonymous returns the struct or union type of an anonymous member, or
+// nil.
+func (c *checker) anonymous(m *Member) *Type {
+	if m.Name != "" {
+		return nil
+	}
+	rid, err := c.s.Resolve(m.Type)
+	if err != nil {
+		return nil
+	}
+	if t := c.s.typ(rid); t.Kind == KindStruct || t.Kind == KindUnion {
+		return t
+	}
+	return nil
+}
+
+// names lists the names by which C reaches a member: its own, or those
+// of the members of an anonymous struct or union, at any depth.
+func (c *checker) names(m *Member, depth int) []string {
+	at := c.anonymous(m)
+	if at == nil || depth > maxDepth {
+		return []string{m.Name}
+	}
+	var out []string
+	for i := range at.Members {
+		out = append(out, c.names(&at.Members[i], depth+1)...)
+	}
+	return out
+}
+
+// expand replaces the anonymous struct or union ms[j] by what stands for
+// it when Go writes its members as fields of the parent (the natural Go
+// form of C11 anonymous members): a struct by its members, a union by the
+// one alternative the Go field f (at bit offset fstart) stands for.
+func (c *checker) expand(ms []cMember, covered []bool, j int, f *structcodec.Field, fstart uint64) ([]cMember, []bool) {
+	m := ms[j]
+	at := c.anonymous(&m.Member)
+	var in []cMember
+	if at.Kind == KindStruct {
+		for _, x := range at.Members {
+			x.BitOffset += m.BitOffset
+			in = append(in, cMember{x, at.KindFlag})
+		}
+	} else {
+		pick := -1
+		for i := range at.Members {
+			for _, n := range c.names(&at.Members[i], 0) {
+				if pick < 0 && sameName(f.Name, n) {
+					pick = i
+				}
+			}
+		}
+		for i := range at.Members {
+			if start, end := c.bits(at.KindFlag, &at.Members[i]); pick < 0 && start+uint64(m.BitOffset) == fstart && end-start == uint64(f.Size)*8 {
+				pick = i
+			}
+		}
+		for i := range at.Members {
+			if pick < 0 && c.anonymous(&at.Members[i]) != nil {
+				pick = i
+			}
+		}
+		pick = max(pick, 0)
+		x := at.Members[pick]
+		x.BitOffset += m.BitOffset
+		in = []cMember{{x, at.KindFlag}}
+	}
+	ms = append(ms[:j:j], append(in, ms[j+1:]...)...)
+	covered = append(covered[:j:j], append(make([]bool, len(in)), covered[j+1:]...)...)
+	for k := j; k < j+len(in); k++ {
+		if start, end := c.bits(ms[k].kindFlag, &ms[k].Member); start == end {
+			covered[k] = true
+		}
+	}
+	return ms, covered
+}
+
+// fields checks the fields of l against the members of t; with gaps (a
+// data section's variables), byte arrays may fill the bytes between
+// members.
+func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, base int, gaps bool) error {
+	ms := make([]cMember, len(t.Members))
 	covered := make([]bool, len(t.Members))
 	for j := range t.Members {
-		if start, end := c.bits(t, &t.Members[j]); start == end {
+		ms[j] = cMember{t.Members[j], t.KindFlag}
+		if start, end := c.bits(t.KindFlag, &t.Members[j]); start == end {
 			covered[j] = true // a flexible array: no bytes of its own
 		}
 	}
 	member := func(j int) (string, int, int) {
-		m := &t.Members[j]
-		start, end := c.bits(t, m)
-		return cp + "." + memberName(m), base + int(start/8), int((end - start + 7) / 8)
+		m := &ms[j]
+		start, end := c.bits(m.kindFlag, &m.Member)
+		return cp + "." + memberName(&m.Member), base + int(start/8), int((end - start + 7) / 8)
 	}
 	missing := func(j int) error {
 		name, off, size := member(j)
 		reason := "no Go field covers it; add one, or a blank _ field of its size to ignore it"
-		if c.bitfield(t, &t.Members[j]) {
+		if c.bitfield(ms[j].kindFlag, &ms[j].Member) {
 			reason = "it is a bitfield, which Go cannot express: cover its storage with an integer or byte array field"
 		}
 		return &MismatchError{C: name, COffset: off, CSize: size, Reason: reason}
@@ -282,16 +378,51 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 	for _, f := range l.Fields() {
 		fstart, fend := uint64(f.Offset)*8, uint64(f.Offset+f.Size)*8
 		fp := gp + "." + f.Name
+		if f.Size == 0 {
+			// A zero-length Go array holds no bytes: it stands for a
+			// flexible or zero-length C array at its offset, if there is
+			// one (then of the same element type), and for nothing else.
+			for j := range ms {
+				if start, end := c.bits(ms[j].kindFlag, &ms[j].Member); start == fstart && end == fstart && f.Name != "_" {
+					name, _, _ := member(j)
+					if err := c.value(f.Layout, f.BigEndian, f.CString, ms[j].Type, fp, name, base+f.Offset); err != nil {
+						return err
+					}
+					break
+				}
+			}
+			continue
+		}
+		// Anonymous structs and unions that the field does not stand for
+		// whole (as a struct, or as opaque bytes) are opened: Go writes
+		// their members as fields of the parent.
+		for j := 0; j < len(ms); j++ {
+			if covered[j] || c.anonymous(&ms[j].Member) == nil || f.Name == "_" {
+				continue
+			}
+			start, end := c.bits(ms[j].kindFlag, &ms[j].Member)
+			if start >= fend || fstart >= end {
+				continue
+			}
+			k := f.Type.Kind()
+			whole := start == fstart && end == fend &&
+				(k == reflect.Struct && c.anonymous(&ms[j].Member).Kind == KindStruct ||
+					k == reflect.Array && (f.Type.Elem().Kind() == reflect.Uint8 || f.Type.Elem().Kind() == reflect.Int8) && !f.CString && !f.BigEndian)
+			if !whole {
+				ms, covered = c.expand(ms, covered, j, &f, fstart)
+				j--
+			}
+		}
 		// before: the first C member left uncovered before the field;
 		// over: the uncovered members the field overlaps; exact: one of
 		// them starts and ends where the field does.
 		before, exact := -1, false
 		var over []int
-		for j := range t.Members {
+		for j := range ms {
 			if covered[j] {
 				continue
 			}
-			start, end := c.bits(t, &t.Members[j])
+			start, end := c.bits(ms[j].kindFlag, &ms[j].Member)
 			if end <= fstart {
 				if before < 0 {
 					before = j
@@ -318,12 +449,15 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 			}
 			continue
 		}
+		if len(over) == 0 && gaps && f.Type.Kind() == reflect.Array && f.Type.Elem().Kind() == reflect.Uint8 && !f.CString && !f.BigEndian {
+			continue // bytes between two variables of a data section
+		}
 		if len(over) == 0 {
 			// Pair the field with the next C member, if any: usually
 			// the one it was meant to be.
 			next := -1
-			for j := range t.Members {
-				if start, _ := c.bits(t, &t.Members[j]); !covered[j] && start >= fend && (next < 0 || start < uint64(t.Members[next].BitOffset)) {
+			for j := range ms {
+				if start, _ := c.bits(ms[j].kindFlag, &ms[j].Member); !covered[j] && start >= fend && (next < 0 || start < uint64(ms[next].BitOffset)) {
 					next = j
 				}
 			}
@@ -334,28 +468,28 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 			}
 			return goSide
 		}
-		first := &t.Members[over[0]]
+		first := &ms[over[0]]
 		goSide.C, goSide.COffset, goSide.CSize = member(over[0])
-		if !exact && !c.bitfield(t, first) {
+		if !exact && !c.bitfield(first.kindFlag, &first.Member) {
 			// A misplaced field: pair it with the member of its name,
 			// if there is one (DstPort with dport).
-			for j := range t.Members {
-				if !covered[j] && sameName(f.Name, t.Members[j].Name) {
+			for j := range ms {
+				if !covered[j] && sameName(f.Name, ms[j].Name) {
 					goSide.C, goSide.COffset, goSide.CSize = member(j)
 					return goSide
 				}
 			}
 		}
-		if c.bitfield(t, first) {
+		if c.bitfield(first.kindFlag, &first.Member) {
 			k := f.Type.Kind()
 			intLike := k >= reflect.Int8 && k <= reflect.Int64 || k >= reflect.Uint8 && k <= reflect.Uint64 ||
 				k == reflect.Array && (f.Type.Elem().Kind() == reflect.Uint8 || f.Type.Elem().Kind() == reflect.Int8)
 			for _, j := range over {
-				start, end := c.bits(t, &t.Members[j])
-				if !c.bitfield(t, &t.Members[j]) || start < fstart || end > fend || !intLike {
+				start, end := c.bits(ms[j].kindFlag, &ms[j].Member)
+				if !c.bitfield(ms[j].kindFlag, &ms[j].Member) || start < fstart || end > fend || !intLike {
 					name, off, size := member(j)
 					return &MismatchError{Go: fp, GoOffset: base + f.Offset, GoSize: f.Size, C: name, COffset: off, CSize: size,
-						Reason: fmt.Sprintf("%s is a bitfield (bits %d to %d of %s), which Go cannot express: cover its storage with one integer or byte array field that holds it whole", memberName(&t.Members[j]), start, end-1, cp)}
+						Reason: fmt.Sprintf("%s is a bitfield (bits %d to %d of %s), which Go cannot express: cover its storage with one integer or byte array field that holds it whole", memberName(&ms[j].Member), start, end-1, cp)}
 				}
 				covered[j] = true
 			}
@@ -373,7 +507,7 @@ func (c *checker) fields(l *structcodec.Layout, t *Type, cname, gp, cp string, b
 			return err
 		}
 	}
-	for j := range t.Members {
+	for j := range ms {
 		if !covered[j] {
 			return missing(j)
 		}

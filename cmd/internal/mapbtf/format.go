@@ -17,7 +17,8 @@ import (
 // structs and unions as objects of every member in order (anonymous
 // members under the name ""), arrays as arrays, char arrays that hold
 // printable text up to a NUL as strings, enums as the enumerator's name
-// (or the number when none matches), bitfields and 128-bit integers as
+// (or the number, signed, when none matches; matched as bpftool does, so
+// an unsigned 1-byte 255 is -1 and matches no enumerator 255), bitfields and 128-bit integers as
 // "0x…" strings, pointers as numbers, _Bool as true or false (its first
 // byte), DATASEC and VAR values as objects named after the section and
 // variable.
@@ -142,9 +143,18 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 		if len(data) < n {
 			return errShort(id, n, len(data))
 		}
+		// As btf_dumper_enum does: the value is read signed, whatever the
+		// enum's sign, and compared with each enumerator's value, which
+		// BTF_KIND_ENUM holds as an __s32 (clang before 15 writes 8-byte
+		// enums so, truncating their values); BTF_KIND_ENUM64 holds all
+		// 64 bits. An unmatched value prints signed.
 		v := d.signed(data[:n])
 		for _, e := range t.Values {
-			if signExtend(e.Value, n) == v {
+			ev := signExtend(e.Value, n)
+			if t.Kind == btf.KindEnum {
+				ev = int64(int32(uint32(e.Value)))
+			}
+			if ev == v {
 				d.str(e.Name)
 				return nil
 			}

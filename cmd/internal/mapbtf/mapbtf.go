@@ -67,7 +67,8 @@ func LoadFile(path string) (*btf.Spec, error) {
 
 // Lookup finds the type that a C name means: a struct, union, enum or
 // typedef of that name, tried in that order; "struct x", "union x" and
-// "enum x" ask for one kind.
+// "enum x" ask for one kind, and a name that starts with a dot (.bss,
+// .data, .rodata) the DATASEC of that global data section.
 func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 	kinds := []btf.Kind{btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindTypedef}
 	if k, rest, ok := strings.Cut(name, " "); ok {
@@ -83,6 +84,13 @@ func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 		}
 		name = strings.TrimSpace(rest)
 	}
+	if strings.HasPrefix(name, ".") {
+		// A global data section (.bss, .data, .rodata): its DATASEC.
+		if id, err := spec.Lookup(name, btf.KindDatasec); err == nil {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no section %q in the BTF: an object has .bss, .data and .rodata only when it has global variables of that kind", name)
+	}
 	for _, k := range kinds {
 		id, err := spec.Lookup(name, k)
 		if err == nil {
@@ -92,7 +100,13 @@ func Lookup(spec *btf.Spec, name string) (btf.TypeID, error) {
 			return 0, err // ambiguous
 		}
 	}
-	return 0, fmt.Errorf("no %s named %q in the BTF", kindList(kinds), name)
+	keyword := "struct"
+	if len(kinds) <= 2 {
+		keyword = strings.TrimSuffix(kinds[0].String(), "64")
+	}
+	return 0, fmt.Errorf("no %s named %q in the BTF (clang keeps in a BPF object only the types that its maps, "+
+		"global variables and functions use; to keep this one, use it so, e.g. with a global of that type or "+
+		"\"%s %s *unused __attribute__((unused));\" in the C source)", kindList(kinds), name, keyword, name)
 }
 
 func kindList(kinds []btf.Kind) string {

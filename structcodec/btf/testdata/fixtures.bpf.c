@@ -14,3 +14,6 @@ struct grid v_grid;
 struct stats v_stats;
 struct wrapper v_wrapper;
 struct with_big v_with_big;
+struct flex v_flex;
+struct marked v_marked;
+struct c11 v_c11;

@@ -111,3 +111,34 @@ struct with_big {
 	enum big b;
 	__u8 small;
 };
+
+/* Members Go writes differently: a flexible array, a zero-length marker,
+ * and C11 anonymous structs and unions whose members the parent reaches
+ * directly. Not in the gcc offset table: offsetof needs member names. */
+struct flex {
+	__u32 len;
+	__u64 data[];
+};
+
+struct marked {
+	__u32 a;
+	__u32 mark[0];
+	__u32 b;
+};
+
+struct c11 {
+	__u32 a;
+	struct {
+		__u16 b;
+		__u16 c;
+	};
+	union {
+		__u32 d;
+		float e;
+		struct {
+			__u16 lo;
+			__u16 hi;
+		};
+	};
+	__u64 f;
+};

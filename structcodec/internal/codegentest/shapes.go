@@ -37,7 +37,7 @@ type S2 struct {
 // S3 is a random shape.
 type S3 struct {
 	F0 bool
-	F1 [18]byte `bpf:"cstring"`
+	F1 [18]byte `bpf:"cstring,nul"`
 	F2 bool
 	F3 S1
 	F4 uint64
@@ -53,7 +53,7 @@ type S4 struct {
 
 // S5 is a random shape.
 type S5 struct {
-	F0 string `bpf:"cstring,size=18"`
+	F0 string `bpf:"cstring,size=18,nul"`
 	F1 int16  `bpf:"be"`
 	F2 bool
 	F3 float32
@@ -98,7 +98,7 @@ type S9 struct {
 
 // S10 is a random shape.
 type S10 struct {
-	F0 string `bpf:"cstring,size=18"`
+	F0 string `bpf:"cstring,size=18,nul"`
 	F1 float32
 }
 
@@ -150,7 +150,7 @@ type S15 struct {
 
 // S16 is a random shape.
 type S16 struct {
-	F0 string `bpf:"cstring,size=6"`
+	F0 string `bpf:"cstring,size=6,nul"`
 	F1 int32
 	F2 S1
 	F3 int64
@@ -289,7 +289,7 @@ type S30 struct {
 	F4 int16 `bpf:"be"`
 	F5 int8
 	F6 [3][2]uint32 `bpf:"be"`
-	F7 [6]byte      `bpf:"cstring"`
+	F7 [6]byte      `bpf:"cstring,nul"`
 }
 
 // S31 is a random shape.
@@ -300,7 +300,7 @@ type S31 struct {
 	F3 [3][2]S7
 	F4 uint8
 	F5 S19
-	F6 string `bpf:"cstring,size=21"`
+	F6 string `bpf:"cstring,size=21,nul"`
 }
 
 // S32 is a random shape.
@@ -344,7 +344,7 @@ type S36 struct {
 // S37 is a random shape.
 type S37 struct {
 	F0 int32   `bpf:"be"`
-	F1 [3]byte `bpf:"cstring"`
+	F1 [3]byte `bpf:"cstring,nul"`
 	F2 bool
 	F3 string `bpf:"cstring,size=5"`
 }
@@ -354,7 +354,7 @@ type S38 struct {
 	_  structcodec.Packed
 	F0 float32
 	F1 [2]float32
-	F2 [15]byte `bpf:"cstring"`
+	F2 [15]byte `bpf:"cstring,nul"`
 }
 
 // S39 is a random shape.
@@ -469,7 +469,7 @@ type S50 struct {
 // S51 is a random shape.
 type S51 struct {
 	F0 [2][4]bool
-	F1 [21]byte `bpf:"cstring"`
+	F1 [21]byte `bpf:"cstring,nul"`
 	F2 int32
 	F3 int8
 	F4 int8
@@ -519,7 +519,7 @@ type S56 struct {
 // S57 is a random shape.
 type S57 struct {
 	F0 [3][4]bool
-	F1 [9]byte `bpf:"cstring"`
+	F1 [9]byte `bpf:"cstring,nul"`
 }
 
 // S58 is a random shape.
@@ -788,7 +788,7 @@ type S86 struct {
 	F2 uint64
 	F3 uint64
 	F4 uint8
-	F5 string `bpf:"cstring,size=6"`
+	F5 string `bpf:"cstring,size=6,nul"`
 	F6 [3]bool
 	F7 int32
 }
@@ -828,7 +828,7 @@ type S90 struct {
 type S91 struct {
 	F0 [2][2]int8
 	F1 [4][12]byte
-	F2 string `bpf:"cstring,size=18"`
+	F2 string `bpf:"cstring,size=18,nul"`
 	F3 [2]int16
 	F4 uint8
 	F5 [4][1]uint32 `bpf:"be"`
@@ -906,7 +906,7 @@ type S99 struct {
 // S100 is a random shape.
 type S100 struct {
 	F0 string `bpf:"cstring,size=5"`
-	F1 string `bpf:"cstring,size=3"`
+	F1 string `bpf:"cstring,size=3,nul"`
 	F2 float32
 	F3 int16 `bpf:"be"`
 	F4 bool
@@ -915,7 +915,7 @@ type S100 struct {
 // S101 is a random shape.
 type S101 struct {
 	F0 float32
-	F1 [3]byte `bpf:"cstring"`
+	F1 [3]byte `bpf:"cstring,nul"`
 	F2 bool
 	F3 int32
 }
@@ -963,7 +963,7 @@ type S106 struct {
 
 // S107 is a random shape.
 type S107 struct {
-	F0 string `bpf:"cstring,size=15"`
+	F0 string `bpf:"cstring,size=15,nul"`
 	F1 int32
 }
 
@@ -1016,7 +1016,7 @@ type S112 struct {
 	F3 string `bpf:"cstring,size=11"`
 	F4 S74
 	F5 int8
-	F6 [9]byte `bpf:"cstring"`
+	F6 [9]byte `bpf:"cstring,nul"`
 }
 
 // S113 is a random shape.

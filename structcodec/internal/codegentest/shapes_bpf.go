@@ -20,7 +20,7 @@ func (v *S0) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S0", Len: len(dst), Need: 5}
 	}
 	dst = dst[:5]
-	if len(v.F0) >= 5 {
+	if len(v.F0) >= 6 {
 		return structcodec.StringTooLongError("S0.F0", len(v.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F0), 0); i >= 0 {
@@ -57,7 +57,7 @@ func (v *S1) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S1", Len: len(dst), Need: 24}
 	}
 	dst = dst[:24]
-	if len(v.F2.F0) >= 5 {
+	if len(v.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S1.F2.F0", len(v.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F2.F0), 0); i >= 0 {
@@ -100,7 +100,7 @@ func (v *S2) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S2", Len: len(dst), Need: 41}
 	}
 	dst = dst[:41]
-	if len(v.F2) >= 7 {
+	if len(v.F2) >= 8 {
 		return structcodec.StringTooLongError("S2.F2", len(v.F2), 7)
 	}
 	if i := strings.IndexByte(string(v.F2), 0); i >= 0 {
@@ -162,14 +162,11 @@ func (v *S3) MarshalBPF(dst []byte) error {
 	if bytes.IndexByte(v.F1[:], 0) < 0 {
 		return structcodec.UnterminatedError("S3.F1", 18)
 	}
-	if len(v.F3.F2.F0) >= 5 {
+	if len(v.F3.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S3.F3.F2.F0", len(v.F3.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F3.F2.F0), 0); i >= 0 {
 		return structcodec.StringNULError("S3.F3.F2.F0", i)
-	}
-	if bytes.IndexByte(v.F5[:], 0) < 0 {
-		return structcodec.UnterminatedError("S3.F5", 11)
 	}
 	dst[0] = 0
 	if v.F0 {
@@ -346,7 +343,7 @@ func (v *S7) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S7", Len: len(dst), Need: 56}
 	}
 	dst = dst[:56]
-	if len(v.F2.F2.F0) >= 5 {
+	if len(v.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S7.F2.F2.F0", len(v.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F2.F2.F0), 0); i >= 0 {
@@ -541,7 +538,7 @@ func (v *S11) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S11", Len: len(dst), Need: 104}
 	}
 	dst = dst[:104]
-	if len(v.F3.F2.F2.F0) >= 5 {
+	if len(v.F3.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S11.F3.F2.F2.F0", len(v.F3.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F3.F2.F2.F0), 0); i >= 0 {
@@ -794,7 +791,7 @@ func (v *S16) MarshalBPF(dst []byte) error {
 	if i := strings.IndexByte(string(v.F0), 0); i >= 0 {
 		return structcodec.StringNULError("S16.F0", i)
 	}
-	if len(v.F2.F2.F0) >= 5 {
+	if len(v.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S16.F2.F2.F0", len(v.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F2.F2.F0), 0); i >= 0 {
@@ -870,9 +867,6 @@ func (v *S17) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S17", Len: len(dst), Need: 39}
 	}
 	dst = dst[:39]
-	if bytes.IndexByte(v.F1[:], 0) < 0 {
-		return structcodec.UnterminatedError("S17.F1", 13)
-	}
 	binary.NativeEndian.PutUint16(dst[0:], uint16(v.F0))
 	copy(dst[2:15], v.F1[:])
 	for i0 := range 2 {
@@ -1049,7 +1043,7 @@ func (v *S21) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S21", Len: len(dst), Need: 176}
 	}
 	dst = dst[:176]
-	if len(v.F3.F3.F2.F2.F0) >= 5 {
+	if len(v.F3.F3.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S21.F3.F3.F2.F2.F0", len(v.F3.F3.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F3.F3.F2.F2.F0), 0); i >= 0 {
@@ -1651,7 +1645,7 @@ func (v *S31) MarshalBPF(dst []byte) error {
 	dst = dst[:416]
 	for i0 := range 3 {
 		for i1 := range 2 {
-			if len(v.F3[i0][i1].F2.F2.F0) >= 5 {
+			if len(v.F3[i0][i1].F2.F2.F0) >= 6 {
 				return structcodec.StringTooLongError("S31.F3[][].F2.F2.F0", len(v.F3[i0][i1].F2.F2.F0), 5)
 			}
 			if i := strings.IndexByte(string(v.F3[i0][i1].F2.F2.F0), 0); i >= 0 {
@@ -1764,7 +1758,7 @@ func (v *S32) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S32", Len: len(dst), Need: 36}
 	}
 	dst = dst[:36]
-	if len(v.F2) >= 14 {
+	if len(v.F2) >= 15 {
 		return structcodec.StringTooLongError("S32.F2", len(v.F2), 14)
 	}
 	if i := strings.IndexByte(string(v.F2), 0); i >= 0 {
@@ -1960,7 +1954,7 @@ func (v *S37) MarshalBPF(dst []byte) error {
 	if bytes.IndexByte(v.F1[:], 0) < 0 {
 		return structcodec.UnterminatedError("S37.F1", 3)
 	}
-	if len(v.F3) >= 5 {
+	if len(v.F3) >= 6 {
 		return structcodec.StringTooLongError("S37.F3", len(v.F3), 5)
 	}
 	if i := strings.IndexByte(string(v.F3), 0); i >= 0 {
@@ -2093,7 +2087,7 @@ func (v *S40) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S40", Len: len(dst), Need: 208}
 	}
 	dst = dst[:208]
-	if len(v.F2) >= 11 {
+	if len(v.F2) >= 12 {
 		return structcodec.StringTooLongError("S40.F2", len(v.F2), 11)
 	}
 	if i := strings.IndexByte(string(v.F2), 0); i >= 0 {
@@ -2305,7 +2299,7 @@ func (v *S42) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S42", Len: len(dst), Need: 128}
 	}
 	dst = dst[:128]
-	if len(v.F2.F3.F2.F2.F0) >= 5 {
+	if len(v.F2.F3.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S42.F2.F3.F2.F2.F0", len(v.F2.F3.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F2.F3.F2.F2.F0), 0); i >= 0 {
@@ -2555,7 +2549,7 @@ func (v *S47) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S47", Len: len(dst), Need: 20}
 	}
 	dst = dst[:20]
-	if len(v.F1.F0) >= 5 {
+	if len(v.F1.F0) >= 6 {
 		return structcodec.StringTooLongError("S47.F1.F0", len(v.F1.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F1.F0), 0); i >= 0 {
@@ -2603,13 +2597,13 @@ func (v *S48) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S48", Len: len(dst), Need: 261}
 	}
 	dst = dst[:261]
-	if len(v.F5.F2.F0) >= 5 {
+	if len(v.F5.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S48.F5.F2.F0", len(v.F5.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F5.F2.F0), 0); i >= 0 {
 		return structcodec.StringNULError("S48.F5.F2.F0", i)
 	}
-	if len(v.F6.F2) >= 11 {
+	if len(v.F6.F2) >= 12 {
 		return structcodec.StringTooLongError("S48.F6.F2", len(v.F6.F2), 11)
 	}
 	if i := strings.IndexByte(string(v.F6.F2), 0); i >= 0 {
@@ -2939,7 +2933,7 @@ func (v *S53) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S53", Len: len(dst), Need: 104}
 	}
 	dst = dst[:104]
-	if len(v.F5) >= 10 {
+	if len(v.F5) >= 11 {
 		return structcodec.StringTooLongError("S53.F5", len(v.F5), 10)
 	}
 	if i := strings.IndexByte(string(v.F5), 0); i >= 0 {
@@ -3047,7 +3041,7 @@ func (v *S55) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S55", Len: len(dst), Need: 20}
 	}
 	dst = dst[:20]
-	if len(v.F0) >= 16 {
+	if len(v.F0) >= 17 {
 		return structcodec.StringTooLongError("S55.F0", len(v.F0), 16)
 	}
 	if i := strings.IndexByte(string(v.F0), 0); i >= 0 {
@@ -3189,7 +3183,7 @@ func (v *S59) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S59", Len: len(dst), Need: 142}
 	}
 	dst = dst[:142]
-	if len(v.F1) >= 20 {
+	if len(v.F1) >= 21 {
 		return structcodec.StringTooLongError("S59.F1", len(v.F1), 20)
 	}
 	if i := strings.IndexByte(string(v.F1), 0); i >= 0 {
@@ -3291,7 +3285,7 @@ func (v *S61) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S61", Len: len(dst), Need: 272}
 	}
 	dst = dst[:272]
-	if len(v.F5.F3.F3.F2.F2.F0) >= 5 {
+	if len(v.F5.F3.F3.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S61.F5.F3.F3.F2.F2.F0", len(v.F5.F3.F3.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F5.F3.F3.F2.F2.F0), 0); i >= 0 {
@@ -3451,10 +3445,7 @@ func (v *S62) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S62", Len: len(dst), Need: 72}
 	}
 	dst = dst[:72]
-	if bytes.IndexByte(v.F0[:], 0) < 0 {
-		return structcodec.UnterminatedError("S62.F0", 4)
-	}
-	if len(v.F3) >= 16 {
+	if len(v.F3) >= 17 {
 		return structcodec.StringTooLongError("S62.F3", len(v.F3), 16)
 	}
 	if i := strings.IndexByte(string(v.F3), 0); i >= 0 {
@@ -3509,7 +3500,7 @@ func (v *S63) MarshalBPF(dst []byte) error {
 	}
 	dst = dst[:216]
 	for i0 := range 2 {
-		if len(v.F1[i0].F3.F2.F2.F0) >= 5 {
+		if len(v.F1[i0].F3.F2.F2.F0) >= 6 {
 			return structcodec.StringTooLongError("S63.F1[].F3.F2.F2.F0", len(v.F1[i0].F3.F2.F2.F0), 5)
 		}
 		if i := strings.IndexByte(string(v.F1[i0].F3.F2.F2.F0), 0); i >= 0 {
@@ -3622,7 +3613,7 @@ func (v *S65) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S65", Len: len(dst), Need: 88}
 	}
 	dst = dst[:88]
-	if len(v.F1) >= 20 {
+	if len(v.F1) >= 21 {
 		return structcodec.StringTooLongError("S65.F1", len(v.F1), 20)
 	}
 	if i := strings.IndexByte(string(v.F1), 0); i >= 0 {
@@ -3723,7 +3714,7 @@ func (v *S67) MarshalBPF(dst []byte) error {
 	dst = dst[:473]
 	for i0 := range 3 {
 		for i1 := range 2 {
-			if len(v.F2.F3[i0][i1].F2.F2.F0) >= 5 {
+			if len(v.F2.F3[i0][i1].F2.F2.F0) >= 6 {
 				return structcodec.StringTooLongError("S67.F2.F3[][].F2.F2.F0", len(v.F2.F3[i0][i1].F2.F2.F0), 5)
 			}
 			if i := strings.IndexByte(string(v.F2.F3[i0][i1].F2.F2.F0), 0); i >= 0 {
@@ -3981,7 +3972,7 @@ func (v *S71) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S71", Len: len(dst), Need: 80}
 	}
 	dst = dst[:80]
-	if len(v.F2.F2) >= 14 {
+	if len(v.F2.F2) >= 15 {
 		return structcodec.StringTooLongError("S71.F2.F2", len(v.F2.F2), 14)
 	}
 	if i := strings.IndexByte(string(v.F2.F2), 0); i >= 0 {
@@ -4095,12 +4086,9 @@ func (v *S73) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S73", Len: len(dst), Need: 520}
 	}
 	dst = dst[:520]
-	if bytes.IndexByte(v.F0.F1[:], 0) < 0 {
-		return structcodec.UnterminatedError("S73.F0.F1", 13)
-	}
 	for i0 := range 3 {
 		for i1 := range 2 {
-			if len(v.F5.F3[i0][i1].F2.F2.F0) >= 5 {
+			if len(v.F5.F3[i0][i1].F2.F2.F0) >= 6 {
 				return structcodec.StringTooLongError("S73.F5.F3[][].F2.F2.F0", len(v.F5.F3[i0][i1].F2.F2.F0), 5)
 			}
 			if i := strings.IndexByte(string(v.F5.F3[i0][i1].F2.F2.F0), 0); i >= 0 {
@@ -4306,7 +4294,7 @@ func (v *S75) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S75", Len: len(dst), Need: 40}
 	}
 	dst = dst[:40]
-	if len(v.F4) >= 13 {
+	if len(v.F4) >= 14 {
 		return structcodec.StringTooLongError("S75.F4", len(v.F4), 13)
 	}
 	if i := strings.IndexByte(string(v.F4), 0); i >= 0 {
@@ -4362,9 +4350,6 @@ func (v *S76) MarshalBPF(dst []byte) error {
 				return structcodec.UnterminatedError("S76.F1[][].F7", 6)
 			}
 		}
-	}
-	if bytes.IndexByte(v.F2[:], 0) < 0 {
-		return structcodec.UnterminatedError("S76.F2", 17)
 	}
 	binary.BigEndian.PutUint64(dst[0:], uint64(v.F0))
 	for i0 := range 1 {
@@ -4557,7 +4542,7 @@ func (v *S79) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S79", Len: len(dst), Need: 32}
 	}
 	dst = dst[:32]
-	if len(v.F0.F0) >= 5 {
+	if len(v.F0.F0) >= 6 {
 		return structcodec.StringTooLongError("S79.F0.F0", len(v.F0.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F0.F0), 0); i >= 0 {
@@ -4719,9 +4704,6 @@ func (v *S82) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S82", Len: len(dst), Need: 48}
 	}
 	dst = dst[:48]
-	if bytes.IndexByte(v.F3[:], 0) < 0 {
-		return structcodec.UnterminatedError("S82.F3", 11)
-	}
 	dst[0] = byte(v.F0)
 	clear(dst[1:4])
 	binary.NativeEndian.PutUint32(dst[4:], math.Float32bits(float32(v.F1)))
@@ -4976,7 +4958,7 @@ func (v *S87) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S87", Len: len(dst), Need: 16}
 	}
 	dst = dst[:16]
-	if len(v.F1) >= 5 {
+	if len(v.F1) >= 6 {
 		return structcodec.StringTooLongError("S87.F1", len(v.F1), 5)
 	}
 	if i := strings.IndexByte(string(v.F1), 0); i >= 0 {
@@ -5018,7 +5000,7 @@ func (v *S88) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S88", Len: len(dst), Need: 150}
 	}
 	dst = dst[:150]
-	if len(v.F3) >= 16 {
+	if len(v.F3) >= 17 {
 		return structcodec.StringTooLongError("S88.F3", len(v.F3), 16)
 	}
 	if i := strings.IndexByte(string(v.F3), 0); i >= 0 {
@@ -5161,7 +5143,7 @@ func (v *S90) MarshalBPF(dst []byte) error {
 	dst = dst[:1248]
 	for i0 := range 3 {
 		for i1 := range 2 {
-			if len(v.F0[i0][i1].F2) >= 11 {
+			if len(v.F0[i0][i1].F2) >= 12 {
 				return structcodec.StringTooLongError("S90.F0[][].F2", len(v.F0[i0][i1].F2), 11)
 			}
 			if i := strings.IndexByte(string(v.F0[i0][i1].F2), 0); i >= 0 {
@@ -5546,7 +5528,7 @@ func (v *S94) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S94", Len: len(dst), Need: 408}
 	}
 	dst = dst[:408]
-	if len(v.F2.F5.F3.F3.F2.F2.F0) >= 5 {
+	if len(v.F2.F5.F3.F3.F2.F2.F0) >= 6 {
 		return structcodec.StringTooLongError("S94.F2.F5.F3.F3.F2.F2.F0", len(v.F2.F5.F3.F3.F2.F2.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F2.F5.F3.F3.F2.F2.F0), 0); i >= 0 {
@@ -5863,9 +5845,6 @@ func (v *S98) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S98", Len: len(dst), Need: 40}
 	}
 	dst = dst[:40]
-	if bytes.IndexByte(v.F0[:], 0) < 0 {
-		return structcodec.UnterminatedError("S98.F0", 2)
-	}
 	copy(dst[0:2], v.F0[:])
 	clear(dst[2:8])
 	binary.NativeEndian.PutUint64(dst[8:], uint64(v.F1))
@@ -5927,7 +5906,7 @@ func (v *S100) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S100", Len: len(dst), Need: 16}
 	}
 	dst = dst[:16]
-	if len(v.F0) >= 5 {
+	if len(v.F0) >= 6 {
 		return structcodec.StringTooLongError("S100.F0", len(v.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F0), 0); i >= 0 {
@@ -6025,7 +6004,7 @@ func (v *S102) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S102", Len: len(dst), Need: 96}
 	}
 	dst = dst[:96]
-	if len(v.F0) >= 19 {
+	if len(v.F0) >= 20 {
 		return structcodec.StringTooLongError("S102.F0", len(v.F0), 19)
 	}
 	if i := strings.IndexByte(string(v.F0), 0); i >= 0 {
@@ -6212,7 +6191,7 @@ func (v *S106) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S106", Len: len(dst), Need: 56}
 	}
 	dst = dst[:56]
-	if len(v.F1.F4) >= 13 {
+	if len(v.F1.F4) >= 14 {
 		return structcodec.StringTooLongError("S106.F1.F4", len(v.F1.F4), 13)
 	}
 	if i := strings.IndexByte(string(v.F1.F4), 0); i >= 0 {
@@ -6437,9 +6416,6 @@ func (v *S110) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S110", Len: len(dst), Need: 54}
 	}
 	dst = dst[:54]
-	if bytes.IndexByte(v.F6[:], 0) < 0 {
-		return structcodec.UnterminatedError("S110.F6", 20)
-	}
 	binary.BigEndian.PutUint16(dst[0:], uint16(v.F0))
 	binary.NativeEndian.PutUint32(dst[2:], uint32(v.F1))
 	binary.BigEndian.PutUint32(dst[6:], uint32(v.F2))
@@ -6522,7 +6498,7 @@ func (v *S112) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S112", Len: len(dst), Need: 96}
 	}
 	dst = dst[:96]
-	if len(v.F3) >= 11 {
+	if len(v.F3) >= 12 {
 		return structcodec.StringTooLongError("S112.F3", len(v.F3), 11)
 	}
 	if i := strings.IndexByte(string(v.F3), 0); i >= 0 {
@@ -6594,7 +6570,7 @@ func (v *S113) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S113", Len: len(dst), Need: 64}
 	}
 	dst = dst[:64]
-	if len(v.F0.F0) >= 5 {
+	if len(v.F0.F0) >= 6 {
 		return structcodec.StringTooLongError("S113.F0.F0", len(v.F0.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F0.F0), 0); i >= 0 {
@@ -6725,7 +6701,7 @@ func (v *S115) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S115", Len: len(dst), Need: 192}
 	}
 	dst = dst[:192]
-	if len(v.F0.F0) >= 5 {
+	if len(v.F0.F0) >= 6 {
 		return structcodec.StringTooLongError("S115.F0.F0", len(v.F0.F0), 5)
 	}
 	if i := strings.IndexByte(string(v.F0.F0), 0); i >= 0 {
@@ -6814,7 +6790,7 @@ func (v *S116) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "S116", Len: len(dst), Need: 24}
 	}
 	dst = dst[:24]
-	if len(v.F1) >= 14 {
+	if len(v.F1) >= 15 {
 		return structcodec.StringTooLongError("S116.F1", len(v.F1), 14)
 	}
 	if i := strings.IndexByte(string(v.F1), 0); i >= 0 {

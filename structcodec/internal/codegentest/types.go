@@ -70,12 +70,14 @@ type Pinned struct {
 	hid  uint32 // unexported fields are part of the layout
 }
 
-// Text has NUL-padded text in arrays and strings.
+// Text has NUL-padded text in arrays and strings, some of it with room
+// for a NUL terminator (nul).
 type Text struct {
 	Name  string   `bpf:"cstring,size=12"`
 	Comm  [16]byte `bpf:"cstring"`
-	Short string   `bpf:"cstring,size=3"`
+	Short string   `bpf:"cstring,size=3,nul"`
 	Sign  [4]int8  `bpf:"cstring"`
+	Term  [6]byte  `bpf:"cstring,nul"`
 	After uint32
 }
 

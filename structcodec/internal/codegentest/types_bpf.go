@@ -20,9 +20,6 @@ func (v *Mixed) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "Mixed", Len: len(dst), Need: 40}
 	}
 	dst = dst[:40]
-	if bytes.IndexByte(v.Comm[:], 0) < 0 {
-		return structcodec.UnterminatedError("Mixed.Comm", 16)
-	}
 	binary.NativeEndian.PutUint32(dst[0:], uint32(v.Pid))
 	binary.BigEndian.PutUint16(dst[4:], uint16(v.Port))
 	dst[6] = byte(v.Proto)
@@ -272,23 +269,20 @@ func (v *Pinned) UnmarshalBPF(src []byte) error {
 	return nil
 }
 
-// SizeBPF returns 40, the size of Text's C layout.
-func (Text) SizeBPF() int { return 40 }
+// SizeBPF returns 48, the size of Text's C layout.
+func (Text) SizeBPF() int { return 48 }
 
-// MarshalBPF writes the 40 bytes of v's C layout to dst.
+// MarshalBPF writes the 48 bytes of v's C layout to dst.
 func (v *Text) MarshalBPF(dst []byte) error {
-	if len(dst) < 40 {
-		return &structcodec.ShortBufferError{Op: "encode", Type: "Text", Len: len(dst), Need: 40}
+	if len(dst) < 48 {
+		return &structcodec.ShortBufferError{Op: "encode", Type: "Text", Len: len(dst), Need: 48}
 	}
-	dst = dst[:40]
-	if len(v.Name) >= 12 {
+	dst = dst[:48]
+	if len(v.Name) >= 13 {
 		return structcodec.StringTooLongError("Text.Name", len(v.Name), 12)
 	}
 	if i := strings.IndexByte(string(v.Name), 0); i >= 0 {
 		return structcodec.StringNULError("Text.Name", i)
-	}
-	if bytes.IndexByte(v.Comm[:], 0) < 0 {
-		return structcodec.UnterminatedError("Text.Comm", 16)
 	}
 	if len(v.Short) >= 3 {
 		return structcodec.StringTooLongError("Text.Short", len(v.Short), 3)
@@ -296,15 +290,8 @@ func (v *Text) MarshalBPF(dst []byte) error {
 	if i := strings.IndexByte(string(v.Short), 0); i >= 0 {
 		return structcodec.StringNULError("Text.Short", i)
 	}
-	if !func() bool {
-		for _, c := range v.Sign {
-			if c == 0 {
-				return true
-			}
-		}
-		return false
-	}() {
-		return structcodec.UnterminatedError("Text.Sign", 4)
+	if bytes.IndexByte(v.Term[:], 0) < 0 {
+		return structcodec.UnterminatedError("Text.Term", 6)
 	}
 	clear(dst[copy(dst[0:12], v.Name):12])
 	copy(dst[12:28], v.Comm[:])
@@ -312,17 +299,18 @@ func (v *Text) MarshalBPF(dst []byte) error {
 	for i0 := range 4 {
 		dst[31+i0] = byte(v.Sign[i0])
 	}
-	clear(dst[35:36])
-	binary.NativeEndian.PutUint32(dst[36:], uint32(v.After))
+	copy(dst[35:41], v.Term[:])
+	clear(dst[41:44])
+	binary.NativeEndian.PutUint32(dst[44:], uint32(v.After))
 	return nil
 }
 
-// UnmarshalBPF sets v from the 40 bytes of its C layout in src.
+// UnmarshalBPF sets v from the 48 bytes of its C layout in src.
 func (v *Text) UnmarshalBPF(src []byte) error {
-	if len(src) < 40 {
-		return &structcodec.ShortBufferError{Op: "decode", Type: "Text", Len: len(src), Need: 40}
+	if len(src) < 48 {
+		return &structcodec.ShortBufferError{Op: "decode", Type: "Text", Len: len(src), Need: 48}
 	}
-	src = src[:40]
+	src = src[:48]
 	{
 		b := src[0:12]
 		if i := bytes.IndexByte(b, 0); i >= 0 {
@@ -345,7 +333,8 @@ func (v *Text) UnmarshalBPF(src []byte) error {
 	for i0 := range 4 {
 		v.Sign[i0] = int8(src[31+i0])
 	}
-	v.After = uint32(binary.NativeEndian.Uint32(src[36:]))
+	copy(v.Term[:], src[35:41])
+	v.After = uint32(binary.NativeEndian.Uint32(src[44:]))
 	return nil
 }
 
@@ -395,7 +384,7 @@ func (v *Named) MarshalBPF(dst []byte) error {
 		return &structcodec.ShortBufferError{Op: "encode", Type: "Named", Len: len(dst), Need: 20}
 	}
 	dst = dst[:20]
-	if len(v.L) >= 8 {
+	if len(v.L) >= 9 {
 		return structcodec.StringTooLongError("Named.L", len(v.L), 8)
 	}
 	if i := strings.IndexByte(string(v.L), 0); i >= 0 {
@@ -536,17 +525,11 @@ func (Empty) SizeBPF() int { return 0 }
 
 // MarshalBPF writes the 0 bytes of v's C layout to dst.
 func (v *Empty) MarshalBPF(dst []byte) error {
-	if len(dst) < 0 {
-		return &structcodec.ShortBufferError{Op: "encode", Type: "Empty", Len: len(dst), Need: 0}
-	}
 	return nil
 }
 
 // UnmarshalBPF sets v from the 0 bytes of its C layout in src.
 func (v *Empty) UnmarshalBPF(src []byte) error {
-	if len(src) < 0 {
-		return &structcodec.ShortBufferError{Op: "decode", Type: "Empty", Len: len(src), Need: 0}
-	}
 	return nil
 }
 

@@ -28,6 +28,7 @@ type field struct {
 	nested *Shape
 	text   int   // cstring [N]byte when > 0 (textStr: a string of that size)
 	str    bool  // the cstring is a Go string with size=N
+	nul    bool  // the cstring has the nul option: room for a NUL terminator
 	dims   []int // array dimensions, outermost first
 	be     bool
 	pad    int // explicit padding before the field: offset=N in Go, char[pad] in C
@@ -77,6 +78,7 @@ func Random(seed uint64, n int) []*Shape {
 			case x < 20:
 				f.text = 2 + r.IntN(20)
 				f.str = r.IntN(2) == 0
+				f.nul = f.text%3 == 0 // no draw from r: the shapes stay those of the seed
 			default:
 				f.scalar = scalars[r.IntN(len(scalars))].name
 				f.be = f.scalar[0] != 'f' && f.scalar != "bool" && r.IntN(3) == 0
@@ -162,10 +164,16 @@ func (s *Shape) goFields() (sfs []reflect.StructField, exprs []string) {
 		case f.str:
 			t, expr = reflect.TypeFor[string](), "string"
 			tags = append(tags, "cstring", fmt.Sprintf("size=%d", f.text))
+			if f.nul {
+				tags = append(tags, "nul")
+			}
 		case f.text > 0:
 			t, expr = reflect.ArrayOf(f.text, reflect.TypeFor[byte]()), fmt.Sprintf("[%d]byte", f.text)
 			if len(f.dims) == 0 {
 				tags = append(tags, "cstring")
+				if f.nul {
+					tags = append(tags, "nul")
+				}
 			}
 		default:
 			_, t, _ = scalarInfo(f.scalar)
