@@ -80,7 +80,7 @@ func (spec *Spec) check() error {
 	if err := spec.checkSizes(name, keySize, valueSize); err != nil {
 		return err
 	}
-	if spec.Type == unix.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.Type == unix.BPF_MAP_TYPE_HASH_OF_MAPS {
+	if isMapOfMaps(spec.Type) {
 		switch {
 		case spec.InnerMap == nil:
 			return invalid(unix.EINVAL, "InnerMap is missing: a %s map needs a template of the maps it holds", name)
