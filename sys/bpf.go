@@ -122,8 +122,8 @@ func MapFreeze(m *FD) error {
 }
 
 // freezeBusy tells the two causes of a freeze's EBUSY apart: a map frozen
-// already (5.10, in the kernel matrix, answers a second freeze so, where
-// later kernels say EPERM), or a writable mmap of the map that still exists.
+// already (5.10 and 6.1, in the kernel matrix, answer a second freeze so,
+// where later kernels say EPERM), or a writable mmap of the map that still exists.
 func freezeBusy(raw int) string {
 	const prefix = "device or resource busy: "
 	if frozen, _ := fdinfoFrozen(raw); frozen {

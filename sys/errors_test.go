@@ -154,7 +154,7 @@ func TestFreezeTwiceSaysFrozen(t *testing.T) {
 	}
 	closeLater(t, ro)
 	if err := sys.MapFreeze(ro); err == nil {
-		// 5.10 lets a read-only descriptor freeze a map; later kernels
+		// 5.10 and 6.1 let a read-only descriptor freeze a map; later kernels
 		// refuse it with EPERM (the map's write permission is checked).
 		var u unix.Utsname
 		unix.Uname(&u)
@@ -166,7 +166,7 @@ func TestFreezeTwiceSaysFrozen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A second freeze: EPERM on current kernels, EBUSY on 5.10.
+	// A second freeze: EPERM on current kernels, EBUSY on 5.10 and 6.1.
 	err = sys.MapFreeze(m)
 	if !errors.Is(err, unix.EBUSY) {
 		wantErr(t, "second freeze", err, unix.EPERM,
