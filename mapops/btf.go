@@ -26,9 +26,9 @@ func LoadBTF(id uint32) (*btf.Spec, error) {
 	}
 	var spec *btf.Spec
 	if info.KernelBTF && info.Name != "vmlinux" {
-		vmlinux, err := btf.LoadKernel()
-		if err != nil {
-			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, err)
+		vmlinux, verr := btf.LoadKernel()
+		if verr != nil {
+			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, verr)
 		}
 		spec, err = btf.ParseSplit(info.Raw, vmlinux)
 	} else {

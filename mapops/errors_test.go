@@ -54,10 +54,10 @@ func TestArrayIndexOutOfRange(t *testing.T) {
 // and points to NewQueue instead of giving a view whose every call fails.
 func TestNewTypedRefusesQueues(t *testing.T) {
 	start(t)
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK} {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK} {
 		m := create(t, mapops.Spec{Type: typ, ValueSize: 8, MaxEntries: 4})
 		_, err := mapops.NewTyped[uint32, uint64](m)
-		wantErr(t, sys.MapTypeName(typ), err, nil, m.String(), "NewQueue")
+		wantErr(t, typ.String(), err, nil, m.String(), "NewQueue")
 	}
 }
 

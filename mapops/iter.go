@@ -76,13 +76,9 @@ type walker struct {
 
 // batchable reports whether BPF_MAP_LOOKUP_BATCH walks maps of type t
 // with a position that survives deletes.
-func batchable(t uint32) bool {
-	switch t {
-	case unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_PERCPU_HASH,
-		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_PERCPU_ARRAY:
-		return sys.HaveBatchOps() == nil
-	}
-	return false
+func batchable(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.Ops&sys.OpBatch != 0 && sys.HaveBatchOps() == nil
 }
 
 // forceNextKey makes walks use get_next_key, and restarts counts the

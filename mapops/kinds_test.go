@@ -33,13 +33,13 @@ type sample struct {
 
 func TestQueueAndStack(t *testing.T) {
 	for _, tc := range []struct {
-		typ  uint32
+		typ  sys.MapType
 		want []uint32 // Seq in pop order after pushing 1, 2, 3
 	}{
 		{unix.BPF_MAP_TYPE_QUEUE, []uint32{1, 2, 3}},
 		{unix.BPF_MAP_TYPE_STACK, []uint32{3, 2, 1}},
 	} {
-		t.Run(sys.MapTypeName(tc.typ), func(t *testing.T) {
+		t.Run(tc.typ.String(), func(t *testing.T) {
 			start(t)
 			m := create(t, mapops.Spec{Type: tc.typ, ValueSize: 8, MaxEntries: 3})
 			q, err := mapops.NewQueue[sample](m)
@@ -85,7 +85,7 @@ func TestQueueAndStack(t *testing.T) {
 					t.Fatalf("push %d with Exist: %v", seq, err)
 				}
 			}
-			if v, err := q.Peek(); err != nil || v.Seq != map[uint32]uint32{unix.BPF_MAP_TYPE_QUEUE: 2, unix.BPF_MAP_TYPE_STACK: 4}[tc.typ] {
+			if v, err := q.Peek(); err != nil || v.Seq != map[sys.MapType]uint32{unix.BPF_MAP_TYPE_QUEUE: 2, unix.BPF_MAP_TYPE_STACK: 4}[tc.typ] {
 				t.Errorf("peek after an overflowing push: %+v, %v", v, err)
 			}
 		})
@@ -105,8 +105,8 @@ func TestQueueRefusesOtherMaps(t *testing.T) {
 }
 
 func TestPerCPU(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_LRU_PERCPU_HASH} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_LRU_PERCPU_HASH} {
+		t.Run(typ.String(), func(t *testing.T) {
 			start(t)
 			m := create(t, mapops.Spec{Type: typ, KeySize: 4, ValueSize: 12, MaxEntries: 4})
 			tm := typed[uint32, [3]uint32](t, m)
@@ -261,8 +261,8 @@ func storeFaults(p *uint64) (faulted bool) {
 }
 
 func TestMapOfMaps(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS} {
+		t.Run(typ.String(), func(t *testing.T) {
 			start(t)
 			template := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 4})
 			outer := create(t, mapops.Spec{Type: typ, KeySize: 4, ValueSize: 4, MaxEntries: 2, InnerMap: template})

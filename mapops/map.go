@@ -9,17 +9,15 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // Spec describes a map to create: every attribute BPF_MAP_CREATE takes.
 type Spec struct {
-	Type       uint32 // unix.BPF_MAP_TYPE_*
-	KeySize    uint32 // bytes; 0 for queues, stacks and rings
-	ValueSize  uint32 // bytes; for per-CPU maps, the size of one CPU's value
+	Type       sys.MapType // unix.BPF_MAP_TYPE_* converts to it
+	KeySize    uint32      // bytes; 0 for queues, stacks and rings
+	ValueSize  uint32      // bytes; for per-CPU maps, the size of one CPU's value
 	MaxEntries uint32
 	Flags      uint32 // unix.BPF_F_NO_PREALLOC, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, …
 
@@ -65,7 +63,7 @@ type Spec struct {
 // makes every later operation fail with an error wrapping os.ErrClosed.
 type Map struct {
 	fd         *sys.FD
-	typ        uint32
+	typ        sys.MapType
 	keySize    int
 	valueSize  int
 	maxEntries uint32
@@ -108,7 +106,7 @@ func validName(name string) string {
 // usually means.
 func Create(spec Spec) (*Map, error) {
 	if err := spec.check(); err != nil {
-		return nil, fmt.Errorf("create %s map %q: %w", sys.MapTypeName(spec.Type), spec.Name, err)
+		return nil, fmt.Errorf("create %s map %q: %w", spec.Type, spec.Name, err)
 	}
 	attr := sys.MapCreateAttr{
 		MapType:               spec.Type,
@@ -249,17 +247,13 @@ func checkIsMap(fd *sys.FD) error {
 	return fmt.Errorf("not a map: the descriptor is %s", link)
 }
 
-func isPerCPU(t uint32) bool {
-	switch t {
-	case unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_ARRAY,
-		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
-		return true
-	}
-	return false
+func isPerCPU(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.Value == sys.ValuePerCPU
 }
 
 // checkType fails unless m's type is one of types; what names them.
-func (m *Map) checkType(op, what string, types ...uint32) error {
+func (m *Map) checkType(op, what string, types ...sys.MapType) error {
 	if m == nil {
 		return nilMap(op)
 	}
@@ -269,8 +263,11 @@ func (m *Map) checkType(op, what string, types ...uint32) error {
 	return nil
 }
 
-func isArray(t uint32) bool {
-	return t == unix.BPF_MAP_TYPE_ARRAY || t == unix.BPF_MAP_TYPE_PERCPU_ARRAY
+// isArray reports whether t is an array or per-CPU array: a store indexed
+// by position, whose elements always exist.
+func isArray(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.Store && f.Key == sys.Key4
 }
 
 // String names the map in errors: map 12 "counts" (hash).
@@ -278,7 +275,7 @@ func (m *Map) String() string {
 	if m == nil {
 		return "map <nil>"
 	}
-	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, sys.MapTypeName(m.typ))
+	return fmt.Sprintf("map %d %q (%s)", m.id, m.name, m.typ)
 }
 
 // FD returns the map's descriptor. It stays owned by the Map. The
@@ -292,8 +289,8 @@ func (m *Map) FD() *sys.FD {
 	return m.fd
 }
 
-// Type returns the map type, a unix.BPF_MAP_TYPE_* constant.
-func (m *Map) Type() uint32 {
+// Type returns the map type.
+func (m *Map) Type() sys.MapType {
 	if m == nil {
 		return 0
 	}
@@ -392,7 +389,7 @@ func (m *Map) Check(want Spec) error {
 		}
 	}
 	if want.Type != 0 && want.Type != m.typ {
-		errs = append(errs, fmt.Errorf("type is %s, want %s", sys.MapTypeName(m.typ), sys.MapTypeName(want.Type)))
+		errs = append(errs, fmt.Errorf("type is %s, want %s", m.typ, want.Type))
 	}
 	diff("key size", uint64(m.keySize), uint64(want.KeySize))
 	diff("value size", uint64(m.valueSize), uint64(want.ValueSize))

@@ -20,23 +20,11 @@ const knownCreateFlags = 1<<20 - 1
 // needs says which sizes a map type must have non-zero.
 type needs struct{ key, value, entries bool }
 
-// specNeeds lists the types whose sizes Create checks before the system
-// call; the kernel judges the others.
-var specNeeds = map[uint32]needs{
-	unix.BPF_MAP_TYPE_HASH:            {true, true, true},
-	unix.BPF_MAP_TYPE_ARRAY:           {true, true, true},
-	unix.BPF_MAP_TYPE_PERCPU_HASH:     {true, true, true},
-	unix.BPF_MAP_TYPE_PERCPU_ARRAY:    {true, true, true},
-	unix.BPF_MAP_TYPE_LRU_HASH:        {true, true, true},
-	unix.BPF_MAP_TYPE_LRU_PERCPU_HASH: {true, true, true},
-	unix.BPF_MAP_TYPE_LPM_TRIE:        {true, true, true},
-	unix.BPF_MAP_TYPE_ARRAY_OF_MAPS:   {true, true, true},
-	unix.BPF_MAP_TYPE_HASH_OF_MAPS:    {true, true, true},
-	unix.BPF_MAP_TYPE_QUEUE:           {false, true, true},
-	unix.BPF_MAP_TYPE_STACK:           {false, true, true},
-	unix.BPF_MAP_TYPE_BLOOM_FILTER:    {false, true, true},
-	unix.BPF_MAP_TYPE_RINGBUF:         {false, false, true},
-	unix.BPF_MAP_TYPE_USER_RINGBUF:    {false, false, true},
+// specNeeds says which sizes Create checks before the system call for
+// maps of type t.
+func specNeeds(t sys.MapType) needs {
+	f, _ := t.Facts()
+	return needs{f.Key != sys.KeyNone, f.Value != sys.ValueNone, !f.NoEntries}
 }
 
 // mapTypeArena is BPF_MAP_TYPE_ARENA (6.9), which golang.org/x/sys does
@@ -63,8 +51,8 @@ func (spec *Spec) check() error {
 	if why := validName(spec.Name); why != "" {
 		return invalid(unix.EINVAL, "bad name %q: %s", spec.Name, why)
 	}
-	name := sys.MapTypeName(spec.Type)
-	if _, known := sys.MapTypeByName(name); !known || spec.Type == unix.BPF_MAP_TYPE_UNSPEC {
+	name := spec.Type.String()
+	if _, known := spec.Type.Facts(); !known {
 		return invalid(unix.EINVAL, "Type %d is not a map type this package knows", spec.Type)
 	}
 	if bad := spec.Flags &^ knownCreateFlags; bad != 0 {
@@ -77,7 +65,7 @@ func (spec *Spec) check() error {
 	if valueSize == 0 && spec.ValueType != nil {
 		valueSize = uint32(spec.ValueType.Size())
 	}
-	n := specNeeds[spec.Type]
+	n := specNeeds(spec.Type)
 	switch {
 	case n.key && keySize == 0:
 		return invalid(unix.EINVAL, "KeySize is 0: a %s map needs keys", name)
@@ -92,19 +80,20 @@ func (spec *Spec) check() error {
 	if err := spec.checkSizes(name, keySize, valueSize); err != nil {
 		return err
 	}
-	if spec.Type == unix.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.Type == unix.BPF_MAP_TYPE_HASH_OF_MAPS {
+	if isMapOfMaps(spec.Type) {
 		switch {
 		case spec.InnerMap == nil:
 			return invalid(unix.EINVAL, "InnerMap is missing: a %s map needs a template of the maps it holds", name)
 		case isMapOfMaps(spec.InnerMap.typ):
-			return invalid(unix.EINVAL, "InnerMap is a %s map: maps of maps do not nest (the kernel allows one level)", sys.MapTypeName(spec.InnerMap.typ))
+			return invalid(unix.EINVAL, "InnerMap is a %s map: maps of maps do not nest (the kernel allows one level)", spec.InnerMap.typ)
 		}
 	}
 	return nil
 }
 
-func isMapOfMaps(t uint32) bool {
-	return t == unix.BPF_MAP_TYPE_ARRAY_OF_MAPS || t == unix.BPF_MAP_TYPE_HASH_OF_MAPS
+func isMapOfMaps(t sys.MapType) bool {
+	f, _ := t.Facts()
+	return f.FDKind == "map"
 }
 
 // checkFlags refuses combinations of flags no map takes, and flags the
@@ -128,12 +117,9 @@ func (spec *Spec) checkFlags(name string) error {
 
 // checkSizes refuses key and value sizes the map type cannot have.
 func (spec *Spec) checkSizes(name string, keySize, valueSize uint32) error {
-	switch spec.Type {
-	case unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK, unix.BPF_MAP_TYPE_BLOOM_FILTER:
-		if keySize != 0 {
-			return invalid(unix.EINVAL, "KeySize is %d: a %s map has no keys (KeySize 0)", keySize, name)
-		}
-	case unix.BPF_MAP_TYPE_RINGBUF, unix.BPF_MAP_TYPE_USER_RINGBUF:
+	f, _ := spec.Type.Facts()
+	switch {
+	case spec.Type == unix.BPF_MAP_TYPE_RINGBUF || spec.Type == unix.BPF_MAP_TYPE_USER_RINGBUF:
 		page := uint32(os.Getpagesize())
 		switch {
 		case keySize != 0 || valueSize != 0:
@@ -142,17 +128,24 @@ func (spec *Spec) checkSizes(name string, keySize, valueSize uint32) error {
 			return invalid(unix.EINVAL, "MaxEntries %d: a %s map's size in bytes must be a power of two and a multiple of the page size (%d)",
 				spec.MaxEntries, name, page)
 		}
-	case unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_ARRAY_OF_MAPS,
-		unix.BPF_MAP_TYPE_PROG_ARRAY, unix.BPF_MAP_TYPE_PERF_EVENT_ARRAY, unix.BPF_MAP_TYPE_CGROUP_ARRAY:
-		if keySize != 4 {
-			return invalid(unix.EINVAL, "KeySize is %d: a %s map's keys are 4-byte indexes", keySize, name)
+	case f.Key == sys.KeyNone:
+		if keySize != 0 {
+			return invalid(unix.EINVAL, "KeySize is %d: a %s map has no keys (KeySize 0)", keySize, name)
 		}
-	case unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_PERCPU_HASH, unix.BPF_MAP_TYPE_LRU_HASH,
-		unix.BPF_MAP_TYPE_LRU_PERCPU_HASH, unix.BPF_MAP_TYPE_HASH_OF_MAPS:
+	case f.Key == sys.Key4:
+		if keySize != 4 {
+			what := "indexes"
+			if f.NoEntries {
+				what = "descriptors"
+			}
+			return invalid(unix.EINVAL, "KeySize is %d: a %s map's keys are 4-byte %s", keySize, name, what)
+		}
+	case spec.Type == unix.BPF_MAP_TYPE_HASH || spec.Type == unix.BPF_MAP_TYPE_PERCPU_HASH || spec.Type == unix.BPF_MAP_TYPE_LRU_HASH ||
+		spec.Type == unix.BPF_MAP_TYPE_LRU_PERCPU_HASH || spec.Type == unix.BPF_MAP_TYPE_HASH_OF_MAPS:
 		if keySize > maxHashKey {
 			return invalid(unix.E2BIG, "KeySize is %d: a %s map's keys are at most %d bytes (a program's stack)", keySize, name, maxHashKey)
 		}
-	case unix.BPF_MAP_TYPE_LPM_TRIE:
+	case spec.Type == unix.BPF_MAP_TYPE_LPM_TRIE:
 		if keySize < 5 || keySize > 4+256 {
 			return invalid(unix.EINVAL, "KeySize is %d: an lpm_trie key is a 4-byte prefix length and 1 to 256 bytes of data", keySize)
 		}
@@ -169,7 +162,7 @@ func (spec *Spec) checkSizes(name string, keySize, valueSize uint32) error {
 // createErr says what an errno from BPF_MAP_CREATE usually means for spec,
 // where the kernel names nothing and check could not tell beforehand.
 func (spec *Spec) createErr(err error) error {
-	name := sys.MapTypeName(spec.Type)
+	name := spec.Type.String()
 	var hint string
 	switch errno(unwrapSys(err)) {
 	case unix.EINVAL:

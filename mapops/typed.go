@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -55,8 +53,8 @@ func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
 	if m == nil {
 		return nil, nilMap("typed view")
 	}
-	if m.typ == unix.BPF_MAP_TYPE_QUEUE || m.typ == unix.BPF_MAP_TYPE_STACK {
-		return nil, &sys.OpError{Object: m.String(), Op: "typed view", Err: fmt.Errorf("a %s has no keys: use NewQueue", sys.MapTypeName(m.typ))}
+	if f, _ := m.typ.Facts(); f.Ops&sys.OpPop != 0 {
+		return nil, &sys.OpError{Object: m.String(), Op: "typed view", Err: fmt.Errorf("a %s has no keys: use NewQueue", m.typ)}
 	}
 	kc, err := codecFor[K](m, "key", m.keySize)
 	if err != nil {

@@ -197,7 +197,7 @@ func TestIterate(t *testing.T) {
 			if mode != "default" {
 				mapops.ForceNextKey(t)
 			}
-			for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
+			for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
 				const n = 300
 				size := uint32(n)
 				if typ == unix.BPF_MAP_TYPE_LRU_HASH {
@@ -219,7 +219,7 @@ func TestIterate(t *testing.T) {
 				all, errf := tm.All()
 				for k, v := range all {
 					if _, dup := got[k]; dup {
-						t.Errorf("%s: key %d yielded twice", sys.MapTypeName(typ), k)
+						t.Errorf("%s: key %d yielded twice", typ.String(), k)
 					}
 					got[k] = v
 				}
@@ -227,7 +227,7 @@ func TestIterate(t *testing.T) {
 					t.Fatal(err)
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s: All (-want +got):\n%s", sys.MapTypeName(typ), diff)
+					t.Errorf("%s: All (-want +got):\n%s", typ.String(), diff)
 				}
 				keys, kerrf := tm.Keys()
 				count := 0
@@ -238,7 +238,7 @@ func TestIterate(t *testing.T) {
 					count++
 				}
 				if err := kerrf(); err != nil || count != n {
-					t.Errorf("%s: Keys yielded %d keys, %v", sys.MapTypeName(typ), count, err)
+					t.Errorf("%s: Keys yielded %d keys, %v", typ.String(), count, err)
 				}
 				// Breaking out early is not an error.
 				all, errf = tm.All()

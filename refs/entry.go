@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
@@ -31,8 +29,7 @@ type keyed[K, V any] struct {
 
 func newKeyed[K, V any](name string, m *mapops.Map, key K, typed []mapops.TypedOption) (*keyed[K, V], error) {
 	op := "new " + name
-	h, err := newHandle(op, m, unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY,
-		unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_LPM_TRIE)
+	h, err := newHandle(op, m, storeTypes...)
 	if err != nil {
 		return nil, err
 	}

@@ -89,11 +89,11 @@ func TestEntryRefLoadStore(t *testing.T) {
 
 func TestEntryRefSwapMissingKeyAndArray(t *testing.T) {
 	start(t)
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH} {
 		m := newMap(t, typ, 4, 8, 4)
 		r := newEntry(t, m, 2)
 		if v, err := r.Swap(func(old uint64) uint64 { return old + 5 }); v != 5 || err != nil {
-			t.Fatalf("%s: Swap on a new key = %d, %v; want 5", sys.MapTypeName(typ), v, err)
+			t.Fatalf("%s: Swap on a new key = %d, %v; want 5", typ.String(), v, err)
 		}
 	}
 }

@@ -15,9 +15,19 @@ type handle struct {
 	st *mapState
 }
 
-// newHandle checks m's type against want (unix.BPF_MAP_TYPE_*) and joins
-// the map's shared state.
-func newHandle(op string, m *mapops.Map, want ...uint32) (handle, error) {
+// storeTypes are the map types an EntryRef takes: the general key/value
+// stores with one value per key (not one per CPU).
+var storeTypes = func() (ts []sys.MapType) {
+	for _, t := range sys.MapTypes() {
+		if f, _ := t.Facts(); f.Store && f.Value == sys.ValueBytes {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}()
+
+// newHandle checks m's type against want and joins the map's shared state.
+func newHandle(op string, m *mapops.Map, want ...sys.MapType) (handle, error) {
 	if m == nil {
 		return handle{}, fmt.Errorf("refs: %s: nil map", op)
 	}
@@ -28,7 +38,7 @@ func newHandle(op string, m *mapops.Map, want ...uint32) (handle, error) {
 	}
 	names := make([]string, len(want))
 	for i, t := range want {
-		names[i] = sys.MapTypeName(t)
+		names[i] = t.String()
 	}
-	return handle{}, fmt.Errorf("refs: %s: %s: map type is %s, want %s", op, m, sys.MapTypeName(m.Type()), strings.Join(names, " or "))
+	return handle{}, fmt.Errorf("refs: %s: %s: map type is %s, want %s", op, m, m.Type(), strings.Join(names, " or "))
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // newMap creates a map for one test and closes it after.
-func newMap(t testing.TB, typ, keySize, valueSize, maxEntries uint32) *mapops.Map {
+func newMap(t testing.TB, typ sys.MapType, keySize, valueSize, maxEntries uint32) *mapops.Map {
 	t.Helper()
 	m, err := mapops.Create(mapops.Spec{Type: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries})
 	if err != nil {

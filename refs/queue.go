@@ -26,7 +26,7 @@ type queueStack[T any] struct {
 }
 
 func newQueueStack[T any](m *mapops.Map, stack bool, kind string, opts []Option) (*queueStack[T], error) {
-	mapType, name := uint32(unix.BPF_MAP_TYPE_QUEUE), "queue"
+	mapType, name := sys.MapType(unix.BPF_MAP_TYPE_QUEUE), "queue"
 	if stack {
 		mapType, name = unix.BPF_MAP_TYPE_STACK, "stack"
 	}

@@ -35,7 +35,7 @@ type pusher interface {
 // queueStackCase builds a reader and a writer over one fresh queue or stack.
 type queueStackCase struct {
 	name   string
-	typ    uint32
+	typ    sys.MapType
 	lifo   bool
 	reader func(*mapops.Map, ...refs.Option) (popper, error)
 	writer func(*mapops.Map) (pusher, error)

@@ -2,6 +2,7 @@ package refs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -121,7 +122,13 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 // when ctx ends (with ctx.Err()) or the reference is closed (with an error
 // wrapping os.ErrClosed).
 func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
-	var v T
+	return readDecoded(ctx, r, r.decode)
+}
+
+// readDecoded reads the next record of r and turns it into a U with
+// decode: Read with the reference's decoder, SeqDecode with its own.
+func readDecoded[T, U any](ctx context.Context, r *RingBufRef[T], decode func([]byte) (U, error)) (U, error) {
+	var v U
 	if r.isClosed() {
 		return v, fmt.Errorf("refs: ringbuf read: %w", errClosed)
 	}
@@ -141,7 +148,7 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 	defer func() { <-r.turn }()
 	err := r.rd.ReadInto(ctx, &r.rec) // records in the ring come before ctx
 	if err == nil {
-		v, err = r.decode(r.rec.Sample)
+		v, err = decode(r.rec.Sample)
 		if err != nil {
 			err = fmt.Errorf("refs: ringbuf read: %w", err)
 		}
@@ -171,6 +178,20 @@ func (r *RingBufRef[T]) ReadTimeout(d time.Duration) (v T, ok bool, err error) {
 // returned function reports it (nil otherwise): call it after the loop.
 func (r *RingBufRef[T]) Seq(ctx context.Context, timeout time.Duration) (iter.Seq[T], func() error) {
 	return stream(ctx, timeout, r.Read, &r.life)
+}
+
+// SeqDecode is r.Seq with a decoder of its own for this sequence:
+// clj-ebpf's ringbuf-seq with a :deserializer, where the reference's
+// decoder (the one NewRingBufRef or NewRingBufRefFunc chose) is left for
+// its other reads. decode's argument is valid only until it returns; an
+// error from it ends the sequence and is reported, and the record is
+// consumed either way. It is a function, not a method, because its event
+// type U may differ from the reference's T.
+func SeqDecode[T, U any](ctx context.Context, r *RingBufRef[T], timeout time.Duration, decode func(record []byte) (U, error)) (iter.Seq[U], func() error) {
+	if decode == nil {
+		return func(func(U) bool) {}, func() error { return errors.New("ringbuf seq: nil decode function") }
+	}
+	return stream(ctx, timeout, func(ctx context.Context) (U, error) { return readDecoded(ctx, r, decode) }, &r.life)
 }
 
 // Chan delivers events on an unbuffered channel, for select loops. A

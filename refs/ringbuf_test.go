@@ -379,3 +379,49 @@ struct event event_example;
 		t.Fatal("RecordType with []byte events succeeded")
 	}
 }
+
+// SeqDecode decodes one sequence with its own decoder (clj-ebpf's
+// ringbuf-seq :deserializer) while the reference keeps its own for Read;
+// a decode error ends the sequence and is reported; a nil decoder is an
+// error, not a panic.
+func TestRingBufRefSeqDecode(t *testing.T) {
+	startRing(t)
+	ring, prog := newRing(t)
+	r := newRingRef(t, ring)
+	for range 3 {
+		runProg(t, prog)
+	}
+	seq, errf := refs.SeqDecode(context.Background(), r, 0, func(b []byte) (int, error) { return len(b), nil })
+	var got []int
+	for n := range seq {
+		got = append(got, n)
+		if len(got) == 2 {
+			break
+		}
+	}
+	if err := errf(); err != nil || len(got) != 2 || got[0] != progs.EventSize || got[1] != progs.EventSize {
+		t.Fatalf("SeqDecode yielded %v, %v; want two records of %d bytes", got, err, progs.EventSize)
+	}
+	ev, ok, err := r.ReadTimeout(time.Second) // the reference's own decoder
+	if err != nil || !ok || ev.Len != packetLen {
+		t.Fatalf("ReadTimeout after SeqDecode = %+v, %v, %v; want the third event", ev, ok, err)
+	}
+
+	errBad := errors.New("bad record")
+	runProg(t, prog)
+	bad, errf := refs.SeqDecode(context.Background(), r, time.Second, func([]byte) (string, error) { return "", errBad })
+	for v := range bad {
+		t.Fatalf("SeqDecode yielded %q from a failing decoder", v)
+	}
+	if err := errf(); !errors.Is(err, errBad) {
+		t.Fatalf("SeqDecode's error = %v, want %v", err, errBad)
+	}
+
+	seq, errf = refs.SeqDecode[event, int](context.Background(), r, 0, nil)
+	for range seq {
+		t.Fatal("SeqDecode with a nil decoder yielded")
+	}
+	if errf() == nil {
+		t.Fatal("SeqDecode with a nil decoder reported no error")
+	}
+}

@@ -94,7 +94,7 @@ func NewReader(m *sys.FD) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if info.Type != unix.BPF_MAP_TYPE_RINGBUF {
-		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, sys.MapTypeName(info.Type), unix.EINVAL)
+		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, info.Type, unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)
 	if err := ringproto.CheckSize(size); err != nil {

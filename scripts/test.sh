@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the tests need on a fresh
-# Debian machine, then runs formatting and vet checks, the whole suite with
+# Debian machine, then runs gofmt, go vet and staticcheck, the whole suite with
 # the race detector against the running kernel, and the kernel matrix in VMs.
 #
 #   scripts/test.sh                 everything: the whole kernel matrix (x86-64
@@ -55,6 +55,12 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+# staticcheck at a pinned version, fetched through the Go module proxy the
+# first time and run from the module cache after that.
+staticcheck_version=v0.8.2 # staticcheck 2026.2.2
+echo "== staticcheck $staticcheck_version"
+go run "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ./...
 
 echo "== go test -race (kernel tests: BPFMAPS_REQUIRE_BPF=${BPFMAPS_REQUIRE_BPF:-0})"
 go test -race -count=1 -timeout 15m ./...

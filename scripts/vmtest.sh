@@ -29,7 +29,7 @@
 #   -run REGEX         run only the tests matching REGEX (go test -run)
 #   -C DIR             test the Go module in DIR instead of this repository:
 #                      how a module that uses bpfmaps runs its own tests on
-#                      the same kernels (see the README, "Kernel matrix")
+#                      the same kernels (see docs/kernels.md)
 #   --selfcheck-fail   make vmtests' self-check fail inside the VM, to prove
 #                      that a failure in the VM fails this script
 #   --refresh          fetch the newest kernel of each suite again
@@ -521,10 +521,12 @@ kvm_works() {
 	chmod 0755 "$d/root/init"
 	(cd "$d/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$d/initramfs.gz"
 	# In a subshell whose stderr is the log: QEMU aborting on a broken KVM
-	# is an expected answer, and bash would report it on our stderr.
+	# is an expected answer (timeout then kills itself with the same
+	# signal), and bash would report it on our stderr; the subshell takes
+	# the report and exits 0.
 	(timeout -k 5 30 qemu-system-x86_64 -nodefaults -display none -no-reboot -m 256M -accel kvm -cpu host \
 		-kernel "$1" -initrd "$d/initramfs.gz" -append "console=ttyS0 panic=-1 quiet" \
-		-serial "file:$d/console.log") >"$d/qemu.log" 2>&1 || true
+		-serial "file:$d/console.log" || true) >"$d/qemu.log" 2>&1
 	grep -q BPFMAPS-VMTEST-KVM-OK "$d/console.log" 2>/dev/null
 }
 

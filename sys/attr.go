@@ -7,7 +7,7 @@ const ObjNameLen = 16
 
 // MapCreateAttr is the BPF_MAP_CREATE member of union bpf_attr.
 type MapCreateAttr struct {
-	MapType               uint32
+	MapType               MapType
 	KeySize               uint32
 	ValueSize             uint32
 	MaxEntries            uint32
@@ -129,7 +129,7 @@ type btfLoadAttr struct {
 
 // MapInfo is struct bpf_map_info, as BPF_OBJ_GET_INFO_BY_FD fills it.
 type MapInfo struct {
-	Type                  uint32
+	Type                  MapType
 	ID                    uint32
 	KeySize               uint32
 	ValueSize             uint32

@@ -113,22 +113,32 @@ func MapFreeze(m *FD) error {
 	switch {
 	case errno == unix.EPERM:
 		return &Error{Op: OpMapFreeze, Errno: errno, reason: freezeDenied(raw)}
+	case errno == unix.EBUSY:
+		return &Error{Op: OpMapFreeze, Errno: errno, reason: freezeBusy(raw)}
 	case errno != 0:
 		return newError(OpMapFreeze, errno)
 	}
 	return nil
 }
 
-// freezeDenied tells the two causes of a freeze's EPERM apart by the
-// descriptor's fdinfo: a map frozen already (the kernel then treats every
-// descriptor as read-only), or a descriptor opened read-only.
-func freezeDenied(raw int) string {
-	const prefix = "operation not permitted: "
+// freezeBusy tells the two causes of a freeze's EBUSY apart: a map frozen
+// already (5.10 and 6.1, in the kernel matrix, answer a second freeze so,
+// where later kernels say EPERM), or a writable mmap of the map that still exists.
+func freezeBusy(raw int) string {
+	const prefix = "device or resource busy: "
+	if frozen, _ := fdinfoFrozen(raw); frozen {
+		return prefix + "the map is already frozen"
+	}
+	return prefix + "a writable memory mapping of the map exists (unmap it, or close the Map that made it, first)"
+}
+
+// fdinfoFrozen reads the frozen state and the access mode of a map
+// descriptor from /proc/self/fdinfo.
+func fdinfoFrozen(raw int) (frozen, readOnly bool) {
 	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(raw))
 	if err != nil {
-		return describe(OpMapFreeze, unix.EPERM)
+		return false, false
 	}
-	frozen, readOnly := false, false
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
 		v = strings.TrimSpace(v)
@@ -140,6 +150,15 @@ func freezeDenied(raw int) string {
 			readOnly = err == nil && f&unix.O_ACCMODE == unix.O_RDONLY
 		}
 	}
+	return frozen, readOnly
+}
+
+// freezeDenied tells the two causes of a freeze's EPERM apart by the
+// descriptor's fdinfo: a map frozen already (the kernel then treats every
+// descriptor as read-only), or a descriptor opened read-only.
+func freezeDenied(raw int) string {
+	const prefix = "operation not permitted: "
+	frozen, readOnly := fdinfoFrozen(raw)
 	switch {
 	case frozen:
 		return prefix + "the map is already frozen"

@@ -20,7 +20,7 @@ func create(t testing.TB, attr sys.MapCreateAttr) *sys.FD {
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
 		t.Fatalf("create %s map (key %d, value %d, %d entries, flags %#x): %v",
-			sys.MapTypeName(attr.MapType), attr.KeySize, attr.ValueSize, attr.MaxEntries, attr.MapFlags, err)
+			attr.MapType.String(), attr.KeySize, attr.ValueSize, attr.MaxEntries, attr.MapFlags, err)
 	}
 	closeLater(t, fd)
 	return fd
@@ -115,14 +115,14 @@ var mapKinds = []sys.MapCreateAttr{
 // reads its attributes back from the kernel.
 func TestCreateEveryMapType(t *testing.T) {
 	for _, attr := range mapKinds {
-		t.Run(sys.MapTypeName(attr.MapType), func(t *testing.T) {
+		t.Run(attr.MapType.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			testutil.RequireFeature(t, func() error { return sys.HaveMapType(attr.MapType) })
 			if attr.MapType == unix.BPF_MAP_TYPE_ARRAY_OF_MAPS || attr.MapType == unix.BPF_MAP_TYPE_HASH_OF_MAPS {
 				inner := create(t, sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 				attr.InnerMapFD = uint32(inner.Int())
 			}
-			sys.SetName(&attr.MapName, "sys_"+sys.MapTypeName(attr.MapType))
+			sys.SetName(&attr.MapName, "sys_"+attr.MapType.String())
 			m := create(t, attr)
 			info, err := sys.MapGetInfo(m)
 			if err != nil {
@@ -175,8 +175,8 @@ func TestArrayElements(t *testing.T) {
 // nil key: FIFO for queues, LIFO for stacks, E2BIG when full unless
 // BPF_EXIST, ENOENT when empty; then the kernel pushes through a program.
 func TestQueueAndStack(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK} {
+		t.Run(typ.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			testutil.RequireFeature(t, func() error { return sys.HaveMapType(typ) })
 			m := create(t, sys.MapCreateAttr{MapType: typ, ValueSize: 8, MaxEntries: 4})
@@ -249,8 +249,8 @@ func TestQueueAndStack(t *testing.T) {
 // TestPerCPU writes one value per possible CPU and reads them back, then
 // lets a program count on the CPU it runs on.
 func TestPerCPU(t *testing.T) {
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_PERCPU_HASH} {
-		t.Run(sys.MapTypeName(typ), func(t *testing.T) {
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_PERCPU_HASH} {
+		t.Run(typ.String(), func(t *testing.T) {
 			testutil.CheckLeaks(t)
 			testutil.RequireFeature(t, func() error { return sys.HaveMapType(typ) })
 			ncpu, err := sys.PossibleCPUs()

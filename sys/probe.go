@@ -3,7 +3,6 @@ package sys
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"unsafe"
 
@@ -18,11 +17,12 @@ import (
 
 var (
 	probeMu      sync.Mutex
-	mapTypeProbe = map[uint32]error{}
+	mapTypeProbe = map[MapType]error{}
 )
 
-// HaveMapType reports whether the kernel can create maps of type t.
-func HaveMapType(t uint32) error {
+// HaveMapType reports whether the kernel can create maps of type t. When
+// it cannot, the error names the release that added t.
+func HaveMapType(t MapType) error {
 	probeMu.Lock()
 	defer probeMu.Unlock()
 	if err, ok := mapTypeProbe[t]; ok {
@@ -33,47 +33,24 @@ func HaveMapType(t uint32) error {
 	return err
 }
 
-// probeAttr returns the smallest valid creation attributes for map type t.
-func probeAttr(t uint32) (MapCreateAttr, error) {
-	a := MapCreateAttr{MapType: t, KeySize: 4, ValueSize: 4, MaxEntries: 1}
-	switch t {
-	case unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_PERCPU_HASH,
-		unix.BPF_MAP_TYPE_PERCPU_ARRAY, unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_LRU_PERCPU_HASH,
-		unix.BPF_MAP_TYPE_PROG_ARRAY, unix.BPF_MAP_TYPE_PERF_EVENT_ARRAY, unix.BPF_MAP_TYPE_DEVMAP,
-		unix.BPF_MAP_TYPE_DEVMAP_HASH, unix.BPF_MAP_TYPE_CPUMAP, unix.BPF_MAP_TYPE_XSKMAP,
-		unix.BPF_MAP_TYPE_SOCKMAP, unix.BPF_MAP_TYPE_SOCKHASH, unix.BPF_MAP_TYPE_CGROUP_ARRAY:
-	case unix.BPF_MAP_TYPE_STACK_TRACE:
-		a.ValueSize = 8
-	case unix.BPF_MAP_TYPE_LPM_TRIE:
-		a.KeySize, a.MapFlags = 8, unix.BPF_F_NO_PREALLOC
-	case unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK, unix.BPF_MAP_TYPE_BLOOM_FILTER:
-		a.KeySize = 0
-	case unix.BPF_MAP_TYPE_RINGBUF, unix.BPF_MAP_TYPE_USER_RINGBUF:
-		a.KeySize, a.ValueSize, a.MaxEntries = 0, 0, uint32(os.Getpagesize())
-	case unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS:
-		// InnerMapFD is filled by probeMapType.
-	default:
-		return a, fmt.Errorf("probe map type %s: no probe for this type", MapTypeName(t))
+func probeMapType(t MapType) error {
+	f, known := t.Facts()
+	if !known || mapTypes[t].probe.MaxEntries == 0 {
+		return fmt.Errorf("probe map type %s: no probe for this type", t)
 	}
-	return a, nil
-}
-
-func probeMapType(t uint32) error {
-	a, err := probeAttr(t)
-	if err != nil {
-		return err
-	}
-	if t == unix.BPF_MAP_TYPE_ARRAY_OF_MAPS || t == unix.BPF_MAP_TYPE_HASH_OF_MAPS {
+	a := mapTypes[t].probe
+	a.MapType = t
+	if f.FDKind == "map" {
 		inner, err := MapCreate(&MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 4, MaxEntries: 1})
 		if err != nil {
-			return fmt.Errorf("probe map type %s: inner map: %w", MapTypeName(t), err)
+			return fmt.Errorf("probe map type %s: inner map: %w", t, err)
 		}
 		defer inner.Close()
 		a.InnerMapFD = uint32(inner.Int())
 	}
 	fd, err := MapCreate(&a)
 	if err != nil {
-		return probeResult("map type "+MapTypeName(t), err)
+		return probeResult("map type "+t.String()+" (Linux "+f.Since+"+)", err)
 	}
 	return fd.Close()
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-func newMap(t testing.TB, typ, keySize, valueSize, maxEntries, flags uint32) *sys.FD {
+func newMap(t testing.TB, typ sys.MapType, keySize, valueSize, maxEntries, flags uint32) *sys.FD {
 	t.Helper()
 	attr := sys.MapCreateAttr{MapType: typ, KeySize: keySize, ValueSize: valueSize, MaxEntries: maxEntries, MapFlags: flags}
 	sys.SetName(&attr.MapName, "sys_test")
@@ -517,11 +517,11 @@ func TestPossibleCPUsBelowVisible(t *testing.T) {
 func TestProbes(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	for _, typ := range []uint32{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_PERCPU_HASH,
+	for _, typ := range []sys.MapType{unix.BPF_MAP_TYPE_HASH, unix.BPF_MAP_TYPE_ARRAY, unix.BPF_MAP_TYPE_PERCPU_HASH,
 		unix.BPF_MAP_TYPE_LRU_HASH, unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK, unix.BPF_MAP_TYPE_LPM_TRIE,
 		unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, unix.BPF_MAP_TYPE_HASH_OF_MAPS} {
 		if err := sys.HaveMapType(typ); err != nil { // all present since 5.0
-			t.Errorf("HaveMapType(%s): %v", sys.MapTypeName(typ), err)
+			t.Errorf("HaveMapType(%s): %v", typ.String(), err)
 		}
 	}
 	for name, probe := range map[string]func() error{"batch": sys.HaveBatchOps, "mmapable": sys.HaveMmapableArray,

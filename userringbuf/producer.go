@@ -113,9 +113,9 @@ func mapProducer(fd *sys.FD) (*Producer, error) {
 	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
 		// Only now, to explain the refusal, ask the kernel.
 		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
-			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", sys.MapTypeName(info.Type), err)
+			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", info.Type, err)
 		}
-		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", sys.MapTypeName(info.Type), unix.EINVAL)
+		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", info.Type, unix.EINVAL)
 	}
 	size := uint64(info.MaxEntries)
 	if err := ringproto.CheckSize(size); err != nil {

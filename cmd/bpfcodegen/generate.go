@@ -116,12 +116,11 @@ func (g *generator) typ(obj *types.TypeName, l *structcodec.Layout) {
 	if _, ok := obj.Type().Underlying().(*types.Basic); ok {
 		recv = "(*v)"
 	}
-	sc := g.use(structcodecPath)
 	g.printf("\n// SizeBPF returns %d, the size of %s's C layout.\nfunc (%s) SizeBPF() int { return %d }\n", size, name, name, size)
 
 	g.printf("\n// MarshalBPF writes the %d bytes of v's C layout to dst.\nfunc (v *%s) MarshalBPF(dst []byte) error {\n", size, name)
-	g.printf("if len(dst) < %d {\nreturn &%s.ShortBufferError{Op: \"encode\", Type: %q, Len: len(dst), Need: %d}\n}\n", size, sc, name, size)
-	if size > 0 {
+	if size > 0 { // a zero-size layout fits any buffer
+		g.printf("if len(dst) < %d {\nreturn &%s.ShortBufferError{Op: \"encode\", Type: %q, Len: len(dst), Need: %d}\n}\n", size, g.use(structcodecPath), name, size)
 		g.printf("dst = dst[:%d]\n", size)
 	}
 	g.check(l, obj.Type(), false, recv, name)
@@ -129,8 +128,8 @@ func (g *generator) typ(obj *types.TypeName, l *structcodec.Layout) {
 	g.printf("return nil\n}\n")
 
 	g.printf("\n// UnmarshalBPF sets v from the %d bytes of its C layout in src.\nfunc (v *%s) UnmarshalBPF(src []byte) error {\n", size, name)
-	g.printf("if len(src) < %d {\nreturn &%s.ShortBufferError{Op: \"decode\", Type: %q, Len: len(src), Need: %d}\n}\n", size, sc, name, size)
 	if size > 0 {
+		g.printf("if len(src) < %d {\nreturn &%s.ShortBufferError{Op: \"decode\", Type: %q, Len: len(src), Need: %d}\n}\n", size, g.use(structcodecPath), name, size)
 		g.printf("src = src[:%d]\n", size)
 	}
 	g.decode(l, obj.Type(), false, false, recv, offset{}, name)

@@ -161,7 +161,7 @@ func (d *demo) createMap(spec mapops.Spec, what string) (*mapops.Map, error) {
 	}
 	d.closers = append(d.closers, m.Close)
 	d.mapIDs = append(d.mapIDs, m.ID())
-	d.printf("created  %-13s %-13s %-33s id %d\n", spec.Name, sys.MapTypeName(spec.Type), what, m.ID())
+	d.printf("created  %-13s %-13s %-33s id %d\n", spec.Name, spec.Type.String(), what, m.ID())
 	return m, nil
 }
 

@@ -13,8 +13,8 @@ import (
 
 // mapRef is how errors name the map with the given id: map 12 "counts"
 // (hash).
-func mapRef(id, name string, typ uint32) string {
-	return fmt.Sprintf("map %s %q (%s)", id, name, sys.MapTypeName(typ))
+func mapRef(id, name string, typ sys.MapType) string {
+	return fmt.Sprintf("map %s %q (%s)", id, name, typ.String())
 }
 
 // failsNamingOnce is fails, and requires the map to be named exactly once.
@@ -43,7 +43,7 @@ func TestUnreadableMapTypes(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
 	type mapCase struct {
-		typ             uint32
+		typ             sys.MapType
 		key, value, max uint32
 		instead         string
 	}

@@ -78,7 +78,7 @@ func listMaps() ([]mapEntry, error) {
 			return nil, fmt.Errorf("map %d: %w", id, err)
 		}
 		maps = append(maps, mapEntry{
-			ID: info.ID, Type: sys.MapTypeName(info.Type), Name: info.NameString(), Flags: info.MapFlags,
+			ID: info.ID, Type: info.Type.String(), Name: info.NameString(), Flags: info.MapFlags,
 			KeySize: info.KeySize, ValueSize: info.ValueSize, MaxEntries: info.MaxEntries,
 		})
 	}

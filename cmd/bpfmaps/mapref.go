@@ -29,7 +29,7 @@ type bpfMap struct {
 	info sys.MapInfo
 }
 
-func (m *bpfMap) typeName() string { return sys.MapTypeName(m.info.Type) }
+func (m *bpfMap) typeName() string { return m.info.Type.String() }
 
 // aType is the map's type with its article: "a hash map", "an array map".
 func (m *bpfMap) aType() string {
@@ -146,11 +146,8 @@ func isDigits(s string) bool {
 // keyless reports whether the map has no keys (queues, stacks, bloom
 // filters), so that get/put/del do not apply and push/pop/peek do.
 func (m *bpfMap) keyless() bool {
-	switch m.info.Type {
-	case unix.BPF_MAP_TYPE_QUEUE, unix.BPF_MAP_TYPE_STACK, unix.BPF_MAP_TYPE_BLOOM_FILTER:
-		return true
-	}
-	return false
+	f, _ := m.info.Type.Facts()
+	return f.Ops&sys.OpPeek != 0
 }
 
 // fdinfo reads a field ("frozen", "memlock") of the map's

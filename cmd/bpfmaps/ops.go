@@ -11,8 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -271,7 +269,7 @@ func runDel(args []string, stdout io.Writer) error {
 
 // queueOnly refuses maps that push, pop and peek do not apply to.
 func queueOnly(m *bpfMap, op string) error {
-	if m.info.Type != unix.BPF_MAP_TYPE_QUEUE && m.info.Type != unix.BPF_MAP_TYPE_STACK {
+	if f, _ := m.info.Type.Facts(); f.Ops&sys.OpPop == 0 {
 		return fmt.Errorf("%s: %s: %s is not a queue or stack", m, op, m.aType())
 	}
 	return nil

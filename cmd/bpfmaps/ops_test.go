@@ -33,13 +33,13 @@ var (
 
 // newMap creates a map for one test; it is closed (and so removed) when the
 // test ends.
-func newMap(t *testing.T, typ uint32, name string, key, value, max uint32) (*sys.FD, string) {
+func newMap(t *testing.T, typ sys.MapType, name string, key, value, max uint32) (*sys.FD, string) {
 	t.Helper()
 	attr := sys.MapCreateAttr{MapType: typ, KeySize: key, ValueSize: value, MaxEntries: max}
 	sys.SetName(&attr.MapName, name)
 	fd, err := sys.MapCreate(&attr)
 	if err != nil {
-		t.Fatalf("create %s map: %v", sys.MapTypeName(typ), err)
+		t.Fatalf("create %s map: %v", typ.String(), err)
 	}
 	t.Cleanup(func() { fd.Close() })
 	info, err := sys.MapGetInfo(fd)
@@ -208,7 +208,7 @@ func TestDumpAgreesWithBpftool(t *testing.T) {
 	testutil.RequireBPF(t)
 	bpftool := testutil.RequireTool(t, "bpftool")
 	for _, tc := range []struct {
-		typ        uint32
+		typ        sys.MapType
 		key, value uint32
 	}{
 		{unix.BPF_MAP_TYPE_HASH, 4, 8},
@@ -217,8 +217,8 @@ func TestDumpAgreesWithBpftool(t *testing.T) {
 		{unix.BPF_MAP_TYPE_LRU_HASH, 2, 16},
 		{unix.BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8},
 	} {
-		name := "cli_d_" + sys.MapTypeName(tc.typ)
-		t.Run(sys.MapTypeName(tc.typ), func(t *testing.T) {
+		name := "cli_d_" + tc.typ.String()
+		t.Run(tc.typ.String(), func(t *testing.T) {
 			_, id := newMap(t, tc.typ, name, tc.key, tc.value, 5)
 			for i := range 3 {
 				key := strings.Repeat(fmt.Sprintf("%02x", i+1), int(tc.key))

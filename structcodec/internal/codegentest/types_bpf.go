@@ -525,17 +525,11 @@ func (Empty) SizeBPF() int { return 0 }
 
 // MarshalBPF writes the 0 bytes of v's C layout to dst.
 func (v *Empty) MarshalBPF(dst []byte) error {
-	if len(dst) < 0 {
-		return &structcodec.ShortBufferError{Op: "encode", Type: "Empty", Len: len(dst), Need: 0}
-	}
 	return nil
 }
 
 // UnmarshalBPF sets v from the 0 bytes of its C layout in src.
 func (v *Empty) UnmarshalBPF(src []byte) error {
-	if len(src) < 0 {
-		return &structcodec.ShortBufferError{Op: "decode", Type: "Empty", Len: len(src), Need: 0}
-	}
 	return nil
 }
 
