@@ -34,10 +34,11 @@ var (
 
 // OpError is the one shape of the errors of an operation on an object, as
 // *os.PathError is for files: what was done, to what, and why. The object
-// is named as its package's String method names it (`map 12 "counts"
-// (hash)`, `ringbuf map 7 "events"`); the message reads
-// "object: operation: reason". Err is usually a *Error or a sentinel of
-// this package; errors.Is and errors.As see through OpError to it.
+// is named as its package's String method names it (mapops.Map's
+// `map 12 "counts" (hash)`); the message reads "object: operation:
+// reason", or "operation: reason" when Object is empty. Err is usually a
+// *Error or wraps a sentinel of this package; errors.Is and errors.As see
+// through OpError to it.
 type OpError struct {
 	Object string // the object, such as `map 12 "counts" (hash)`
 	Op     string // the operation, such as "lookup" or "reserve"
