@@ -2,6 +2,7 @@ package mapops
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -155,27 +156,27 @@ func (t *Typed[K, V]) BatchLookupAndDelete(c *Cursor, keys []K, values []V, n in
 
 func (t *Typed[K, V]) batchRead(op string, del bool, c *Cursor, keys []K, values []V, n int) ([]K, []V, error) {
 	if t.m.ncpu > 0 {
-		return keys, values, fmt.Errorf("%s: %s: per-CPU maps are read with AllPerCPU", t.m, op)
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: errors.New("per-CPU maps are read with AllPerCPU")}
 	}
 	if c == nil {
-		return keys, values, fmt.Errorf("%s: %s: nil cursor: %w", t.m, op, os.ErrInvalid)
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("nil cursor: %w", os.ErrInvalid)}
 	}
 	if n < 0 || uint64(n) > math.MaxUint32 {
-		return keys, values, fmt.Errorf("%s: %s: %d entries asked: the count is 0 to %d", t.m, op, n, uint32(math.MaxUint32))
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("%d entries asked: the count is 0 to %d", n, uint32(math.MaxUint32))}
 	}
 	if c.m != nil && c.m != t.m {
-		return keys, values, fmt.Errorf("%s: %s: the cursor belongs to %s: a Cursor reads one map (use a new Cursor)", t.m, op, c.m)
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("the cursor belongs to %s: a Cursor reads one map (use a new Cursor)", c.m)}
 	}
 	if c.pos.done {
 		return keys, values, nil
 	}
 	if err := c.pos.size(t.m, n); err != nil {
-		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: err}
 	}
 	c.m = t.m
 	got, err := c.pos.read(t.m, del)
 	if err != nil {
-		return keys, values, fmt.Errorf("%s: %s: %w", t.m, op, err)
+		return keys, values, &sys.OpError{Object: t.m.String(), Op: op, Err: err}
 	}
 	// Decode straight into the slices' new elements: a local K or V
 	// would escape through the codec, one allocation per entry.
@@ -211,13 +212,13 @@ func decodeAll[T any](f *form, c *structcodec.Codec[T], b []byte, stride int, ds
 // are refused (update key by key for those).
 func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error) {
 	if len(keys) != len(values) {
-		return 0, fmt.Errorf("%s: batch update: %d keys but %d values", t.m, len(keys), len(values))
+		return 0, &sys.OpError{Object: t.m.String(), Op: "batch update", Err: fmt.Errorf("%d keys but %d values", len(keys), len(values))}
 	}
 	if flags&^Lock != 0 {
-		return 0, fmt.Errorf("%s: batch update: flags %#x: the kernel takes only Any or Lock for batches", t.m, uint64(flags))
+		return 0, &sys.OpError{Object: t.m.String(), Op: "batch update", Err: fmt.Errorf("flags %#x: the kernel takes only Any or Lock for batches", uint64(flags))}
 	}
 	if t.m.ncpu > 0 {
-		return 0, fmt.Errorf("%s: batch update: per-CPU maps are updated with UpdatePerCPU", t.m)
+		return 0, &sys.OpError{Object: t.m.String(), Op: "batch update", Err: errors.New("per-CPU maps are updated with UpdatePerCPU")}
 	}
 	if len(keys) == 0 {
 		return 0, nil
@@ -228,7 +229,7 @@ func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error
 	}
 	vn, ok := mulSize(len(values), t.v.Size)
 	if !ok {
-		return 0, fmt.Errorf("%s: batch update: %d values of %d bytes do not fit in memory", t.m, len(values), t.v.Size)
+		return 0, &sys.OpError{Object: t.m.String(), Op: "batch update", Err: fmt.Errorf("%d values of %d bytes do not fit in memory", len(values), t.v.Size)}
 	}
 	vb := make([]byte, vn)
 	for i := range values {
@@ -238,7 +239,7 @@ func (t *Typed[K, V]) BatchUpdate(keys []K, values []V, flags Flags) (int, error
 	}
 	b := sys.Batch{Keys: ptr(kb), Values: ptr(vb), Count: uint32(len(keys)), ElemFlags: uint64(flags)}
 	if err := sys.MapUpdateBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch update: %w", t.m, cmp.Or(condOf(opUpdate, err), err))
+		return int(b.Count), &sys.OpError{Object: t.m.String(), Op: "batch update", Err: cmp.Or(condOf(opUpdate, err), err)}
 	}
 	return int(b.Count), nil
 }
@@ -255,7 +256,7 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 	}
 	b := sys.Batch{Keys: ptr(kb), Count: uint32(len(keys))}
 	if err := sys.MapDeleteBatch(t.m.fd, &b); err != nil {
-		return int(b.Count), fmt.Errorf("%s: batch delete: %w", t.m, cmp.Or(condOf(opDelete, err), err))
+		return int(b.Count), &sys.OpError{Object: t.m.String(), Op: "batch delete", Err: cmp.Or(condOf(opDelete, err), err)}
 	}
 	return int(b.Count), nil
 }
@@ -265,7 +266,7 @@ func (t *Typed[K, V]) BatchDelete(keys []K) (int, error) {
 func (t *Typed[K, V]) encodeKeys(op string, keys []K) ([]byte, error) {
 	n, ok := mulSize(len(keys), t.k.Size)
 	if !ok || uint64(len(keys)) > math.MaxUint32 {
-		return nil, fmt.Errorf("%s: %s: %d keys: a batch holds at most %d", t.m, op, len(keys), uint32(math.MaxUint32))
+		return nil, &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("%d keys: a batch holds at most %d", len(keys), uint32(math.MaxUint32))}
 	}
 	kb := make([]byte, n)
 	for i := range keys {

@@ -15,8 +15,8 @@ type Flags uint64
 // or'ed to any of them.
 const (
 	Any     Flags = unix.BPF_ANY     // create or replace
-	NoExist Flags = unix.BPF_NOEXIST // create only: ErrKeyExist if present
-	Exist   Flags = unix.BPF_EXIST   // replace only: ErrKeyNotExist if absent
+	NoExist Flags = unix.BPF_NOEXIST // create only: sys.ErrKeyExist if present
+	Exist   Flags = unix.BPF_EXIST   // replace only: sys.ErrKeyNotExist if absent
 	Lock    Flags = unix.BPF_F_LOCK  // copy under the value's bpf_spin_lock
 )
 
@@ -53,7 +53,7 @@ func (m *Map) checkValue(op string, value []byte) error {
 
 // Lookup copies the value stored under key into value, which must be
 // ValueBufferSize bytes: for per-CPU maps, one 8-byte aligned slot per
-// possible CPU. A missing key gives an error wrapping ErrKeyNotExist.
+// possible CPU. A missing key gives an error wrapping sys.ErrKeyNotExist.
 func (m *Map) Lookup(key, value []byte) error { return m.LookupFlags(key, value, 0) }
 
 // LookupFlags is Lookup with flags (Lock).
@@ -73,7 +73,7 @@ func (m *Map) Update(key, value []byte, flags Flags) error {
 	return m.elemErr(opUpdate, sys.MapUpdateElem(m.fd, ptr(key), ptr(value), uint64(flags)), ptr(key), flags)
 }
 
-// Delete removes key. A missing key gives an error wrapping ErrKeyNotExist.
+// Delete removes key. A missing key gives an error wrapping sys.ErrKeyNotExist.
 func (m *Map) Delete(key []byte) error {
 	if err := m.checkKey("delete", key); err != nil {
 		return err

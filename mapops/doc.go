@@ -17,11 +17,13 @@
 //
 // Every method checks key and value sizes against the map before the
 // system call and names the map, the operation and the sizes when they are
-// wrong. Operations on a closed Map fail with an error wrapping
-// os.ErrClosed. Missing keys, existing keys, empty queues and full maps
-// give errors wrapping ErrKeyNotExist, ErrKeyExist, ErrEmpty and ErrFull
-// and the kernel's errno (unix.ENOENT, EEXIST, E2BIG); these are
-// preallocated, so a missed lookup allocates nothing.
+// wrong. Its errors are *sys.OpError values: "map 12 "counts" (hash):
+// lookup: key does not exist". Operations on a closed Map fail with an
+// error wrapping os.ErrClosed. Missing keys, existing keys, empty queues,
+// full maps and frozen maps give errors wrapping sys.ErrKeyNotExist,
+// sys.ErrKeyExist, sys.ErrEmpty, sys.ErrFull and sys.ErrReadOnly and the
+// kernel's errno (unix.ENOENT, EEXIST, E2BIG, EPERM); the first four are
+// made once per Map, so a missed lookup allocates nothing.
 //
 // Per-CPU maps hold one value per possible CPU: lookups fill a caller's
 // slice and updates take one value for all CPUs or one per CPU. Queue[V]

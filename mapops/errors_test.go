@@ -2,8 +2,10 @@ package mapops_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -38,7 +40,7 @@ func TestArrayIndexOutOfRange(t *testing.T) {
 	want := []string{m.String(), "update", "index 9 out of range (max_entries 4)"}
 	err := tm.Update(9, 1, mapops.Any)
 	wantErr(t, "Typed.Update", err, unix.E2BIG, want...)
-	if errors.Is(err, mapops.ErrFull) {
+	if errors.Is(err, sys.ErrFull) {
 		t.Errorf("Typed.Update: %v says the array is full", err)
 	}
 	wantErr(t, "UpdateInt", m.UpdateInt(9, 1, mapops.Any), unix.E2BIG, want...)
@@ -75,7 +77,7 @@ func TestElementErrorsNameTheMap(t *testing.T) {
 	wantErr(t, "DeleteInt on an array", a.DeleteInt(1), unix.EINVAL, a.String(), "delete", "array")
 
 	// The conditions callers test for keep their preallocated errors.
-	if err := th.Delete(7); !errors.Is(err, mapops.ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
+	if err := th.Delete(7); !errors.Is(err, sys.ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
 		t.Errorf("Delete of a missing key: %v", err)
 	}
 }
@@ -153,5 +155,73 @@ func TestCreateSaysWhatTheKernelMeans(t *testing.T) {
 	wantErr(t, "inner map unlike the template", err, unix.EINVAL, outer.String(), other.String(), "does not match the template")
 	if err := outer.SetInner(nativeBytes(0, 4), inner, mapops.Any); err != nil {
 		t.Errorf("the template itself: %v", err)
+	}
+}
+
+// TestConditionsMatchAcrossLayers: one set of sentinels, in sys, matched
+// with errors.Is at the syscall layer and at the map layer alike, beside
+// the kernel's errno; the map layer's errors are *sys.OpError values that
+// name the map and the operation once, and reporting a missed lookup
+// allocates nothing.
+func TestConditionsMatchAcrossLayers(t *testing.T) {
+	start(t)
+	h := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 8, MaxEntries: 1, Name: "cond_hash"})
+	th := typed[uint32, uint64](t, h)
+	q := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_QUEUE, ValueSize: 8, MaxEntries: 1, Name: "cond_queue"})
+	tq, err := mapops.NewQueue[uint64](q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Update(1, 1, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	if err := tq.Push(1, mapops.Any); err != nil {
+		t.Fatal(err)
+	}
+	var v uint64
+	k := uint32(2)
+	for _, c := range []struct {
+		what     string
+		err      error
+		sentinel error
+		errno    unix.Errno
+		msg      string
+	}{
+		{"sys lookup", sys.MapLookupElem(h.FD(), unsafe.Pointer(&k), unsafe.Pointer(&v), 0), sys.ErrKeyNotExist, unix.ENOENT, "map lookup: key does not exist"},
+		{"lookup", th.Delete(2), sys.ErrKeyNotExist, unix.ENOENT, h.String() + ": delete: key does not exist"},
+		{"update NoExist", th.Update(1, 1, mapops.NoExist), sys.ErrKeyExist, unix.EEXIST, h.String() + ": update: key already exists"},
+		{"update Exist", th.Update(2, 1, mapops.Exist), sys.ErrKeyNotExist, unix.ENOENT, h.String() + ": update: key does not exist"},
+		{"update full", th.Update(2, 1, mapops.Any), sys.ErrFull, unix.E2BIG, h.String() + ": update: map is full"},
+		{"push full", tq.Push(2, mapops.Any), sys.ErrFull, unix.E2BIG, q.String() + ": push: map is full"},
+	} {
+		if !errors.Is(c.err, c.sentinel) || !errors.Is(c.err, c.errno) {
+			t.Errorf("%s: %v does not wrap both %v and %v", c.what, c.err, c.sentinel, c.errno)
+		}
+		if c.err != nil && c.err.Error() != c.msg {
+			t.Errorf("%s: %q, want %q", c.what, c.err, c.msg)
+		}
+	}
+	if _, err := tq.Pop(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tq.Pop()
+	if !errors.Is(err, sys.ErrEmpty) || !errors.Is(err, unix.ENOENT) || errors.Is(err, sys.ErrKeyNotExist) {
+		t.Errorf("pop of an empty queue: %v, want sys.ErrEmpty and ENOENT only", err)
+	}
+	var oe *sys.OpError
+	if !errors.As(err, &oe) || oe.Object != q.String() || oe.Op != "pop" {
+		t.Errorf("pop of an empty queue: %#v, want a *sys.OpError naming %s and pop", err, q)
+	}
+	checkNoAllocs(t, "missed lookup", func() { _, _ = th.Lookup(2) })
+
+	if err := h.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Update(1, 2, mapops.Any); !errors.Is(err, sys.ErrReadOnly) || !errors.Is(err, unix.EPERM) {
+		t.Errorf("update of a frozen map: %v, want sys.ErrReadOnly and EPERM", err)
+	}
+	h.Close()
+	if err := th.Update(1, 2, mapops.Any); !errors.Is(err, os.ErrClosed) || err.Error() != h.String()+": update: use of closed file descriptor" {
+		t.Errorf("update of a closed map: %q, want os.ErrClosed, naming the map once", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // A map at the three levels: bytes, integers in host byte order and Go types.
@@ -29,14 +30,15 @@ func ExampleCreate() {
 	fmt.Println(n, err)
 
 	_, err = m.LookupInt(8)
-	fmt.Println(errors.Is(err, mapops.ErrKeyNotExist), errors.Is(err, unix.ENOENT))
+	fmt.Println(errors.Is(err, sys.ErrKeyNotExist), errors.Is(err, unix.ENOENT))
 
 	// Sizes are checked before the system call: map 12 "counts" (hash):
 	// lookup: key is 1 bytes, the map needs 4.
 	err = m.Lookup([]byte{7}, make([]byte, 8))
+	var op *sys.OpError
 	var size *mapops.SizeError
-	if errors.As(err, &size) {
-		fmt.Println(size.Op, size.What, size.Got, size.Want)
+	if errors.As(err, &op) && errors.As(err, &size) {
+		fmt.Println(op.Op, size.What, size.Got, size.Want)
 	}
 	// Prints:
 	// 1 <nil>
@@ -135,7 +137,7 @@ func ExampleQueue() {
 	first, _ := jobs.Pop()
 	second, _ := jobs.Pop()
 	_, err = jobs.Pop()
-	fmt.Println(first, second, errors.Is(err, mapops.ErrEmpty))
+	fmt.Println(first, second, errors.Is(err, sys.ErrEmpty))
 	// Prints: 42 43 true
 }
 

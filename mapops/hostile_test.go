@@ -401,11 +401,11 @@ func possibleBelowVisible(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	switch {
 	case err != nil && strings.Contains(string(out), "operation not permitted"):
-		testutil.Skip(t, fmt.Sprintf("cannot make a mount namespace: %v", err))
+		testutil.Skip(t, testutil.NoPrivilege, fmt.Sprintf("cannot make a mount namespace: %v", err))
 	case err != nil:
 		t.Errorf("per-CPU map under a possible file showing fewer CPUs: %v\n%s", err, out)
 	case strings.Contains(string(out), "--- SKIP"):
-		testutil.Skip(t, fmt.Sprintf("the child skipped:\n%s", out))
+		testutil.Skip(t, testutil.NoPrivilege, fmt.Sprintf("the child skipped:\n%s", out))
 	case !strings.Contains(string(out), "--- PASS: TestHostileChild"):
 		t.Errorf("the child did not run:\n%s", out)
 	}
@@ -420,7 +420,7 @@ func TestHostileChild(t *testing.T) {
 	}
 	const path = "/sys/devices/system/cpu/possible"
 	if err := unix.Mount(fake, path, "", unix.MS_BIND, ""); err != nil {
-		testutil.Skip(t, fmt.Sprintf("cannot bind-mount over %s: %v", path, err))
+		testutil.Skip(t, testutil.NoPrivilege, fmt.Sprintf("cannot bind-mount over %s: %v", path, err))
 	}
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_PERCPU_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1,
 		Name: "hostile_percpu"})

@@ -20,11 +20,11 @@ func (m *Map) SetInner(key []byte, inner *Map, flags Flags) error {
 		return err
 	}
 	if inner == nil {
-		return fmt.Errorf("%s: set inner map: inner map is nil: %w", m, os.ErrInvalid)
+		return &sys.OpError{Object: m.String(), Op: "set inner map", Err: fmt.Errorf("inner map is nil: %w", os.ErrInvalid)}
 	}
 	raw, err := inner.fd.Acquire()
 	if err != nil {
-		return fmt.Errorf("%s: set inner map: %w", m, err)
+		return &sys.OpError{Object: m.String(), Op: "set inner map", Err: err}
 	}
 	defer inner.fd.Release()
 	v := uint32(raw)

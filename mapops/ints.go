@@ -2,6 +2,7 @@ package mapops
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -72,10 +73,10 @@ func intSizeOK(n int) bool { return n == 1 || n == 2 || n == 4 || n == 8 }
 // putInt stores v in the first n bytes of b, failing when it does not fit.
 func (m *Map) putInt(op, what string, b *[8]byte, n int, v uint64) error {
 	if !intSizeOK(n) {
-		return fmt.Errorf("%s: %s: %ss are %d bytes, integer access needs 1, 2, 4 or 8", m, op, what, n)
+		return &sys.OpError{Object: m.String(), Op: op, Err: fmt.Errorf("%ss are %d bytes, integer access needs 1, 2, 4 or 8", what, n)}
 	}
 	if n < 8 && v>>(8*n) != 0 {
-		return fmt.Errorf("%s: %s: %s %d does not fit in %d bytes", m, op, what, v, n)
+		return &sys.OpError{Object: m.String(), Op: op, Err: fmt.Errorf("%s %d does not fit in %d bytes", what, v, n)}
 	}
 	switch n {
 	case 1:
@@ -105,10 +106,10 @@ func getInt(b *[8]byte, n int) uint64 {
 
 func (m *Map) intValue(op string) error {
 	if m.ncpu > 0 {
-		return fmt.Errorf("%s: %s: per-CPU map: use LookupPerCPU or UpdatePerCPU", m, op)
+		return &sys.OpError{Object: m.String(), Op: op, Err: errors.New("per-CPU map: use LookupPerCPU or UpdatePerCPU")}
 	}
 	if !intSizeOK(m.valueSize) {
-		return fmt.Errorf("%s: %s: values are %d bytes, integer access needs 1, 2, 4 or 8", m, op, m.valueSize)
+		return &sys.OpError{Object: m.String(), Op: op, Err: fmt.Errorf("values are %d bytes, integer access needs 1, 2, 4 or 8", m.valueSize)}
 	}
 	return nil
 }

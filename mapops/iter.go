@@ -96,7 +96,7 @@ func (m *Map) walk(values bool) (*walker, error) {
 		count = min(count, 64)
 	}
 	if err := w.size(m, count); err != nil {
-		return nil, fmt.Errorf("%s: iterate: %w", m, err)
+		return nil, &sys.OpError{Object: m.String(), Op: "iterate", Err: err}
 	}
 	w.cur = make([]byte, m.keySize)
 	if !isArray(m.typ) {
@@ -123,7 +123,7 @@ func (w *walker) fill() (int, error) {
 		w.batch = false
 		return w.fillNext()
 	case err != nil:
-		return 0, fmt.Errorf("%s: iterate: %w", w.m, err)
+		return 0, &sys.OpError{Object: w.m.String(), Op: "iterate", Err: err}
 	}
 	return n, nil
 }
@@ -151,7 +151,7 @@ func (w *walker) fillNext() (int, error) {
 			break
 		}
 		if err != nil {
-			return n, fmt.Errorf("%s: iterate: %w", w.m, err)
+			return n, &sys.OpError{Object: w.m.String(), Op: "iterate", Err: err}
 		}
 		copy(w.cur, key)
 		w.haveCur = true
@@ -167,7 +167,7 @@ func (w *walker) fillNext() (int, error) {
 				if restarted {
 					restarts.Add(1)
 					if w.restarts++; w.restarts > maxRestarts {
-						return n, fmt.Errorf("%s: iterate: %w (%d restarts)", w.m, ErrIterationRestarted, w.restarts-1)
+						return n, &sys.OpError{Object: w.m.String(), Op: "iterate", Err: fmt.Errorf("%w (%d restarts)", ErrIterationRestarted, w.restarts-1)}
 					}
 				}
 				continue
@@ -180,7 +180,7 @@ func (w *walker) fillNext() (int, error) {
 				continue // deleted since get_next_key returned it
 			}
 			if err != nil {
-				return n, fmt.Errorf("%s: iterate: %w", w.m, err)
+				return n, &sys.OpError{Object: w.m.String(), Op: "iterate", Err: err}
 			}
 		}
 		n++
@@ -198,7 +198,7 @@ func (w *walker) isFirst(key []byte) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("%s: iterate: %w", w.m, err)
+		return false, &sys.OpError{Object: w.m.String(), Op: "iterate", Err: err}
 	}
 	return bytes.Equal(key, w.first), nil
 }
@@ -280,7 +280,7 @@ func (t *Typed[K, V]) AllPerCPU() (iter.Seq2[K, []V], func() error) {
 	var err error
 	seq := func(yield func(K, []V) bool) {
 		if t.m.ncpu == 0 {
-			err = fmt.Errorf("%s: AllPerCPU: not a per-CPU map", t.m)
+			err = &sys.OpError{Object: t.m.String(), Op: "AllPerCPU", Err: errors.New("not a per-CPU map")}
 			return
 		}
 		var k K

@@ -46,10 +46,10 @@ func TestQueueAndStack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := q.Pop(); !errors.Is(err, mapops.ErrEmpty) || !errors.Is(err, unix.ENOENT) {
+			if _, err := q.Pop(); !errors.Is(err, sys.ErrEmpty) || !errors.Is(err, unix.ENOENT) {
 				t.Errorf("pop of an empty map: %v, want ErrEmpty", err)
 			}
-			if _, err := q.Peek(); !errors.Is(err, mapops.ErrEmpty) {
+			if _, err := q.Peek(); !errors.Is(err, sys.ErrEmpty) {
 				t.Errorf("peek of an empty map: %v, want ErrEmpty", err)
 			}
 			for seq := uint32(1); seq <= 3; seq++ {
@@ -57,7 +57,7 @@ func TestQueueAndStack(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := q.Push(sample{Seq: 4}, mapops.Any); !errors.Is(err, mapops.ErrFull) {
+			if err := q.Push(sample{Seq: 4}, mapops.Any); !errors.Is(err, sys.ErrFull) {
 				t.Errorf("push to a full map: %v, want ErrFull", err)
 			}
 			// The port is in network order in the map: the bytes show it.
@@ -293,7 +293,7 @@ func TestMapOfMaps(t *testing.T) {
 			if err := outer.Delete(key); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := outer.OpenInner(key); !errors.Is(err, mapops.ErrKeyNotExist) {
+			if _, err := outer.OpenInner(key); !errors.Is(err, sys.ErrKeyNotExist) {
 				t.Errorf("OpenInner of a deleted slot: %v", err)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
 	"github.com/bpfmaps/bpfmaps/sys"
@@ -77,6 +78,8 @@ type Map struct {
 	mem     *mapping // Memory's
 	closed  bool
 	closing sync.Once
+
+	conds atomic.Pointer[condErrors] // the map's condition errors, made on first use
 }
 
 // validName reports why name cannot be a map name, or "" when it can.
@@ -255,7 +258,7 @@ func (m *Map) checkType(op, what string, types ...sys.MapType) error {
 		return nilMap(op)
 	}
 	if !slices.Contains(types, m.typ) {
-		return fmt.Errorf("%s: %s: not %s", m, op, what)
+		return &sys.OpError{Object: m.String(), Op: op, Err: fmt.Errorf("not %s", what)}
 	}
 	return nil
 }
@@ -367,7 +370,7 @@ func (m *Map) Info() (sys.MapInfo, error) {
 	}
 	info, err := sys.MapGetInfo(m.fd)
 	if err != nil {
-		return info, fmt.Errorf("%s: info: %w", m, err)
+		return info, &sys.OpError{Object: m.String(), Op: "info", Err: err}
 	}
 	return info, nil
 }
@@ -427,10 +430,10 @@ func (m *Map) Unpin() error {
 	m.pinned = ""
 	m.mu.Unlock()
 	if path == "" {
-		return fmt.Errorf("%s: unpin: map is not pinned by this Map", m)
+		return &sys.OpError{Object: m.String(), Op: "unpin", Err: errors.New("map is not pinned by this Map")}
 	}
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("%s: unpin: %w", m, err)
+		return &sys.OpError{Object: m.String(), Op: "unpin", Err: err}
 	}
 	return nil
 }
@@ -442,7 +445,7 @@ func (m *Map) Freeze() error {
 		return nilMap("freeze")
 	}
 	if err := sys.MapFreeze(m.fd); err != nil {
-		return fmt.Errorf("%s: freeze: %w", m, err)
+		return &sys.OpError{Object: m.String(), Op: "freeze", Err: err}
 	}
 	return nil
 }

@@ -189,16 +189,16 @@ func TestBytes(t *testing.T) {
 	v1 := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 	val := make([]byte, 8)
 
-	if err := m.Lookup(k1, val); !errors.Is(err, mapops.ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
+	if err := m.Lookup(k1, val); !errors.Is(err, sys.ErrKeyNotExist) || !errors.Is(err, unix.ENOENT) {
 		t.Errorf("lookup of a missing key: %v", err)
 	}
-	if err := m.Update(k1, v1, mapops.Exist); !errors.Is(err, mapops.ErrKeyNotExist) {
+	if err := m.Update(k1, v1, mapops.Exist); !errors.Is(err, sys.ErrKeyNotExist) {
 		t.Errorf("update Exist of a missing key: %v", err)
 	}
 	if err := m.Update(k1, v1, mapops.NoExist); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Update(k1, v1, mapops.NoExist); !errors.Is(err, mapops.ErrKeyExist) || !errors.Is(err, unix.EEXIST) {
+	if err := m.Update(k1, v1, mapops.NoExist); !errors.Is(err, sys.ErrKeyExist) || !errors.Is(err, unix.EEXIST) {
 		t.Errorf("update NoExist of an existing key: %v", err)
 	}
 	if err := m.Lookup(k1, val); err != nil || !bytes.Equal(val, v1) {
@@ -207,7 +207,7 @@ func TestBytes(t *testing.T) {
 	if err := m.Update(k2, v1, mapops.Any); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Update(k3, v1, mapops.Any); !errors.Is(err, mapops.ErrFull) || !errors.Is(err, unix.E2BIG) {
+	if err := m.Update(k3, v1, mapops.Any); !errors.Is(err, sys.ErrFull) || !errors.Is(err, unix.E2BIG) {
 		t.Errorf("update of a full map: %v", err)
 	}
 	// Lock needs a bpf_spin_lock in the value; the kernel refuses it here.
@@ -240,7 +240,7 @@ func TestBytes(t *testing.T) {
 	} else if err != nil || !bytes.Equal(val, v1) {
 		t.Errorf("lookup and delete: %x, %v", val, err)
 	}
-	if err := m.Delete(k1); !errors.Is(err, mapops.ErrKeyNotExist) {
+	if err := m.Delete(k1); !errors.Is(err, sys.ErrKeyNotExist) {
 		t.Errorf("delete of a deleted key: %v", err)
 	}
 	if err := m.Delete(k2); err != nil {
@@ -322,7 +322,7 @@ func TestInts(t *testing.T) {
 			if err := m.DeleteInt(maxK); err != nil {
 				t.Error(err)
 			}
-			if _, err := m.LookupInt(maxK); !errors.Is(err, mapops.ErrKeyNotExist) {
+			if _, err := m.LookupInt(maxK); !errors.Is(err, sys.ErrKeyNotExist) {
 				t.Errorf("lookup after delete: %v", err)
 			}
 			if vs < 8 {

@@ -39,26 +39,26 @@ func (m *Map) Memory() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, fmt.Errorf("%s: memory: %w", m, os.ErrClosed)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: os.ErrClosed}
 	}
 	if m.mem != nil {
 		return m.mem.b[:m.memLen()], nil
 	}
 	if m.typ != unix.BPF_MAP_TYPE_ARRAY || m.flags&unix.BPF_F_MMAPABLE == 0 {
-		return nil, fmt.Errorf("%s: memory: only arrays created with BPF_F_MMAPABLE can be mapped", m)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: errors.New("only arrays created with BPF_F_MMAPABLE can be mapped")}
 	}
 	n, ok := mulSize(sys.ValueStride(m.valueSize), int(m.maxEntries))
 	if !ok || n > math.MaxInt-2*os.Getpagesize() {
-		return nil, fmt.Errorf("%s: memory: %d values of %d bytes do not fit in memory", m, m.maxEntries, m.valueSize)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: fmt.Errorf("%d values of %d bytes do not fit in memory", m.maxEntries, m.valueSize)}
 	}
 	raw, err := m.fd.Acquire()
 	if err != nil {
-		return nil, fmt.Errorf("%s: memory: %w", m, err)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: err}
 	}
 	defer m.fd.Release()
 	mem, err := mapInto(raw, n)
 	if err != nil {
-		return nil, fmt.Errorf("%s: memory: %w", m, err)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: err}
 	}
 	m.mem = mem
 	return mem.b[:n], nil
@@ -162,12 +162,12 @@ func MemoryOf[V any](m *Map) ([]V, error) {
 	}
 	vc, err := structcodec.For[V]()
 	if err != nil {
-		return nil, fmt.Errorf("%s: memory: %w", m, err)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: err}
 	}
 	p := vc.Layout().Plan()
 	size := unsafe.Sizeof(*new(V))
 	if err := vc.Layout().RawError(); err != nil {
-		return nil, fmt.Errorf("%s: memory: %v cannot overlay the map's values: %w", m, vc.Layout().Type(), err)
+		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: fmt.Errorf("%v cannot overlay the map's values: %w", vc.Layout().Type(), err)}
 	}
 	if p.Size != m.valueSize || int(size) != sys.ValueStride(m.valueSize) {
 		return nil, fmt.Errorf("%s: memory: %v (%d bytes) cannot overlay values of %d bytes in %d-byte slots",

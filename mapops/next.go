@@ -1,7 +1,6 @@
 package mapops
 
 import (
-	"fmt"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -38,7 +37,7 @@ func (t *Typed[K, V]) NextKey(key *K) (next K, ok bool, err error) {
 		if errno(err) == unix.ENOENT {
 			return next, false, nil
 		}
-		return next, false, fmt.Errorf("%s: next key: %w", t.m, err)
+		return next, false, &sys.OpError{Object: t.m.String(), Op: "next key", Err: err}
 	}
 	if err := t.decodeKey(out, &s.k); err != nil {
 		return next, false, err

@@ -1,6 +1,7 @@
 package mapops
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -17,7 +18,7 @@ func (m *Map) LookupPerCPU(key, values []byte) error {
 		return nilMap("lookup per CPU")
 	}
 	if m.ncpu == 0 {
-		return fmt.Errorf("%s: lookup per CPU: not a per-CPU map", m)
+		return &sys.OpError{Object: m.String(), Op: "lookup per CPU", Err: errors.New("not a per-CPU map")}
 	}
 	return m.Lookup(key, values)
 }
@@ -29,7 +30,7 @@ func (m *Map) UpdatePerCPU(key, values []byte, flags Flags) error {
 		return nilMap("update per CPU")
 	}
 	if m.ncpu == 0 {
-		return fmt.Errorf("%s: update per CPU: not a per-CPU map", m)
+		return &sys.OpError{Object: m.String(), Op: "update per CPU", Err: errors.New("not a per-CPU map")}
 	}
 	if len(values) == m.valueSize && len(values) != m.valueBuf {
 		stride := sys.ValueStride(m.valueSize)
@@ -49,10 +50,10 @@ func (t *Typed[K, V]) PossibleCPUs() int { return t.m.ncpu }
 // hold at least PossibleCPUs elements; it is not reallocated.
 func (t *Typed[K, V]) LookupPerCPU(key K, values []V) error {
 	if t.m.ncpu == 0 {
-		return fmt.Errorf("%s: LookupPerCPU: not a per-CPU map", t.m)
+		return &sys.OpError{Object: t.m.String(), Op: "LookupPerCPU", Err: errors.New("not a per-CPU map")}
 	}
 	if len(values) < t.m.ncpu {
-		return fmt.Errorf("%s: LookupPerCPU: %d values given, the map has one per possible CPU: %d", t.m, len(values), t.m.ncpu)
+		return &sys.OpError{Object: t.m.String(), Op: "LookupPerCPU", Err: fmt.Errorf("%d values given, the map has one per possible CPU: %d", len(values), t.m.ncpu)}
 	}
 	// Where the kernel's per-CPU slots are laid out like the slice's
 	// elements, it writes straight into values.
@@ -89,10 +90,10 @@ func (t *Typed[K, V]) decodePerCPU(b []byte, values []V) error {
 // exactly PossibleCPUs values, CPU i getting values[i].
 func (t *Typed[K, V]) UpdatePerCPU(key K, values []V, flags Flags) error {
 	if t.m.ncpu == 0 {
-		return fmt.Errorf("%s: UpdatePerCPU: not a per-CPU map", t.m)
+		return &sys.OpError{Object: t.m.String(), Op: "UpdatePerCPU", Err: errors.New("not a per-CPU map")}
 	}
 	if len(values) != 1 && len(values) != t.m.ncpu {
-		return fmt.Errorf("%s: UpdatePerCPU: %d values given, want 1 (for all CPUs) or %d (one per possible CPU)", t.m, len(values), t.m.ncpu)
+		return &sys.OpError{Object: t.m.String(), Op: "UpdatePerCPU", Err: fmt.Errorf("%d values given, want 1 (for all CPUs) or %d (one per possible CPU)", len(values), t.m.ncpu)}
 	}
 	s := t.get()
 	defer t.put(s)

@@ -16,7 +16,7 @@ import (
 // Both go through push and read, the one place that issues the commands.
 
 // Push appends value to a queue or stack. A full one gives an error
-// wrapping ErrFull (unix.E2BIG), unless flags is Exist, which makes room by
+// wrapping sys.ErrFull (unix.E2BIG), unless flags is Exist, which makes room by
 // dropping the oldest element.
 func (m *Map) Push(value []byte, flags Flags) error {
 	if err := m.checkQueue("push", value); err != nil {
@@ -26,7 +26,7 @@ func (m *Map) Push(value []byte, flags Flags) error {
 }
 
 // Pop removes the next element (the oldest of a queue, the newest of a
-// stack) into value. An empty one gives an error wrapping ErrEmpty and
+// stack) into value. An empty one gives an error wrapping sys.ErrEmpty and
 // unix.ENOENT.
 func (m *Map) Pop(value []byte) error {
 	if err := m.checkQueue("pop", value); err != nil {
@@ -92,7 +92,7 @@ func NewQueue[V any](m *Map) (*Queue[V], error) {
 // Map returns the underlying map.
 func (q *Queue[V]) Map() *Map { return q.m }
 
-// Push adds v. A full map gives an error wrapping ErrFull (unix.E2BIG),
+// Push adds v. A full map gives an error wrapping sys.ErrFull (unix.E2BIG),
 // unless flags is Exist, which drops the oldest element to make room.
 func (q *Queue[V]) Push(v V, flags Flags) error {
 	if q.raw {
@@ -102,13 +102,13 @@ func (q *Queue[V]) Push(v V, flags Flags) error {
 	defer q.pool.Put(s)
 	s.v = v
 	if err := q.vc.Encode(s.buf, &s.v); err != nil {
-		return fmt.Errorf("%s: push: encode: %w", q.m, err)
+		return &sys.OpError{Object: q.m.String(), Op: "push", Err: fmt.Errorf("encode: %w", err)}
 	}
 	return q.m.push(ptr(s.buf), flags)
 }
 
 // Pop removes and returns the next element: the oldest of a queue, the
-// newest of a stack. An empty map gives an error wrapping ErrEmpty (and
+// newest of a stack. An empty map gives an error wrapping sys.ErrEmpty (and
 // unix.ENOENT).
 func (q *Queue[V]) Pop() (V, error) { return q.read(true) }
 
@@ -128,7 +128,7 @@ func (q *Queue[V]) read(take bool) (V, error) {
 	}
 	// Into the pooled value: Decode lets its argument escape.
 	if err := q.vc.Decode(s.buf, &s.v); err != nil {
-		return v, fmt.Errorf("%s: decode: %w", q.m, err)
+		return v, &sys.OpError{Object: q.m.String(), Op: "decode", Err: err}
 	}
 	return s.v, nil
 }

@@ -54,7 +54,7 @@ func NewTyped[K, V any](m *Map, opts ...TypedOption) (*Typed[K, V], error) {
 		return nil, nilMap("typed view")
 	}
 	if f, _ := m.typ.Facts(); f.Ops&sys.OpPop != 0 {
-		return nil, fmt.Errorf("%s: typed view: a %s has no keys: use NewQueue", m, m.typ)
+		return nil, &sys.OpError{Object: m.String(), Op: "typed view", Err: fmt.Errorf("a %s has no keys: use NewQueue", m.typ)}
 	}
 	kc, err := codecFor[K](m, "key", m.keySize)
 	if err != nil {
@@ -121,11 +121,11 @@ func (t *Typed[K, V]) keyBytes(s *scratch[K, V], key *K, kb *[keyStack]byte) (un
 }
 
 func (t *Typed[K, V]) perCPUErr(op string) error {
-	return fmt.Errorf("%s: %s: per-CPU map: use %sPerCPU", t.m, op, op)
+	return &sys.OpError{Object: t.m.String(), Op: op, Err: fmt.Errorf("per-CPU map: use %sPerCPU", op)}
 }
 
 // Lookup returns the value stored under key. A missing key gives an error
-// wrapping ErrKeyNotExist.
+// wrapping sys.ErrKeyNotExist.
 func (t *Typed[K, V]) Lookup(key K) (V, error) {
 	var v V
 	err := t.LookupInto(key, &v)
@@ -198,7 +198,7 @@ func (t *Typed[K, V]) Update(key K, value V, flags Flags) error {
 	return t.m.elemErr(opUpdate, sys.MapUpdateElem(t.m.fd, kp, ptr(s.val), uint64(flags)), kp, flags)
 }
 
-// Delete removes key. A missing key gives an error wrapping ErrKeyNotExist.
+// Delete removes key. A missing key gives an error wrapping sys.ErrKeyNotExist.
 func (t *Typed[K, V]) Delete(key K) error {
 	var kb [keyStack]byte
 	if kp := t.k.keyPtr(unsafe.Pointer(&key), &kb); kp != nil {
@@ -258,7 +258,7 @@ func (t *Typed[K, V]) encodeValue(b []byte, v *V) error {
 // fail wraps a non-nil err with the map and op.
 func (t *Typed[K, V]) fail(op string, err error) error {
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", t.m, op, err)
+		return &sys.OpError{Object: t.m.String(), Op: op, Err: err}
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func TestTypedStructs(t *testing.T) {
 	k := flowKey{Src: [16]byte{10, 0, 0, 1}, Dst: [16]byte{10, 0, 0, 2}, SrcPort: 0x1234, DstPort: 443, Proto: 6, Zone: 7}
 	v := flowStats{Packets: 3, Bytes: 4500, FirstSeen: 99, Active: true, LastSeen: 1 << 40}
 
-	if _, err := flows.Lookup(k); !errors.Is(err, mapops.ErrKeyNotExist) {
+	if _, err := flows.Lookup(k); !errors.Is(err, sys.ErrKeyNotExist) {
 		t.Errorf("lookup of a missing key: %v", err)
 	}
 	if err := flows.Update(k, v, mapops.NoExist); err != nil {
@@ -85,7 +85,7 @@ func TestTypedStructs(t *testing.T) {
 	} else if err != nil || taken != v {
 		t.Errorf("LookupAndDelete: %+v, %v", taken, err)
 	}
-	if err := flows.Delete(k); !errors.Is(err, mapops.ErrKeyNotExist) {
+	if err := flows.Delete(k); !errors.Is(err, sys.ErrKeyNotExist) {
 		t.Errorf("delete after LookupAndDelete: %v", err)
 	}
 }
@@ -499,13 +499,13 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}{
 		{"Typed.Update", func() error { return ints.Update(1, 2, mapops.Any) }},
 		{"Typed.Lookup", func() error { _, err := ints.Lookup(1); return err }},
-		{"Typed.Lookup missing", func() error { _, err := ints.Lookup(2); return ignore(err, mapops.ErrKeyNotExist) }},
-		{"Typed.Delete missing", func() error { return ignore(ints.Delete(2), mapops.ErrKeyNotExist) }},
+		{"Typed.Lookup missing", func() error { _, err := ints.Lookup(2); return ignore(err, sys.ErrKeyNotExist) }},
+		{"Typed.Delete missing", func() error { return ignore(ints.Delete(2), sys.ErrKeyNotExist) }},
 		{"Map.Update", func() error { return m.Update(key, val, mapops.Any) }},
 		{"Map.Lookup", func() error { return m.Lookup(key, val) }},
 		{"Map.UpdateInt", func() error { return m.UpdateInt(3, 4, mapops.Any) }},
 		{"Map.LookupInt", func() error { _, err := m.LookupInt(3); return err }},
-		{"Map.LookupInt missing", func() error { _, err := m.LookupInt(5); return ignore(err, mapops.ErrKeyNotExist) }},
+		{"Map.LookupInt missing", func() error { _, err := m.LookupInt(5); return ignore(err, sys.ErrKeyNotExist) }},
 		{"struct Update", func() error { return flows.Update(fk, flowStats{Packets: 1}, mapops.Any) }},
 		{"struct LookupInto", func() error { return flows.LookupInto(fk, &fv) }},
 		{"Queue.Push and Pop", func() error {
@@ -515,7 +515,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 			_, err := queue.Pop()
 			return err
 		}},
-		{"Queue.Pop empty", func() error { _, err := queue.Pop(); return ignore(err, mapops.ErrEmpty) }},
+		{"Queue.Pop empty", func() error { _, err := queue.Pop(); return ignore(err, sys.ErrEmpty) }},
 		{"Queue[uint64] Push, Peek and Pop", func() error {
 			if err := stack.Push(7, mapops.Any); err != nil {
 				return err

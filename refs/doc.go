@@ -61,8 +61,8 @@
 // bufio.Scanner's Err.
 //
 // Every reference is an io.Closer. Close wakes every call blocked in it at
-// once; they, and later calls, fail with an error wrapping ErrClosed (which
-// matches os.ErrClosed too). No goroutine outlives Close or the end of the
+// once; they, and later calls, fail with an error wrapping os.ErrClosed.
+// No goroutine outlives Close or the end of the
 // context given to Chan.
 //
 // # How waits wait

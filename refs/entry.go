@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/structcodec"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // keyed is the machinery behind the references to one key of a hash,
@@ -35,7 +36,7 @@ func newKeyed[K, V any](name string, m *mapops.Map, key K, typed []mapops.TypedO
 	k := &keyed[K, V]{life: newLife(), h: h, key: key, vsize: m.ValueSize()}
 	if err := k.init(m, typed); err != nil {
 		h.st.release()
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return k, nil
 }
@@ -73,10 +74,10 @@ func (k *keyed[K, V]) close() bool {
 // a BPF program may fill, do not count).
 func (k *keyed[K, V]) load(canon []byte) (v V, ok bool, err error) {
 	if k.isClosed() {
-		return v, false, ErrClosed
+		return v, false, errClosed
 	}
 	v, err = k.t.Lookup(k.key)
-	if errors.Is(err, mapops.ErrKeyNotExist) {
+	if errors.Is(err, sys.ErrKeyNotExist) {
 		return v, false, nil
 	}
 	if err != nil {
@@ -177,7 +178,7 @@ func NewEntryRef[K, V any](m *mapops.Map, key K, opts ...EntryOption[V]) (*Entry
 func (r *EntryRef[K, V]) Load() (v V, ok bool, err error) {
 	v, ok, err = r.k.load(nil)
 	if err != nil {
-		return v, false, fmt.Errorf("entry load: %w", err)
+		return v, false, fmt.Errorf("refs: entry load: %w", err)
 	}
 	return v, ok, nil
 }
@@ -187,7 +188,7 @@ func (r *EntryRef[K, V]) check(op string, v V) error {
 		return nil
 	}
 	if err := r.validate(v); err != nil {
-		return fmt.Errorf("%s: %w: %w", op, ErrInvalidValue, err)
+		return fmt.Errorf("refs: %s: %w: %w", op, ErrInvalidValue, err)
 	}
 	return nil
 }
@@ -198,10 +199,10 @@ func (r *EntryRef[K, V]) locked(op string, f func() error) error {
 	r.lock.Lock()
 	defer r.lock.Unlock()
 	if r.k.isClosed() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+		return fmt.Errorf("refs: %s: %w", op, errClosed)
 	}
 	if err := f(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return nil
 }
@@ -225,18 +226,18 @@ func (r *EntryRef[K, V]) Swap(f func(old V) V) (V, error) {
 	defer r.lock.Unlock()
 	var nv V
 	if r.k.isClosed() {
-		return nv, fmt.Errorf("entry swap: %w", ErrClosed)
+		return nv, fmt.Errorf("refs: entry swap: %w", errClosed)
 	}
 	old, _, err := r.k.load(nil)
 	if err != nil {
-		return nv, fmt.Errorf("entry swap: %w", err)
+		return nv, fmt.Errorf("refs: entry swap: %w", err)
 	}
 	nv = f(old)
 	if err := r.check("entry swap", nv); err != nil {
 		return nv, err
 	}
 	if err := r.k.store(nv); err != nil {
-		return nv, fmt.Errorf("entry swap: %w", err)
+		return nv, fmt.Errorf("refs: entry swap: %w", err)
 	}
 	return nv, nil
 }
@@ -251,7 +252,7 @@ func (r *EntryRef[K, V]) CompareAndSwap(old, new V) (swapped bool, err error) {
 	}
 	want := make([]byte, r.k.vsize)
 	if err := r.k.encode(want, old); err != nil {
-		return false, fmt.Errorf("entry compare and swap: %w", err)
+		return false, fmt.Errorf("refs: entry compare and swap: %w", err)
 	}
 	got := make([]byte, r.k.vsize)
 	err = r.locked("entry compare and swap", func() error {
@@ -280,7 +281,7 @@ func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
 	}
 	err = r.locked(op, func() error {
 		err := r.k.t.Update(r.k.key, v, mapops.NoExist)
-		if errors.Is(err, mapops.ErrKeyExist) {
+		if errors.Is(err, sys.ErrKeyExist) {
 			return nil
 		}
 		if err != nil {
@@ -295,7 +296,7 @@ func (r *EntryRef[K, V]) StoreIfAbsent(v V) (stored bool, err error) {
 
 // Close closes the reference. A Store, Swap or CompareAndSwap already
 // holding the key's lock finishes first; later calls fail with an error
-// wrapping ErrClosed. The map stays open. Close is idempotent.
+// wrapping os.ErrClosed. The map stays open. Close is idempotent.
 func (r *EntryRef[K, V]) Close() error {
 	if r.k.close() {
 		r.lock.Lock()
@@ -330,7 +331,7 @@ func newWatcher[K, V any](kind string, m *mapops.Map, key K, opts []Option) (wat
 // Wait returns the value under the key as soon as the watcher's condition
 // holds: for a MapWatcher, that the key exists; for a ChangeWatcher, that
 // its value differs from the last one seen. It fails when ctx ends or the
-// watcher is closed (with an error wrapping ErrClosed).
+// watcher is closed (with an error wrapping os.ErrClosed).
 func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 	var v V
 	var cur []byte
@@ -344,7 +345,7 @@ func (w *watcher[K, V]) Wait(ctx context.Context) (V, error) {
 		return ok && err == nil && (w.accept == nil || w.accept(cur)), err
 	})
 	if err != nil {
-		return v, fmt.Errorf("%s: %w", w.op, err)
+		return v, fmt.Errorf("refs: %s: %w", w.op, err)
 	}
 	return v, nil
 }
@@ -428,7 +429,7 @@ func NewChangeWatcherFrom[K, V any](m *mapops.Map, key K, initial V, opts ...Opt
 	w.last = make([]byte, w.k.vsize)
 	if err := w.k.encode(w.last, initial); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("new change watcher: initial value: %w", err)
+		return nil, fmt.Errorf("refs: new change watcher: initial value: %w", err)
 	}
 	return w, nil
 }

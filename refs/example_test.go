@@ -414,7 +414,7 @@ func ExampleValidator() {
 	fmt.Println("still", v)
 	// Prints:
 	// <nil>
-	// true entry store: value rejected by validator: -1 is negative
+	// true refs: entry store: value rejected by validator: -1 is negative
 	// still 10
 }
 

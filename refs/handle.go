@@ -29,7 +29,7 @@ var storeTypes = func() (ts []sys.MapType) {
 // newHandle checks m's type against want and joins the map's shared state.
 func newHandle(op string, m *mapops.Map, want ...sys.MapType) (handle, error) {
 	if m == nil {
-		return handle{}, fmt.Errorf("%s: nil map", op)
+		return handle{}, fmt.Errorf("refs: %s: nil map", op)
 	}
 	for _, t := range want {
 		if m.Type() == t {
@@ -40,5 +40,5 @@ func newHandle(op string, m *mapops.Map, want ...sys.MapType) (handle, error) {
 	for i, t := range want {
 		names[i] = t.String()
 	}
-	return handle{}, fmt.Errorf("%s: %s: map type is %s, want %s", op, m, m.Type(), strings.Join(names, " or "))
+	return handle{}, fmt.Errorf("refs: %s: %s: map type is %s, want %s", op, m, m.Type(), strings.Join(names, " or "))
 }

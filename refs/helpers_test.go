@@ -2,7 +2,6 @@ package refs_test
 
 import (
 	"io"
-	"runtime"
 	"testing"
 	"time"
 
@@ -51,22 +50,6 @@ func start(t *testing.T) {
 	t.Helper()
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	checkGoroutines(t)
-}
-
-// checkGoroutines fails the test if it leaves goroutines behind.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		n := 0
-		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if n = runtime.NumGoroutine(); n <= before {
-				return
-			}
-		}
-		buf := make([]byte, 1<<16)
-		t.Errorf("goroutines: %d before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
-	})
 }
 
 // within fails the test if f does not return within a generous bound, and

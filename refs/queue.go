@@ -42,7 +42,7 @@ func newQueueStack[T any](m *mapops.Map, stack bool, kind string, opts []Option)
 	q, err := mapops.NewQueue[T](m)
 	if err != nil {
 		h.st.release()
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}
 	return &queueStack[T]{life: newLife(), h: h, q: q, poll: s.poll, name: name}, nil
 }
@@ -58,14 +58,14 @@ func (f *queueStack[T]) close() error {
 // when the map is empty.
 func (f *queueStack[T]) take(peek bool) (v T, ok bool, err error) {
 	if f.isClosed() {
-		return v, false, ErrClosed
+		return v, false, errClosed
 	}
 	if peek {
 		v, err = f.q.Peek()
 	} else {
 		v, err = f.q.Pop()
 	}
-	if errors.Is(err, mapops.ErrEmpty) {
+	if errors.Is(err, sys.ErrEmpty) {
 		return v, false, nil
 	}
 	return v, err == nil, err
@@ -76,7 +76,7 @@ func (f *queueStack[T]) pop(ctx context.Context) (T, error) {
 	v, ok, err := f.take(false) // the common case: a value is there
 	if ok || err != nil {
 		if err != nil {
-			err = fmt.Errorf("%s pop: %w", f.name, err)
+			err = fmt.Errorf("refs: %s pop: %w", f.name, err)
 		}
 		return v, err
 	}
@@ -87,7 +87,7 @@ func (f *queueStack[T]) pop(ctx context.Context) (T, error) {
 		return ok, err
 	})
 	if err != nil {
-		return v, fmt.Errorf("%s pop: %w", f.name, err)
+		return v, fmt.Errorf("refs: %s pop: %w", f.name, err)
 	}
 	return v, nil
 }
@@ -98,10 +98,10 @@ func (f *queueStack[T]) popTimeout(d time.Duration) (T, bool, error) {
 
 func (f *queueStack[T]) push(v T) error {
 	if f.isClosed() {
-		return fmt.Errorf("%s push: %w", f.name, ErrClosed)
+		return fmt.Errorf("refs: %s push: %w", f.name, errClosed)
 	}
 	if err := f.q.Push(v, mapops.Any); err != nil {
-		return fmt.Errorf("%s push: %w", f.name, err)
+		return fmt.Errorf("refs: %s push: %w", f.name, err)
 	}
 	f.h.st.notify()
 	return nil
@@ -110,7 +110,7 @@ func (f *queueStack[T]) push(v T) error {
 func (f *queueStack[T]) peek() (T, bool, error) {
 	v, ok, err := f.take(true)
 	if err != nil {
-		return v, false, fmt.Errorf("%s peek: %w", f.name, err)
+		return v, false, fmt.Errorf("refs: %s peek: %w", f.name, err)
 	}
 	return v, ok, nil
 }
@@ -163,7 +163,7 @@ func NewStackRef[T any](m *mapops.Map, opts ...Option) (*StackRef[T], error) {
 // QueueWriter pushes values onto a BPF_MAP_TYPE_QUEUE and peeks at its
 // front without removing it: clj-ebpf's queue-writer, where conj! is Push
 // and @ref is Peek. Pushing onto a full queue fails with an error wrapping
-// unix.E2BIG and mapops.ErrFull. It is safe for concurrent use and does not
+// unix.E2BIG and sys.ErrFull. It is safe for concurrent use and does not
 // close its map.
 type QueueWriter[T any] struct{ pusher[T] }
 
@@ -223,7 +223,7 @@ func (c *StackChannel[T]) Close() error { return c.StackRef.Close() }
 // Pop waits until the map holds a value, removes the next one (the oldest
 // of a queue, the newest of a stack) and returns it. It fails when ctx ends
 // (with ctx.Err()) or the reference is closed (with an error wrapping
-// ErrClosed).
+// os.ErrClosed).
 func (r *popper[T]) Pop(ctx context.Context) (T, error) { return r.qs.pop(ctx) }
 
 // PopTimeout is Pop with a time limit: ok is false, with a nil error, when

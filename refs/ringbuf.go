@@ -65,7 +65,7 @@ func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], er
 	var decode func([]byte) (T, error)
 	if _, ok := any((*T)(nil)).(*[]byte); ok {
 		if s.obj != "" {
-			return nil, fmt.Errorf("new ringbuf ref: RecordType: []byte events have no layout to check against %s", s.cType)
+			return nil, fmt.Errorf("refs: new ringbuf ref: RecordType: []byte events have no layout to check against %s", s.cType)
 		}
 		decode = func(b []byte) (T, error) {
 			var v T
@@ -75,11 +75,11 @@ func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], er
 	} else {
 		c, err := structcodec.For[T]()
 		if err != nil {
-			return nil, fmt.Errorf("new ringbuf ref: event type %T: %w", *new(T), err)
+			return nil, fmt.Errorf("refs: new ringbuf ref: event type %T: %w", *new(T), err)
 		}
 		if s.obj != "" {
 			if err := ringbuf.CheckRecordType[T](s.obj, s.cType); err != nil {
-				return nil, fmt.Errorf("new ringbuf ref: %w", err)
+				return nil, fmt.Errorf("refs: new ringbuf ref: %w", err)
 			}
 		}
 		tmp := new(T) // decode runs for one reader at a time
@@ -103,7 +103,7 @@ func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], er
 func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, error)) (*RingBufRef[T], error) {
 	const op = "new ringbuf ref"
 	if decode == nil {
-		return nil, fmt.Errorf("%s: nil decode function", op)
+		return nil, fmt.Errorf("refs: %s: nil decode function", op)
 	}
 	h, err := newHandle(op, m, unix.BPF_MAP_TYPE_RINGBUF)
 	if err != nil {
@@ -112,7 +112,7 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 	h.st.release() // rings need no shared state: the kernel wakes us
 	rd, err := ringbuf.NewReader(m.FD())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}
 	r := &RingBufRef[T]{life: newLife(), rd: rd, decode: decode, turn: make(chan struct{}, 1)}
 	return r, nil
@@ -120,7 +120,7 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 
 // Read returns the next event, waiting until the kernel writes one. It fails
 // when ctx ends (with ctx.Err()) or the reference is closed (with an error
-// wrapping ErrClosed).
+// wrapping os.ErrClosed).
 func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 	return readDecoded(ctx, r, r.decode)
 }
@@ -130,7 +130,7 @@ func (r *RingBufRef[T]) Read(ctx context.Context) (T, error) {
 func readDecoded[T, U any](ctx context.Context, r *RingBufRef[T], decode func([]byte) (U, error)) (U, error) {
 	var v U
 	if r.isClosed() {
-		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+		return v, fmt.Errorf("refs: ringbuf read: %w", errClosed)
 	}
 	// Take the turn at once if it is free, so that an event already in the
 	// ring is returned even when ctx has ended (ReadTimeout(0)).
@@ -140,9 +140,9 @@ func readDecoded[T, U any](ctx context.Context, r *RingBufRef[T], decode func([]
 		select {
 		case r.turn <- struct{}{}:
 		case <-ctx.Done():
-			return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
+			return v, fmt.Errorf("refs: ringbuf read: %w", ctx.Err())
 		case <-r.done:
-			return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+			return v, fmt.Errorf("refs: ringbuf read: %w", errClosed)
 		}
 	}
 	defer func() { <-r.turn }()
@@ -150,15 +150,15 @@ func readDecoded[T, U any](ctx context.Context, r *RingBufRef[T], decode func([]
 	if err == nil {
 		v, err = decode(r.rec.Sample)
 		if err != nil {
-			err = fmt.Errorf("ringbuf read: %w", err)
+			err = fmt.Errorf("refs: ringbuf read: %w", err)
 		}
 		return v, err
 	}
 	if r.isClosed() {
-		return v, fmt.Errorf("ringbuf read: %w", ErrClosed)
+		return v, fmt.Errorf("refs: ringbuf read: %w", errClosed)
 	}
 	if ctx.Err() != nil {
-		return v, fmt.Errorf("ringbuf read: %w", ctx.Err())
+		return v, fmt.Errorf("refs: ringbuf read: %w", ctx.Err())
 	}
 	return v, err
 }
@@ -210,7 +210,7 @@ func (r *RingBufRef[T]) Chan(ctx context.Context) (<-chan T, <-chan error) {
 // events its previous run left unread. See ringbuf.Reader.SkipBacklog.
 func (r *RingBufRef[T]) SkipBacklog() (int, error) {
 	if r.isClosed() {
-		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+		return 0, fmt.Errorf("refs: ringbuf skip backlog: %w", errClosed)
 	}
 	return r.rd.SkipBacklog()
 }

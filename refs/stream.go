@@ -34,7 +34,7 @@ func stream[T any](ctx context.Context, timeout time.Duration, next func(context
 					return
 				}
 				continue
-			case errors.Is(e, ErrClosed) && l.isClosed():
+			case errors.Is(e, errClosed) && l.isClosed():
 			case ranOut && timedOut(e):
 				if len(onTimeout) > 0 {
 					if !yield(onTimeout[0]) {

@@ -11,9 +11,10 @@ import (
 	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
-// ErrClosed is wrapped by the error of every call made on, or blocked in, a
-// reference that has been closed. It also matches os.ErrClosed.
-var ErrClosed error = closedError{}
+// errClosed is wrapped by the error of every call made on, or blocked in, a
+// reference that has been closed. It wraps os.ErrClosed, which callers
+// test for.
+var errClosed error = closedError{}
 
 type closedError struct{}
 
@@ -70,7 +71,7 @@ func applyOptions(op string, opts []Option) (settings, error) {
 		}
 	}
 	if s.poll <= 0 {
-		return s, fmt.Errorf("%s: poll interval must be positive, got %v", op, s.poll)
+		return s, fmt.Errorf("refs: %s: poll interval must be positive, got %v", op, s.poll)
 	}
 	return s, nil
 }
@@ -99,11 +100,11 @@ func (l *life) isClosed() bool {
 	}
 }
 
-// check returns the error for a call made now: ErrClosed, the context's
+// check returns the error for a call made now: errClosed, the context's
 // error, or nil.
 func (l *life) check(ctx context.Context) error {
 	if l.isClosed() {
-		return ErrClosed
+		return errClosed
 	}
 	return ctx.Err()
 }
@@ -115,7 +116,7 @@ func (l *life) check(ctx context.Context) error {
 // try so that a write between the try and the sleep is not missed.
 func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapState, try func() (bool, error)) error {
 	if l.isClosed() {
-		return ErrClosed
+		return errClosed
 	}
 	var timer *time.Timer
 	defer func() {
@@ -146,7 +147,7 @@ func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapSta
 			sleep = min(2*sleep, interval)
 		case <-kick:
 		case <-l.done:
-			return ErrClosed
+			return errClosed
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -266,7 +267,7 @@ func TestSkipBacklogStopsAtBusy(t *testing.T) {
 		t.Fatalf("after the busy record was submitted, read %v, want [2 3]", got)
 	}
 	r.Close()
-	if _, err := r.SkipBacklog(); !errors.Is(err, ErrClosed) {
+	if _, err := r.SkipBacklog(); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("SkipBacklog after Close: %v", err)
 	}
 }

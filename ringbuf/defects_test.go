@@ -32,7 +32,7 @@ func stressReps(t *testing.T, def int) int {
 
 // TestCloseWakesEveryWaiter repeats "4 Read and 2 ReadBatch calls on an
 // idle ring, then Close" thousands of times, with Close racing the calls
-// on their way into the wait: every call must return ErrClosed within
+// on their way into the wait: every call must return os.ErrClosed within
 // seconds, whether it was asleep, waiting for its turn, or not yet
 // waiting when Close came, and no descriptor may be left open.
 func TestCloseWakesEveryWaiter(t *testing.T) {
@@ -76,8 +76,8 @@ func TestCloseWakesEveryWaiter(t *testing.T) {
 		for range readers {
 			select {
 			case err := <-errs:
-				if !errors.Is(err, ErrClosed) {
-					t.Fatalf("rep %d: %v, want ErrClosed", rep, err)
+				if !errors.Is(err, os.ErrClosed) {
+					t.Fatalf("rep %d: %v, want os.ErrClosed", rep, err)
 				}
 			case <-deadline:
 				t.Fatalf("rep %d: a reader is still asleep 5 s after Close", rep)

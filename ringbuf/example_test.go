@@ -73,7 +73,7 @@ func ExampleReader() {
 	// Output:
 	// first event: 100 <nil>
 	// then, in place: 2 <nil>
-	// ringbuf read: deadline passed: i/o timeout
+	// ringbuf: read: deadline passed: i/o timeout
 }
 
 // ReadBatch copies out every record waiting in the ring, up to the length

@@ -242,7 +242,7 @@ func TestPoller(t *testing.T) {
 	p.Close()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrClosed) {
+		if !errors.Is(err, os.ErrClosed) {
 			t.Fatalf("Poll after Close: %v", err)
 		}
 	case <-time.After(5 * time.Second):

@@ -107,14 +107,14 @@ const maxRecord = 1<<32/4 - 1
 // unix.EINVAL.
 func (p *Producer) Reserve(n int) (Sample, error) {
 	if n < 0 {
-		return Sample{}, fmt.Errorf("ringbuf reserve: negative record size %d: %w", n, unix.EINVAL)
+		return Sample{}, fmt.Errorf("ringbuf: reserve: negative record size %d: %w", n, unix.EINVAL)
 	}
 	if n > maxRecord {
-		return Sample{}, fmt.Errorf("ringbuf reserve: record of %d bytes: %w", n, ErrNoSpace)
+		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes: %w", n, ErrNoSpace)
 	}
 	total := ringproto.Round8(uint64(n) + hdrSize)
 	if total > p.r.size {
-		return Sample{}, fmt.Errorf("ringbuf reserve: record of %d bytes is larger than the ring of %d: %w", n, p.r.size, ErrNoSpace)
+		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes is larger than the ring of %d: %w", n, p.r.size, ErrNoSpace)
 	}
 	p.mu.Lock()
 	pos, ok := p.r.reserve(&p.pending, uint64(n))
@@ -126,10 +126,10 @@ func (p *Producer) Reserve(n int) (Sample, error) {
 }
 
 var (
-	errNoSpace   = fmt.Errorf("ringbuf reserve: %w", ErrNoSpace)
-	errNotBusy   = errors.New("ringbuf commit: sample was not reserved or was already committed")
-	errBadFlags  = fmt.Errorf("ringbuf output: flags other than NoWakeup and ForceWakeup: %w", unix.EINVAL)
-	errZeroValue = errors.New("ringbuf commit: zero Sample")
+	errNoSpace   = fmt.Errorf("ringbuf: reserve: %w", ErrNoSpace)
+	errNotBusy   = errors.New("ringbuf: commit: sample was not reserved or was already committed")
+	errBadFlags  = fmt.Errorf("ringbuf: output: flags other than NoWakeup and ForceWakeup: %w", unix.EINVAL)
+	errZeroValue = errors.New("ringbuf: commit: zero Sample")
 )
 
 // Submit commits the record, making it visible to the consumer, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -50,7 +51,7 @@ func NewPoller() (*Poller, error) {
 func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, error) {
 	r, err := NewReader(m)
 	if err != nil {
-		return nil, fmt.Errorf("ringbuf poller add: %w", err)
+		return nil, fmt.Errorf("ringbuf: poller add: %w", err)
 	}
 	if err := p.AddReader(r, handle); err != nil {
 		r.Close()
@@ -63,12 +64,12 @@ func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, erro
 // with its handler. The Poller takes ownership of r and closes it on
 // Close.
 func (p *Poller) AddReader(r *Reader, handle func(sample []byte) error) error {
-	const op = "ringbuf poller add"
+	const op = "ringbuf: poller add"
 	if handle == nil {
 		return fmt.Errorf("%s: nil handler: %w", op, unix.EINVAL)
 	}
 	if p.isClosed() || r.isClosed() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+		return fmt.Errorf("%s: %w", op, os.ErrClosed)
 	}
 	if err := p.poll.Add(r.notify, int32(len(p.rings)), r.notifyEvents); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -112,24 +113,24 @@ func (p *Poller) ConsumeN(n int) (int, error) {
 // for a producer to signal and handles the records of the rings that did,
 // until at least one record was handled. Records already in the rings are
 // handled before any wait. It returns how many records were handled, or the
-// error that ended the wait: ctx's, or one wrapping ErrClosed.
+// error that ended the wait: ctx's, or one wrapping os.ErrClosed.
 func (p *Poller) Poll(ctx context.Context) (int, error) {
-	const op = "ringbuf poll"
+	const op = "ringbuf: poll"
 	if p.isClosed() {
-		return 0, fmt.Errorf("%s: %w", op, ErrClosed)
+		return 0, fmt.Errorf("%s: %w", op, os.ErrClosed)
 	}
 	gen := p.poll.Gen()
 	n, err := p.Consume()
 	for n == 0 && err == nil {
 		ready, werr := p.poll.Wait(ctx, gen, p.events)
 		if werr != nil {
-			if errors.Is(werr, ErrClosed) || p.isClosed() {
-				werr = ErrClosed
+			if errors.Is(werr, os.ErrClosed) || p.isClosed() {
+				werr = os.ErrClosed
 			}
 			return 0, fmt.Errorf("%s: %w", op, werr)
 		}
 		if p.isClosed() {
-			return 0, fmt.Errorf("%s: %w", op, ErrClosed)
+			return 0, fmt.Errorf("%s: %w", op, os.ErrClosed)
 		}
 		gen = p.poll.Gen()
 		if ready == 0 { // woken for another reason: look at every ring
@@ -155,7 +156,7 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 func (p *Poller) isClosed() bool { return p.closed.Load() }
 
 // Close wakes a blocked Poll, which fails with an error wrapping
-// ErrClosed, and closes every ring. It is idempotent.
+// os.ErrClosed, and closes every ring. It is idempotent.
 func (p *Poller) Close() error {
 	p.closeOne.Do(func() {
 		p.closed.Store(true)

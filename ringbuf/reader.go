@@ -17,10 +17,6 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// ErrClosed is wrapped by the errors of a closed Reader or Poller. It is
-// os.ErrClosed, so errors.Is(err, os.ErrClosed) works too.
-var ErrClosed = os.ErrClosed
-
 // claimMap records the live Reader of the map id, or fails with EBUSY.
 func claimMap(id uint32) error {
 	return ringproto.Claim(id, "Reader", "two consumers would each get the same records")
@@ -214,7 +210,7 @@ func (r *Reader) release() {
 // Read waits for the next record and returns a copy of it. It fails when
 // ctx ends (with ctx.Err()), when the deadline set by SetDeadline passes
 // (with an error wrapping os.ErrDeadlineExceeded) or when the Reader is
-// closed (wrapping ErrClosed). A record already in the ring is returned
+// closed (wrapping os.ErrClosed). A record already in the ring is returned
 // even if ctx has ended.
 func (r *Reader) Read(ctx context.Context) (Record, error) {
 	var rec Record
@@ -233,7 +229,7 @@ func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
 	return err
 }
 
-var errClosedRead = fmt.Errorf("ringbuf read: %w", ErrClosed)
+var errClosedRead = fmt.Errorf("ringbuf: read: %w", os.ErrClosed)
 
 // ReadBatch waits, like ReadInto, until the ring holds a record, then
 // copies up to len(recs) of the records in the ring into recs, reusing the
@@ -252,7 +248,7 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 		if n > 0 || err != nil {
 			return n, err
 		}
-		if err := r.wait(ctx, "ringbuf read", gen); err != nil {
+		if err := r.wait(ctx, "ringbuf: read", gen); err != nil {
 			return 0, err
 		}
 	}
@@ -272,7 +268,7 @@ func (r *Reader) tryReadBatch(recs []Record) (int, error) {
 		r.release()
 	}
 	if err != nil {
-		err = fmt.Errorf("ringbuf read: %w", err)
+		err = fmt.Errorf("ringbuf: read: %w", err)
 	}
 	return n, err
 }
@@ -289,7 +285,7 @@ func (r *Reader) Consume(fn func(sample []byte) error) (int, error) {
 	return r.ConsumeN(int(^uint(0)>>1), fn)
 }
 
-var errNilHandler = fmt.Errorf("ringbuf consume: nil handler: %w", unix.EINVAL)
+var errNilHandler = fmt.Errorf("ringbuf: consume: nil handler: %w", unix.EINVAL)
 
 // ConsumeN is Consume that stops after n records; n <= 0 consumes nothing.
 func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
@@ -302,7 +298,7 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 	r.mu.Lock()
 	if !r.mapped {
 		r.mu.Unlock()
-		return 0, fmt.Errorf("ringbuf consume: %w", ErrClosed)
+		return 0, fmt.Errorf("ringbuf: consume: %w", os.ErrClosed)
 	}
 	got, err := r.ring.consume(&r.cur, n, fn)
 	r.mu.Unlock()
@@ -310,7 +306,7 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 		r.release()
 	}
 	if err != nil {
-		err = fmt.Errorf("ringbuf consume: %w", err)
+		err = fmt.Errorf("ringbuf: consume: %w", err)
 	}
 	return got, err
 }
@@ -325,7 +321,7 @@ func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) 
 		if n > 0 || err != nil {
 			return n, err
 		}
-		if err := r.wait(ctx, "ringbuf consume", gen); err != nil {
+		if err := r.wait(ctx, "ringbuf: consume", gen); err != nil {
 			return 0, err
 		}
 	}
@@ -344,7 +340,7 @@ func (r *Reader) SkipBacklog() (int, error) {
 	r.mu.Lock()
 	if !r.mapped {
 		r.mu.Unlock()
-		return 0, fmt.Errorf("ringbuf skip backlog: %w", ErrClosed)
+		return 0, fmt.Errorf("ringbuf: skip backlog: %w", os.ErrClosed)
 	}
 	n, err := r.ring.skip(&r.cur)
 	r.mu.Unlock()
@@ -352,7 +348,7 @@ func (r *Reader) SkipBacklog() (int, error) {
 		r.release()
 	}
 	if err != nil {
-		err = fmt.Errorf("ringbuf skip backlog: %w", err)
+		err = fmt.Errorf("ringbuf: skip backlog: %w", err)
 	}
 	return n, err
 }
@@ -363,7 +359,7 @@ func (r *Reader) SkipBacklog() (int, error) {
 // deadline.
 func (r *Reader) SetDeadline(t time.Time) error {
 	if r.isClosed() {
-		return fmt.Errorf("ringbuf set deadline: %w", ErrClosed)
+		return fmt.Errorf("ringbuf: set deadline: %w", os.ErrClosed)
 	}
 	r.poll.SetDeadline(t)
 	return nil
@@ -405,7 +401,7 @@ func (r *Reader) ProducerPosition() uint64 {
 }
 
 // Close wakes every blocked call, which then fails with an error wrapping
-// ErrClosed, and releases the ring. Memory that a call is still using is
+// os.ErrClosed, and releases the ring. Memory that a call is still using is
 // released when that call returns. Close is idempotent.
 func (r *Reader) Close() error {
 	for {
@@ -429,8 +425,8 @@ func (r *Reader) wait(ctx context.Context, op string, gen uint64) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrClosed) || r.isClosed() {
-		return fmt.Errorf("%s: %w", op, ErrClosed)
+	if errors.Is(err, os.ErrClosed) || r.isClosed() {
+		return fmt.Errorf("%s: %w", op, os.ErrClosed)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -391,12 +391,12 @@ func TestCloseAndCancelWake(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		s.r.Close()
 		for i := 0; i < readers+2; i++ {
-			within("close", all, ErrClosed)
+			within("close", all, os.ErrClosed)
 		}
-		if _, err := s.r.Consume(func([]byte) error { return nil }); !errors.Is(err, ErrClosed) {
+		if _, err := s.r.Consume(func([]byte) error { return nil }); !errors.Is(err, os.ErrClosed) {
 			t.Fatalf("Consume after Close: %v", err)
 		}
-		if _, err := s.r.ReadBatch(context.Background(), make([]Record, 4)); !errors.Is(err, ErrClosed) {
+		if _, err := s.r.ReadBatch(context.Background(), make([]Record, 4)); !errors.Is(err, os.ErrClosed) {
 			t.Fatalf("ReadBatch after Close: %v", err)
 		}
 		// Every goroutine this test started has returned; the Reader left

@@ -16,6 +16,16 @@
 // an EACCES they name the directory or pin whose owner and mode keep the
 // user out.
 //
+// The conditions callers test for are defined here once for the whole
+// module: ErrKeyNotExist, ErrKeyExist, ErrFull, ErrEmpty, ErrReadOnly and
+// ErrNotSupported. An *Error matches the ones its errno means for its
+// command, and the errors of mapops, refs and the rings wrap the same
+// values, so one errors.Is test works at every layer. A closed object, at
+// every layer, gives an error wrapping os.ErrClosed. Errors of an operation
+// on an object have one shape, *OpError, read "object: operation: reason";
+// errors that name no object start with their package instead
+// ("userringbuf: reserve: …").
+//
 // Descriptors are owned by *FD values: opened with O_CLOEXEC, closed once,
 // and protected against use after Close, so a closed FD never reaches the
 // kernel as a descriptor number that may already belong to another file.

@@ -7,9 +7,73 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotSupported is wrapped by errors that report a feature the running
-// kernel lacks, as found by the feature probes.
-var ErrNotSupported = errors.New("not supported by this kernel")
+// The conditions callers test for, defined once for every package of the
+// module. Errors of every layer (sys, mapops, refs, the rings) that report
+// one of them match it with errors.Is, and keep matching the kernel's errno
+// (unix.ENOENT, unix.EEXIST, unix.E2BIG, ENOTSUPP, unix.EPERM) as well.
+// A closed object is reported with an error wrapping os.ErrClosed; there is
+// no sentinel of our own for it.
+var (
+	// ErrKeyNotExist: a lookup, update with Exist, delete or
+	// lookup-and-delete found no such key (unix.ENOENT).
+	ErrKeyNotExist = errors.New("key does not exist")
+	// ErrKeyExist: an update with NoExist found the key (unix.EEXIST).
+	ErrKeyExist = errors.New("key already exists")
+	// ErrFull: an insert into a full map, queue or stack (unix.E2BIG).
+	ErrFull = errors.New("map is full")
+	// ErrEmpty: a pop or peek on an empty queue or stack (unix.ENOENT).
+	ErrEmpty = errors.New("queue or stack is empty")
+	// ErrReadOnly: a write through a descriptor that may not write, because
+	// the map is frozen or the descriptor was opened read-only (unix.EPERM
+	// from an element write).
+	ErrReadOnly = errors.New("map is frozen or the descriptor is read-only")
+	// ErrNotSupported: a feature the running kernel, or the map type, lacks,
+	// as found by the feature probes or reported by the kernel (ENOTSUPP).
+	ErrNotSupported = errors.New("not supported by this kernel")
+)
+
+// OpError is the one shape of the errors of an operation on an object, as
+// *os.PathError is for files: what was done, to what, and why. The object
+// is named as its package's String method names it (mapops.Map's
+// `map 12 "counts" (hash)`); the message reads "object: operation:
+// reason", or "operation: reason" when Object is empty. Err is usually a
+// *Error or wraps a sentinel of this package; errors.Is and errors.As see
+// through OpError to it.
+type OpError struct {
+	Object string // the object, such as `map 12 "counts" (hash)`
+	Op     string // the operation, such as "lookup" or "reserve"
+	Err    error
+}
+
+// Error returns "object: operation: reason". A *Error (or a closed
+// descriptor's error) underneath for the same operation gives its reason
+// only, so that the operation is named once.
+func (e *OpError) Error() string {
+	var reason string
+	if se, ok := e.Err.(opText); ok {
+		// Say the command again only when it adds something: "map
+		// lookup" under "lookup" does not, "map lookup batch" under
+		// "iterate" does.
+		inner := se.op().String()
+		reason = se.text(inner != e.Op && inner != "map "+e.Op)
+	} else if e.Err != nil {
+		reason = e.Err.Error()
+	}
+	if e.Object == "" {
+		return e.Op + ": " + reason
+	}
+	return e.Object + ": " + e.Op + ": " + reason
+}
+
+// Unwrap returns Err.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// opText is an error of one bpf(2) command that can leave the command's
+// name out of its text.
+type opText interface {
+	op() Op
+	text(withOp bool) string
+}
 
 // Op names a bpf(2) operation in errors.
 type Op uint8
@@ -86,12 +150,19 @@ type Error struct {
 
 // Error names the operation and says what the errno means for it,
 // followed by the verifier log if there is one.
-func (e *Error) Error() string {
-	reason := e.reason
-	if reason == "" {
-		reason = describe(e.Op, e.Errno)
+func (e *Error) Error() string { return e.text(true) }
+
+func (e *Error) op() Op { return e.Op }
+
+// text is the message, with or without the operation in front.
+func (e *Error) text(withOp bool) string {
+	s := e.reason
+	if s == "" {
+		s = describe(e.Op, e.Errno)
 	}
-	s := e.Op.String() + ": " + reason
+	if withOp {
+		s = e.Op.String() + ": " + s
+	}
 	if e.Log != "" {
 		s += "\n" + e.Log
 	}
@@ -100,6 +171,35 @@ func (e *Error) Error() string {
 
 // Unwrap returns the errno.
 func (e *Error) Unwrap() error { return e.Errno }
+
+// Is reports whether the error is the condition target names: ENOENT from
+// an element command is ErrKeyNotExist, EEXIST from an update ErrKeyExist,
+// E2BIG from an update ErrFull, EPERM from an element write ErrReadOnly,
+// ENOTSUPP (or EOPNOTSUPP) ErrNotSupported.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrKeyNotExist:
+		return e.Errno == unix.ENOENT && (e.Op == OpMapLookup || e.Op == OpMapLookupAndDelete || e.Op == OpMapUpdate || e.Op == OpMapDelete || e.Op == OpMapUpdateBatch || e.Op == OpMapDeleteBatch)
+	case ErrKeyExist:
+		return e.Errno == unix.EEXIST && (e.Op == OpMapUpdate || e.Op == OpMapUpdateBatch)
+	case ErrFull:
+		return e.Errno == unix.E2BIG && (e.Op == OpMapUpdate || e.Op == OpMapUpdateBatch)
+	case ErrReadOnly:
+		return e.Errno == unix.EPERM && isWrite(e.Op)
+	case ErrNotSupported:
+		return e.Errno == ENOTSUPP || e.Errno == unix.EOPNOTSUPP
+	}
+	return false
+}
+
+// isWrite reports whether op writes a map's elements.
+func isWrite(op Op) bool {
+	switch op {
+	case OpMapUpdate, OpMapDelete, OpMapUpdateBatch, OpMapDeleteBatch, OpMapLookupAndDelete, OpMapLookupAndDeleteBatch:
+		return true
+	}
+	return false
+}
 
 // ENOTSUPP is the kernel's internal "not supported" errno (524), which
 // bpf(2) passes to user space for operations a map type or kernel version
@@ -138,12 +238,12 @@ func describe(op Op, errno unix.Errno) string {
 	case unix.EPERM:
 		// Descriptors of maps are checked for the access the command
 		// needs; the other commands are checked for privilege.
-		switch op {
-		case OpMapUpdate, OpMapDelete, OpMapUpdateBatch, OpMapDeleteBatch, OpMapLookupAndDelete, OpMapLookupAndDeleteBatch:
+		switch {
+		case isWrite(op):
 			return "operation not permitted: the map is frozen, or this descriptor was opened read-only: user space may read the map but not write it"
-		case OpMapFreeze:
+		case op == OpMapFreeze:
 			return "operation not permitted: the map is already frozen, or this descriptor was opened read-only"
-		case OpMapLookup, OpMapNextKey, OpMapLookupBatch:
+		case op == OpMapLookup || op == OpMapNextKey || op == OpMapLookupBatch:
 			return "operation not permitted: this descriptor was opened write-only"
 		}
 		return "operation not permitted: " + privilege(op)
@@ -219,7 +319,16 @@ func newError(op Op, errno unix.Errno) error {
 }
 
 // closedError reports an operation on a closed FD.
-type closedError struct{ op Op }
+type closedError struct{ cmd Op }
 
-func (e closedError) Error() string { return e.op.String() + ": use of closed file descriptor" }
+func (e closedError) Error() string { return e.text(true) }
 func (e closedError) Unwrap() error { return os.ErrClosed }
+
+func (e closedError) op() Op { return e.cmd }
+
+func (e closedError) text(withOp bool) string {
+	if withOp {
+		return e.cmd.String() + ": use of closed file descriptor"
+	}
+	return "use of closed file descriptor"
+}

@@ -228,6 +228,45 @@ func TestPinAccessNamesTheCause(t *testing.T) {
 	testutil.RunAsUser(t, "bpf", "PIN_LOCKED="+locked, "PIN_PRIVATE="+private, "PIN_READONLY_DIR="+readOnly)
 }
 
+// TestOpErrorNamesTheOperationOnce: the one error shape reads "object:
+// operation: reason", says a bpf(2) command again only when it adds
+// something, and lets errors.Is see the sentinels and the errno through it.
+func TestOpErrorNamesTheOperationOnce(t *testing.T) {
+	const obj = `map 12 "counts" (hash)`
+	for _, c := range []struct {
+		err      error
+		want     string
+		sentinel error
+	}{
+		{&sys.OpError{Object: obj, Op: "lookup", Err: &sys.Error{Op: sys.OpMapLookup, Errno: unix.ENOENT}},
+			obj + ": lookup: key does not exist", sys.ErrKeyNotExist},
+		{&sys.OpError{Object: obj, Op: "update", Err: &sys.Error{Op: sys.OpMapUpdate, Errno: unix.EEXIST}},
+			obj + ": update: key already exists", sys.ErrKeyExist},
+		{&sys.OpError{Object: obj, Op: "update", Err: &sys.Error{Op: sys.OpMapUpdate, Errno: unix.E2BIG}},
+			obj + ": update: map is full", sys.ErrFull},
+		{&sys.OpError{Object: obj, Op: "delete", Err: &sys.Error{Op: sys.OpMapDelete, Errno: unix.EPERM}},
+			obj + ": delete: operation not permitted: the map is frozen", sys.ErrReadOnly},
+		{&sys.OpError{Object: obj, Op: "iterate", Err: &sys.Error{Op: sys.OpMapLookupBatch, Errno: sys.ENOTSUPP}},
+			obj + ": iterate: map lookup batch: operation not supported", sys.ErrNotSupported},
+		{&sys.OpError{Op: "reserve", Err: os.ErrClosed}, "reserve: file already closed", os.ErrClosed},
+	} {
+		if !strings.HasPrefix(c.err.Error(), c.want) {
+			t.Errorf("%q, want it to start %q", c.err, c.want)
+		}
+		if !errors.Is(c.err, c.sentinel) {
+			t.Errorf("%v does not match %v", c.err, c.sentinel)
+		}
+	}
+	// A condition is matched only where it means what it says: ENOENT
+	// from get_next_key is the end of the map, not a missing key.
+	if err := (&sys.Error{Op: sys.OpMapNextKey, Errno: unix.ENOENT}); errors.Is(err, sys.ErrKeyNotExist) {
+		t.Errorf("%v matches ErrKeyNotExist", err)
+	}
+	if err := (&sys.Error{Op: sys.OpMapLookup, Errno: unix.EPERM}); errors.Is(err, sys.ErrReadOnly) {
+		t.Errorf("%v matches ErrReadOnly", err)
+	}
+}
+
 // TestFreezeWithWritableMapping: a map mapped writable cannot be frozen
 // (EBUSY), and the error says so instead of blaming a frozen map.
 func TestFreezeWithWritableMapping(t *testing.T) {

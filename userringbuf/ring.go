@@ -48,7 +48,7 @@ var ErrCommitted = errors.New("sample was already submitted or discarded")
 // process) and the two have corrupted each other's samples; the Producer
 // stops reserving for good. Close it, and make sure only one process
 // produces into the map.
-var ErrForeignProducer = errors.New("userringbuf: reserve: the producer position moved under this Producer: another producer writes this ring (only one producer per map, in any process)")
+var ErrForeignProducer = errors.New("the producer position moved under this Producer: another producer writes this ring (only one producer per map, in any process)")
 
 // foreignAfter is how long a reservation waits, without the producer
 // position moving at all, for this Producer's earlier reservations to be
@@ -68,6 +68,7 @@ const (
 var (
 	errNoSpace    = fmt.Errorf("userringbuf: reserve: not enough free space in the ring: %w", unix.ENOSPC)
 	errClosedRsv  = fmt.Errorf("userringbuf: reserve: %w", os.ErrClosed)
+	errForeign    = fmt.Errorf("userringbuf: reserve: %w", ErrForeignProducer)
 	errClosedSub  = fmt.Errorf("userringbuf: submit: %w", os.ErrClosed)
 	errClosedDisc = fmt.Errorf("userringbuf: discard: %w", os.ErrClosed)
 	errZeroSample = errors.New("userringbuf: sample was not returned by Reserve")
@@ -161,7 +162,7 @@ func (r *ring) reserve(size int) (uint64, error) {
 			return 0, errClosedRsv
 		}
 		if r.foreign.Load() {
-			return 0, ErrForeignProducer
+			return 0, errForeign
 		}
 		cons := atomic.LoadUint64(r.cons)
 		if next-cons > r.size-total { // also catches cons > next
@@ -204,7 +205,7 @@ func (r *ring) publish(from, to uint64) error {
 		}
 		if p > from || p < last || r.foreign.Load() {
 			r.foreign.Store(true)
-			return ErrForeignProducer
+			return errForeign
 		}
 		if p != last { // an earlier reservation was published
 			last, spins, still, sleeps = p, 0, time.Time{}, 0
@@ -219,7 +220,7 @@ func (r *ring) publish(from, to uint64) error {
 				still = time.Now()
 			} else if sleeps++; sleeps > foreignSleeps && time.Since(still) > foreignAfter {
 				r.foreign.Store(true)
-				return ErrForeignProducer
+				return errForeign
 			}
 			time.Sleep(10 * time.Microsecond)
 		case spins > 64:
@@ -265,7 +266,7 @@ func (r *ring) reserveMany(samples [][]byte, sizes []int) (pos uint64, n int, er
 			return 0, 0, errClosedRsv
 		}
 		if r.foreign.Load() {
-			return 0, 0, ErrForeignProducer
+			return 0, 0, errForeign
 		}
 		free := r.size - min(next-atomic.LoadUint64(r.cons), r.size)
 		total := uint64(0)

@@ -693,7 +693,7 @@ func TestNewProducerOnOldKernel(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
 	if sys.HaveUserRingbuf() == nil {
-		t.Skip("this kernel has user ring buffers; the error is checked on kernels before 6.1")
+		testutil.Skip(t, testutil.Kernel, "this kernel has user ring buffers; the error is checked on kernels before 6.1")
 	}
 	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {

@@ -60,7 +60,7 @@ func (m *bpfMap) entries() ([]entry, error) {
 }
 
 // isEmpty reports whether err says a queue or stack is empty.
-func isEmpty(err error) bool { return errors.Is(err, mapops.ErrEmpty) }
+func isEmpty(err error) bool { return errors.Is(err, sys.ErrEmpty) }
 
 // readable fails for the map types whose elements cannot be read one by
 // one, saying what to use instead; op is the command ("dump", "get").

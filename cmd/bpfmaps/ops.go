@@ -296,7 +296,7 @@ func runPush(args []string, stdout io.Writer) error {
 			flags = mapops.Exist
 		}
 		if err := m.Push(value, flags); err != nil {
-			if errors.Is(err, mapops.ErrFull) {
+			if errors.Is(err, sys.ErrFull) {
 				return fmt.Errorf("%s: push: %s is full (%d elements; --overwrite drops the oldest)", m, m.typeName(), m.info.MaxEntries)
 			}
 			return m.wrap("push", err)

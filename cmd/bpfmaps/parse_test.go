@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -111,7 +113,7 @@ func FuzzLayout(f *testing.F) {
 // act as the tool.
 func TestFuzzTargetsRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fuzzes for a few seconds; skipped with -short")
+		testutil.Skip(t, testutil.Short, "fuzzes for a few seconds")
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -66,7 +66,7 @@ func TestCapBPFOnly(t *testing.T) {
 	openToAll(t, filepath.Dir(maps), 0o755) // the bpf filesystem's root
 
 	if _, errOut, code := asCapBPF(t, setpriv, "info", flows); code != 0 && strings.Contains(errOut, "setpriv") {
-		testutil.Skip(t, "setpriv cannot give ambient capabilities here: "+errOut)
+		testutil.Skip(t, testutil.NoPrivilege, "setpriv cannot give ambient capabilities here: "+errOut)
 	}
 	for _, tc := range []struct {
 		args []string

@@ -165,7 +165,7 @@ func TestTailUnprivileged(t *testing.T) {
 		}
 	}
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0755"); err != nil {
-		testutil.Skip(t, fmt.Sprintf("cannot mount a bpf filesystem: %v", err))
+		testutil.Skip(t, testutil.NoPrivilege, fmt.Sprintf("cannot mount a bpf filesystem: %v", err))
 	}
 	defer unix.Unmount(dir, unix.MNT_DETACH)
 	pin := filepath.Join(dir, "ring")

@@ -15,7 +15,7 @@ import (
 func hostOnly(t *testing.T) {
 	t.Helper()
 	if os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 }
 
@@ -24,7 +24,7 @@ func readREADME(t *testing.T) []byte {
 	t.Helper()
 	doc, err := os.ReadFile("../../README.md")
 	if os.IsNotExist(err) && os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("README.md is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "README.md is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 	if err != nil {
 		t.Fatal(err)

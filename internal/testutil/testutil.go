@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -28,27 +29,18 @@ const RequireEnv = "BPFMAPS_REQUIRE_BPF"
 // Required reports whether BPFMAPS_REQUIRE_BPF=1 is set.
 func Required() bool { return os.Getenv(RequireEnv) == "1" }
 
-// Skip skips the test with reason, or fails it when BPFMAPS_REQUIRE_BPF=1.
-func Skip(t testing.TB, reason string) {
-	t.Helper()
-	if Required() {
-		t.Fatalf("%s=1 but the test would skip: %s", RequireEnv, reason)
-	}
-	t.Skip(reason)
-}
-
-// RequireBPF skips the test (or fails it, see Skip) unless this process can
-// create BPF maps.
+// RequireBPF skips the test for NoPrivilege (see Skip) unless this process
+// can create BPF maps.
 func RequireBPF(t testing.TB) {
 	t.Helper()
 	if err := sys.HaveMapType(unix.BPF_MAP_TYPE_ARRAY); err != nil {
-		Skip(t, fmt.Sprintf("cannot create BPF maps here: %v", err))
+		Skip(t, NoPrivilege, fmt.Sprintf("cannot create BPF maps here: %v", err))
 	}
 }
 
-// RequireFeature skips the test (or fails it under BPFMAPS_REQUIRE_BPF=1
-// when the reason is not a missing kernel feature) unless probe succeeds. A
-// feature that the running kernel lacks is a legitimate skip even in CI.
+// RequireFeature skips the test unless probe succeeds: for Kernel when the
+// probe says the running kernel lacks the feature (a legitimate skip even in
+// CI), for NoPrivilege otherwise.
 func RequireFeature(t testing.TB, probe func() error) {
 	t.Helper()
 	RequireBPF(t)
@@ -57,9 +49,9 @@ func RequireFeature(t testing.TB, probe func() error) {
 		return
 	}
 	if errors.Is(err, sys.ErrNotSupported) {
-		t.Skipf("kernel lacks the feature: %v", err)
+		Skip(t, Kernel, fmt.Sprintf("the kernel lacks the feature: %v", err))
 	}
-	Skip(t, fmt.Sprintf("feature probe failed: %v", err))
+	Skip(t, NoPrivilege, fmt.Sprintf("feature probe failed: %v", err))
 }
 
 // OpenFDs lists the descriptors this process has open.
@@ -80,10 +72,12 @@ func OpenFDs(t testing.TB) []string {
 	return fds
 }
 
-// CheckLeaks records the open descriptors now and, when the test ends,
-// fails it if descriptors were left open. Call it first in a test so its
-// check runs after the test's other cleanups. Descriptors are closed by
-// finalizers only as a backstop, so a leak here is a real missing Close.
+// CheckLeaks records the open descriptors and the running goroutines now
+// and, when the test ends, fails it if descriptors or goroutines were left
+// behind, printing the target of each leaked descriptor and the stack of
+// each leaked goroutine. Call it first in a test so its check runs after
+// the test's other cleanups. Descriptors are closed by finalizers only as a
+// backstop, so a leak here is a real missing Close.
 func CheckLeaks(t testing.TB) {
 	t.Helper()
 	// Start the runtime's network poller (an epoll descriptor and an
@@ -94,10 +88,12 @@ func CheckLeaks(t testing.TB) {
 		w.Close()
 	}
 	before := OpenFDs(t)
+	beforeG := Goroutines()
 	t.Cleanup(func() {
-		var leaked []string
+		var leaked, leakedG []string
 		// Closing may finish on another goroutine (the last user of an FD
-		// closes it), so give it a moment.
+		// closes it), and goroutines told to stop take a moment to return,
+		// so give them a moment.
 		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			leaked = leaked[:0]
 			for _, fd := range OpenFDs(t) {
@@ -105,14 +101,62 @@ func CheckLeaks(t testing.TB) {
 					leaked = append(leaked, fd)
 				}
 			}
-			if len(leaked) == 0 || time.Now().After(deadline) {
+			leakedG = leakedG[:0]
+			for id, stack := range Goroutines() {
+				if _, ok := beforeG[id]; !ok && !ignoredGoroutine(stack) {
+					leakedG = append(leakedG, stack)
+				}
+			}
+			if len(leaked)+len(leakedG) == 0 || time.Now().After(deadline) {
 				break
 			}
 		}
 		if len(leaked) > 0 {
-			t.Errorf("descriptors leaked by the test:\n\t%s", strings.Join(leaked, "\n\t"))
+			t.Errorf("descriptors leaked by the test (number -> target):\n\t%s", strings.Join(leaked, "\n\t"))
+		}
+		if len(leakedG) > 0 {
+			slices.Sort(leakedG)
+			t.Errorf("%d goroutines leaked by the test:\n\n%s", len(leakedG), strings.Join(leakedG, "\n\n"))
 		}
 	})
+}
+
+// Goroutines returns the stack of every goroutine, by goroutine id, as
+// runtime.Stack prints them.
+func Goroutines() map[uint64]string {
+	buf := make([]byte, 64<<10)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	gs := make(map[uint64]string)
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		var id uint64
+		if _, err := fmt.Sscanf(g, "goroutine %d ", &id); err == nil {
+			gs[id] = strings.TrimSpace(g)
+		}
+	}
+	return gs
+}
+
+// ignoredGoroutine reports whether a goroutine that started during a test
+// belongs to the runtime or the testing package rather than to the test:
+// the signal loop, the finalizer and cleanup goroutines, a test run by the
+// testing package.
+func ignoredGoroutine(stack string) bool {
+	for _, s := range []string{
+		"os/signal.loop", "runtime.ensureSigM", "runtime.runfinq", "runtime.runCleanups",
+		"created by testing.(*T).Run", "created by testing.runTests", "created by testing.(*B).",
+	} {
+		if strings.Contains(stack, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // BPFFS mounts a private bpf filesystem on a temporary directory for the
@@ -122,7 +166,7 @@ func BPFFS(t testing.TB) string {
 	RequireBPF(t)
 	dir := t.TempDir()
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
-		Skip(t, fmt.Sprintf("cannot mount a bpf filesystem: %v", err))
+		Skip(t, NoPrivilege, fmt.Sprintf("cannot mount a bpf filesystem: %v", err))
 	}
 	t.Cleanup(func() {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
@@ -137,8 +181,8 @@ func BPFFS(t testing.TB) string {
 // the VM kernel matrix, whose minimal initramfs has no such tools, does not.
 const RequireToolsEnv = "BPFMAPS_REQUIRE_TOOLS"
 
-// RequireTool returns the path of the named program, or skips the test
-// when it is not installed (fails instead under BPFMAPS_REQUIRE_TOOLS=1).
+// RequireTool returns the path of the named program, or skips the test for
+// NoTool when it is not installed (see Skip).
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
@@ -147,10 +191,7 @@ func RequireTool(t testing.TB, name string) string {
 		if os.Getenv("BPFMAPS_VMTEST") == "1" {
 			reason = fmt.Sprintf("%s is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)", name)
 		}
-		if os.Getenv(RequireToolsEnv) == "1" {
-			t.Fatalf("%s=1 but the test would skip: %s", RequireToolsEnv, reason)
-		}
-		t.Skip(reason)
+		Skip(t, NoTool, reason)
 	}
 	return path
 }
@@ -188,7 +229,7 @@ func RunC(t testing.TB, src string, flags ...string) []byte {
 		if err := os.WriteFile(filepath.Join(dir, name+".flags"), []byte(strings.Join(flags, " ")), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Skipf("%s: wrote the C source %s.c for the kernel matrix's runner", CTwinsEmitEnv, name)
+		Skip(t, EmitOnly, fmt.Sprintf("%s: wrote the C source %s.c for the kernel matrix's runner", CTwinsEmitEnv, name))
 	}
 	bin := filepath.Join(os.Getenv(CTwinsEnv), name)
 	if !HaveCTwins() {

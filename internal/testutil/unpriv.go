@@ -60,7 +60,7 @@ func RequireUnprivilegedCommands(t testing.TB) {
 	fmt.Sscanf(release, "%d.%d", &major, &minor)
 	disabled, _ := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled")
 	if (major < 6 || major == 6 && minor < 5) && strings.TrimSpace(string(disabled)) != "0" {
-		t.Skipf("Linux %s before 6.5 with kernel.unprivileged_bpf_disabled=%s refuses every bpf(2) command without CAP_BPF",
-			release, strings.TrimSpace(string(disabled)))
+		Skip(t, Kernel, fmt.Sprintf("Linux %s before 6.5 with kernel.unprivileged_bpf_disabled=%s refuses every bpf(2) command without CAP_BPF",
+			release, strings.TrimSpace(string(disabled))))
 	}
 }
