@@ -2,6 +2,7 @@ package sys_test
 
 import (
 	"fmt"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // is generated from: sys's table of map types.
 func TestDocsMapKinds(t *testing.T) {
 	if os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("the documentation is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "the documentation is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 	readme, err := os.ReadFile("../docs/maps.md")
 	if err != nil {

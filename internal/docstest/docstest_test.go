@@ -86,7 +86,7 @@ func docs(t *testing.T) []string {
 	}
 	pages = append(pages, more...)
 	if len(pages) == 0 && os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("the documentation is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "the documentation is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 	for i, p := range pages {
 		pages[i] = strings.TrimPrefix(filepath.ToSlash(p), "../../")
@@ -97,7 +97,7 @@ func docs(t *testing.T) []string {
 // TestDocsCompile type-checks every Go block of the documentation.
 func TestDocsCompile(t *testing.T) {
 	if os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 	pages := docs(t)
 	imp := exportImporter(t)
@@ -126,7 +126,7 @@ func TestDocsCompile(t *testing.T) {
 // its page and the line of the error in the page.
 func TestCheckNamesThePlace(t *testing.T) {
 	if os.Getenv("BPFMAPS_VMTEST") == "1" {
-		t.Skip("the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
+		testutil.Skip(t, testutil.NoTool, "the go command is not in the kernel matrix's VM (the host run of scripts/test.sh covers this test)")
 	}
 	imp := exportImporter(t)
 	page := "# Title\n\nText.\n\n```go\nm, err := mapops.Open(\"/sys/fs/bpf/x\")\nn, err := m.LookupInt(7)\nvar s string = n\n```\n\n" +

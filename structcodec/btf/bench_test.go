@@ -12,7 +12,7 @@ import (
 func vmlinux(b *testing.B) []byte {
 	raw, err := os.ReadFile(filepath.Join(btf.KernelDir, "vmlinux"))
 	if err != nil {
-		testutil.Skip(b, "the kernel publishes no BTF: "+err.Error())
+		testutil.Skip(b, testutil.NoPrivilege, "the kernel publishes no BTF: "+err.Error())
 	}
 	return raw
 }

@@ -21,9 +21,9 @@ func loadVmlinux(t testing.TB) *btf.Spec {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(btf.KernelDir, "vmlinux")); err != nil {
 		if _, serr := os.Stat("/sys/kernel"); errors.Is(err, fs.ErrNotExist) && serr == nil {
-			t.Skipf("kernel lacks the feature: it publishes no BTF of its own (CONFIG_DEBUG_INFO_BTF): %v", err)
+			testutil.Skip(t, testutil.Kernel, "it publishes no BTF of its own (CONFIG_DEBUG_INFO_BTF): "+err.Error())
 		}
-		testutil.Skip(t, "cannot read the kernel's BTF: "+err.Error())
+		testutil.Skip(t, testutil.NoPrivilege, "cannot read the kernel's BTF: "+err.Error())
 	}
 	s, err := btf.LoadKernel()
 	if err != nil {
