@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
 	"github.com/bpfmaps/bpfmaps/mapops"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // btfArgs are the command-line arguments of a generation from BTF.

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // withBTF gives the key and value sides the map's BTF types where no

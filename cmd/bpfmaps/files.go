@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // maxFileSize bounds every file the tool reads because a flag named it
