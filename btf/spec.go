@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"strings"
 	"sync"
 )
 
@@ -288,4 +289,56 @@ func (s *Spec) name(id TypeID, depth int) string {
 		return s.name(t.Ref, depth+1)
 	}
 	return t.Describe()
+}
+
+// TypeByName finds the type that a C name means: a struct, union, enum or
+// typedef of that name, tried in that order; "struct x", "union x" and
+// "enum x" ask for one kind, and a name that starts with a dot (.bss,
+// .data, .rodata) the DATASEC of that global data section. The error for
+// a name that is not there says why clang may have left it out.
+func (s *Spec) TypeByName(name string) (TypeID, error) {
+	kinds := []Kind{KindStruct, KindUnion, KindEnum, KindEnum64, KindTypedef}
+	if k, rest, ok := strings.Cut(name, " "); ok {
+		switch k {
+		case "struct":
+			kinds = []Kind{KindStruct}
+		case "union":
+			kinds = []Kind{KindUnion}
+		case "enum":
+			kinds = []Kind{KindEnum, KindEnum64}
+		default:
+			return 0, fmt.Errorf("bad type name %q: want name, struct name, union name or enum name", name)
+		}
+		name = strings.TrimSpace(rest)
+	}
+	if strings.HasPrefix(name, ".") {
+		// A global data section (.bss, .data, .rodata): its DATASEC.
+		if id, err := s.Lookup(name, KindDatasec); err == nil {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no section %q in the BTF: an object has .bss, .data and .rodata only when it has global variables of that kind", name)
+	}
+	for _, k := range kinds {
+		id, err := s.Lookup(name, k)
+		if err == nil {
+			return id, nil
+		}
+		if strings.Contains(err.Error(), "types are") {
+			return 0, err // ambiguous
+		}
+	}
+	keyword := "struct"
+	if len(kinds) <= 2 {
+		keyword = strings.TrimSuffix(kinds[0].String(), "64")
+	}
+	return 0, fmt.Errorf("no %s named %q in the BTF (clang keeps in a BPF object only the types that its maps, "+
+		"global variables and functions use; to keep this one, use it so, e.g. with a global of that type or "+
+		"\"%s %s *unused __attribute__((unused));\" in the C source)", kindList(kinds), name, keyword, name)
+}
+
+func kindList(kinds []Kind) string {
+	if len(kinds) > 2 {
+		return "struct, union, enum or typedef"
+	}
+	return kinds[0].String()
 }

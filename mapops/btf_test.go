@@ -162,7 +162,7 @@ func TestCreateWithGoTypes(t *testing.T) {
 
 // Every BTF object the kernel holds parses by id, and where bpftool is
 // installed, each has as many types as `bpftool btf dump id N` lists.
-func TestLoadBTFEveryObject(t *testing.T) {
+func TestLoadIDEveryObject(t *testing.T) {
 	start(t)
 	// Without bpftool (the VM matrix), the objects are parsed but not
 	// counted.
@@ -193,7 +193,7 @@ func TestLoadBTFEveryObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		id = next
-		spec, err := mapops.LoadBTF(id)
+		spec, err := btf.LoadID(id)
 		if errors.Is(err, unix.ENOENT) {
 			continue // unloaded meanwhile by another test
 		}
