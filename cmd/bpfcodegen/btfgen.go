@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/bpfmaps/bpfmaps/btf"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // A btfRequest names the C types to write Go twins for.
@@ -562,8 +563,6 @@ func orUnnamed(s string) string {
 	return s
 }
 
-func alignUp(n, a int) int { return (n + a - 1) / a * a }
-
 // layoutFields writes the fields of a struct of the given C size, with
 // explicit padding where Go's placement would differ from C's (or, with
 // named, wherever there is a gap, as fields named after their offset); it
@@ -598,7 +597,7 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 		if packed {
 			a = 1
 		}
-		natural := alignUp(cur, a)
+		natural := structcodec.AlignUp(cur, a)
 		switch {
 		case f.off == natural && !named:
 		case f.off >= natural && f.off%a == 0:
@@ -622,9 +621,9 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 	if cur > size {
 		return "", 0, false
 	}
-	if alignUp(cur, align) != size || named {
+	if structcodec.AlignUp(cur, align) != size || named {
 		pad(size - cur)
-		if alignUp(size, align) != size {
+		if structcodec.AlignUp(size, align) != size {
 			return "", 0, false
 		}
 	}
