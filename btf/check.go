@@ -113,7 +113,7 @@ func (s *Spec) rootName(id TypeID) string {
 // names a big-endian integer (__be16, __be32, __be64).
 func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
 	be := false
-	for range maxDepth {
+	for range MaxDepth {
 		t, err := s.Type(id)
 		if err != nil {
 			return 0, false, err
@@ -126,7 +126,7 @@ func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
 		}
 		id = t.Ref
 	}
-	return 0, false, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row", id, maxDepth)
+	return 0, false, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row", id, MaxDepth)
 }
 
 func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, cp string, off int) error {
@@ -293,7 +293,7 @@ func (c *checker) anonymous(m *Member) *Type {
 // of the members of an anonymous struct or union, at any depth.
 func (c *checker) names(m *Member, depth int) []string {
 	at := c.anonymous(m)
-	if at == nil || depth > maxDepth {
+	if at == nil || depth > MaxDepth {
 		return []string{m.Name}
 	}
 	var out []string

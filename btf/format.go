@@ -74,7 +74,7 @@ func errShort(id TypeID, need, have int) error {
 // do writes the value of type id at data; bitOff (0-7) is the offset in
 // bits of an integer member that does not start on a byte.
 func (d *btfDumper) do(id TypeID, bitOff uint32, data []byte, depth int) error {
-	if depth > 64 {
+	if depth > MaxDepth {
 		return fmt.Errorf("btf type %d: nested too deeply", id)
 	}
 	t, err := d.spec.Type(id)
@@ -282,7 +282,7 @@ func (d *btfDumper) isString(arr *Type, data []byte) bool {
 	}
 	id := arr.Ref
 	var e *Type
-	for range 32 {
+	for range MaxDepth {
 		t, err := d.spec.Type(id)
 		if err != nil {
 			return false

@@ -8,9 +8,15 @@ import (
 	"sync"
 )
 
-// maxDepth bounds chains of typedefs, qualifiers and arrays, as the
-// kernel's MAX_RESOLVE_DEPTH does: a longer chain is taken for a loop.
-const maxDepth = 32
+// MaxDepth bounds every walk over BTF types in this module: chains of
+// typedefs and qualifiers, and structs, unions, arrays and variables
+// nested in one another, each step counting one. A longer chain is taken
+// for a loop or hostile BTF and refused with an error, never followed
+// until the stack runs out. It is twice the kernel's MAX_RESOLVE_DEPTH
+// (32), which bounds the chains the kernel follows while it loads BTF:
+// the kernel resolves types in order of their ids, so the types it
+// accepts can nest deeper than 32 when read from the top.
+const MaxDepth = 64
 
 // ByteOrder returns the byte order the blob was written in.
 func (s *Spec) ByteOrder() binary.ByteOrder { return s.order }
@@ -140,7 +146,7 @@ func skippable(k Kind) bool {
 // Resolve follows typedefs, qualifiers (const, volatile, restrict) and
 // type tags from id to the type they name, and returns its id.
 func (s *Spec) Resolve(id TypeID) (TypeID, error) {
-	for range maxDepth {
+	for range MaxDepth {
 		t, err := s.Type(id)
 		if err != nil {
 			return 0, err
@@ -150,7 +156,7 @@ func (s *Spec) Resolve(id TypeID) (TypeID, error) {
 		}
 		id = t.Ref
 	}
-	return 0, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", id, maxDepth)
+	return 0, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", id, MaxDepth)
 }
 
 // Size returns the size in bytes of the type with the given id, as C's
@@ -164,8 +170,8 @@ func (s *Spec) Size(id TypeID) (uint32, error) {
 
 // resolveAt is Resolve for a type nested depth levels deep in another.
 func (s *Spec) resolveAt(id TypeID, depth int) (TypeID, *Type, error) {
-	if depth > maxDepth {
-		return 0, nil, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
+	if depth > MaxDepth {
+		return 0, nil, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, MaxDepth)
 	}
 	rid, err := s.Resolve(id)
 	if err != nil {
@@ -262,7 +268,7 @@ func (s *Spec) Name(id TypeID) string {
 
 func (s *Spec) name(id TypeID, depth int) string {
 	t, err := s.Type(id)
-	if err != nil || depth > maxDepth {
+	if err != nil || depth > MaxDepth {
 		return fmt.Sprintf("type %d", id)
 	}
 	switch t.Kind {
@@ -272,7 +278,7 @@ func (s *Spec) name(id TypeID, depth int) string {
 		// C writes the outer length first: __u16[3][4].
 		dims := fmt.Sprintf("[%d]", t.Len)
 		elem := t.Ref
-		for ; depth < maxDepth; depth++ {
+		for ; depth < MaxDepth; depth++ {
 			e, err := s.Type(elem)
 			if err != nil || e.Kind != KindArray {
 				break

@@ -209,7 +209,7 @@ func unique(used map[string]bool, name string) string {
 // derived name.
 func (g *btfGen) declare(id btf.TypeID, goName string) (string, error) {
 	via := ""
-	for range 64 {
+	for range btf.MaxDepth {
 		t, err := g.spec.Type(id)
 		if err != nil {
 			return "", err
@@ -332,7 +332,7 @@ type member struct {
 // members lists the members of struct id with their bitfield widths,
 // offsets from base.
 func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error) {
-	if depth > 32 {
+	if depth > btf.MaxDepth {
 		return nil, fmt.Errorf("anonymous structs nest too deeply")
 	}
 	t, err := g.spec.Type(id)
@@ -383,7 +383,7 @@ func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
 			names = append(names, m.Name)
 			continue
 		}
-		if rid, err := g.spec.Resolve(m.Type); err == nil && depth < 32 {
+		if rid, err := g.spec.Resolve(m.Type); err == nil && depth < btf.MaxDepth {
 			if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct || rt.Kind == btf.KindUnion {
 				names = append(names, g.unionNames(rt, depth+1)...)
 			}
@@ -406,7 +406,7 @@ func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
 	if b, ok := g.bodies[id]; ok {
 		return b.text, b.align, nil
 	}
-	if depth > 32 {
+	if depth > btf.MaxDepth {
 		return "", 0, fmt.Errorf("structs nest too deeply")
 	}
 	text, align, err := g.writeStructBody(id, depth)
@@ -633,7 +633,7 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 
 // goType returns the Go type for the C type id.
 func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
-	if depth > 64 {
+	if depth > btf.MaxDepth {
 		return goType{}, fmt.Errorf("types nest too deeply")
 	}
 	t, err := g.spec.Type(id)

@@ -234,7 +234,7 @@ func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
 // elemType returns the element type of an array type (of arrays), else
 // id itself.
 func elemType(spec *btf.Spec, id btf.TypeID) btf.TypeID {
-	for range 32 {
+	for range btf.MaxDepth {
 		rid, err := spec.Resolve(id)
 		if err != nil {
 			return id

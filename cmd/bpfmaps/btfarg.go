@@ -88,14 +88,14 @@ func (bt *btfType) member(root btf.TypeID, path string) (btfMember, error) {
 }
 
 // find looks for the member called name in t and in its anonymous
-// members, at most a few levels deep.
+// members, at most btf.MaxDepth levels deep.
 func (bt *btfType) find(t *btf.Type, name string, depth int) (btfMember, bool) {
 	for _, m := range t.Members {
 		if m.Name == name && name != "" {
 			return btfMember{typ: m.Type, bitOff: m.BitOffset, bitSize: m.BitfieldSize}, true
 		}
 	}
-	if depth > 8 {
+	if depth > btf.MaxDepth {
 		return btfMember{}, false
 	}
 	for _, m := range t.Members {
