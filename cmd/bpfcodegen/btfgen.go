@@ -147,15 +147,6 @@ type decl struct {
 	via  string     // the typedef it was named by, if any
 }
 
-// goType is a Go type expression with the C layout facts the generator
-// needs about it.
-type goType struct {
-	expr        string
-	tag         string // bpf tag options: "be", "cstring"
-	size, align int
-	isChar      bool // a C char: arrays of it are text
-}
-
 // exported turns a C identifier into an exported Go one: dport -> Dport,
 // skc_daddr -> SkcDaddr, TCP_ESTABLISHED -> TcpEstablished. Anything but
 // letters and digits separates words (BTF names are untrusted text).
@@ -269,16 +260,13 @@ func (g *btfGen) emit(d decl) error {
 	cname = safe(cname)
 	switch t.Kind {
 	case btf.KindEnum, btf.KindEnum64:
-		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, intExpr(int(t.Size), t.Signed()))
+		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, btf.GoInt(int(t.Size), t.Signed()))
 		if len(t.Values) == 0 {
 			return nil
 		}
 		g.printf("\n// The enumerators of %s.\nconst (\n", cname)
 		for _, v := range t.Values {
-			val := strconv.FormatUint(v.Value&sizeMask(int(t.Size)), 10)
-			if t.Signed() {
-				val = strconv.FormatInt(signExtend(v.Value, int(t.Size)), 10)
-			}
+			val := t.GoEnumValue(v)
 			name := exported(v.Name)
 			if g.used[name] {
 				name = d.name + name
@@ -299,28 +287,6 @@ func (g *btfGen) emit(d decl) error {
 	g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, body)
 	g.structs = append(g.structs, d.name)
 	return nil
-}
-
-func sizeMask(size int) uint64 {
-	if size >= 8 {
-		return ^uint64(0)
-	}
-	return 1<<(8*size) - 1
-}
-
-func signExtend(v uint64, size int) int64 {
-	if size >= 8 {
-		return int64(v)
-	}
-	shift := 64 - 8*size
-	return int64(v<<shift) >> shift
-}
-
-func intExpr(size int, signed bool) string {
-	if signed {
-		return "int" + strconv.Itoa(8*size)
-	}
-	return "uint" + strconv.Itoa(8*size)
 }
 
 // member is a struct member and its bitfield width.
@@ -396,7 +362,7 @@ func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
 // when name is empty.
 type field struct {
 	name, tag, comment string
-	typ                goType
+	typ                btf.GoType
 	off                int // C byte offset
 }
 
@@ -456,7 +422,7 @@ func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) 
 		if err != nil {
 			return "", 0, fmt.Errorf("member %s: %w", m.Name, err)
 		}
-		if gt.size == 0 {
+		if gt.Size == 0 {
 			// A zero-length array (a marker, or a flexible array member)
 			// holds no bytes: a comment stands in for it.
 			fields = append(fields, field{off: int(m.BitOffset / 8), comment: m.Name + " " + g.spec.Name(m.Type) + ": no bytes, left out"})
@@ -522,9 +488,9 @@ func (g *btfGen) bitfields(run []member, names map[string]bool) field {
 		parts = append(parts, fmt.Sprintf("%s:%d:%d", name, m.BitOffset-8*start, m.width))
 	}
 	n := int(end - start)
-	gt := goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}
+	gt := btf.GoType{Expr: fmt.Sprintf("[%d]byte", n), Size: n, Align: 1}
 	if (n == 1 || n == 2 || n == 4 || n == 8) && int(start)%n == 0 {
-		gt = goType{expr: intExpr(n, false), size: n, align: n}
+		gt = btf.GoType{Expr: btf.GoInt(n, false), Size: n, Align: n}
 	}
 	var goName string
 	named := slices.DeleteFunc(cnames, func(s string) bool { return s == "_" })
@@ -593,7 +559,7 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 			fmt.Fprintf(&sb, "// %s\n", safe(f.comment))
 			continue
 		}
-		a := f.typ.align
+		a := f.typ.Align
 		if packed {
 			a = 1
 		}
@@ -606,16 +572,16 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 			return "", 0, false
 		}
 		var tags []string
-		if f.typ.tag != "" {
-			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.tag))
+		if f.typ.Tag != "" {
+			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.Tag))
 		}
 		tags = append(tags, fmt.Sprintf("btf:%q", safe(f.tag)))
-		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.expr, strings.Join(tags, " "))
+		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.Expr, strings.Join(tags, " "))
 		if f.comment != "" {
 			fmt.Fprintf(&sb, " // %s", safe(f.comment))
 		}
 		sb.WriteString("\n")
-		cur = f.off + f.typ.size
+		cur = f.off + f.typ.Size
 		align = max(align, a)
 	}
 	if cur > size {
@@ -632,24 +598,24 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 }
 
 // goType returns the Go type for the C type id.
-func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
+func (g *btfGen) goType(id btf.TypeID, depth int) (btf.GoType, error) {
 	if depth > btf.MaxDepth {
-		return goType{}, fmt.Errorf("types nest too deeply")
+		return btf.GoType{}, fmt.Errorf("types nest too deeply")
 	}
 	t, err := g.spec.Type(id)
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	switch t.Kind {
 	case btf.KindTypedef:
 		rid, err := g.spec.Resolve(id)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 		rt, _ := g.spec.Type(rid)
-		if rt.Kind == btf.KindInt && (t.Name == "__be16" || t.Name == "__be32" || t.Name == "__be64") {
+		if rt.Kind == btf.KindInt && btf.BigEndianTypedef(t.Name) {
 			gt, err := g.goType(rid, depth+1)
-			gt.tag = "be"
+			gt.Tag = "be"
 			return gt, err
 		}
 		if rt.Name == "" && (rt.Kind == btf.KindStruct || rt.Kind == btf.KindEnum || rt.Kind == btf.KindEnum64) {
@@ -658,82 +624,66 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 		return g.goType(t.Ref, depth+1)
 	case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
 		return g.goType(t.Ref, depth+1)
-	case btf.KindInt:
-		n := int(t.Size)
-		switch {
-		case t.Encoding&btf.Bool != 0 && n == 1:
-			return goType{expr: "bool", size: 1, align: 1}, nil
-		case n == 1 || n == 2 || n == 4 || n == 8:
-			char := n == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char")
-			return goType{expr: intExpr(n, t.Signed()), size: n, align: n, isChar: char}, nil
-		}
-		// __int128 and other widths Go lacks: bytes, aligned as bytes are,
-		// so that explicit padding puts them where C does (16-byte
+	case btf.KindInt, btf.KindFloat, btf.KindPtr:
+		// __int128 and other widths Go lacks are bytes, aligned as bytes
+		// are, so that explicit padding puts them where C does (16-byte
 		// alignment for 128-bit integers).
-		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}, nil
-	case btf.KindFloat:
-		switch t.Size {
-		case 4:
-			return goType{expr: "float32", size: 4, align: 4}, nil
-		case 8:
-			return goType{expr: "float64", size: 8, align: 8}, nil
-		}
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
-	case btf.KindPtr:
-		return goType{expr: "uint64", size: 8, align: 8}, nil
+		st, _ := btf.GoScalar(t)
+		return st, nil
 	case btf.KindArray:
 		e, err := g.goType(t.Ref, depth+1)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 		n := int(t.Len)
-		if e.isChar {
-			return goType{expr: fmt.Sprintf("[%d]byte", n), tag: "cstring", size: n, align: 1}, nil
+		if e.Char {
+			return btf.GoType{Expr: fmt.Sprintf("[%d]byte", n), Tag: "cstring", Size: n, Align: 1}, nil
 		}
-		tag := e.tag
+		tag := e.Tag
 		if tag == "cstring" {
 			tag = "" // structcodec's cstring is for char[N] itself
 		}
-		return goType{expr: fmt.Sprintf("[%d]%s", n, e.expr), tag: tag, size: n * e.size, align: e.align}, nil
+		return btf.GoType{Expr: fmt.Sprintf("[%d]%s", n, e.Expr), Tag: tag, Size: n * e.Size, Align: e.Align}, nil
 	case btf.KindStruct:
 		if t.Name != "" {
 			return g.named(id, t)
 		}
 		body, align, err := g.structBody(id, depth+1)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
-		return goType{expr: body, size: int(t.Size), align: align}, nil
+		return btf.GoType{Expr: body, Size: int(t.Size), Align: align}, nil
 	case btf.KindUnion:
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
+		return btf.GoType{Expr: fmt.Sprintf("[%d]byte", t.Size), Size: int(t.Size), Align: 1}, nil
 	case btf.KindEnum, btf.KindEnum64:
 		if t.Name != "" {
 			return g.named(id, t)
 		}
-		return goType{expr: intExpr(int(t.Size), t.Signed()), size: int(t.Size), align: int(t.Size)}, nil
+		st, _ := btf.GoScalar(t)
+		return st, nil
 	}
-	return goType{}, fmt.Errorf("%s has no data layout", g.spec.Name(id))
+	return btf.GoType{}, fmt.Errorf("%s has no data layout", g.spec.Name(id))
 }
 
 // named returns the Go type of a named struct or enum, declaring it.
-func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
+func (g *btfGen) named(id btf.TypeID, t *btf.Type) (btf.GoType, error) {
 	name, err := g.declare(id, "")
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	size, err := g.spec.Size(id)
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	align := int(size)
 	if t.Kind == btf.KindStruct {
 		rid, _ := g.spec.Resolve(id)
 		align, err = g.structAlign(rid)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 	}
-	return goType{expr: name, size: int(size), align: align}, nil
+	return btf.GoType{Expr: name, Size: int(size), Align: align}, nil
 }
 
 // structAlign returns the Go alignment of a named struct as it is
