@@ -113,20 +113,13 @@ func (s *Spec) rootName(id TypeID) string {
 // names a big-endian integer (__be16, __be32, __be64).
 func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
 	be := false
-	for range MaxDepth {
-		t, err := s.Type(id)
-		if err != nil {
-			return 0, false, err
-		}
-		if !skippable(t.Kind) {
-			return id, be, nil
-		}
-		if t.Kind == KindTypedef && strings.HasPrefix(t.Name, "__be") {
-			be = true
-		}
-		id = t.Ref
+	rid, err := s.ResolveFunc(id, func(_ TypeID, t *Type) {
+		be = be || t.Kind == KindTypedef && BigEndianTypedef(t.Name)
+	})
+	if err != nil {
+		return 0, false, err
 	}
-	return 0, false, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row", id, MaxDepth)
+	return rid, be, nil
 }
 
 func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, cp string, off int) error {

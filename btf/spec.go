@@ -145,7 +145,13 @@ func skippable(k Kind) bool {
 
 // Resolve follows typedefs, qualifiers (const, volatile, restrict) and
 // type tags from id to the type they name, and returns its id.
-func (s *Spec) Resolve(id TypeID) (TypeID, error) {
+func (s *Spec) Resolve(id TypeID) (TypeID, error) { return s.ResolveFunc(id, nil) }
+
+// ResolveFunc is Resolve that calls visit, unless it is nil, with each
+// typedef, qualifier and type tag it follows, in order: for callers that
+// care which typedef named a type (its Go name, a __be16's byte order).
+// It is the one walk along such chains, bounded by MaxDepth.
+func (s *Spec) ResolveFunc(id TypeID, visit func(TypeID, *Type)) (TypeID, error) {
 	for range MaxDepth {
 		t, err := s.Type(id)
 		if err != nil {
@@ -153,6 +159,9 @@ func (s *Spec) Resolve(id TypeID) (TypeID, error) {
 		}
 		if !skippable(t.Kind) {
 			return id, nil
+		}
+		if visit != nil {
+			visit(id, t)
 		}
 		id = t.Ref
 	}

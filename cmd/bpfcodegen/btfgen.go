@@ -200,52 +200,48 @@ func unique(used map[string]bool, name string) string {
 // derived name.
 func (g *btfGen) declare(id btf.TypeID, goName string) (string, error) {
 	via := ""
-	for range btf.MaxDepth {
-		t, err := g.spec.Type(id)
-		if err != nil {
-			return "", err
+	id, err := g.spec.ResolveFunc(id, func(_ btf.TypeID, t *btf.Type) {
+		if via == "" && t.Kind == btf.KindTypedef {
+			via = t.Name
 		}
-		switch t.Kind {
-		case btf.KindTypedef:
-			if via == "" {
-				via = t.Name
-			}
-			id = t.Ref
-			continue
-		case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
-			id = t.Ref
-			continue
-		case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindDatasec:
-		default:
-			return "", fmt.Errorf("%s is a %s: only structs, unions, enums and global data sections become Go types", g.spec.Name(id), t.Kind)
-		}
-		if name, ok := g.decls[id]; ok {
-			return name, nil
-		}
-		cname := t.Name
-		if cname == "" {
-			cname = via
-		}
-		if goName == "" {
-			if cname == "" {
-				return "", fmt.Errorf("type %d is an anonymous %s without a typedef: name it", id, t.Kind)
-			}
-			goName = exported(cname)
-		}
-		if g.used[goName] {
-			switch t.Kind {
-			case btf.KindUnion:
-				goName += "Union"
-			case btf.KindEnum, btf.KindEnum64:
-				goName += "Enum"
-			}
-		}
-		goName = unique(g.used, goName)
-		g.decls[id] = goName
-		g.queue = append(g.queue, decl{id, goName, via})
-		return goName, nil
+	})
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("type %d: typedefs nest too deeply", id)
+	t, err := g.spec.Type(id)
+	if err != nil {
+		return "", err
+	}
+	switch t.Kind {
+	case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindDatasec:
+	default:
+		return "", fmt.Errorf("%s is a %s: only structs, unions, enums and global data sections become Go types", g.spec.Name(id), t.Kind)
+	}
+	if name, ok := g.decls[id]; ok {
+		return name, nil
+	}
+	cname := t.Name
+	if cname == "" {
+		cname = via
+	}
+	if goName == "" {
+		if cname == "" {
+			return "", fmt.Errorf("type %d is an anonymous %s without a typedef: name it", id, t.Kind)
+		}
+		goName = exported(cname)
+	}
+	if g.used[goName] {
+		switch t.Kind {
+		case btf.KindUnion:
+			goName += "Union"
+		case btf.KindEnum, btf.KindEnum64:
+			goName += "Enum"
+		}
+	}
+	goName = unique(g.used, goName)
+	g.decls[id] = goName
+	g.queue = append(g.queue, decl{id, goName, via})
+	return goName, nil
 }
 
 func (g *btfGen) printf(format string, args ...any) { fmt.Fprintf(&g.buf, format, args...) }
