@@ -284,14 +284,14 @@ func (c *checker) anonymous(m *Member) *Type {
 
 // names lists the names by which C reaches a member: its own, or those
 // of the members of an anonymous struct or union, at any depth.
-func (c *checker) names(m *Member, depth int) []string {
+func (c *checker) names(m *Member) []string {
 	at := c.anonymous(m)
-	if at == nil || depth > MaxDepth {
+	if at == nil {
 		return []string{m.Name}
 	}
 	var out []string
-	for i := range at.Members {
-		out = append(out, c.names(&at.Members[i], depth+1)...)
+	for f := range c.s.Fields(at) {
+		out = append(out, f.Name)
 	}
 	return out
 }
@@ -312,7 +312,7 @@ func (c *checker) expand(ms []cMember, covered []bool, j int, f *structcodec.Fie
 	} else {
 		pick := -1
 		for i := range at.Members {
-			for _, n := range c.names(&at.Members[i], 0) {
+			for _, n := range c.names(&at.Members[i]) {
 				if pick < 0 && sameName(f.Name, n) {
 					pick = i
 				}

@@ -357,3 +357,38 @@ func kindList(kinds []Kind) string {
 	}
 	return kinds[0].String()
 }
+
+// Fields yields the members of struct or union t as C code reaches them:
+// its named members, and in place of each anonymous struct or union
+// member (C11) that one's members, recursively, with BitOffset counted
+// from the start of t. Unnamed members of other kinds (bitfield padding)
+// are left out. It descends at most MaxDepth levels; it is the one walk
+// over anonymous members, for finding a member by name and listing the
+// names C knows.
+func (s *Spec) Fields(t *Type) iter.Seq[Member] {
+	return func(yield func(Member) bool) {
+		s.fields(t, 0, 0, yield)
+	}
+}
+
+func (s *Spec) fields(t *Type, base uint32, depth int, yield func(Member) bool) bool {
+	for _, m := range t.Members {
+		m.BitOffset += base
+		if m.Name != "" {
+			if !yield(m) {
+				return false
+			}
+			continue
+		}
+		rid, err := s.Resolve(m.Type)
+		if err != nil || depth >= MaxDepth {
+			continue
+		}
+		if at := s.typ(rid); at.Kind == KindStruct || at.Kind == KindUnion {
+			if !s.fields(at, m.BitOffset, depth+1, yield) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -273,7 +273,7 @@ func (g *btfGen) emit(d decl) error {
 		return nil
 	case btf.KindUnion:
 		g.printf("\n// %s is the C %s (%d bytes), as bytes: its members are %s.\ntype %s [%d]byte\n",
-			d.name, cname, t.Size, safe(strings.Join(g.unionNames(t, 0), ", ")), d.name, t.Size)
+			d.name, cname, t.Size, safe(strings.Join(g.unionNames(t), ", ")), d.name, t.Size)
 		return nil
 	}
 	body, _, err := g.structBody(d.id, 0)
@@ -338,18 +338,10 @@ func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error
 // unionNames lists the names by which C code reaches the members of a
 // union or anonymous struct: its own member names, and those of anonymous
 // structs and unions in it.
-func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
+func (g *btfGen) unionNames(t *btf.Type) []string {
 	var names []string
-	for _, m := range t.Members {
-		if m.Name != "" {
-			names = append(names, m.Name)
-			continue
-		}
-		if rid, err := g.spec.Resolve(m.Type); err == nil && depth < btf.MaxDepth {
-			if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct || rt.Kind == btf.KindUnion {
-				names = append(names, g.unionNames(rt, depth+1)...)
-			}
-		}
+	for m := range g.spec.Fields(t) {
+		names = append(names, m.Name)
 	}
 	return names
 }
@@ -427,13 +419,13 @@ func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) 
 		f := field{typ: gt, off: int(m.BitOffset / 8), tag: m.Name}
 		rid, _ := g.spec.Resolve(m.Type)
 		if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct && m.Name == "" {
-			sn := g.unionNames(rt, 0)
+			sn := g.unionNames(rt)
 			if len(sn) == 0 {
 				return "", 0, fmt.Errorf("an anonymous struct without members")
 			}
 			f.tag = "struct(" + strings.Join(sn, ",") + ")"
 		} else if rt.Kind == btf.KindUnion {
-			un := g.unionNames(rt, 0)
+			un := g.unionNames(rt)
 			if m.Name == "" {
 				f.tag = "union(" + strings.Join(un, ",") + ")"
 				f.comment = "union of " + strings.Join(un, ", ")
