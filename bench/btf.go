@@ -6,7 +6,7 @@ import (
 
 	ciliumbtf "github.com/cilium/ebpf/btf"
 
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 )
 
 // vmlinuxBTF is where the kernel publishes its own BTF.

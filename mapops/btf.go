@@ -6,39 +6,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
-
-// LoadBTF reads and parses the kernel's BTF object with the given id (see
-// `bpftool btf list`). The BTF of a kernel module is split on vmlinux,
-// which is then read from /sys/kernel/btf/vmlinux.
-func LoadBTF(id uint32) (*btf.Spec, error) {
-	fd, err := sys.BTFGetFDByID(id)
-	if err != nil {
-		return nil, fmt.Errorf("btf id %d: %w", id, err)
-	}
-	info, err := sys.BTFGetInfo(fd)
-	fd.Close()
-	if err != nil {
-		return nil, fmt.Errorf("btf id %d: %w", id, err)
-	}
-	var spec *btf.Spec
-	if info.KernelBTF && info.Name != "vmlinux" {
-		vmlinux, verr := btf.LoadKernel()
-		if verr != nil {
-			return nil, fmt.Errorf("btf id %d (module %s): base: %w", id, info.Name, verr)
-		}
-		spec, err = btf.ParseSplit(info.Raw, vmlinux)
-	} else {
-		spec, err = btf.Parse(info.Raw)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("btf id %d: %w", id, err)
-	}
-	return spec, nil
-}
 
 // BTF returns the types the map was created with: the parsed BTF object
 // and the ids of the key and value types in it (0 where the map names
@@ -49,11 +20,11 @@ func (m *Map) BTF() (spec *btf.Spec, key, value btf.TypeID, err error) {
 	if err != nil || info.BTFID == 0 {
 		return nil, 0, 0, err
 	}
-	spec, err = LoadBTF(info.BTFID)
+	types, err := btf.LoadMap(info)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", m, err)
 	}
-	return spec, btf.TypeID(info.BTFKeyTypeID), btf.TypeID(info.BTFValueTypeID), nil
+	return types.Spec, types.Key, types.Value, nil
 }
 
 // TypedOption changes how NewTyped holds K and V against the C types of

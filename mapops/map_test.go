@@ -10,10 +10,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 

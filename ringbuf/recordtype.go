@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // CheckRecordType holds the Go type T, that the records of a ring are
@@ -29,7 +29,7 @@ func CheckRecordType[T any](obj, cType string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	id, err := lookupType(spec, cType)
+	id, err := spec.TypeByName(strings.TrimSpace(cType))
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", op, obj, err)
 	}
@@ -37,29 +37,4 @@ func CheckRecordType[T any](obj, cType string) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
-}
-
-// lookupType finds the C type named name: "struct x", "union x", or a
-// bare name that one struct, union or typedef has.
-func lookupType(spec *btf.Spec, name string) (btf.TypeID, error) {
-	name = strings.TrimSpace(name)
-	if rest, ok := strings.CutPrefix(name, "struct "); ok {
-		return spec.Lookup(strings.TrimSpace(rest), btf.KindStruct)
-	}
-	if rest, ok := strings.CutPrefix(name, "union "); ok {
-		return spec.Lookup(strings.TrimSpace(rest), btf.KindUnion)
-	}
-	var found []btf.TypeID
-	for _, kind := range []btf.Kind{btf.KindStruct, btf.KindUnion, btf.KindTypedef} {
-		if id, err := spec.Lookup(name, kind); err == nil {
-			found = append(found, id)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return 0, fmt.Errorf("btf: no struct, union or typedef named %q", name)
-	case 1:
-		return found[0], nil
-	}
-	return 0, fmt.Errorf("btf: %q names %d types: say \"struct %s\" or \"union %s\"", name, len(found), name, name)
 }

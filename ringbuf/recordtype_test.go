@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/ringbuf"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // event is testdata/record.bpf.c's struct event.

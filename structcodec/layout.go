@@ -249,7 +249,7 @@ func buildStruct(l *Layout, t reflect.Type, path string) error {
 		if l.packed {
 			align = 1
 		}
-		off := roundUp(end, align)
+		off := AlignUp(end, align)
 		if opts.offset >= 0 {
 			switch {
 			case opts.offset < end:
@@ -270,7 +270,7 @@ func buildStruct(l *Layout, t reflect.Type, path string) error {
 		prev = sf.Name
 		l.align = max(l.align, align)
 	}
-	if l.size = roundUp(end, l.align); l.size > maxSize {
+	if l.size = AlignUp(end, l.align); l.size > maxSize {
 		return &FieldError{Field: path, Reason: pastMax("the struct's size with padding, %d bytes,", l.size)}
 	}
 	return nil
@@ -316,4 +316,10 @@ func buildField(t reflect.Type, o tagOptions, path string) (*Layout, error) {
 	return build(t, path)
 }
 
-func roundUp(n, align int) int { return (n + align - 1) / align * align }
+// AlignUp rounds n up to a multiple of align (> 0): the offset at which C
+// places a field of that alignment after n bytes, and a struct's size
+// after its trailing padding. It is the one alignment rule of the module's
+// layouts; the kernel's fixed 8-byte rules have names of their own
+// (sys.ValueStride for per-CPU and mmapped values, ringproto.Round8 for
+// ring records).
+func AlignUp(n, align int) int { return (n + align - 1) / align * align }

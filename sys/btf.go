@@ -36,7 +36,7 @@ func BTFGetFDByID(id uint32) (*FD, error) {
 }
 
 // BTF is a BTF object's description with its contents: the raw blob (for
-// package structcodec/btf to parse), its name ("vmlinux", a module's name,
+// package btf to parse), its name ("vmlinux", a module's name,
 // or empty for program BTF) and whether the kernel itself provides it.
 type BTF struct {
 	ID        uint32

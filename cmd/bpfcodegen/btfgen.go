@@ -10,7 +10,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
+	"github.com/bpfmaps/bpfmaps/structcodec"
 )
 
 // A btfRequest names the C types to write Go twins for.
@@ -146,15 +147,6 @@ type decl struct {
 	via  string     // the typedef it was named by, if any
 }
 
-// goType is a Go type expression with the C layout facts the generator
-// needs about it.
-type goType struct {
-	expr        string
-	tag         string // bpf tag options: "be", "cstring"
-	size, align int
-	isChar      bool // a C char: arrays of it are text
-}
-
 // exported turns a C identifier into an exported Go one: dport -> Dport,
 // skc_daddr -> SkcDaddr, TCP_ESTABLISHED -> TcpEstablished. Anything but
 // letters and digits separates words (BTF names are untrusted text).
@@ -208,52 +200,48 @@ func unique(used map[string]bool, name string) string {
 // derived name.
 func (g *btfGen) declare(id btf.TypeID, goName string) (string, error) {
 	via := ""
-	for range 64 {
-		t, err := g.spec.Type(id)
-		if err != nil {
-			return "", err
+	id, err := g.spec.ResolveFunc(id, func(_ btf.TypeID, t *btf.Type) {
+		if via == "" && t.Kind == btf.KindTypedef {
+			via = t.Name
 		}
-		switch t.Kind {
-		case btf.KindTypedef:
-			if via == "" {
-				via = t.Name
-			}
-			id = t.Ref
-			continue
-		case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
-			id = t.Ref
-			continue
-		case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindDatasec:
-		default:
-			return "", fmt.Errorf("%s is a %s: only structs, unions, enums and global data sections become Go types", g.spec.Name(id), t.Kind)
-		}
-		if name, ok := g.decls[id]; ok {
-			return name, nil
-		}
-		cname := t.Name
-		if cname == "" {
-			cname = via
-		}
-		if goName == "" {
-			if cname == "" {
-				return "", fmt.Errorf("type %d is an anonymous %s without a typedef: name it", id, t.Kind)
-			}
-			goName = exported(cname)
-		}
-		if g.used[goName] {
-			switch t.Kind {
-			case btf.KindUnion:
-				goName += "Union"
-			case btf.KindEnum, btf.KindEnum64:
-				goName += "Enum"
-			}
-		}
-		goName = unique(g.used, goName)
-		g.decls[id] = goName
-		g.queue = append(g.queue, decl{id, goName, via})
-		return goName, nil
+	})
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("type %d: typedefs nest too deeply", id)
+	t, err := g.spec.Type(id)
+	if err != nil {
+		return "", err
+	}
+	switch t.Kind {
+	case btf.KindStruct, btf.KindUnion, btf.KindEnum, btf.KindEnum64, btf.KindDatasec:
+	default:
+		return "", fmt.Errorf("%s is a %s: only structs, unions, enums and global data sections become Go types", g.spec.Name(id), t.Kind)
+	}
+	if name, ok := g.decls[id]; ok {
+		return name, nil
+	}
+	cname := t.Name
+	if cname == "" {
+		cname = via
+	}
+	if goName == "" {
+		if cname == "" {
+			return "", fmt.Errorf("type %d is an anonymous %s without a typedef: name it", id, t.Kind)
+		}
+		goName = exported(cname)
+	}
+	if g.used[goName] {
+		switch t.Kind {
+		case btf.KindUnion:
+			goName += "Union"
+		case btf.KindEnum, btf.KindEnum64:
+			goName += "Enum"
+		}
+	}
+	goName = unique(g.used, goName)
+	g.decls[id] = goName
+	g.queue = append(g.queue, decl{id, goName, via})
+	return goName, nil
 }
 
 func (g *btfGen) printf(format string, args ...any) { fmt.Fprintf(&g.buf, format, args...) }
@@ -268,16 +256,13 @@ func (g *btfGen) emit(d decl) error {
 	cname = safe(cname)
 	switch t.Kind {
 	case btf.KindEnum, btf.KindEnum64:
-		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, intExpr(int(t.Size), t.Signed()))
+		g.printf("\n// %s is the C %s (%d bytes).\ntype %s %s\n", d.name, cname, t.Size, d.name, btf.GoInt(int(t.Size), t.Signed()))
 		if len(t.Values) == 0 {
 			return nil
 		}
 		g.printf("\n// The enumerators of %s.\nconst (\n", cname)
 		for _, v := range t.Values {
-			val := strconv.FormatUint(v.Value&sizeMask(int(t.Size)), 10)
-			if t.Signed() {
-				val = strconv.FormatInt(signExtend(v.Value, int(t.Size)), 10)
-			}
+			val := t.GoEnumValue(v)
 			name := exported(v.Name)
 			if g.used[name] {
 				name = d.name + name
@@ -288,7 +273,7 @@ func (g *btfGen) emit(d decl) error {
 		return nil
 	case btf.KindUnion:
 		g.printf("\n// %s is the C %s (%d bytes), as bytes: its members are %s.\ntype %s [%d]byte\n",
-			d.name, cname, t.Size, safe(strings.Join(g.unionNames(t, 0), ", ")), d.name, t.Size)
+			d.name, cname, t.Size, safe(strings.Join(g.unionNames(t), ", ")), d.name, t.Size)
 		return nil
 	}
 	body, _, err := g.structBody(d.id, 0)
@@ -300,28 +285,6 @@ func (g *btfGen) emit(d decl) error {
 	return nil
 }
 
-func sizeMask(size int) uint64 {
-	if size >= 8 {
-		return ^uint64(0)
-	}
-	return 1<<(8*size) - 1
-}
-
-func signExtend(v uint64, size int) int64 {
-	if size >= 8 {
-		return int64(v)
-	}
-	shift := 64 - 8*size
-	return int64(v<<shift) >> shift
-}
-
-func intExpr(size int, signed bool) string {
-	if signed {
-		return "int" + strconv.Itoa(8*size)
-	}
-	return "uint" + strconv.Itoa(8*size)
-}
-
 // member is a struct member and its bitfield width.
 type member struct {
 	btf.Member
@@ -331,7 +294,7 @@ type member struct {
 // members lists the members of struct id with their bitfield widths,
 // offsets from base.
 func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error) {
-	if depth > 32 {
+	if depth > btf.MaxDepth {
 		return nil, fmt.Errorf("anonymous structs nest too deeply")
 	}
 	t, err := g.spec.Type(id)
@@ -375,18 +338,10 @@ func (g *btfGen) members(id btf.TypeID, base uint32, depth int) ([]member, error
 // unionNames lists the names by which C code reaches the members of a
 // union or anonymous struct: its own member names, and those of anonymous
 // structs and unions in it.
-func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
+func (g *btfGen) unionNames(t *btf.Type) []string {
 	var names []string
-	for _, m := range t.Members {
-		if m.Name != "" {
-			names = append(names, m.Name)
-			continue
-		}
-		if rid, err := g.spec.Resolve(m.Type); err == nil && depth < 32 {
-			if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct || rt.Kind == btf.KindUnion {
-				names = append(names, g.unionNames(rt, depth+1)...)
-			}
-		}
+	for m := range g.spec.Fields(t) {
+		names = append(names, m.Name)
 	}
 	return names
 }
@@ -395,7 +350,7 @@ func (g *btfGen) unionNames(t *btf.Type, depth int) []string {
 // when name is empty.
 type field struct {
 	name, tag, comment string
-	typ                goType
+	typ                btf.GoType
 	off                int // C byte offset
 }
 
@@ -405,7 +360,7 @@ func (g *btfGen) structBody(id btf.TypeID, depth int) (string, int, error) {
 	if b, ok := g.bodies[id]; ok {
 		return b.text, b.align, nil
 	}
-	if depth > 32 {
+	if depth > btf.MaxDepth {
 		return "", 0, fmt.Errorf("structs nest too deeply")
 	}
 	text, align, err := g.writeStructBody(id, depth)
@@ -455,7 +410,7 @@ func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) 
 		if err != nil {
 			return "", 0, fmt.Errorf("member %s: %w", m.Name, err)
 		}
-		if gt.size == 0 {
+		if gt.Size == 0 {
 			// A zero-length array (a marker, or a flexible array member)
 			// holds no bytes: a comment stands in for it.
 			fields = append(fields, field{off: int(m.BitOffset / 8), comment: m.Name + " " + g.spec.Name(m.Type) + ": no bytes, left out"})
@@ -464,13 +419,13 @@ func (g *btfGen) writeStructBody(id btf.TypeID, depth int) (string, int, error) 
 		f := field{typ: gt, off: int(m.BitOffset / 8), tag: m.Name}
 		rid, _ := g.spec.Resolve(m.Type)
 		if rt, _ := g.spec.Type(rid); rt.Kind == btf.KindStruct && m.Name == "" {
-			sn := g.unionNames(rt, 0)
+			sn := g.unionNames(rt)
 			if len(sn) == 0 {
 				return "", 0, fmt.Errorf("an anonymous struct without members")
 			}
 			f.tag = "struct(" + strings.Join(sn, ",") + ")"
 		} else if rt.Kind == btf.KindUnion {
-			un := g.unionNames(rt, 0)
+			un := g.unionNames(rt)
 			if m.Name == "" {
 				f.tag = "union(" + strings.Join(un, ",") + ")"
 				f.comment = "union of " + strings.Join(un, ", ")
@@ -521,9 +476,9 @@ func (g *btfGen) bitfields(run []member, names map[string]bool) field {
 		parts = append(parts, fmt.Sprintf("%s:%d:%d", name, m.BitOffset-8*start, m.width))
 	}
 	n := int(end - start)
-	gt := goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}
+	gt := btf.GoType{Expr: fmt.Sprintf("[%d]byte", n), Size: n, Align: 1}
 	if (n == 1 || n == 2 || n == 4 || n == 8) && int(start)%n == 0 {
-		gt = goType{expr: intExpr(n, false), size: n, align: n}
+		gt = btf.GoType{Expr: btf.GoInt(n, false), Size: n, Align: n}
 	}
 	var goName string
 	named := slices.DeleteFunc(cnames, func(s string) bool { return s == "_" })
@@ -562,8 +517,6 @@ func orUnnamed(s string) string {
 	return s
 }
 
-func alignUp(n, a int) int { return (n + a - 1) / a * a }
-
 // layoutFields writes the fields of a struct of the given C size, with
 // explicit padding where Go's placement would differ from C's (or, with
 // named, wherever there is a gap, as fields named after their offset); it
@@ -594,11 +547,11 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 			fmt.Fprintf(&sb, "// %s\n", safe(f.comment))
 			continue
 		}
-		a := f.typ.align
+		a := f.typ.Align
 		if packed {
 			a = 1
 		}
-		natural := alignUp(cur, a)
+		natural := structcodec.AlignUp(cur, a)
 		switch {
 		case f.off == natural && !named:
 		case f.off >= natural && f.off%a == 0:
@@ -607,24 +560,24 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 			return "", 0, false
 		}
 		var tags []string
-		if f.typ.tag != "" {
-			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.tag))
+		if f.typ.Tag != "" {
+			tags = append(tags, fmt.Sprintf("bpf:%q", f.typ.Tag))
 		}
 		tags = append(tags, fmt.Sprintf("btf:%q", safe(f.tag)))
-		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.expr, strings.Join(tags, " "))
+		fmt.Fprintf(&sb, "%s %s `%s`", f.name, f.typ.Expr, strings.Join(tags, " "))
 		if f.comment != "" {
 			fmt.Fprintf(&sb, " // %s", safe(f.comment))
 		}
 		sb.WriteString("\n")
-		cur = f.off + f.typ.size
+		cur = f.off + f.typ.Size
 		align = max(align, a)
 	}
 	if cur > size {
 		return "", 0, false
 	}
-	if alignUp(cur, align) != size || named {
+	if structcodec.AlignUp(cur, align) != size || named {
 		pad(size - cur)
-		if alignUp(size, align) != size {
+		if structcodec.AlignUp(size, align) != size {
 			return "", 0, false
 		}
 	}
@@ -633,24 +586,24 @@ func layoutFields(fields []field, size int, packed, named bool) (string, int, bo
 }
 
 // goType returns the Go type for the C type id.
-func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
-	if depth > 64 {
-		return goType{}, fmt.Errorf("types nest too deeply")
+func (g *btfGen) goType(id btf.TypeID, depth int) (btf.GoType, error) {
+	if depth > btf.MaxDepth {
+		return btf.GoType{}, fmt.Errorf("types nest too deeply")
 	}
 	t, err := g.spec.Type(id)
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	switch t.Kind {
 	case btf.KindTypedef:
 		rid, err := g.spec.Resolve(id)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 		rt, _ := g.spec.Type(rid)
-		if rt.Kind == btf.KindInt && (t.Name == "__be16" || t.Name == "__be32" || t.Name == "__be64") {
+		if rt.Kind == btf.KindInt && btf.BigEndianTypedef(t.Name) {
 			gt, err := g.goType(rid, depth+1)
-			gt.tag = "be"
+			gt.Tag = "be"
 			return gt, err
 		}
 		if rt.Name == "" && (rt.Kind == btf.KindStruct || rt.Kind == btf.KindEnum || rt.Kind == btf.KindEnum64) {
@@ -659,82 +612,66 @@ func (g *btfGen) goType(id btf.TypeID, depth int) (goType, error) {
 		return g.goType(t.Ref, depth+1)
 	case btf.KindConst, btf.KindVolatile, btf.KindRestrict, btf.KindTypeTag:
 		return g.goType(t.Ref, depth+1)
-	case btf.KindInt:
-		n := int(t.Size)
-		switch {
-		case t.Encoding&btf.Bool != 0 && n == 1:
-			return goType{expr: "bool", size: 1, align: 1}, nil
-		case n == 1 || n == 2 || n == 4 || n == 8:
-			char := n == 1 && (t.Encoding&btf.Char != 0 || t.Name == "char")
-			return goType{expr: intExpr(n, t.Signed()), size: n, align: n, isChar: char}, nil
-		}
-		// __int128 and other widths Go lacks: bytes, aligned as bytes are,
-		// so that explicit padding puts them where C does (16-byte
+	case btf.KindInt, btf.KindFloat, btf.KindPtr:
+		// __int128 and other widths Go lacks are bytes, aligned as bytes
+		// are, so that explicit padding puts them where C does (16-byte
 		// alignment for 128-bit integers).
-		return goType{expr: fmt.Sprintf("[%d]byte", n), size: n, align: 1}, nil
-	case btf.KindFloat:
-		switch t.Size {
-		case 4:
-			return goType{expr: "float32", size: 4, align: 4}, nil
-		case 8:
-			return goType{expr: "float64", size: 8, align: 8}, nil
-		}
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
-	case btf.KindPtr:
-		return goType{expr: "uint64", size: 8, align: 8}, nil
+		st, _ := btf.GoScalar(t)
+		return st, nil
 	case btf.KindArray:
 		e, err := g.goType(t.Ref, depth+1)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 		n := int(t.Len)
-		if e.isChar {
-			return goType{expr: fmt.Sprintf("[%d]byte", n), tag: "cstring", size: n, align: 1}, nil
+		if e.Char {
+			return btf.GoType{Expr: fmt.Sprintf("[%d]byte", n), Tag: "cstring", Size: n, Align: 1}, nil
 		}
-		tag := e.tag
+		tag := e.Tag
 		if tag == "cstring" {
 			tag = "" // structcodec's cstring is for char[N] itself
 		}
-		return goType{expr: fmt.Sprintf("[%d]%s", n, e.expr), tag: tag, size: n * e.size, align: e.align}, nil
+		return btf.GoType{Expr: fmt.Sprintf("[%d]%s", n, e.Expr), Tag: tag, Size: n * e.Size, Align: e.Align}, nil
 	case btf.KindStruct:
 		if t.Name != "" {
 			return g.named(id, t)
 		}
 		body, align, err := g.structBody(id, depth+1)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
-		return goType{expr: body, size: int(t.Size), align: align}, nil
+		return btf.GoType{Expr: body, Size: int(t.Size), Align: align}, nil
 	case btf.KindUnion:
-		return goType{expr: fmt.Sprintf("[%d]byte", t.Size), size: int(t.Size), align: 1}, nil
+		return btf.GoType{Expr: fmt.Sprintf("[%d]byte", t.Size), Size: int(t.Size), Align: 1}, nil
 	case btf.KindEnum, btf.KindEnum64:
 		if t.Name != "" {
 			return g.named(id, t)
 		}
-		return goType{expr: intExpr(int(t.Size), t.Signed()), size: int(t.Size), align: int(t.Size)}, nil
+		st, _ := btf.GoScalar(t)
+		return st, nil
 	}
-	return goType{}, fmt.Errorf("%s has no data layout", g.spec.Name(id))
+	return btf.GoType{}, fmt.Errorf("%s has no data layout", g.spec.Name(id))
 }
 
 // named returns the Go type of a named struct or enum, declaring it.
-func (g *btfGen) named(id btf.TypeID, t *btf.Type) (goType, error) {
+func (g *btfGen) named(id btf.TypeID, t *btf.Type) (btf.GoType, error) {
 	name, err := g.declare(id, "")
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	size, err := g.spec.Size(id)
 	if err != nil {
-		return goType{}, err
+		return btf.GoType{}, err
 	}
 	align := int(size)
 	if t.Kind == btf.KindStruct {
 		rid, _ := g.spec.Resolve(id)
 		align, err = g.structAlign(rid)
 		if err != nil {
-			return goType{}, err
+			return btf.GoType{}, err
 		}
 	}
-	return goType{expr: name, size: int(size), align: align}, nil
+	return btf.GoType{Expr: name, Size: int(size), Align: align}, nil
 }
 
 // structAlign returns the Go alignment of a named struct as it is

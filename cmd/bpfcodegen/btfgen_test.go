@@ -15,10 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // example is the directory of the worked example: C source, object and
@@ -46,7 +45,7 @@ func generateTwins(t *testing.T, spec *btf.Spec, names []string) ([]byte, []cTwi
 	t.Helper()
 	req := btfRequest{spec: spec, pkg: "twins", command: "-test"}
 	for _, n := range names {
-		id, err := mapbtf.Lookup(spec, n)
+		id, err := spec.TypeByName(n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +88,7 @@ func TestBTFTypesMatchC(t *testing.T) {
 	requireGo(t)
 	gcc := testutil.RequireTool(t, "gcc")
 	t.Run("Fixtures", func(t *testing.T) {
-		spec, err := mapbtf.LoadFile(filepath.Join(example, "bpf", "flow.bpf.o"))
+		spec, err := btf.LoadFile(filepath.Join(example, "bpf", "flow.bpf.o"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/mapops"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // btfArgs are the command-line arguments of a generation from BTF.
@@ -41,13 +40,13 @@ func generateBTF(a btfArgs) ([]byte, string, error) {
 	}
 	cmd := []string{}
 	if a.file != "" {
-		spec, err := mapbtf.LoadFile(a.file)
+		spec, err := btf.LoadFile(a.file)
 		if err != nil {
 			return nil, "", err
 		}
 		req.spec = spec
 		for _, name := range a.types {
-			id, err := mapbtf.Lookup(spec, strings.TrimSpace(name))
+			id, err := spec.TypeByName(strings.TrimSpace(name))
 			if err != nil {
 				return nil, "", fmt.Errorf("%s: %w", a.file, err)
 			}
@@ -116,7 +115,7 @@ func generateBTF(a btfArgs) ([]byte, string, error) {
 }
 
 // mapTypes opens the map ref names and returns its BTF.
-func mapTypes(ref string) (*mapbtf.Types, error) {
+func mapTypes(ref string) (*btf.MapTypes, error) {
 	var (
 		m   *mapops.Map
 		err error
@@ -138,7 +137,7 @@ func mapTypes(ref string) (*mapbtf.Types, error) {
 	if err != nil {
 		return nil, err
 	}
-	types, err := mapbtf.ForMap(info)
+	types, err := btf.LoadMap(info)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", ref, err)
 	}
@@ -235,7 +234,7 @@ func usedTypes(spec *btf.Spec) ([]btf.TypeID, []string) {
 // elemType returns the element type of an array type (of arrays), else
 // id itself.
 func elemType(spec *btf.Spec, id btf.TypeID) btf.TypeID {
-	for range 32 {
+	for range btf.MaxDepth {
 		rid, err := spec.Resolve(id)
 		if err != nil {
 			return id

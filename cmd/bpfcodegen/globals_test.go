@@ -9,11 +9,10 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -29,14 +28,14 @@ func TestGlobalDataSections(t *testing.T) {
 	requireGo(t)
 	testutil.CheckLeaks(t)
 	obj := testutil.CompileBPF(t, filepath.Join("testdata", "globals", "globals.bpf.c"))
-	spec, err := mapbtf.LoadFile(obj)
+	spec, err := btf.LoadFile(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sections := map[string]string{".bss": "Bss", ".data": "Data", ".rodata": "Rodata"}
 	req := btfRequest{spec: spec, pkg: "globals", command: "-test", methods: true}
 	for _, name := range []string{".bss", ".data", ".rodata"} {
-		id, err := mapbtf.Lookup(spec, name)
+		id, err := spec.TypeByName(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +86,7 @@ func TestGlobalDataSections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		types, err := mapbtf.ForMap(info)
+		types, err := btf.LoadMap(info)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // TestIntegerWidthsMatchClang generates Go types for a struct with a

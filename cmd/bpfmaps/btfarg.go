@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 )
 
 // btfFieldsHelp documents field=value arguments for maps with BTF.
@@ -78,7 +78,7 @@ func (bt *btfType) member(root btf.TypeID, path string) (btfMember, error) {
 			return cur, fmt.Errorf("no member %q in %s: %s is %s, which has no members", path, bt.Name(),
 				strings.Join(strings.Split(path, ".")[:i], "."), bt.spec.Name(cur.typ))
 		}
-		m, ok := bt.find(t, part, 0)
+		m, ok := bt.find(t, part)
 		if !ok {
 			return cur, fmt.Errorf("no member %q in %s (members: %s)", path, bt.spec.Name(id), memberNames(t))
 		}
@@ -88,31 +88,11 @@ func (bt *btfType) member(root btf.TypeID, path string) (btfMember, error) {
 }
 
 // find looks for the member called name in t and in its anonymous
-// members, at most a few levels deep.
-func (bt *btfType) find(t *btf.Type, name string, depth int) (btfMember, bool) {
-	for _, m := range t.Members {
-		if m.Name == name && name != "" {
+// members, as C does.
+func (bt *btfType) find(t *btf.Type, name string) (btfMember, bool) {
+	for m := range bt.spec.Fields(t) {
+		if m.Name == name {
 			return btfMember{typ: m.Type, bitOff: m.BitOffset, bitSize: m.BitfieldSize}, true
-		}
-	}
-	if depth > 8 {
-		return btfMember{}, false
-	}
-	for _, m := range t.Members {
-		if m.Name != "" {
-			continue
-		}
-		id, err := bt.spec.Resolve(m.Type)
-		if err != nil {
-			continue
-		}
-		at, err := bt.spec.Type(id)
-		if err != nil || (at.Kind != btf.KindStruct && at.Kind != btf.KindUnion) {
-			continue
-		}
-		if inner, ok := bt.find(at, name, depth+1); ok {
-			inner.bitOff += m.BitOffset
-			return inner, true
 		}
 	}
 	return btfMember{}, false

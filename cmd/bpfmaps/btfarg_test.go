@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
 
@@ -134,7 +133,7 @@ func FuzzBTFFields(f *testing.F) {
 	}
 	var types []*btfType
 	for _, name := range []string{"flow_key", "flow_stats", "tcp_flags", "tagged_addr", "wire", "anon", "path"} {
-		id, err := mapbtf.Lookup(spec, name)
+		id, err := spec.TypeByName(name)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -178,7 +177,7 @@ func TestBTFFieldsAgainstTheExample(t *testing.T) {
 		{"tagged_addr", "family=2,addr.v4=10.0.0.1,port=53", `"port":53`},
 		{"flow_stats", "state=2", `"state":"FLOW_CLOSING"`},
 	} {
-		id, err := mapbtf.Lookup(spec, tc.typ)
+		id, err := spec.TypeByName(tc.typ)
 		if err != nil {
 			t.Fatal(err)
 		}

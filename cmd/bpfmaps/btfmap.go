@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 )
 
 // withBTF gives the key and value sides the map's BTF types where no
@@ -17,7 +16,7 @@ func withBTF(m *bpfMap, key, value *side) {
 	if (key.layout != nil || key.asInt) && (value.layout != nil || value.asInt) {
 		return
 	}
-	types, err := mapbtf.ForMap(m.info)
+	types, err := btf.LoadMap(m.info)
 	if err != nil {
 		return
 	}
@@ -42,7 +41,7 @@ func (m *bpfMap) printBTFInfo(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "btf id:\t%d\n", m.info.BTFID)
-	types, err := mapbtf.ForMap(m.info)
+	types, err := btf.LoadMap(m.info)
 	if err != nil {
 		fmt.Fprintf(w, "btf:\t%v\n", needsSysAdmin(err, fmt.Sprintf("read btf id %d", m.info.BTFID), needBTFID))
 		return
@@ -60,7 +59,7 @@ func (m *bpfMap) printBTFInfo(w io.Writer) {
 // btfTypeNames returns the C names of the map's key and value types for
 // info --json ("" when there are none).
 func (m *bpfMap) btfTypeNames() (key, value string) {
-	types, err := mapbtf.ForMap(m.info)
+	types, err := btf.LoadMap(m.info)
 	if err != nil {
 		return "", ""
 	}
@@ -77,13 +76,13 @@ func (m *bpfMap) btfTypeNames() (key, value string) {
 // bpftool does; plain text output prints the same JSON on one line.
 // The spec and id let keys and values be given as field=value pairs.
 type btfType struct {
-	*mapbtf.Formatter
+	*btf.Formatter
 	spec *btf.Spec
 	id   btf.TypeID
 }
 
 func newBTFType(spec *btf.Spec, id btf.TypeID) (*btfType, error) {
-	f, err := mapbtf.NewFormatter(spec, id)
+	f, err := btf.NewFormatter(spec, id)
 	if err != nil {
 		return nil, err
 	}

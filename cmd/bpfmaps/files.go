@@ -1,96 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 )
 
 // maxFileSize bounds every file the tool reads because a flag named it
-// (--btf). The largest a user names in practice is a kernel's BTF (about
-// 6 MB for vmlinux) or a BPF object of tens of MB; anything larger is
-// refused before it is read.
-const maxFileSize = 256 << 20
+// (--btf): the btf package's bound, which refuses anything larger before
+// it is read.
+const maxFileSize = btf.MaxFileSize
 
 // filesHelp is what --help says about files named by flags.
 const filesHelp = `A file named by --btf must be a regular file of at most 256 MiB (devices,
 FIFOs and sockets are refused); under --timeout, reading and parsing it
 count towards the timeout.`
-
-// readArgFile returns the contents of the file at path, which the flag
-// named on the command line. Only regular files of at most maxFileSize
-// bytes are read: a device such as /dev/zero never ends and a FIFO blocks
-// until a writer comes, so both are refused before the first read.
-func readArgFile(flag, path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fileErr(flag, path, err)
-	}
-	if err := checkArgFile(flag, path, fi); err != nil {
-		return nil, err
-	}
-	// O_NONBLOCK: should path have become a FIFO since the Stat, the open
-	// returns at once and the check below refuses it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fileErr(flag, path, err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, fileErr(flag, path, err)
-	}
-	if err := checkArgFile(flag, path, fi); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(fi.Size()) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxFileSize+1)); err != nil {
-		return nil, fileErr(flag, path, err)
-	}
-	if buf.Len() > maxFileSize { // it grew since the Stat
-		return nil, usageError{fmt.Sprintf("%s %s: larger than %d MiB, the most bpfmaps reads", flag, path, maxFileSize>>20)}
-	}
-	return buf.Bytes(), nil
-}
-
-// checkArgFile refuses what readArgFile does not read.
-func checkArgFile(flag, path string, fi fs.FileInfo) error {
-	if !fi.Mode().IsRegular() {
-		return usageError{fmt.Sprintf("%s %s: %s, not a regular file (bpfmaps reads only regular files)", flag, path, fileKind(fi.Mode()))}
-	}
-	if fi.Size() > maxFileSize {
-		return usageError{fmt.Sprintf("%s %s: %d bytes, larger than %d MiB, the most bpfmaps reads", flag, path, fi.Size(), maxFileSize>>20)}
-	}
-	return nil
-}
-
-// fileKind names the kind of a file that is not a regular one.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "a special file"
-}
 
 // fileErr names the flag and the path in err, once.
 func fileErr(flag, path string, err error) error {
@@ -104,26 +33,16 @@ func fileErr(flag, path string, err error) error {
 // loadBTFFile parses the BTF of the file at path, named by --btf: an ELF
 // object's .BTF section (clang -g -target bpf), raw BTF such as
 // /sys/kernel/btf/vmlinux, or a module's split BTF under /sys/kernel/btf.
+// Files the btf package refuses to read (not regular, too large) are
+// usage errors.
 func loadBTFFile(path string) (*btf.Spec, error) {
-	raw, err := readArgFile("--btf", path)
-	if err != nil {
-		return nil, err
-	}
-	var spec *btf.Spec
-	dir, file := filepath.Split(filepath.Clean(path))
-	switch {
-	case bytes.HasPrefix(raw, []byte("\x7fELF")):
-		spec, err = btf.LoadELF(bytes.NewReader(raw))
-	case filepath.Clean(dir) == btf.KernelDir && file != "vmlinux":
-		var vmlinux *btf.Spec
-		if vmlinux, err = btf.LoadKernel(); err == nil {
-			spec, err = btf.ParseSplit(raw, vmlinux)
-		}
-	default:
-		spec, err = btf.Parse(raw)
+	spec, err := btf.LoadFile(path)
+	var refused *btf.RefusedError
+	if errors.As(err, &refused) {
+		return nil, usageError{fmt.Sprintf("--btf %s: %s", path, refused.Reason)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--btf %s: %w", path, err)
+		return nil, fileErr("--btf", path, err)
 	}
 	return spec, nil
 }
@@ -135,7 +54,7 @@ func loadBTFType(ctx context.Context, file, name string) (*btfType, error) {
 		if err != nil {
 			return nil, err
 		}
-		id, err := mapbtf.Lookup(spec, name)
+		id, err := spec.TypeByName(name)
 		if err != nil {
 			return nil, fmt.Errorf("--btf %s: %w", file, err)
 		}

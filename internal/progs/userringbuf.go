@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/asm"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 

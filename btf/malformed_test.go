@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 )
 
 func blob(t *testing.T, types ...btf.Type) []byte {

@@ -1,4 +1,4 @@
-package mapbtf_test
+package btf_test
 
 import (
 	"os"
@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
 
-// TestLookupExplainsDroppedTypes looks up a struct that clang left out
+// TestTypeByNameExplainsDroppedTypes looks up a struct that clang left out
 // of an object's BTF (nothing uses it): the error says why and how to
 // keep it, and the line it suggests does keep it.
-func TestLookupExplainsDroppedTypes(t *testing.T) {
+func TestTypeByNameExplainsDroppedTypes(t *testing.T) {
 	dir := t.TempDir()
 	compile := func(name, src string) string {
 		path := filepath.Join(dir, name)
@@ -23,27 +23,27 @@ func TestLookupExplainsDroppedTypes(t *testing.T) {
 		return testutil.CompileBPF(t, path)
 	}
 	const decl = "struct event { unsigned int pid; char comm[16]; };\nint counter;\n"
-	spec, err := mapbtf.LoadFile(compile("dropped.bpf.c", decl))
+	spec, err := btf.LoadFile(compile("dropped.bpf.c", decl))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = mapbtf.Lookup(spec, "event")
+	_, err = spec.TypeByName("event")
 	const hint = `"struct event *unused __attribute__((unused));"`
 	if err == nil || !strings.Contains(err.Error(), `no struct, union, enum or typedef named "event"`) ||
 		!strings.Contains(err.Error(), "maps, global variables and functions") || !strings.Contains(err.Error(), hint) {
-		t.Fatalf("Lookup of a dropped struct: %v\nwant the reason and the hint %s", err, hint)
+		t.Fatalf("TypeByName of a dropped struct: %v\nwant the reason and the hint %s", err, hint)
 	}
-	_, err = mapbtf.Lookup(spec, "union event")
+	_, err = spec.TypeByName("union event")
 	if err == nil || !strings.Contains(err.Error(), `"union event *unused __attribute__((unused));"`) {
-		t.Errorf("Lookup of a dropped union: %v", err)
+		t.Errorf("TypeByName of a dropped union: %v", err)
 	}
 
 	// The suggested line keeps the type.
-	spec, err = mapbtf.LoadFile(compile("kept.bpf.c", decl+strings.Trim(hint, `"`)+"\n"))
+	spec, err = btf.LoadFile(compile("kept.bpf.c", decl+strings.Trim(hint, `"`)+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mapbtf.Lookup(spec, "event"); err != nil {
+	if _, err := spec.TypeByName("event"); err != nil {
 		t.Errorf("with the suggested line: %v", err)
 	}
 }

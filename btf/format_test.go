@@ -1,4 +1,4 @@
-package mapbtf
+package btf
 
 import (
 	"debug/elf"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // FuzzFormat formats arbitrary bytes as every type of arbitrary BTF:
@@ -16,7 +15,7 @@ func FuzzFormat(f *testing.F) {
 	// where the repository's files are not (the kernel matrix's VMs), and
 	// the example object's clang-built BTF where it is.
 	raw := seedBTF(f)
-	if ef, err := elf.Open("../../../examples/flowtypes/bpf/flow.bpf.o"); err == nil {
+	if ef, err := elf.Open("../examples/flowtypes/bpf/flow.bpf.o"); err == nil {
 		if obj, err := ef.Section(".BTF").Data(); err == nil {
 			f.Add(obj, []byte("\x01\x02\x03\x04bash\x00"))
 		}
@@ -24,7 +23,7 @@ func FuzzFormat(f *testing.F) {
 	}
 	f.Add(raw, []byte("\x01\x02\x03\x04bash\x00\xff\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, raw, data []byte) {
-		spec, err := btf.Parse(raw)
+		spec, err := Parse(raw)
 		if err != nil {
 			return
 		}
@@ -62,7 +61,7 @@ func seedBTF(f *testing.F) []byte {
 	if err != nil {
 		f.Fatal(err)
 	}
-	var b btf.Builder
+	var b Builder
 	if _, err := b.AddLayout(c.Layout()); err != nil {
 		f.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package mapbtf_test
+package btf_test
 
 import (
 	"bytes"
@@ -8,10 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
-	"github.com/bpfmaps/bpfmaps/cmd/internal/mapbtf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // TestEnumsAgreeWithBpftool fills a map whose value holds enums of every
@@ -30,16 +31,16 @@ func TestEnumsAgreeWithBpftool(t *testing.T) {
 		t.Fatalf("bpftool prog loadall: %v\n%s", err, out)
 	}
 	path := filepath.Join(pins, "enums")
-	m, err := mapops.Open(path)
+	m, err := sys.ObjGet(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	info, err := m.Info()
+	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	types, err := mapbtf.ForMap(info)
+	types, err := btf.LoadMap(info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestEnumsAgreeWithBpftool(t *testing.T) {
 			copy(v[mem.BitOffset/8:], c)
 		}
 		kb := binary.NativeEndian.AppendUint32(nil, k)
-		if err := m.Update(kb, v, mapops.Any); err != nil {
+		if err := sys.MapUpdateElem(m, unsafe.Pointer(&kb[0]), unsafe.Pointer(&v[0]), 0); err != nil {
 			t.Fatal(err)
 		}
 		want[k] = v
@@ -108,7 +109,7 @@ func TestEnumsAgreeWithBpftool(t *testing.T) {
 	if len(entries) != len(want) {
 		t.Fatalf("bpftool dumped %d entries, want %d", len(entries), len(want))
 	}
-	f, err := mapbtf.NewFormatter(types.Spec, types.Value)
+	f, err := btf.NewFormatter(types.Spec, types.Value)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 

@@ -1,12 +1,13 @@
 package btf
 
 import (
+	"bytes"
 	"cmp"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 )
@@ -31,9 +32,9 @@ func LoadModule(name string, vmlinux *Spec) (*Spec, error) {
 }
 
 func loadFile(path string, base *Spec) (*Spec, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("btf: %w", err)
+		return nil, err
 	}
 	var s *Spec
 	if base == nil {
@@ -42,13 +43,21 @@ func loadFile(path string, base *Spec) (*Spec, error) {
 		s, err = ParseSplit(raw, base)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, &fs.PathError{Op: "load btf", Path: path, Err: err}
 	}
 	return s, nil
 }
 
-// ErrNoBTF is returned by LoadELF for an object without a .BTF section.
-var ErrNoBTF = errors.New("btf: no .BTF section")
+// ErrNoBTF means there is no BTF where some was asked for: an object
+// without a .BTF section (LoadELF), a map created without key and value
+// types (LoadMap). Test for it with errors.Is.
+var ErrNoBTF = errors.New("btf: no BTF")
+
+// noBTF is an ErrNoBTF that says where the BTF is missing.
+type noBTF string
+
+func (e noBTF) Error() string        { return string(e) }
+func (e noBTF) Is(target error) bool { return target == ErrNoBTF }
 
 // LoadELF parses the .BTF section of an ELF object, such as one that
 // `clang -g -target bpf` writes. The section's byte order is the
@@ -62,7 +71,7 @@ func LoadELF(r io.ReaderAt) (*Spec, error) {
 	}
 	sec := f.Section(".BTF")
 	if sec == nil {
-		return nil, ErrNoBTF
+		return nil, noBTF("btf: no .BTF section (compile with clang -g)")
 	}
 	if sec.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("btf: the .BTF section holds no bytes")
@@ -141,16 +150,16 @@ func fixDatasecs(s *Spec, f *elf.File, raw []byte) bool {
 	return changed
 }
 
-// LoadELFFile is LoadELF of the object file at path.
+// LoadELFFile is LoadELF of the object file at path, read as LoadFile
+// reads files: regular files of at most MaxFileSize bytes.
 func LoadELFFile(path string) (*Spec, error) {
-	f, err := os.Open(path)
+	raw, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("btf: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	s, err := LoadELF(f)
+	s, err := LoadELF(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, &fs.PathError{Op: "load btf", Path: path, Err: err}
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package mapbtf
+package btf
 
 import (
 	"bytes"
@@ -8,8 +8,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // A Formatter formats the bytes of one C type, described by BTF, as
@@ -23,15 +21,15 @@ import (
 // byte), DATASEC and VAR values as objects named after the section and
 // variable.
 type Formatter struct {
-	spec *btf.Spec
-	id   btf.TypeID
+	spec *Spec
+	id   TypeID
 	size int
 	name string
 }
 
 // NewFormatter returns the formatter of type id of spec; it fails for
 // types without a size (void, functions).
-func NewFormatter(spec *btf.Spec, id btf.TypeID) (*Formatter, error) {
+func NewFormatter(spec *Spec, id TypeID) (*Formatter, error) {
 	size, err := spec.Size(id)
 	if err != nil {
 		return nil, err
@@ -63,20 +61,20 @@ const maxOutput = 16 << 20
 
 // btfDumper writes one value as JSON.
 type btfDumper struct {
-	spec  *btf.Spec
+	spec  *Spec
 	order binary.ByteOrder
 	out   bytes.Buffer
 }
 
 // errShort is the error for BTF that places data beyond the value.
-func errShort(id btf.TypeID, need, have int) error {
+func errShort(id TypeID, need, have int) error {
 	return fmt.Errorf("btf type %d needs %d bytes, %d are left", id, need, have)
 }
 
 // do writes the value of type id at data; bitOff (0-7) is the offset in
 // bits of an integer member that does not start on a byte.
-func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) error {
-	if depth > 64 {
+func (d *btfDumper) do(id TypeID, bitOff uint32, data []byte, depth int) error {
+	if depth > MaxDepth {
 		return fmt.Errorf("btf type %d: nested too deeply", id)
 	}
 	t, err := d.spec.Type(id)
@@ -84,9 +82,9 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 		return err
 	}
 	switch t.Kind {
-	case btf.KindInt:
+	case KindInt:
 		return d.integer(id, t, bitOff, data)
-	case btf.KindStruct, btf.KindUnion:
+	case KindStruct, KindUnion:
 		d.out.WriteByte('{')
 		for i, m := range t.Members {
 			if i > 0 {
@@ -107,7 +105,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 			}
 		}
 		d.out.WriteByte('}')
-	case btf.KindArray:
+	case KindArray:
 		if d.isString(t, data) {
 			n := bytes.IndexByte(data[:t.Len], 0)
 			d.str(string(data[:n]))
@@ -135,7 +133,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 			}
 		}
 		d.out.WriteByte(']')
-	case btf.KindEnum, btf.KindEnum64:
+	case KindEnum, KindEnum64:
 		n := int(t.Size)
 		if n != 1 && n != 2 && n != 4 && n != 8 {
 			return fmt.Errorf("btf type %d: enum of %d bytes", id, n)
@@ -151,7 +149,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 		v := d.signed(data[:n])
 		for _, e := range t.Values {
 			ev := signExtend(e.Value, n)
-			if t.Kind == btf.KindEnum {
+			if t.Kind == KindEnum {
 				ev = int64(int32(uint32(e.Value)))
 			}
 			if ev == v {
@@ -160,18 +158,18 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 			}
 		}
 		d.out.WriteString(strconv.FormatInt(v, 10))
-	case btf.KindPtr:
+	case KindPtr:
 		if len(data) < 8 {
 			return errShort(id, 8, len(data))
 		}
 		d.out.WriteString(strconv.FormatUint(d.order.Uint64(data), 10))
-	case btf.KindTypedef, btf.KindVolatile, btf.KindConst, btf.KindRestrict, btf.KindTypeTag:
+	case KindTypedef, KindVolatile, KindConst, KindRestrict, KindTypeTag:
 		rid, err := d.spec.Resolve(id)
 		if err != nil {
 			return err
 		}
 		return d.do(rid, bitOff, data, depth+1)
-	case btf.KindVar:
+	case KindVar:
 		d.out.WriteByte('{')
 		d.str(t.Name)
 		d.out.WriteByte(':')
@@ -179,7 +177,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 			return err
 		}
 		d.out.WriteByte('}')
-	case btf.KindDatasec:
+	case KindDatasec:
 		d.out.WriteByte('{')
 		d.str(t.Name)
 		d.out.WriteString(":[")
@@ -195,7 +193,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 			}
 		}
 		d.out.WriteString("]}")
-	case btf.KindFloat:
+	case KindFloat:
 		switch {
 		case t.Size == 4 && len(data) >= 4:
 			d.out.WriteString(strconv.FormatFloat(float64(math.Float32frombits(d.order.Uint32(data))), 'g', -1, 32))
@@ -211,7 +209,7 @@ func (d *btfDumper) do(id btf.TypeID, bitOff uint32, data []byte, depth int) err
 }
 
 // integer writes an INT as btf_dumper_int does.
-func (d *btfDumper) integer(id btf.TypeID, t *btf.Type, bitOff uint32, data []byte) error {
+func (d *btfDumper) integer(id TypeID, t *Type, bitOff uint32, data []byte) error {
 	bits := uint32(t.IntBits)
 	if bitOff != 0 || t.IntOffset != 0 || bits%8 != 0 {
 		total := bitOff + uint32(t.IntOffset)
@@ -228,9 +226,9 @@ func (d *btfDumper) integer(id btf.TypeID, t *btf.Type, bitOff uint32, data []by
 		return d.bitfield(id, 128, 0, data)
 	}
 	switch {
-	case t.Encoding&btf.Bool != 0:
+	case t.Encoding&Bool != 0:
 		d.out.WriteString(strconv.FormatBool(data[0] != 0))
-	case t.Encoding&btf.Char != 0:
+	case t.Encoding&Char != 0:
 		c := data[0]
 		if c >= 0x20 && c < 0x7f {
 			d.str(string(rune(c)))
@@ -239,7 +237,7 @@ func (d *btfDumper) integer(id btf.TypeID, t *btf.Type, bitOff uint32, data []by
 		}
 	case n != 1 && n != 2 && n != 4 && n != 8:
 		return d.bitfield(id, bits, 0, data)
-	case t.Encoding&btf.Signed != 0:
+	case t.Encoding&Signed != 0:
 		d.out.WriteString(strconv.FormatInt(d.signed(data[:n]), 10))
 	default:
 		d.out.WriteString(strconv.FormatUint(d.unsigned(data[:n]), 10))
@@ -249,7 +247,7 @@ func (d *btfDumper) integer(id btf.TypeID, t *btf.Type, bitOff uint32, data []by
 
 // bitfield writes bits bits at bit offset off of data as a "0x…" string,
 // as btf_dumper_bitfield does.
-func (d *btfDumper) bitfield(id btf.TypeID, bits, off uint32, data []byte) error {
+func (d *btfDumper) bitfield(id TypeID, bits, off uint32, data []byte) error {
 	n := int((off + bits + 7) / 8)
 	if len(data) < n {
 		return errShort(id, n, len(data))
@@ -278,24 +276,24 @@ func (d *btfDumper) bitfield(id btf.TypeID, bits, off uint32, data []byte) error
 // isString reports whether an array is text as bpftool sees it: elements
 // of a one-byte integer named char or encoded as one (qualifiers skipped,
 // typedefs not), and printable ASCII up to a NUL within the array.
-func (d *btfDumper) isString(arr *btf.Type, data []byte) bool {
+func (d *btfDumper) isString(arr *Type, data []byte) bool {
 	if arr.Len == 0 || int(arr.Len) > len(data) {
 		return false
 	}
 	id := arr.Ref
-	var e *btf.Type
-	for range 32 {
+	var e *Type
+	for range MaxDepth {
 		t, err := d.spec.Type(id)
 		if err != nil {
 			return false
 		}
-		if t.Kind != btf.KindConst && t.Kind != btf.KindVolatile && t.Kind != btf.KindRestrict && t.Kind != btf.KindTypeTag {
+		if t.Kind != KindConst && t.Kind != KindVolatile && t.Kind != KindRestrict && t.Kind != KindTypeTag {
 			e = t
 			break
 		}
 		id = t.Ref
 	}
-	if e == nil || e.Kind != btf.KindInt || e.Size != 1 || e.Encoding&btf.Char == 0 && e.Name != "char" {
+	if e == nil || e.Kind != KindInt || e.Size != 1 || e.Encoding&Char == 0 && e.Name != "char" {
 		return false
 	}
 	for _, c := range data[:arr.Len] {

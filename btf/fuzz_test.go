@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // seedBlobs are valid blobs of every kind in both byte orders.

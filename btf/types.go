@@ -1,14 +1,24 @@
 // Package btf reads and writes BTF, the BPF Type Format: the kernel's
 // description of C types that map keys and values, programs and the
-// kernel itself carry. It parses raw BTF (of either byte order, split on
-// top of a base such as vmlinux), the .BTF section of ELF objects and the
-// files under /sys/kernel/btf; it looks types up by name and id, resolves
-// typedefs and qualifiers, and computes sizes and alignments; Check holds a
-// structcodec layout against a C type, and Builder writes BTF, for example
-// for a Go type's layout (AddLayout).
+// kernel itself carry. It is the module's one owner of BTF:
 //
-// The package works on bytes only: fetching BTF from the kernel by id or
-// from a map is up to the caller (mapops does it with package sys).
+//   - parsing raw BTF (of either byte order, split on top of a base such
+//     as vmlinux), the .BTF section of ELF objects and the files under
+//     /sys/kernel/btf (LoadFile, LoadELFFile, LoadKernel, LoadModule, each
+//     bounded to regular files of at most MaxFileSize bytes);
+//   - loading a kernel BTF object by id and a map's BTF (LoadID, LoadMap),
+//     through package sys, the only way this package reaches the kernel;
+//   - looking types up by name and id (Lookup, TypeByName), resolving
+//     typedefs and qualifiers (Resolve, ResolveFunc), walking members as C
+//     reaches them (Fields), sizes and alignments; every walk stops at
+//     MaxDepth;
+//   - formatting values as bpftool does (Formatter), holding a structcodec
+//     layout against a C type (Check), mapping C scalars to Go (GoScalar)
+//     and writing BTF, for example for a Go type's layout (Builder,
+//     AddLayout).
+//
+// btf imports structcodec (Check and AddLayout take its layouts);
+// structcodec never imports btf.
 //
 // The wire format is include/uapi/linux/btf.h; Documentation/bpf/btf.rst
 // explains it.

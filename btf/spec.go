@@ -4,12 +4,19 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"strings"
 	"sync"
 )
 
-// maxDepth bounds chains of typedefs, qualifiers and arrays, as the
-// kernel's MAX_RESOLVE_DEPTH does: a longer chain is taken for a loop.
-const maxDepth = 32
+// MaxDepth bounds every walk over BTF types in this module: chains of
+// typedefs and qualifiers, and structs, unions, arrays and variables
+// nested in one another, each step counting one. A longer chain is taken
+// for a loop or hostile BTF and refused with an error, never followed
+// until the stack runs out. It is twice the kernel's MAX_RESOLVE_DEPTH
+// (32), which bounds the chains the kernel follows while it loads BTF:
+// the kernel resolves types in order of their ids, so the types it
+// accepts can nest deeper than 32 when read from the top.
+const MaxDepth = 64
 
 // ByteOrder returns the byte order the blob was written in.
 func (s *Spec) ByteOrder() binary.ByteOrder { return s.order }
@@ -138,8 +145,14 @@ func skippable(k Kind) bool {
 
 // Resolve follows typedefs, qualifiers (const, volatile, restrict) and
 // type tags from id to the type they name, and returns its id.
-func (s *Spec) Resolve(id TypeID) (TypeID, error) {
-	for range maxDepth {
+func (s *Spec) Resolve(id TypeID) (TypeID, error) { return s.ResolveFunc(id, nil) }
+
+// ResolveFunc is Resolve that calls visit, unless it is nil, with each
+// typedef, qualifier and type tag it follows, in order: for callers that
+// care which typedef named a type (its Go name, a __be16's byte order).
+// It is the one walk along such chains, bounded by MaxDepth.
+func (s *Spec) ResolveFunc(id TypeID, visit func(TypeID, *Type)) (TypeID, error) {
+	for range MaxDepth {
 		t, err := s.Type(id)
 		if err != nil {
 			return 0, err
@@ -147,9 +160,12 @@ func (s *Spec) Resolve(id TypeID) (TypeID, error) {
 		if !skippable(t.Kind) {
 			return id, nil
 		}
+		if visit != nil {
+			visit(id, t)
+		}
 		id = t.Ref
 	}
-	return 0, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", id, maxDepth)
+	return 0, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", id, MaxDepth)
 }
 
 // Size returns the size in bytes of the type with the given id, as C's
@@ -163,8 +179,8 @@ func (s *Spec) Size(id TypeID) (uint32, error) {
 
 // resolveAt is Resolve for a type nested depth levels deep in another.
 func (s *Spec) resolveAt(id TypeID, depth int) (TypeID, *Type, error) {
-	if depth > maxDepth {
-		return 0, nil, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, maxDepth)
+	if depth > MaxDepth {
+		return 0, nil, fmt.Errorf("btf: type %d: nested more than %d deep (a loop?)", id, MaxDepth)
 	}
 	rid, err := s.Resolve(id)
 	if err != nil {
@@ -261,7 +277,7 @@ func (s *Spec) Name(id TypeID) string {
 
 func (s *Spec) name(id TypeID, depth int) string {
 	t, err := s.Type(id)
-	if err != nil || depth > maxDepth {
+	if err != nil || depth > MaxDepth {
 		return fmt.Sprintf("type %d", id)
 	}
 	switch t.Kind {
@@ -271,7 +287,7 @@ func (s *Spec) name(id TypeID, depth int) string {
 		// C writes the outer length first: __u16[3][4].
 		dims := fmt.Sprintf("[%d]", t.Len)
 		elem := t.Ref
-		for ; depth < maxDepth; depth++ {
+		for ; depth < MaxDepth; depth++ {
 			e, err := s.Type(elem)
 			if err != nil || e.Kind != KindArray {
 				break
@@ -288,4 +304,91 @@ func (s *Spec) name(id TypeID, depth int) string {
 		return s.name(t.Ref, depth+1)
 	}
 	return t.Describe()
+}
+
+// TypeByName finds the type that a C name means: a struct, union, enum or
+// typedef of that name, tried in that order; "struct x", "union x" and
+// "enum x" ask for one kind, and a name that starts with a dot (.bss,
+// .data, .rodata) the DATASEC of that global data section. The error for
+// a name that is not there says why clang may have left it out.
+func (s *Spec) TypeByName(name string) (TypeID, error) {
+	kinds := []Kind{KindStruct, KindUnion, KindEnum, KindEnum64, KindTypedef}
+	if k, rest, ok := strings.Cut(name, " "); ok {
+		switch k {
+		case "struct":
+			kinds = []Kind{KindStruct}
+		case "union":
+			kinds = []Kind{KindUnion}
+		case "enum":
+			kinds = []Kind{KindEnum, KindEnum64}
+		default:
+			return 0, fmt.Errorf("bad type name %q: want name, struct name, union name or enum name", name)
+		}
+		name = strings.TrimSpace(rest)
+	}
+	if strings.HasPrefix(name, ".") {
+		// A global data section (.bss, .data, .rodata): its DATASEC.
+		if id, err := s.Lookup(name, KindDatasec); err == nil {
+			return id, nil
+		}
+		return 0, fmt.Errorf("no section %q in the BTF: an object has .bss, .data and .rodata only when it has global variables of that kind", name)
+	}
+	for _, k := range kinds {
+		id, err := s.Lookup(name, k)
+		if err == nil {
+			return id, nil
+		}
+		if strings.Contains(err.Error(), "types are") {
+			return 0, err // ambiguous
+		}
+	}
+	keyword := "struct"
+	if len(kinds) <= 2 {
+		keyword = strings.TrimSuffix(kinds[0].String(), "64")
+	}
+	return 0, fmt.Errorf("no %s named %q in the BTF (clang keeps in a BPF object only the types that its maps, "+
+		"global variables and functions use; to keep this one, use it so, e.g. with a global of that type or "+
+		"\"%s %s *unused __attribute__((unused));\" in the C source)", kindList(kinds), name, keyword, name)
+}
+
+func kindList(kinds []Kind) string {
+	if len(kinds) > 2 {
+		return "struct, union, enum or typedef"
+	}
+	return kinds[0].String()
+}
+
+// Fields yields the members of struct or union t as C code reaches them:
+// its named members, and in place of each anonymous struct or union
+// member (C11) that one's members, recursively, with BitOffset counted
+// from the start of t. Unnamed members of other kinds (bitfield padding)
+// are left out. It descends at most MaxDepth levels; it is the one walk
+// over anonymous members, for finding a member by name and listing the
+// names C knows.
+func (s *Spec) Fields(t *Type) iter.Seq[Member] {
+	return func(yield func(Member) bool) {
+		s.fields(t, 0, 0, yield)
+	}
+}
+
+func (s *Spec) fields(t *Type, base uint32, depth int, yield func(Member) bool) bool {
+	for _, m := range t.Members {
+		m.BitOffset += base
+		if m.Name != "" {
+			if !yield(m) {
+				return false
+			}
+			continue
+		}
+		rid, err := s.Resolve(m.Type)
+		if err != nil || depth >= MaxDepth {
+			continue
+		}
+		if at := s.typ(rid); at.Kind == KindStruct || at.Kind == KindUnion {
+			if !s.fields(at, m.BitOffset, depth+1, yield) {
+				return false
+			}
+		}
+	}
+	return true
 }

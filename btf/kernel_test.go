@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // loadVmlinux parses the running kernel's BTF, or skips when the kernel

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // fixtureStructs names the structs of testdata/fixtures.h.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // Split BTF, as module BTF is on vmlinux: ids and string offsets continue

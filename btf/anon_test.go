@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/structcodec"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 // TestCheckFlexibleAndAnonymous holds the natural Go forms of a flexible

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -113,20 +113,13 @@ func (s *Spec) rootName(id TypeID) string {
 // names a big-endian integer (__be16, __be32, __be64).
 func (s *Spec) resolveBE(id TypeID) (TypeID, bool, error) {
 	be := false
-	for range maxDepth {
-		t, err := s.Type(id)
-		if err != nil {
-			return 0, false, err
-		}
-		if !skippable(t.Kind) {
-			return id, be, nil
-		}
-		if t.Kind == KindTypedef && strings.HasPrefix(t.Name, "__be") {
-			be = true
-		}
-		id = t.Ref
+	rid, err := s.ResolveFunc(id, func(_ TypeID, t *Type) {
+		be = be || t.Kind == KindTypedef && BigEndianTypedef(t.Name)
+	})
+	if err != nil {
+		return 0, false, err
 	}
-	return 0, false, fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row", id, maxDepth)
+	return rid, be, nil
 }
 
 func (c *checker) value(l *structcodec.Layout, be, cstring bool, id TypeID, gp, cp string, off int) error {
@@ -291,14 +284,14 @@ func (c *checker) anonymous(m *Member) *Type {
 
 // names lists the names by which C reaches a member: its own, or those
 // of the members of an anonymous struct or union, at any depth.
-func (c *checker) names(m *Member, depth int) []string {
+func (c *checker) names(m *Member) []string {
 	at := c.anonymous(m)
-	if at == nil || depth > maxDepth {
+	if at == nil {
 		return []string{m.Name}
 	}
 	var out []string
-	for i := range at.Members {
-		out = append(out, c.names(&at.Members[i], depth+1)...)
+	for f := range c.s.Fields(at) {
+		out = append(out, f.Name)
 	}
 	return out
 }
@@ -319,7 +312,7 @@ func (c *checker) expand(ms []cMember, covered []bool, j int, f *structcodec.Fie
 	} else {
 		pick := -1
 		for i := range at.Members {
-			for _, n := range c.names(&at.Members[i], 0) {
+			for _, n := range c.names(&at.Members[i]) {
 				if pick < 0 && sameName(f.Name, n) {
 					pick = i
 				}

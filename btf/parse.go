@@ -521,15 +521,15 @@ func (s *Spec) validate(at int) error {
 	for i := range s.offs {
 		id := s.first + TypeID(i)
 		cur, n := id, 0
-		for ; n < maxDepth; n++ {
+		for ; n < MaxDepth; n++ {
 			k, r := s.kindRef(cur)
 			if !skippable(k) {
 				break
 			}
 			cur = r
 		}
-		if n == maxDepth {
-			return fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", cur, maxDepth)
+		if n == MaxDepth {
+			return fmt.Errorf("btf: type %d: more than %d typedefs and qualifiers in a row (a loop?)", cur, MaxDepth)
 		}
 	}
 	return nil

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmaps/bpfmaps/btf"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
-	"github.com/bpfmaps/bpfmaps/structcodec/btf"
 )
 
 func vmlinux(b *testing.B) []byte {
