@@ -48,7 +48,7 @@ func TestWaitEvent(t *testing.T) {
 			t.Fatalf("Wait = %d, %v", n, err)
 		}
 	})
-	if allocs != 0 && !raceEnabled {
+	if allocs != 0 && !testutil.RaceEnabled {
 		t.Fatalf("Wait with context.Background allocates %v times", allocs)
 	}
 	if err := p.Add(ev.FD(), -1, unix.EPOLLIN); !errors.Is(err, unix.EINVAL) {
