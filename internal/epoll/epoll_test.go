@@ -155,3 +155,32 @@ func TestWaitEnds(t *testing.T) {
 		t.Fatalf("Add after Close: %v", err)
 	}
 }
+
+// Close while other goroutines Signal: the eventfd is closed exactly once,
+// by Close or by the Signal writing to it, and never written after.
+func TestEventCloseWhileSignalling(t *testing.T) {
+	testutil.CheckLeaks(t)
+	for range 50 {
+		ev, err := NewEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		for range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 100 {
+					ev.Signal()
+				}
+			}()
+		}
+		ev.Close()
+		for range 4 {
+			<-done
+		}
+		ev.Signal() // after Close: nothing
+		if err := ev.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	}
+}
