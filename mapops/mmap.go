@@ -38,7 +38,7 @@ func (m *Map) Memory() ([]byte, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.life.Closed() {
 		return nil, fmt.Errorf("%s: memory: %w", m, os.ErrClosed)
 	}
 	if m.mem != nil {

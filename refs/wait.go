@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // ErrClosed is wrapped by the error of every call made on, or blocked in, a
@@ -75,29 +75,25 @@ func applyOptions(op string, opts []Option) (settings, error) {
 	return s, nil
 }
 
-// life is the open/closed state every reference shares: done is closed by
-// the first Close, which wakes every waiter selecting on it.
+// life is the open/closed state every reference shares (the closed state
+// of a sys.Lifetime: the map handle counts its own calls); done is closed
+// by the first Close, which wakes every waiter selecting on it.
 type life struct {
-	once sync.Once
-	done chan struct{}
+	state sys.Lifetime
+	done  chan struct{}
 }
 
 func newLife() life { return life{done: make(chan struct{})} }
 
 // close reports whether this call closed it.
 func (l *life) close() (first bool) {
-	l.once.Do(func() { close(l.done); first = true })
+	if first, _ = l.state.Close(); first {
+		close(l.done)
+	}
 	return first
 }
 
-func (l *life) isClosed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
+func (l *life) isClosed() bool { return l.state.Closed() }
 
 // check returns the error for a call made now: ErrClosed, the context's
 // error, or nil.
