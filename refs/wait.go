@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bpfmaps/bpfmaps/internal/pollwait"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -28,10 +29,6 @@ var ErrInvalidValue = errors.New("value rejected by validator")
 // wake us for (queue, stack, hash, array) checks it at most, unless
 // PollInterval says otherwise.
 const DefaultPollInterval = 10 * time.Millisecond
-
-// minPoll is the first sleep of a polling wait; sleeps double from here up
-// to the poll interval.
-const minPoll = 100 * time.Microsecond
 
 // Option configures a polling reference (QueueRef, StackRef, QueueChannel,
 // StackChannel, MapWatcher, ChangeWatcher).
@@ -105,48 +102,18 @@ func (l *life) check(ctx context.Context) error {
 }
 
 // pollUntil calls try until it reports done or an error, ctx ends or the
-// reference closes. Between tries it sleeps with back-off, from minPoll
-// doubling up to interval, and wakes early when kick's channel closes (a
-// write through a reference of this process). kick is taken before each
-// try so that a write between the try and the sleep is not missed.
+// reference closes (ErrClosed), as pollwait.Until does, waking early
+// when st's changes channel closes (a write through a reference of this
+// process).
 func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapState, try func() (bool, error)) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	sleep := min(minPoll, interval)
-	for {
-		var kick <-chan struct{}
-		if st != nil {
-			kick = st.changes()
-		}
-		done, err := try()
-		if err != nil || done {
-			return err
-		}
-		if err := l.check(ctx); err != nil {
-			return err
-		}
-		if timer == nil {
-			timer = time.NewTimer(sleep)
-		} else {
-			timer.Reset(sleep)
-		}
-		select {
-		case <-timer.C:
-			sleep = min(2*sleep, interval)
-		case <-kick:
-		case <-l.done:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	var wake func() <-chan struct{}
+	if st != nil {
+		wake = st.changes
 	}
+	return pollwait.Until(ctx, interval, wake, l.done, ErrClosed, try)
 }
 
 // Forever is the timeout that waits without limit. Every timeout of this
