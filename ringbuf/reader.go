@@ -242,16 +242,7 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	for {
-		gen := r.poll.Gen()
-		n, err := r.tryReadBatch(recs)
-		if n > 0 || err != nil {
-			return n, err
-		}
-		if err := r.wait(ctx, "ringbuf read", gen); err != nil {
-			return 0, err
-		}
-	}
+	return r.waitFor(ctx, "ringbuf read", func() (int, error) { return r.tryReadBatch(recs) })
 }
 
 // tryReadBatch copies the records in the ring into recs, up to len(recs),
@@ -315,16 +306,7 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 // at least one record for fn. It returns after a batch of at least one
 // record, or with the error that ended the wait.
 func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) (int, error) {
-	for {
-		gen := r.poll.Gen()
-		n, err := r.Consume(fn)
-		if n > 0 || err != nil {
-			return n, err
-		}
-		if err := r.wait(ctx, "ringbuf consume", gen); err != nil {
-			return 0, err
-		}
-	}
+	return r.waitFor(ctx, "ringbuf consume", func() (int, error) { return r.Consume(fn) })
 }
 
 // SkipBacklog drops the records in the ring without reading them and
@@ -410,6 +392,23 @@ func (r *Reader) Close() error {
 	r.poll.Close()
 	r.release()
 	return nil
+}
+
+// waitFor calls try until it returns records or an error, waiting in
+// between for the producer: the blocking forms' loop. try looks at the
+// ring before every wait, so records already there are never left
+// behind a wait.
+func (r *Reader) waitFor(ctx context.Context, op string, try func() (int, error)) (int, error) {
+	for {
+		gen := r.poll.Gen()
+		n, err := try()
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if err := r.wait(ctx, op, gen); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // wait blocks until the producer signals (or may have since gen), the
