@@ -92,15 +92,6 @@ func (l *life) close() (first bool) {
 
 func (l *life) isClosed() bool { return l.state.Closed() }
 
-// check returns the error for a call made now: ErrClosed, the context's
-// error, or nil.
-func (l *life) check(ctx context.Context) error {
-	if l.isClosed() {
-		return ErrClosed
-	}
-	return ctx.Err()
-}
-
 // pollUntil calls try until it reports done or an error, ctx ends or the
 // reference closes (ErrClosed), as pollwait.Until does, waking early
 // when st's changes channel closes (a write through a reference of this

@@ -19,8 +19,10 @@ func TestLifetimeSequence(t *testing.T) {
 	}
 
 	var m sys.Lifetime
-	if !m.Acquire() || !m.Acquire() {
-		t.Fatal("Acquire failed on an open Lifetime")
+	for range 2 {
+		if !m.Acquire() {
+			t.Fatal("Acquire failed on an open Lifetime")
+		}
 	}
 	if first, idle := m.Close(); !first || idle {
 		t.Fatalf("Close with two calls in flight = %v, %v, want true, false", first, idle)
