@@ -13,6 +13,7 @@ import (
 	ciliumringbuf "github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/ringbuf"
 	"github.com/bpfmaps/bpfmaps/sys"
@@ -310,12 +311,11 @@ func (r *rawRing) drain(buf []byte, copying bool) int {
 	end := atomic.LoadUint64(r.prod)
 	n := 0
 	for pos < end {
-		word := atomic.LoadUint32((*uint32)(unsafe.Add(r.data, pos&r.mask)))
-		size := uint64(word & 0x0fffffff)
+		word := ringproto.LoadWord(unsafe.Add(r.data, pos&r.mask))
 		if copying {
-			copy(buf, unsafe.Slice((*byte)(unsafe.Add(r.data, (pos+8)&r.mask)), size))
+			copy(buf, unsafe.Slice((*byte)(unsafe.Add(r.data, (pos+ringproto.HdrSize)&r.mask)), word.Len()))
 		}
-		pos += (size + 8 + 7) &^ 7
+		pos += word.Total()
 		n++
 	}
 	atomic.StoreUint64(r.cons, pos)
@@ -424,18 +424,18 @@ func (fx *fixtures) userRingBenches(add addFunc) error {
 	fx.closers = append(fx.closers, unmap)
 	size := raw.mask + 1
 	add("urb_single", floor, drain(floor), func() (int, error) {
-		const total = (userSampleSize + 8 + 7) &^ 7
+		total := ringproto.Round8(userSampleSize + ringproto.HdrSize)
 		for range want {
 			cons := atomic.LoadUint64(raw.cons)
 			prod := *raw.prod
 			if size-(prod-cons) < total {
 				return 0, unix.ENOSPC
 			}
-			hdr := (*[2]uint32)(unsafe.Add(raw.data, prod&raw.mask))
-			hdr[0], hdr[1] = userSampleSize|1<<31, 0 // length and busy bit, page offset
+			hdr := (*uint64)(unsafe.Add(raw.data, prod&raw.mask))
+			*hdr = ringproto.Header(ringproto.MakeWord(userSampleSize, ringproto.Busy), 0)
 			atomic.StoreUint64(raw.prod, prod+total)
-			copy(unsafe.Slice((*byte)(unsafe.Add(raw.data, (prod+8)&raw.mask)), userSampleSize), src[:])
-			atomic.StoreUint32(&hdr[0], userSampleSize)
+			copy(unsafe.Slice((*byte)(unsafe.Add(raw.data, (prod+ringproto.HdrSize)&raw.mask)), userSampleSize), src[:])
+			ringproto.StoreWord(unsafe.Pointer(hdr), ringproto.MakeWord(userSampleSize, 0))
 		}
 		return want, nil
 	})

@@ -60,7 +60,7 @@ func TestBatchLookupAllocatesNothingPerEntry(t *testing.T) {
 		t.Fatalf("dump: %d entries (values right: %v), %v", n, ok, err)
 	}
 	if allocs > 16 {
-		if raceEnabled {
+		if testutil.RaceEnabled {
 			t.Logf("%v allocations per dump under the race detector", allocs)
 			return
 		}

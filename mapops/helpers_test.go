@@ -55,7 +55,7 @@ func noHashLookupAndDelete(t testing.TB, err error) bool {
 func checkNoAllocs(t *testing.T, name string, f func()) {
 	t.Helper()
 	if n := testing.AllocsPerRun(100, f); n != 0 {
-		if raceEnabled {
+		if testutil.RaceEnabled {
 			t.Logf("%s allocates %v times per call under the race detector (sync.Pool drops buffers)", name, n)
 			return
 		}

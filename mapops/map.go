@@ -73,11 +73,10 @@ type Map struct {
 	valueBuf   int // bytes a lookup fills: valueSize, or one slot per CPU
 	ncpu       int // possible CPUs, for per-CPU maps
 
-	mu      sync.Mutex
-	pinned  string   // path of the last Pin, or the path Open opened
-	mem     *mapping // Memory's
-	closed  bool
-	closing sync.Once
+	mu     sync.Mutex
+	pinned string       // path of the last Pin, or the path Open opened
+	mem    *mapping     // Memory's
+	life   sys.Lifetime // its closed state; fd counts the calls in flight
 
 	conds atomic.Pointer[condErrors] // the map's condition errors, made on first use
 }
@@ -458,19 +457,19 @@ func (m *Map) Close() error {
 	if m == nil {
 		return nilMap("close")
 	}
+	if first, _ := m.life.Close(); !first {
+		return nil
+	}
 	var err error
-	m.closing.Do(func() {
-		m.mu.Lock()
-		m.closed = true
-		if m.mem != nil {
-			err = m.mem.at.detach()
-			m.mem = nil
-		}
-		m.mu.Unlock()
-		if cerr := m.fd.Close(); err == nil {
-			err = cerr
-		}
-	})
+	m.mu.Lock()
+	if m.mem != nil {
+		err = m.mem.at.detach()
+		m.mem = nil
+	}
+	m.mu.Unlock()
+	if cerr := m.fd.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 

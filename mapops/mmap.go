@@ -38,7 +38,7 @@ func (m *Map) Memory() ([]byte, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.life.Closed() {
 		return nil, &sys.OpError{Object: m.String(), Op: "memory", Err: os.ErrClosed}
 	}
 	if m.mem != nil {

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
+	"github.com/bpfmaps/bpfmaps/internal/pollwait"
 	"github.com/bpfmaps/bpfmaps/mapops"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // errClosed is wrapped by the error of every call made on, or blocked in, a
@@ -29,10 +30,6 @@ var ErrInvalidValue = errors.New("value rejected by validator")
 // wake us for (queue, stack, hash, array) checks it at most, unless
 // PollInterval says otherwise.
 const DefaultPollInterval = 10 * time.Millisecond
-
-// minPoll is the first sleep of a polling wait; sleeps double from here up
-// to the poll interval.
-const minPoll = 100 * time.Microsecond
 
 // Option configures a polling reference (QueueRef, StackRef, QueueChannel,
 // StackChannel, MapWatcher, ChangeWatcher).
@@ -76,82 +73,39 @@ func applyOptions(op string, opts []Option) (settings, error) {
 	return s, nil
 }
 
-// life is the open/closed state every reference shares: done is closed by
-// the first Close, which wakes every waiter selecting on it.
+// life is the open/closed state every reference shares (the closed state
+// of a sys.Lifetime: the map handle counts its own calls); done is closed
+// by the first Close, which wakes every waiter selecting on it.
 type life struct {
-	once sync.Once
-	done chan struct{}
+	state sys.Lifetime
+	done  chan struct{}
 }
 
 func newLife() life { return life{done: make(chan struct{})} }
 
 // close reports whether this call closed it.
 func (l *life) close() (first bool) {
-	l.once.Do(func() { close(l.done); first = true })
+	if first, _ = l.state.Close(); first {
+		close(l.done)
+	}
 	return first
 }
 
-func (l *life) isClosed() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// check returns the error for a call made now: errClosed, the context's
-// error, or nil.
-func (l *life) check(ctx context.Context) error {
-	if l.isClosed() {
-		return errClosed
-	}
-	return ctx.Err()
-}
+func (l *life) isClosed() bool { return l.state.Closed() }
 
 // pollUntil calls try until it reports done or an error, ctx ends or the
-// reference closes. Between tries it sleeps with back-off, from minPoll
-// doubling up to interval, and wakes early when kick's channel closes (a
-// write through a reference of this process). kick is taken before each
-// try so that a write between the try and the sleep is not missed.
+// reference closes (errClosed), as pollwait.Until does, waking early
+// when st's changes channel closes (a write through a reference of this
+// process).
 func (l *life) pollUntil(ctx context.Context, interval time.Duration, st *mapState, try func() (bool, error)) error {
 	if l.isClosed() {
 		return errClosed
 	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	sleep := min(minPoll, interval)
-	for {
-		var kick <-chan struct{}
-		if st != nil {
-			kick = st.changes()
-		}
-		done, err := try()
-		if err != nil || done {
-			return err
-		}
-		if err := l.check(ctx); err != nil {
-			return err
-		}
-		if timer == nil {
-			timer = time.NewTimer(sleep)
-		} else {
-			timer.Reset(sleep)
-		}
-		select {
-		case <-timer.C:
-			sleep = min(2*sleep, interval)
-		case <-kick:
-		case <-l.done:
-			return errClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	var wake func() <-chan struct{}
+	if st != nil {
+		wake = st.changes
 	}
+	return pollwait.Until(ctx, interval, wake, l.done, errClosed, try)
 }
 
 // Forever is the timeout that waits without limit. Every timeout of this

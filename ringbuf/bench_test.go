@@ -62,8 +62,7 @@ func benchDrainForms(b *testing.B, size, ringSize int) {
 			end := atomic.LoadUint64(rg.prod)
 			n := 0
 			for ; n < want && pos < end; n++ {
-				word := atomic.LoadUint32(rg.lenWord(pos))
-				pos += ringproto.Round8(uint64(word&lenMask) + hdrSize)
+				pos += rg.word(pos).Total()
 			}
 			atomic.StoreUint64(rg.cons, pos)
 			r.cur = rg.load()
@@ -78,9 +77,9 @@ func benchDrainForms(b *testing.B, size, ringSize int) {
 			end := atomic.LoadUint64(rg.prod)
 			n := 0
 			for ; n < want && pos < end; n++ {
-				word := atomic.LoadUint32(rg.lenWord(pos))
-				buf = append(buf[:0], rg.bytes(pos+hdrSize, uint64(word&lenMask))...)
-				pos += ringproto.Round8(uint64(word&lenMask) + hdrSize)
+				word := rg.word(pos)
+				buf = append(buf[:0], rg.bytes(pos+hdrSize, uint64(word.Len()))...)
+				pos += word.Total()
 			}
 			atomic.StoreUint64(rg.cons, pos)
 			r.cur = rg.load()

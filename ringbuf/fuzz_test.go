@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
+
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
 // FuzzConsume runs the consumer over arbitrary ring memory and positions:
@@ -15,17 +17,19 @@ import (
 // move the consumer position backwards or past the producer position, and
 // report bad memory as ErrCorrupt.
 func FuzzConsume(f *testing.F) {
-	hdr := func(n uint32, flags uint32) []byte { return binary.NativeEndian.AppendUint32(nil, n|flags) }
+	hdr := func(n uint32, bits ringproto.Word) []byte {
+		return binary.NativeEndian.AppendUint32(nil, uint32(ringproto.MakeWord(n, bits)))
+	}
 	f.Add([]byte{}, uint64(0), uint64(0), uint8(0))
 	f.Add(append(append(hdr(5, 0), 0, 0, 0, 0), "hello..."...), uint64(0), uint64(16), uint8(0))
-	f.Add(hdr(100, 0), uint64(0), uint64(16), uint8(0))                // runs past the producer
-	f.Add(hdr(0, busyBit), uint64(0), uint64(8), uint8(1))             // busy
-	f.Add(hdr(8, discardBit), uint64(0), uint64(16), uint8(2))         // discarded
-	f.Add(hdr(8, 0), uint64(4), uint64(20), uint8(0))                  // misaligned consumer
-	f.Add(hdr(8, 0), uint64(0), uint64(1<<40), uint8(0))               // producer far ahead
-	f.Add(hdr(8, 0), uint64(1<<63), uint64(1<<63+16), uint8(3))        // huge positions
-	f.Add(hdr(lenMask, 0), uint64(0), uint64(4096), uint8(8))          // longest length word
-	f.Add(make([]byte, 64), uint64(4096-8), uint64(4096+64), uint8(8)) // wrap at the end
+	f.Add(hdr(100, 0), uint64(0), uint64(16), uint8(0))                 // runs past the producer
+	f.Add(hdr(0, ringproto.Busy), uint64(0), uint64(8), uint8(1))       // busy
+	f.Add(hdr(8, ringproto.Discard), uint64(0), uint64(16), uint8(2))   // discarded
+	f.Add(hdr(8, 0), uint64(4), uint64(20), uint8(0))                   // misaligned consumer
+	f.Add(hdr(8, 0), uint64(0), uint64(1<<40), uint8(0))                // producer far ahead
+	f.Add(hdr(8, 0), uint64(1<<63), uint64(1<<63+16), uint8(3))         // huge positions
+	f.Add(hdr(ringproto.LenMask, 0), uint64(0), uint64(4096), uint8(8)) // longest length word
+	f.Add(make([]byte, 64), uint64(4096-8), uint64(4096+64), uint8(8))  // wrap at the end
 	f.Fuzz(func(t *testing.T, data []byte, cons, prod uint64, sizeLog uint8) {
 		size := 16 << (sizeLog % 9) // 16 bytes to 4 KiB
 		p, r, err := newInMemory(size)

@@ -139,14 +139,14 @@ func (s Sample) Submit(flags int) error { return s.commit(0, flags) }
 
 // Discard commits the record as discarded: the consumer skips it. flags
 // are as for Submit.
-func (s Sample) Discard(flags int) error { return s.commit(discardBit, flags) }
+func (s Sample) Discard(flags int) error { return s.commit(ringproto.Discard, flags) }
 
-func (s Sample) commit(bit uint32, flags int) error {
+func (s Sample) commit(bits ringproto.Word, flags int) error {
 	p := s.p
 	if p == nil {
 		return errZeroValue
 	}
-	if !p.r.commit(s.pos, s.size, bit) {
+	if !p.r.commit(s.pos, s.size, bits) {
 		return errNotBusy
 	}
 	switch {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -23,11 +21,10 @@ import (
 // Add, Poll, Consume and ConsumeN are for one goroutine at a time; Close
 // may be called from any goroutine and wakes a blocked Poll at once.
 type Poller struct {
-	rings    []pollRing
-	poll     *epoll.Poller
-	events   []unix.EpollEvent
-	closed   atomic.Bool
-	closeOne sync.Once
+	rings  []pollRing
+	poll   *epoll.Poller
+	events []unix.EpollEvent
+	life   sys.Lifetime // only its closed state: the Readers count their own calls
 }
 
 type pollRing struct {
@@ -153,17 +150,16 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (p *Poller) isClosed() bool { return p.closed.Load() }
+func (p *Poller) isClosed() bool { return p.life.Closed() }
 
 // Close wakes a blocked Poll, which fails with an error wrapping
 // os.ErrClosed, and closes every ring. It is idempotent.
 func (p *Poller) Close() error {
-	p.closeOne.Do(func() {
-		p.closed.Store(true)
+	if first, _ := p.life.Close(); first {
 		p.poll.Close()
 		for _, pr := range p.rings {
 			pr.r.Close()
 		}
-	})
+	}
 	return nil
 }

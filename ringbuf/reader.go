@@ -63,12 +63,11 @@ type Reader struct {
 	mapped bool   // under mu: false once the memory is freed
 	free   func() // frees the memory and the map descriptor
 
-	// state has bit 0 set once the Reader is closed, and counts in the
-	// bits above it the position methods using the ring memory: they do
+	// life counts the position methods using the ring memory: they do
 	// not take mu, so that a Consume callback may call them. The memory
 	// is freed by the last one out of a closed Reader, mu holder or
 	// position method.
-	state atomic.Int64
+	life sys.Lifetime
 
 	poll         *epoll.Poller
 	notify       int    // the descriptor the producer signals
@@ -170,15 +169,12 @@ func newReader(rg ring, free func(), notify int, events uint32) (*Reader, error)
 	return r, nil
 }
 
-func (r *Reader) isClosed() bool { return r.state.Load()&1 != 0 }
+func (r *Reader) isClosed() bool { return r.life.Closed() }
 
-// enterPosition counts a position method in as a user of the ring memory;
-// it fails once the Reader is closed. Every call is paired with a
-// leavePosition.
-func (r *Reader) enterPosition() bool { return r.state.Add(2)&1 == 0 }
-
+// leavePosition ends a position method's use of the ring memory, begun
+// by a successful r.life.Acquire.
 func (r *Reader) leavePosition() {
-	if r.state.Add(-2)&1 != 0 {
+	if r.life.Release() {
 		r.release()
 	}
 }
@@ -190,7 +186,7 @@ func (r *Reader) release() {
 		if !r.mu.TryLock() {
 			return // the holder releases when it is done
 		}
-		if r.state.Load()>>1 == 0 {
+		if r.life.Idle() {
 			if r.mapped {
 				r.mapped = false
 				r.free()
@@ -201,7 +197,7 @@ func (r *Reader) release() {
 		r.mu.Unlock()
 		// A position method was in. If it left meanwhile, its release
 		// may have found mu held: try again.
-		if r.state.Load()>>1 != 0 {
+		if !r.life.Idle() {
 			return
 		}
 	}
@@ -242,16 +238,7 @@ func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	for {
-		gen := r.poll.Gen()
-		n, err := r.tryReadBatch(recs)
-		if n > 0 || err != nil {
-			return n, err
-		}
-		if err := r.wait(ctx, "ringbuf: read", gen); err != nil {
-			return 0, err
-		}
-	}
+	return r.waitFor(ctx, "ringbuf: read", func() (int, error) { return r.tryReadBatch(recs) })
 }
 
 // tryReadBatch copies the records in the ring into recs, up to len(recs),
@@ -315,16 +302,7 @@ func (r *Reader) ConsumeN(n int, fn func(sample []byte) error) (int, error) {
 // at least one record for fn. It returns after a batch of at least one
 // record, or with the error that ended the wait.
 func (r *Reader) ConsumeWait(ctx context.Context, fn func(sample []byte) error) (int, error) {
-	for {
-		gen := r.poll.Gen()
-		n, err := r.Consume(fn)
-		if n > 0 || err != nil {
-			return n, err
-		}
-		if err := r.wait(ctx, "ringbuf: consume", gen); err != nil {
-			return 0, err
-		}
-	}
+	return r.waitFor(ctx, "ringbuf: consume", func() (int, error) { return r.Consume(fn) })
 }
 
 // SkipBacklog drops the records in the ring without reading them and
@@ -370,10 +348,10 @@ func (r *Reader) SetDeadline(t time.Time) error {
 // is a snapshot; the producer may add more at any time. It returns 0 once
 // the Reader is closed.
 func (r *Reader) AvailableBytes() int {
-	defer r.leavePosition()
-	if !r.enterPosition() {
+	if !r.life.Acquire() {
 		return 0
 	}
+	defer r.leavePosition()
 	return int(r.ring.available())
 }
 
@@ -383,20 +361,20 @@ func (r *Reader) Size() int { return int(r.ring.size) }
 // ConsumerPosition returns the consumer position as published in the
 // ring, or 0 once the Reader is closed.
 func (r *Reader) ConsumerPosition() uint64 {
-	defer r.leavePosition()
-	if !r.enterPosition() {
+	if !r.life.Acquire() {
 		return 0
 	}
+	defer r.leavePosition()
 	return atomic.LoadUint64(r.ring.cons)
 }
 
 // ProducerPosition returns the producer position: the end of all reserved
 // space, committed or not; 0 once the Reader is closed.
 func (r *Reader) ProducerPosition() uint64 {
-	defer r.leavePosition()
-	if !r.enterPosition() {
+	if !r.life.Acquire() {
 		return 0
 	}
+	defer r.leavePosition()
 	return atomic.LoadUint64(r.ring.prod)
 }
 
@@ -404,18 +382,29 @@ func (r *Reader) ProducerPosition() uint64 {
 // os.ErrClosed, and releases the ring. Memory that a call is still using is
 // released when that call returns. Close is idempotent.
 func (r *Reader) Close() error {
-	for {
-		s := r.state.Load()
-		if s&1 != 0 {
-			return nil
-		}
-		if r.state.CompareAndSwap(s, s|1) {
-			break
-		}
+	if first, _ := r.life.Close(); !first {
+		return nil
 	}
 	r.poll.Close()
 	r.release()
 	return nil
+}
+
+// waitFor calls try until it returns records or an error, waiting in
+// between for the producer: the blocking forms' loop. try looks at the
+// ring before every wait, so records already there are never left
+// behind a wait.
+func (r *Reader) waitFor(ctx context.Context, op string, try func() (int, error)) (int, error) {
+	for {
+		gen := r.poll.Gen()
+		n, err := try()
+		if n > 0 || err != nil {
+			return n, err
+		}
+		if err := r.wait(ctx, op, gen); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // wait blocks until the producer signals (or may have since gen), the

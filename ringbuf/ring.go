@@ -9,13 +9,8 @@ import (
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
-// The protocol constants, shared with userringbuf.
-const (
-	hdrSize    = ringproto.HdrSize
-	busyBit    = ringproto.BusyBit
-	discardBit = ringproto.DiscardBit
-	lenMask    = ringproto.LenMask
-)
+// hdrSize is the record header's size, shared with userringbuf.
+const hdrSize = ringproto.HdrSize
 
 // ErrCorrupt is wrapped by the error a consumer returns when the ring's
 // memory breaks the protocol: a misaligned consumer position, a producer
@@ -43,9 +38,14 @@ type ring struct {
 	size uint64
 }
 
-// lenWord returns the length word of the record at pos.
-func (r *ring) lenWord(pos uint64) *uint32 {
-	return (*uint32)(unsafe.Add(r.data, pos&(r.size-1)))
+// hdr returns the address of the header of the record at pos.
+func (r *ring) hdr(pos uint64) unsafe.Pointer {
+	return unsafe.Add(r.data, pos&(r.size-1))
+}
+
+// word loads the length word of the record at pos (acquire).
+func (r *ring) word(pos uint64) ringproto.Word {
+	return ringproto.LoadWord(r.hdr(pos))
 }
 
 // bytes returns n bytes of the data area from pos's offset on.
@@ -67,37 +67,29 @@ func (r *ring) reserve(pending *uint64, n uint64) (uint64, bool) {
 	prod := atomic.LoadUint64(r.prod)
 	cons := atomic.LoadUint64(r.cons)
 	for *pending < prod {
-		w := atomic.LoadUint32(r.lenWord(*pending))
-		if w&busyBit != 0 {
+		w := r.word(*pending)
+		if w.Busy() {
 			break
 		}
-		*pending += ringproto.Round8(uint64(w&lenMask) + hdrSize)
+		*pending += w.Total()
 	}
 	next := prod + ringproto.Round8(n+hdrSize)
 	if next-cons > r.size-1 || next-*pending > r.size-1 {
 		return 0, false
 	}
-	hdr := r.lenWord(prod)
-	*(*uint32)(unsafe.Add(unsafe.Pointer(hdr), 4)) = uint32(prod & (r.size - 1)) // the kernel's page offset word; consumers ignore it
-	atomic.StoreUint32(hdr, uint32(n)|busyBit)
+	hdr := r.hdr(prod)
+	*(*uint32)(unsafe.Add(hdr, 4)) = uint32(prod & (r.size - 1)) // the kernel's page offset word; consumers ignore it
+	ringproto.StoreWord(hdr, ringproto.MakeWord(uint32(n), ringproto.Busy))
 	atomic.StoreUint64(r.prod, next)
 	return prod, true
 }
 
-// commit clears the busy bit of the record of n bytes at pos and sets bit
-// (0 or discardBit), as bpf_ringbuf_submit and _discard do. It fails
-// (false) when that record is not busy, or not of n bytes.
-func (r *ring) commit(pos uint64, n int, bit uint32) bool {
-	hdr := r.lenWord(pos)
-	for {
-		w := atomic.LoadUint32(hdr)
-		if w&busyBit == 0 || w&lenMask != uint32(n) {
-			return false
-		}
-		if atomic.CompareAndSwapUint32(hdr, w, w&^busyBit|bit) {
-			return true
-		}
-	}
+// commit clears the busy bit of the record of n bytes at pos and sets
+// bits (0 or ringproto.Discard), as bpf_ringbuf_submit and _discard do. It
+// fails (false) when that record is not busy, or not of n bytes.
+func (r *ring) commit(pos uint64, n int, bits ringproto.Word) bool {
+	return atomic.CompareAndSwapUint32((*uint32)(r.hdr(pos)),
+		uint32(ringproto.MakeWord(uint32(n), ringproto.Busy)), uint32(ringproto.MakeWord(uint32(n), bits)))
 }
 
 // consumerAt reports whether the consumer position is at pos's offset: the
@@ -141,18 +133,17 @@ func (r *ring) next(c *cursor) (payload []byte, discarded, ok bool, err error) {
 	if c.pos == c.end {
 		return nil, false, false, nil
 	}
-	word := atomic.LoadUint32(r.lenWord(c.pos))
-	if word&busyBit != 0 {
+	word := r.word(c.pos)
+	if word.Busy() {
 		return nil, false, false, nil
 	}
-	n := uint64(word & lenMask)
-	total := ringproto.Round8(n + hdrSize)
+	n, total := uint64(word.Len()), word.Total()
 	if total > c.end-c.pos {
 		return nil, false, false, overrun(c, n)
 	}
 	at := c.pos
 	c.pos += total
-	if word&discardBit != 0 {
+	if word.Discarded() {
 		return nil, true, true, nil
 	}
 	// The header is 8-byte aligned and total <= size, so the payload ends
@@ -192,12 +183,11 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 		// next, written out: this loop is the zero-copy hot path.
 		pos, end := c.pos, c.end
 		for n < max && pos != end {
-			word := atomic.LoadUint32(r.lenWord(pos))
-			if word&busyBit != 0 {
+			word := r.word(pos)
+			if word.Busy() {
 				break
 			}
-			size := uint64(word & lenMask)
-			total := ringproto.Round8(size + hdrSize)
+			size, total := uint64(word.Len()), word.Total()
 			if total > end-pos {
 				c.pos = pos
 				r.publish(c)
@@ -205,7 +195,7 @@ func (r *ring) consume(c *cursor, max int, fn func([]byte) error) (int, error) {
 			}
 			at := pos
 			pos += total
-			if word&discardBit != 0 {
+			if word.Discarded() {
 				continue
 			}
 			n++
@@ -249,10 +239,9 @@ func (r *ring) readBatch(c *cursor, recs []Record) (int, error) {
 	for n < len(recs) {
 		pos, end := c.pos, c.end
 		for ; n < len(recs) && pos != end; n++ {
-			word := atomic.LoadUint32(r.lenWord(pos))
-			size := uint64(word & lenMask)
-			total := ringproto.Round8(size + hdrSize)
-			if word&(busyBit|discardBit) != 0 || total > end-pos {
+			word := r.word(pos)
+			size, total := uint64(word.Len()), word.Total()
+			if !word.Ready() || total > end-pos {
 				break
 			}
 			rec := &recs[n]
@@ -323,9 +312,9 @@ func (r *ring) skip(c *cursor) (int, error) {
 // to the producer position last seen.
 func (r *ring) skipDiscarded(c *cursor) {
 	for c.pos != c.end {
-		word := atomic.LoadUint32(r.lenWord(c.pos))
-		total := ringproto.Round8(uint64(word&lenMask) + hdrSize)
-		if word&(busyBit|discardBit) != discardBit || total > c.end-c.pos {
+		word := r.word(c.pos)
+		total := word.Total()
+		if word.Bits() != ringproto.Discard || total > c.end-c.pos {
 			return
 		}
 		c.pos += total

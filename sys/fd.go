@@ -9,10 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// closedBit marks an FD as closed in FD.state; the low bits count the calls
-// that are using the descriptor right now.
-const closedBit = 1 << 63
-
 // FD owns one BPF object file descriptor (a map, a program or BTF).
 //
 // The descriptor is closed exactly once: by Close, or, if Close is called
@@ -24,8 +20,8 @@ const closedBit = 1 << 63
 // backstop only.
 type FD struct {
 	raw    int
-	state  atomic.Uint64 // closedBit | number of users
-	rawOff atomic.Bool   // the raw descriptor has been closed
+	life   Lifetime    // the calls using raw, and whether Close has begun
+	rawOff atomic.Bool // the raw descriptor has been closed
 }
 
 // NewFD takes ownership of raw, which must be an open descriptor. It is the
@@ -56,8 +52,7 @@ func (fd *FD) Acquire() (int, error) {
 	if fd == nil {
 		return -1, os.ErrClosed
 	}
-	if fd.state.Add(1)&closedBit != 0 {
-		fd.Release()
+	if !fd.life.Acquire() {
 		return -1, os.ErrClosed
 	}
 	return fd.raw, nil
@@ -66,7 +61,7 @@ func (fd *FD) Acquire() (int, error) {
 // Release ends a use begun by a successful Acquire. The last Release after
 // Close closes the descriptor.
 func (fd *FD) Release() {
-	if fd.state.Add(^uint64(0)) == closedBit {
+	if fd.life.Release() {
 		fd.closeRaw()
 	}
 }
@@ -74,7 +69,7 @@ func (fd *FD) Release() {
 // Int returns the descriptor number, or -1 after Close. The number is only
 // meaningful while the FD stays open; prefer Acquire around any use.
 func (fd *FD) Int() int {
-	if fd == nil || fd.state.Load()&closedBit != 0 {
+	if fd == nil || fd.life.Closed() {
 		return -1
 	}
 	return fd.raw
@@ -86,19 +81,15 @@ func (fd *FD) Close() error {
 	if fd == nil {
 		return nil
 	}
-	for {
-		s := fd.state.Load()
-		if s&closedBit != 0 {
-			return nil
-		}
-		if fd.state.CompareAndSwap(s, s|closedBit) {
-			runtime.SetFinalizer(fd, nil)
-			if s == 0 {
-				return fd.closeRaw()
-			}
-			return nil // the last user closes it
-		}
+	first, idle := fd.life.Close()
+	if !first {
+		return nil
 	}
+	runtime.SetFinalizer(fd, nil)
+	if idle {
+		return fd.closeRaw()
+	}
+	return nil // the last user closes it
 }
 
 // Dup returns a new FD that refers to the same object.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 )
 
@@ -127,7 +128,7 @@ func BenchmarkFloor64(b *testing.B) {
 					prod = *r.prod
 				}
 				h := (*uint32)(unsafe.Pointer(r.header(prod)))
-				*h = 64 | busyBit
+				*h = uint32(ringproto.MakeWord(64, ringproto.Busy))
 				copy(r.payload(prod, 64), payload64[:])
 				*r.prod = prod + 72
 				if mode == "plain" {
@@ -353,10 +354,10 @@ func BenchmarkOverhead64(b *testing.B) {
 				case "atomics":
 					r.next.CompareAndSwap(prod, prod+72)
 					h := (*uint32)(unsafe.Pointer(r.header(prod)))
-					*h = 64 | busyBit
+					*h = uint32(ringproto.MakeWord(64, ringproto.Busy))
 					atomic.StoreUint64(r.prod, prod+72)
 					copy(r.payload(prod, 64), payload64[:])
-					atomic.CompareAndSwapUint32(h, 64|busyBit, 64)
+					atomic.CompareAndSwapUint32(h, uint32(ringproto.MakeWord(64, ringproto.Busy)), 64)
 				case "producer":
 					r.next.Store(prod) // the O(1) drain moved only the consumer
 					s, err := p.Reserve(64)
@@ -383,7 +384,7 @@ type floorSample struct {
 func floorReserve(r *ring) (floorSample, error) {
 	prod := *r.prod
 	h := (*uint32)(unsafe.Pointer(r.header(prod)))
-	*h = 64 | busyBit
+	*h = uint32(ringproto.MakeWord(64, ringproto.Busy))
 	*r.prod = prod + 72
 	return floorSample{header: h, data: r.payloadPtr(prod), pos: prod, size: 64}, nil
 }
@@ -401,7 +402,7 @@ func floorSubmit(s floorSample) error {
 func writeLikeLibbpf(r *ring) {
 	prod := *r.prod
 	h := (*uint32)(unsafe.Pointer(r.header(prod)))
-	*h = 64 | busyBit
+	*h = uint32(ringproto.MakeWord(64, ringproto.Busy))
 	copy(r.payload(prod, 64), payload64[:])
 	*r.prod = prod + 72
 	atomic.SwapUint32(h, 64)

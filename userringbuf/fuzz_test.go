@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"unsafe"
+
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
 // FuzzConsumer drains rings of arbitrary bytes and positions. Whatever the
@@ -65,7 +67,7 @@ func FuzzConsumer(f *testing.F) {
 			// A drain without error stops early only at a busy sample,
 			// when the callback asks, or at the limit.
 			if err == nil && !stopped && after < prod && (after-before)/8 < DrainLimit {
-				if w := lengthWord(*p.r.header(after)); w&busyBit == 0 || w&discardBit != 0 {
+				if w := ringproto.WordOf(*p.r.header(after)); !w.Busy() || w.Discarded() {
 					t.Fatalf("drain %d stopped at %d (producer %d) before a sample that is not busy: %#x", round, after, prod, w)
 				}
 			}

@@ -1,7 +1,6 @@
 package userringbuf
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -15,12 +14,10 @@ import (
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
-// The protocol constants: the header's, shared with ringbuf, and the
+// The protocol constants: the header's size, shared with ringbuf, and the
 // kernel drain's.
 const (
-	hdrSize    = ringproto.HdrSize
-	busyBit    = ringproto.BusyBit
-	discardBit = ringproto.DiscardBit
+	hdrSize = ringproto.HdrSize
 
 	// MaxSampleSize is the largest sample the kernel's drain hands to a
 	// program (DYNPTR_MAX_SIZE, 16 MiB - 1). A larger one would stop the
@@ -74,7 +71,6 @@ var (
 	errZeroSample = errors.New("userringbuf: sample was not returned by Reserve")
 	errTwiceSub   = fmt.Errorf("userringbuf: submit: %w", ErrCommitted)
 	errTwiceDisc  = fmt.Errorf("userringbuf: discard: %w", ErrCommitted)
-	littleEndian  = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 	errNotAligned = errors.New("not 8-byte aligned")
 )
 
@@ -129,23 +125,13 @@ func (r *ring) payloadPtr(pos uint64) *byte {
 	return (*byte)(unsafe.Add(r.data, (pos+hdrSize)&(r.size-1)))
 }
 
-// packHeader builds the 8-byte header in memory order: length word first.
-func packHeader(length, tag uint32) uint64 {
-	if littleEndian {
-		return uint64(length) | uint64(tag)<<32
-	}
-	return uint64(length)<<32 | uint64(tag)
-}
-
-// lengthWord extracts the length word from a header.
-func lengthWord(h uint64) uint32 {
-	if littleEndian {
-		return uint32(h)
-	}
-	return uint32(h >> 32)
-}
-
 func tag(pos uint64) uint32 { return uint32(pos >> 3) }
+
+// header64 is the 8-byte header of a sample of size bytes at pos with
+// bits (see ringproto.MakeWord), as a 64-bit value in memory order.
+func header64(pos uint64, size uint32, bits ringproto.Word) uint64 {
+	return ringproto.Header(ringproto.MakeWord(size, bits), tag(pos))
+}
 
 // reserve claims room for a sample of size bytes and publishes it busy. It
 // is safe for concurrent use: reservations are serialised by a compare and
@@ -184,7 +170,7 @@ func (r *ring) reserve(size int) (uint64, error) {
 // markBusy writes the header of a reserved sample of size bytes at pos,
 // busy, before the producer position that publishes it.
 func (r *ring) markBusy(pos uint64, size int) {
-	*r.header(pos) = packHeader(uint32(size)|busyBit, tag(pos))
+	*r.header(pos) = header64(pos, uint32(size), ringproto.Busy)
 }
 
 // publish moves the producer position from from to to once every earlier
@@ -302,7 +288,7 @@ func (r *ring) reserveMany(samples [][]byte, sizes []int) (pos uint64, n int, er
 // sees none of them before the producer position is published past them.
 func (r *ring) fill(pos uint64, samples [][]byte) {
 	for _, s := range samples {
-		*r.header(pos) = packHeader(uint32(len(s)), tag(pos))
+		*r.header(pos) = header64(pos, uint32(len(s)), 0)
 		copy(unsafe.Slice(r.payloadPtr(pos), len(s)), s)
 		pos += ringproto.Round8(uint64(len(s)) + hdrSize)
 	}
@@ -311,19 +297,19 @@ func (r *ring) fill(pos uint64, samples [][]byte) {
 // submit clears the busy bit of the sample of size bytes at pos: commit's
 // fast path, small enough to inline into Submit.
 func (r *ring) submit(pos uint64, size uint32) bool {
-	return atomic.CompareAndSwapUint64(r.header(pos), packHeader(size|busyBit, tag(pos)), packHeader(size, tag(pos)))
+	done := header64(pos, size, 0)
+	return atomic.CompareAndSwapUint64(r.header(pos), done|ringproto.Header(ringproto.Busy, 0), done)
 }
 
 // commit clears the busy bit of the sample at pos, setting the discard bit
 // if asked. It fails if the sample is no longer the busy one that was
 // reserved there.
 func (r *ring) commit(pos uint64, size uint32, discard bool) bool {
-	done := size
+	bits := ringproto.Word(0)
 	if discard {
-		done |= discardBit
+		bits = ringproto.Discard
 	}
-	return atomic.CompareAndSwapUint64(r.header(pos),
-		packHeader(size|busyBit, tag(pos)), packHeader(done, tag(pos)))
+	return atomic.CompareAndSwapUint64(r.header(pos), header64(pos, size, ringproto.Busy), header64(pos, size, bits))
 }
 
 // discardBusy discards every sample between the consumer and producer
@@ -335,13 +321,13 @@ func (r *ring) discardBusy() {
 	for pos < end && end-pos <= r.size && pos%8 == 0 {
 		h := r.header(pos)
 		old := atomic.LoadUint64(h)
-		length := lengthWord(old) &^ (busyBit | discardBit)
-		total := ringproto.Round8(uint64(length) + hdrSize)
+		word := ringproto.WordOf(old)
+		total := word.Total()
 		if total > end-pos {
 			return
 		}
-		if lengthWord(old)&busyBit != 0 {
-			atomic.CompareAndSwapUint64(h, old, packHeader(length|discardBit, tag(pos)))
+		if word.Busy() {
+			atomic.CompareAndSwapUint64(h, old, header64(pos, word.Len(), ringproto.Discard))
 		}
 		pos += total
 	}
@@ -370,9 +356,8 @@ func (r *ring) drain(fn func([]byte) bool) (n, looked int, err error) {
 		if cons%8 != 0 { // the kernel's own position: cannot happen there
 			return n, looked, drainError(unix.EINVAL, "consumer position %d is %v", cons, errNotAligned)
 		}
-		word := lengthWord(atomic.LoadUint64(r.header(cons)))
-		length := word &^ (busyBit | discardBit)
-		total := ringproto.Round8(uint64(length) + hdrSize)
+		word := ringproto.LoadWord(unsafe.Pointer(r.header(cons)))
+		length, total := word.Len(), word.Total()
 		switch {
 		case total > prod-cons:
 			return n, looked, drainError(unix.EINVAL,
@@ -381,11 +366,11 @@ func (r *ring) drain(fn func([]byte) bool) (n, looked int, err error) {
 			return n, looked, drainError(unix.E2BIG, "sample at %d claims %d bytes, more than the ring's %d", cons, total, r.size)
 		case length > MaxSampleSize:
 			return n, looked, drainError(unix.E2BIG, "sample at %d claims %d bytes, over the %d a drain passes on", cons, length, MaxSampleSize)
-		case word&discardBit != 0:
+		case word.Discarded():
 			atomic.StoreUint64(r.cons, cons+total)
 			looked++
 			continue
-		case word&busyBit != 0:
+		case word.Busy():
 			return n, looked, nil
 		}
 		more := fn(r.payload(cons, length))

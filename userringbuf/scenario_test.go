@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
@@ -338,7 +339,7 @@ func TestMalformed(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			forEachTarget(t, page, func(t *testing.T, tg *target) {
-				*tg.p.r.header(0) = packHeader(c.length, 0)
+				*tg.p.r.header(0) = ringproto.Header(ringproto.Word(c.length), 0)
 				atomic.StoreUint64(tg.p.r.prod, c.prod)
 				for range 2 { // the bad sample is not skipped
 					r := tg.drain(t)
@@ -357,7 +358,7 @@ func TestMalformed(t *testing.T) {
 	// is skipped, not waited for.
 	forEachTarget(t, page, func(t *testing.T, tg *target) {
 		var w want
-		*tg.p.r.header(0) = packHeader(8|busyBit|discardBit, 0)
+		*tg.p.r.header(0) = ringproto.Header(ringproto.MakeWord(8, ringproto.Busy|ringproto.Discard), 0)
 		atomic.StoreUint64(tg.p.r.prod, 16)
 		tg.p.r.next.Store(16)
 		w.put(t, tg.p, 8, 1)
@@ -373,7 +374,7 @@ func TestMalformed(t *testing.T) {
 		w.put(t, tg.p, 16, 1)
 		w.put(t, tg.p, 16, 2)
 		_, prod := positions(tg.p)
-		*tg.p.r.header(prod) = packHeader(64, 0)
+		*tg.p.r.header(prod) = ringproto.Header(ringproto.MakeWord(64, 0), 0)
 		atomic.StoreUint64(tg.p.r.prod, prod+16)
 		r := tg.drain(t)
 		if r.Ret != -int64(unix.EINVAL) {

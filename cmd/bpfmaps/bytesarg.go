@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
 )
 
 // bytesHelp documents how keys and values are written on the command line;
@@ -123,17 +125,12 @@ func putInt(v uint64, size int, big bool) []byte {
 		binary.BigEndian.PutUint64(b, v)
 		return b[8-size:]
 	}
-	switch size {
-	case 1:
-		b[0] = byte(v)
-	case 2:
-		binary.NativeEndian.PutUint16(b, uint16(v))
-	case 4:
-		binary.NativeEndian.PutUint32(b, uint32(v))
-	default:
-		binary.NativeEndian.PutUint64(b, v)
+	b = b[:size]
+	if size < 8 {
+		v &= 1<<(8*size) - 1 // a negative number's two's complement in size bytes
 	}
-	return b[:size]
+	mapops.PutUint(b, v) // fits: masked to size bytes
+	return b
 }
 
 // hexBytes formats b as bpftool does in its text dumps: "0a 0b 0c".
@@ -163,17 +160,11 @@ func jsonBytes(b []byte) []string {
 // hostUint reads b as an unsigned integer in host byte order; ok is false
 // unless b is 1, 2, 4 or 8 bytes long.
 func hostUint(b []byte) (uint64, bool) {
-	switch len(b) {
-	case 1:
-		return uint64(b[0]), true
-	case 2:
-		return uint64(binary.NativeEndian.Uint16(b)), true
-	case 4:
-		return uint64(binary.NativeEndian.Uint32(b)), true
-	case 8:
-		return binary.NativeEndian.Uint64(b), true
+	if n := len(b); n != 1 && n != 2 && n != 4 && n != 8 {
+		return 0, false
 	}
-	return 0, false
+	v, err := mapops.Uint(b)
+	return v, err == nil
 }
 
 // isHex reports whether s is hex digits only.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/pollwait"
 )
 
 // signalContext is cancelled by Ctrl-C or SIGTERM, and after timeout when
@@ -41,7 +43,7 @@ the wait (exit status 1), as does --timeout.
 `+mapRefHelp+"\n\n"+bytesHelp+"\n\n"+layoutHelp+"\n\n"+btfFieldsHelp+"\n\n"+filesHelp, stdout)
 	ff := addFormatFlags(fs, true)
 	timeout := durationVar(fs, "timeout", 0, "give up after this `duration` (exit status 1); 0 waits forever")
-	interval := durationVar(fs, "interval", 10*time.Millisecond, "how often to look at the key, a `duration` (maps cannot notify)")
+	interval := durationVar(fs, "interval", 10*time.Millisecond, "the longest time between two looks at the key, a `duration` (maps cannot notify; looks start 100µs apart and back off to it)")
 	return mapCommand(fs, args, 2, func(m *bpfMap, args []string) error {
 		if *interval <= 0 {
 			return usageError{"--interval must be positive"}
@@ -79,32 +81,28 @@ the wait (exit status 1), as does --timeout.
 	})
 }
 
-// watch polls key until it appears (when missing now) or its value differs
-// from the current one; it returns the new value, nil when the key was
-// deleted.
+// watch polls key, as refs' watchers do (pollwait), until it appears
+// (when missing now) or its value differs from the current one; it
+// returns the new value, nil when the key was deleted.
 func (m *bpfMap) watch(ctx context.Context, key []byte, interval time.Duration) ([][]byte, error) {
 	first, err := m.lookup(key)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return nil, err
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
-		now, err := m.lookup(key)
+	var now [][]byte
+	err = pollwait.Until(ctx, interval, nil, nil, nil, func() (bool, error) {
+		var err error
+		now, err = m.lookup(key)
 		switch {
 		case errors.Is(err, unix.ENOENT):
-			if first != nil {
-				return nil, nil
-			}
+			return first != nil, nil // deleted, or not there yet
 		case err != nil:
-			return nil, err
-		case first == nil || !bytes.Equal(bytes.Join(now, nil), bytes.Join(first, nil)):
-			return now, nil
+			return false, err
 		}
+		return first == nil || !bytes.Equal(bytes.Join(now, nil), bytes.Join(first, nil)), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return now, nil
 }

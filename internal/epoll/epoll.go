@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // kickID is the id of the kick in the epoll set; Add refuses it.
@@ -45,7 +47,7 @@ type Poller struct {
 	deadline time.Time
 	changed  chan struct{} // closed and replaced when the deadline changes
 
-	closeOnce sync.Once
+	life sys.Lifetime // only its closed state: the turn orders the calls
 }
 
 // New returns a Poller with an empty epoll set.
@@ -234,14 +236,7 @@ func (p *Poller) getDeadline() (time.Time, <-chan struct{}) {
 	return p.deadline, p.changed
 }
 
-func (p *Poller) isClosed() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Poller) isClosed() bool { return p.life.Closed() }
 
 // closing, for the holder of the turn, closes the descriptors if the
 // Poller is closed and keeps the turn for good.
@@ -277,11 +272,11 @@ func (p *Poller) closeFDs() {
 // closes the epoll set once no goroutine sleeps in it. It is idempotent.
 // The descriptors added stay the caller's.
 func (p *Poller) Close() error {
-	p.closeOnce.Do(func() {
+	if first, _ := p.life.Close(); first {
 		close(p.done)
 		p.Wake()
 		p.closeIfFree()
-	})
+	}
 	return nil
 }
 
@@ -289,9 +284,8 @@ func (p *Poller) Close() error {
 // Add it to a Poller edge-triggered (unix.EPOLLIN|unix.EPOLLET): each
 // Signal is one wake-up, and nothing has to be read back.
 type Event struct {
-	mu   sync.Mutex
 	fd   int
-	open bool
+	life sys.Lifetime // Signals in flight; the last one out of a closed Event closes fd
 }
 
 // NewEvent returns an open Event.
@@ -300,7 +294,7 @@ func NewEvent() (*Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	return &Event{fd: fd, open: true}, nil
+	return &Event{fd: fd}, nil
 }
 
 // FD returns the eventfd, to add to a Poller.
@@ -312,22 +306,22 @@ func (e *Event) FD() int { return e.fd }
 // signals the counter would be full and every later Signal would fail
 // (EAGAIN) and wake nobody.
 func (e *Event) Signal() {
-	e.mu.Lock()
-	if e.open {
-		var one [8]byte
-		binary.NativeEndian.PutUint64(one[:], 1)
-		unix.Write(e.fd, one[:])
+	if !e.life.Acquire() {
+		return
 	}
-	e.mu.Unlock()
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	unix.Write(e.fd, one[:])
+	if e.life.Release() {
+		unix.Close(e.fd)
+	}
 }
 
-// Close closes the eventfd. It is idempotent.
+// Close closes the eventfd, at once or, if a Signal is writing to it,
+// when that Signal returns. It is idempotent.
 func (e *Event) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.open {
-		return nil
+	if first, idle := e.life.Close(); first && idle {
+		return unix.Close(e.fd)
 	}
-	e.open = false
-	return unix.Close(e.fd)
+	return nil
 }

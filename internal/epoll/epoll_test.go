@@ -48,7 +48,7 @@ func TestWaitEvent(t *testing.T) {
 			t.Fatalf("Wait = %d, %v", n, err)
 		}
 	})
-	if allocs != 0 && !raceEnabled {
+	if allocs != 0 && !testutil.RaceEnabled {
 		t.Fatalf("Wait with context.Background allocates %v times", allocs)
 	}
 	if err := p.Add(ev.FD(), -1, unix.EPOLLIN); !errors.Is(err, unix.EINVAL) {
@@ -153,5 +153,34 @@ func TestWaitEnds(t *testing.T) {
 	}
 	if err := p.Add(0, 1, unix.EPOLLIN); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("Add after Close: %v", err)
+	}
+}
+
+// Close while other goroutines Signal: the eventfd is closed exactly once,
+// by Close or by the Signal writing to it, and never written after.
+func TestEventCloseWhileSignalling(t *testing.T) {
+	testutil.CheckLeaks(t)
+	for range 50 {
+		ev, err := NewEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		for range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 100 {
+					ev.Signal()
+				}
+			}()
+		}
+		ev.Close()
+		for range 4 {
+			<-done
+		}
+		ev.Signal() // after Close: nothing
+		if err := ev.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
 	}
 }

@@ -5,7 +5,9 @@
 // It is not part of the library. The library's packages import it from
 // their tests only; the one importer outside tests is cmd/bpfmaps, whose
 // demo loads these programs, so the tool ships them on purpose.
-// TestImporters holds the module to that.
+// TestImporters holds the module to that. The bench module (its own
+// go.mod, not part of the library) fills and drains its rings with them
+// too.
 package progs
 
 import (

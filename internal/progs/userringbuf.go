@@ -179,8 +179,35 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 		asm.Mov64Imm(asm.R0, 0),
 		asm.Exit(),
 	)
-	// main: r1 = ring; r2 = &callback, which follows mainTail (LdFunc's
-	// offset counts from its first slot); then mainTail.
+	return loadDrainProgram(ringFD, mainTail, callback)
+}
+
+// NewUserRingbufDrainFloor loads a program that calls
+// bpf_user_ringbuf_drain on ring with a callback that only returns 0,
+// and returns what the helper returned: the number of samples drained
+// (at most 131072 per run) or a negative errno. It accounts nothing: it
+// is the kernel's cost floor, for benchmarks that drain untimed.
+func NewUserRingbufDrainFloor(ring *sys.FD) (*sys.FD, error) {
+	ringFD, err := ring.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer ring.Release()
+	mainTail := asm.Program(
+		asm.Mov64Imm(asm.R3, 0),
+		asm.Mov64Imm(asm.R4, 0),
+		asm.Call(asm.FnUserRingbufDrain),
+		asm.Exit(),
+	)
+	return loadDrainProgram(ringFD, mainTail, asm.Program(asm.Mov64Imm(asm.R0, 0), asm.Exit()))
+}
+
+// loadDrainProgram loads main, which sets r1 to the ring and r2 to the
+// callback and goes on with mainTail, followed by callback, with the BTF
+// func_info the verifier requires for a program with a callback.
+func loadDrainProgram(ringFD int, mainTail, callback []asm.Insn) (*sys.FD, error) {
+	// r2 = &callback, which follows mainTail (LdFunc's offset counts from
+	// its first slot).
 	head := asm.LdMapFD(asm.R1, ringFD)
 	insns := asm.Program(head, asm.LdFunc(asm.R2, int32(len(mainTail)+1)), mainTail, callback)
 	cbStart := len(head) + 2 + len(mainTail)

@@ -1,6 +1,6 @@
 // Package ringproto holds what the two BPF ring buffers share: the record
-// header's constants, the 8-byte rounding of records and the rule for ring
-// sizes. ringbuf (kernel to user) and userringbuf (user to kernel) each
+// header (its constants, and Word, its one decoder and encoder), the
+// 8-byte rounding of records and the rule for ring sizes. ringbuf (kernel to user) and userringbuf (user to kernel) each
 // keep their direction's protocol in one file and may not import each
 // other; this package is the one place both take these from.
 package ringproto

@@ -1,5 +1,0 @@
-//go:build !race
-
-package epoll
-
-const raceEnabled = false

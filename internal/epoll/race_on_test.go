@@ -1,6 +1,0 @@
-//go:build race
-
-package epoll
-
-// raceEnabled: the race detector allocates, so allocation counts mean nothing.
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package mapops_test
-
-const raceEnabled = false
