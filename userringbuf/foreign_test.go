@@ -33,8 +33,8 @@ func TestForeignProducerMovesBack(t *testing.T) {
 				if !errors.Is(err, ErrForeignProducer) {
 					t.Fatalf("Reserve %d after the position moved back: %v, want ErrForeignProducer", i, err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("Reserve %d after the position moved back is still waiting after 5 s", i)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("Reserve %d after the position moved back is still waiting after 30 s", i)
 			}
 		}
 		if _, err := tg.p.WriteBatch([][]byte{{1}}); !errors.Is(err, ErrForeignProducer) {

@@ -51,13 +51,14 @@ var ErrForeignProducer = errors.New("the producer position moved under this Prod
 // position moving at all, for this Producer's earlier reservations to be
 // published before it concludes that a foreign writer moved the position.
 // Publishing takes a few instructions and never blocks, so only a thread
-// that is not running for that long could delay it. The wait must also
+// that is not running for that long could delay it (a second was seen to
+// pass on a machine loaded ten times over its cores). The wait must also
 // span foreignSleeps of the waiter's own sleeps: a process that was
 // stopped (SIGSTOP, a cgroup freezer, a paused VM) sees the clock jump
 // on waking, before the stopped reserver has had its turn, and must not
 // take that jump for a foreign writer.
 const (
-	foreignAfter  = time.Second
+	foreignAfter  = 5 * time.Second
 	foreignSleeps = 1000
 )
 
