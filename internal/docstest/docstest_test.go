@@ -52,7 +52,7 @@ var imports = []string{
 	"github.com/bpfmaps/bpfmaps/refs",
 	"github.com/bpfmaps/bpfmaps/ringbuf",
 	"github.com/bpfmaps/bpfmaps/structcodec",
-	"github.com/bpfmaps/bpfmaps/structcodec/btf",
+	"github.com/bpfmaps/bpfmaps/btf",
 	"github.com/bpfmaps/bpfmaps/sys",
 	"github.com/bpfmaps/bpfmaps/userringbuf",
 }
