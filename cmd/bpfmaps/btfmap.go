@@ -10,15 +10,16 @@ import (
 
 // withBTF gives the key and value sides the map's BTF types where no
 // --layout, --key-layout, --int, --key-int or --value-int says otherwise.
-// A map without BTF, or whose BTF cannot be read, keeps the sides as
-// they are: hex bytes.
-func withBTF(m *bpfMap, key, value *side) {
+// A map without BTF keeps the sides as they are: hex bytes. So does a map
+// whose BTF cannot be read, and then withBTF returns why, for the command
+// to say so instead of falling back to hex in silence.
+func withBTF(m *bpfMap, key, value *side) error {
 	if (key.layout != nil || key.asInt) && (value.layout != nil || value.asInt) {
-		return
+		return nil
 	}
 	types, err := btf.LoadMap(m.info)
 	if err != nil {
-		return
+		return needsSysAdmin(err, fmt.Sprintf("read btf id %d", m.info.BTFID), needBTFID)
 	}
 	attach := func(s *side, id btf.TypeID) {
 		if s.layout != nil || s.asInt || id == 0 {
@@ -32,6 +33,7 @@ func withBTF(m *bpfMap, key, value *side) {
 	}
 	attach(key, types.Key)
 	attach(value, types.Value)
+	return nil
 }
 
 // printBTFInfo adds the map's BTF to info's table: the BTF object's id

@@ -78,8 +78,14 @@ func usage(w io.Writer) {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// diagnostics is where a command says what it could not do but went on
+// without (the standard error of run's caller); commands write their
+// results to stdout only.
+var diagnostics io.Writer = os.Stderr
+
 // run executes the command line and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	diagnostics = stderr
 	if len(args) == 0 {
 		usage(stderr)
 		return 2

@@ -90,7 +90,13 @@ func TestCapBPFOnly(t *testing.T) {
 	if !strings.Contains(out, "operation not permitted: needs CAP_SYS_ADMIN: the kernel opens a map's BTF by id (BPF_BTF_GET_FD_BY_ID) only for it") {
 		t.Errorf("info with CAP_BPF only does not say the BTF needs CAP_SYS_ADMIN:\n%s", out)
 	}
-	if _, errOut, code := asCapBPF(t, setpriv, "dump", flows); code != 0 {
+	// dump falls back to hex, and says why on stderr.
+	_, errOut, code = asCapBPF(t, setpriv, "dump", flows)
+	if code != 0 {
 		t.Errorf("dump of a pinned map with CAP_BPF only: exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(errOut, "the map's C types are not shown, keys and values are hex bytes: read btf id") ||
+		!strings.Contains(errOut, "needs CAP_SYS_ADMIN") {
+		t.Errorf("dump with CAP_BPF only does not say why it prints hex: stderr %q", errOut)
 	}
 }

@@ -65,14 +65,20 @@ func (f *formatFlags) sides(ctx context.Context, m *bpfMap) (key, value side, er
 	}
 	// The map's BTF is read and parsed under ctx too, on copies of the
 	// sides: when ctx ends first, the reader goes on alone.
-	type sides struct{ key, value side }
+	type sides struct {
+		key, value side
+		unread     error
+	}
 	r, err := within(ctx, func() (sides, error) {
 		k, v := key, value
-		withBTF(m, &k, &v)
-		return sides{k, v}, nil
+		unread := withBTF(m, &k, &v)
+		return sides{k, v, unread}, nil
 	})
 	if err != nil {
 		return key, value, fileStepError(err, f.timeout, fmt.Sprintf("%s: read the map's BTF (id %d)", m, m.info.BTFID))
+	}
+	if r.unread != nil {
+		fmt.Fprintf(diagnostics, "bpfmaps: %s: the map's C types are not shown, keys and values are hex bytes: %v (--btf FILE --type NAME takes the types from the object file instead)\n", m, r.unread)
 	}
 	return r.key, r.value, nil
 }
