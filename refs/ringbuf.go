@@ -110,7 +110,7 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 		return nil, err
 	}
 	h.st.release() // rings need no shared state: the kernel wakes us
-	rd, err := ringbuf.NewReader(m.FD())
+	rd, err := ringbuf.NewReader(m)
 	if err != nil {
 		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}

@@ -138,7 +138,7 @@ func benchDrain(b *testing.B, size, ringSize int, drain func(r *Reader, want int
 		b.Fatal(err)
 	}
 	defer w.Close()
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(b, m))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func fill(b *testing.B, w *progs.RingbufWriter, r *Reader, data []byte, want int
 func BenchmarkWake(b *testing.B) {
 	testutil.CheckLeaks(b)
 	testutil.RequireFeature(b, sys.HaveRingbuf)
-	m := newRingbufMap(b, os.Getpagesize())
+	m := asMap(b, newRingbufMap(b, os.Getpagesize()))
 	for _, by := range []string{"Close", "Cancel"} {
 		b.Run(by, func(b *testing.B) {
 			var total, slowest time.Duration

@@ -24,7 +24,7 @@ func TestSecondReaderRefused(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireFeature(t, sys.HaveRingbuf)
 	m := newRingbufMap(t, 1<<16)
-	first, err := NewReader(m)
+	first, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestSecondReaderRefused(t *testing.T) {
 	}
 	defer other.Close()
 	for name, fd := range map[string]*sys.FD{"same descriptor": m, "duplicate descriptor": other} {
-		if r, err := NewReader(fd); !errors.Is(err, unix.EBUSY) {
+		if r, err := NewReader(asMap(t, fd)); !errors.Is(err, unix.EBUSY) {
 			if r != nil {
 				r.Close()
 			}
@@ -45,11 +45,11 @@ func TestSecondReaderRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Add(m, func([]byte) error { return nil }); !errors.Is(err, unix.EBUSY) {
+	if _, err := p.Add(asMap(t, m), func([]byte) error { return nil }); !errors.Is(err, unix.EBUSY) {
 		t.Errorf("Poller.Add of a ring with a Reader: %v, want EBUSY", err)
 	}
 	p.Close()
-	elsewhere, err := NewReader(newRingbufMap(t, 1<<16))
+	elsewhere, err := NewReader(asMap(t, newRingbufMap(t, 1<<16)))
 	if err != nil {
 		t.Fatalf("reader of another map: %v", err)
 	}
@@ -69,7 +69,7 @@ func TestSecondReaderRefused(t *testing.T) {
 		t.Fatalf("Consume: %d, %v; want 1000 records", n, err)
 	}
 	first.Close()
-	again, err := NewReader(other)
+	again, err := NewReader(asMap(t, other))
 	if err != nil {
 		t.Fatalf("reader after the first was closed: %v", err)
 	}
@@ -167,7 +167,7 @@ func TestClosedReaderDoesNotReplay(t *testing.T) {
 			defer w.Close()
 			fillNumbered(t, w, 0, n)
 			for round := range n / k {
-				r, err := NewReader(m)
+				r, err := NewReader(asMap(t, m))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/ringbuf"
-	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // Reading the events a BPF program writes into a ring buffer map that its
@@ -16,7 +16,7 @@ import (
 // Close, from any goroutine, ends a blocked Read at once. (It needs the
 // pinned map and privileges, so it is not run as a test.)
 func ExampleNewReader() {
-	events, err := sys.ObjGet("/sys/fs/bpf/events", 0)
+	events, err := mapops.Open("/sys/fs/bpf/events")
 	if err != nil {
 		fmt.Println(err)
 		return

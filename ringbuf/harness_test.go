@@ -8,6 +8,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -57,7 +58,7 @@ func kernelSource(t testing.TB, size int) *source {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,4 +146,21 @@ func memorySource(t testing.TB, size int) *source {
 		},
 		dropped: func(testing.TB) uint64 { return drops },
 	}
+}
+
+// asMap returns the Map handle of the ringbuf descriptor fd, as a user
+// holds it, over a duplicate of fd that the test closes at its end.
+func asMap(t testing.TB, fd *sys.FD) *mapops.Map {
+	t.Helper()
+	raw, err := fd.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Release()
+	m, err := mapops.FromFD(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

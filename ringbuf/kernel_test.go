@@ -99,20 +99,23 @@ func TestNewReaderErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if _, err := NewReader(h); err == nil || !errors.Is(err, unix.EINVAL) {
+	if _, err := NewReader(asMap(t, h)); err == nil || !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("NewReader(hash) = %v", err)
 	} else {
 		t.Log(err)
 	}
-	m := newRingbufMap(t, os.Getpagesize())
+	if _, err := NewReader(nil); !errors.Is(err, os.ErrInvalid) {
+		t.Fatalf("NewReader(nil) = %v", err)
+	}
+	m := asMap(t, newRingbufMap(t, os.Getpagesize()))
 	r, err := NewReader(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
 	r.Close()
-	if _, err := sys.MapGetInfo(m); err != nil {
-		t.Fatalf("the caller's descriptor was closed: %v", err)
+	if _, err := m.Info(); err != nil {
+		t.Fatalf("the caller's map was closed: %v", err)
 	}
 	m.Close()
 	if _, err := NewReader(m); !errors.Is(err, os.ErrClosed) {
@@ -168,14 +171,14 @@ func TestPoller(t *testing.T) {
 	handler := func(name string) func([]byte) error {
 		return func(b []byte) error { got = append(got, fmt.Sprintf("%s:%d", name, b[0])); return nil }
 	}
-	if _, err := p.Add(ring1, handler("1")); err != nil {
+	if _, err := p.Add(asMap(t, ring1), handler("1")); err != nil {
 		t.Fatal(err)
 	}
 	r1 := p.Ring(0)
 	if p.Ring(1) != nil {
 		t.Fatal("Ring(1) exists before the second Add")
 	}
-	if _, err := p.Add(ring2, handler("2")); err != nil {
+	if _, err := p.Add(asMap(t, ring2), handler("2")); err != nil {
 		t.Fatal(err)
 	}
 	if p.Ring(0) != r1 || p.Ring(1).Size() != 4*page {
@@ -188,7 +191,7 @@ func TestPoller(t *testing.T) {
 	if err := p.AddReader(mr, handler("mem")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Add(outer, handler("x")); err == nil {
+	if _, err := p.Add(asMap(t, outer), handler("x")); err == nil {
 		t.Fatal("Add(array of maps) succeeded")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -264,7 +267,7 @@ func TestOpenOnNoWakeupRecords(t *testing.T) {
 	if ret, err := w.Output([]byte{42}, 1, NoWakeup, 3); err != nil || ret != 0 {
 		t.Fatalf("output: %d, %v", ret, err)
 	}
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/epoll"
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -74,70 +75,72 @@ type Reader struct {
 	notifyEvents uint32 // what to wait for on it
 }
 
-// NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
-// its own duplicate of the descriptor: the caller keeps m and may close it.
-// It needs no capability, only a read-write descriptor of the map. It
-// fails with an error wrapping unix.EBUSY while another Reader of the
-// same map is open in this process (until its Close, or until the calls
-// it has in flight return).
+// NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map, as
+// mapops.Create, Open or OpenID return it: every consumer of a map takes
+// the same handle. It works on its own duplicate of m's descriptor: the
+// caller keeps m and may close it. It needs no capability, only a
+// read-write descriptor of the map. It fails with an error wrapping
+// unix.EBUSY while another Reader of the same map is open in this process
+// (until its Close, or until the calls it has in flight return).
 // It maps the consumer page read-write (exactly one page at offset 0) and
 // the producer page with the data area, which the kernel maps twice in a
 // row, read-only.
-func NewReader(m *sys.FD) (*Reader, error) {
+func NewReader(m *mapops.Map) (*Reader, error) {
 	const op = "ringbuf: new reader"
 	// The map's own type is the feature probe: a map that exists proves
 	// its type is supported, and a probe that creates a map would refuse
-	// a caller without CAP_BPF who holds a descriptor (a 0666 pin).
-	info, err := sys.MapGetInfo(m)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin). The
+	// Map learnt the type, size and id when it was opened.
+	if m == nil {
+		return nil, fmt.Errorf("%s: nil map: %w", op, os.ErrInvalid)
 	}
-	if info.Type != unix.BPF_MAP_TYPE_RINGBUF {
-		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, info.Type, unix.EINVAL)
+	if m.Type() != unix.BPF_MAP_TYPE_RINGBUF {
+		return nil, fmt.Errorf("%s: %s is not a ringbuf: %w", op, m, unix.EINVAL)
 	}
-	size := uint64(info.MaxEntries)
+	size := uint64(m.MaxEntries())
 	if err := ringproto.CheckSize(size); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %s: %w", op, m, err)
 	}
-	if err := claimMap(info.ID); err != nil {
+	id := m.ID()
+	if err := claimMap(id); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	page := os.Getpagesize()
-	fd, err := m.Dup()
+	fd, err := m.FD().Dup()
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	raw, err := fd.Acquire()
 	if err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer fd.Release()
 	if err := ringproto.CheckReadWrite(raw, "consumer", "the consumer writes the consumer position, the kernel never does"); err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: map consumer page: %w", op, err)
 	}
 	prodData, err := unix.Mmap(raw, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		unix.Munmap(consPage)
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
 	}
 	free := func() {
 		unix.Munmap(prodData)
 		unix.Munmap(consPage)
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 	}
 	rg := ring{
 		cons: (*uint64)(unsafe.Pointer(&consPage[0])),

@@ -39,7 +39,7 @@ func TestUnprivilegedReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		r, err := NewReader(m)
+		r, err := NewReader(asMap(t, m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewReader(fd)
+		r, err := NewReader(asMap(t, fd))
 		fd.Close()
 		if err == nil {
 			r.Close()
@@ -98,7 +98,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 			t.Errorf("NewReader over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
 		}
 	}
-	r, err := NewReader(m) // the claim was released
+	r, err := NewReader(asMap(t, m)) // the claim was released
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func drainAll(b *testing.B, d *progs.UserRingbufDrain, p *Producer) {
 func benchKernel(b *testing.B) (*Producer, *progs.UserRingbufDrain) {
 	testutil.RequireFeature(b, progs.HaveUserRingbufDrain)
 	m := newUserRingbuf(b, benchRing)
-	p, err := NewProducer(m)
+	p, err := NewProducer(asMap(b, m))
 	if err != nil {
 		b.Fatal(err)
 	}

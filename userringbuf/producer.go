@@ -38,6 +38,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/epoll"
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -82,76 +83,79 @@ type Sample struct {
 	size int
 }
 
-// NewProducer maps the user ring buffer m for producing. The Producer works
-// on a duplicate of m: the caller keeps ownership of m and may close it.
-// It fails with an error wrapping unix.EINVAL when m is another kind of
-// map, and wrapping sys.ErrNotSupported instead on kernels before 6.1,
-// which have no BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a
-// read-write descriptor of the map is enough.
-func NewProducer(m *sys.FD) (*Producer, error) {
-	// The map's own type is the feature probe (checked in mapProducer): a
-	// map that exists proves its type is supported, and a probe that
-	// creates a map would refuse a caller without CAP_BPF who holds a
-	// descriptor (a 0666 pin).
-	fd, err := m.Dup()
-	if err != nil {
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+// NewProducer maps the user ring buffer m, as mapops.Create, Open or
+// OpenID return it, for producing: every consumer of a map takes the same
+// handle. The Producer works on a duplicate of m's descriptor: the caller
+// keeps ownership of m and may close it. It fails with an error wrapping
+// unix.EINVAL when m is another kind of map, and wrapping
+// sys.ErrNotSupported instead on kernels before 6.1, which have no
+// BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a read-write
+// descriptor of the map is enough.
+func NewProducer(m *mapops.Map) (*Producer, error) {
+	const op = "userringbuf: new producer"
+	// The map's own type is the feature probe: a map that exists proves
+	// its type is supported, and a probe that creates a map would refuse
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin). The
+	// Map learnt the type, size and id when it was opened.
+	if m == nil {
+		return nil, fmt.Errorf("%s: nil map: %w", op, os.ErrInvalid)
 	}
-	p, err := mapProducer(fd)
+	if m.Type() != unix.BPF_MAP_TYPE_USER_RINGBUF {
+		// Only now, to explain the refusal, ask the kernel.
+		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
+			return nil, fmt.Errorf("%s: %s, and user ring buffers need Linux 6.1 or later: %w", op, m, err)
+		}
+		return nil, fmt.Errorf("%s: %s is not a user_ringbuf: %w", op, m, unix.EINVAL)
+	}
+	size := uint64(m.MaxEntries())
+	if err := ringproto.CheckSize(size); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", op, m, err)
+	}
+	fd, err := m.FD().Dup()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	p, err := mapProducer(fd, m.ID(), size)
 	if err != nil {
 		fd.Close()
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return p, nil
 }
 
-func mapProducer(fd *sys.FD) (*Producer, error) {
-	info, err := sys.MapGetInfo(fd)
-	if err != nil {
-		return nil, err
-	}
-	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
-		// Only now, to explain the refusal, ask the kernel.
-		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
-			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", info.Type, err)
-		}
-		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", info.Type, unix.EINVAL)
-	}
-	size := uint64(info.MaxEntries)
-	if err := ringproto.CheckSize(size); err != nil {
-		return nil, err
-	}
-	if err := claimMap(info.ID); err != nil {
+// mapProducer maps the ring of size bytes of the map id through fd.
+func mapProducer(fd *sys.FD, id uint32, size uint64) (*Producer, error) {
+	if err := claimMap(id); err != nil {
 		return nil, err
 	}
 	page := os.Getpagesize()
 	raw, err := fd.Acquire()
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	defer fd.Release()
 	if err := ringproto.CheckReadWrite(raw, "producer", "it writes the producer position and the samples"); err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("map consumer page: %w", err)
 	}
 	prod, err := unix.MmapPtr(raw, int64(page), nil, uintptr(page)+2*uintptr(size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		unix.MunmapPtr(cons, uintptr(page))
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("map producer page and data: %w", err)
 	}
-	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page, mapID: info.ID}
+	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page, mapID: id}
 	p.r = ring{cons: (*uint64)(cons), prod: (*uint64)(prod), data: unsafe.Add(prod, page), size: size}
 	if err := p.start(); err != nil {
 		p.unmap()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	runtime.SetFinalizer(p, (*Producer).finalize)

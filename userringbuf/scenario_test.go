@@ -587,7 +587,7 @@ func TestCloseDiscardsReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg.p.Close()
-	p2, err := NewProducer(tg.m)
+	p2, err := NewProducer(asMap(t, tg.m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,10 +608,13 @@ func TestNewProducer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer arr.Close()
-	if _, err := NewProducer(arr); !errors.Is(err, unix.EINVAL) {
+	if _, err := NewProducer(asMap(t, arr)); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("producer on an array: %v, want EINVAL", err)
 	}
-	m := newUserRingbuf(t, 2*page)
+	if _, err := NewProducer(nil); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("producer on a nil map: %v, want os.ErrInvalid", err)
+	}
+	m := asMap(t, newUserRingbuf(t, 2*page))
 	p, err := NewProducer(m)
 	if err != nil {
 		t.Fatal(err)
@@ -621,7 +624,7 @@ func TestNewProducer(t *testing.T) {
 	}
 	p.Close()
 	// The caller still owns m.
-	if _, err := sys.MapGetInfo(m); err != nil {
+	if _, err := m.Info(); err != nil {
 		t.Errorf("map unusable after the producer closed: %v", err)
 	}
 	m.Close()
@@ -701,7 +704,7 @@ func TestNewProducerOnOldKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer arr.Close()
-	_, err = NewProducer(arr)
+	_, err = NewProducer(asMap(t, arr))
 	if !errors.Is(err, sys.ErrNotSupported) || !strings.Contains(err.Error(), "need Linux 6.1 or later") {
 		t.Errorf("NewProducer on a kernel without user ring buffers: %v", err)
 	}

@@ -26,7 +26,7 @@ func TestUnprivilegedProducer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		p, err := NewProducer(m)
+		p, err := NewProducer(asMap(t, m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewProducer(fd)
+		p, err := NewProducer(asMap(t, fd))
 		fd.Close()
 		if err == nil {
 			p.Close()
@@ -86,7 +86,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 			t.Errorf("NewProducer over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
 		}
 	}
-	p, err := NewProducer(m) // the claim was released
+	p, err := NewProducer(asMap(t, m)) // the claim was released
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func TestRingbufEndToEnd(t *testing.T) {
 	}
 	defer prog.Close()
 
-	r, err := ringbuf.NewReader(ring.FD())
+	r, err := ringbuf.NewReader(ring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestUserRingbufEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer drain.Close()
-	p, err := userringbuf.NewProducer(ring)
+	p, err := userringbuf.NewProducer(m)
 	if err != nil {
 		t.Fatal(err)
 	}

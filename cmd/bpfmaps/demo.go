@@ -301,7 +301,7 @@ func (d *demo) userRing() (part, error) {
 		return part{}, err
 	}
 	d.closers = append(d.closers, drain.Close)
-	w, err := userringbuf.NewProducer(ring.FD())
+	w, err := userringbuf.NewProducer(ring)
 	if err != nil {
 		return part{}, fmt.Errorf("write demo_samples: %w", err)
 	}
