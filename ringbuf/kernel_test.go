@@ -16,17 +16,17 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-func requireRingbuf(t testing.TB) {
+func requireRingBuf(t testing.TB) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 }
 
 // TestMappingPermissions re-creates the selftest's mmap checks, the rules
 // NewReader relies on: only the consumer page may be writable.
 func TestMappingPermissions(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	page := os.Getpagesize()
-	m := newRingbufMap(t, page)
+	m := newRingBufMap(t, page)
 	raw, err := m.Acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestMappingPermissions(t *testing.T) {
 		t.Fatal("private mapping succeeded")
 	}
 	// The data area is mapped twice in a row.
-	w, err := progs.NewRingbufWriter(m)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestMappingPermissions(t *testing.T) {
 // TestNewReaderErrors: a map that is not a ringbuf and a closed descriptor
 // are refused with clear errors; the caller's descriptor stays its own.
 func TestNewReaderErrors(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	h, err := sys.MapCreate(&attr)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestNewReaderErrors(t *testing.T) {
 	if _, err := NewReader(nil); !errors.Is(err, os.ErrInvalid) {
 		t.Fatalf("NewReader(nil) = %v", err)
 	}
-	m := asMap(t, newRingbufMap(t, os.Getpagesize()))
+	m := asMap(t, newRingBufMap(t, os.Getpagesize()))
 	r, err := NewReader(m)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +131,10 @@ func TestNewReaderErrors(t *testing.T) {
 // empty), plus an in-memory ring, served by one Poller with a handler
 // each.
 func TestPoller(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	page := os.Getpagesize()
-	ring1 := newRingbufMap(t, page)
-	ring2 := newRingbufMap(t, 4*page)
+	ring1 := newRingBufMap(t, page)
+	ring2 := newRingBufMap(t, 4*page)
 	outerAttr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 3}
 	raw1, _ := ring1.Acquire()
 	outerAttr.InnerMapFD = uint32(raw1)
@@ -153,9 +153,9 @@ func TestPoller(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writers := make([]*progs.RingbufWriter, 3)
+	writers := make([]*progs.RingBufWriter, 3)
 	for i := range writers {
-		w, err := progs.NewRingbufWriterInner(outer, uint32(i))
+		w, err := progs.NewRingBufWriterInner(outer, uint32(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +213,7 @@ func TestPoller(t *testing.T) {
 	}
 	// A blocked Poll is woken by the in-memory ring and by a kernel ring.
 	got = nil
-	go func() { time.Sleep(30 * time.Millisecond); mp.Output([]byte{5}, 0) }()
+	go func() { time.Sleep(30 * time.Millisecond); mp.Write([]byte{5}) }()
 	if n, err := p.Poll(ctx); n != 1 || err != nil || fmt.Sprint(got) != "[mem:5]" {
 		t.Fatalf("Poll = %d, %v, %v", n, err, got)
 	}
@@ -257,9 +257,9 @@ func TestPoller(t *testing.T) {
 // records written with BPF_RB_NO_WAKEUP (no notification will ever come
 // for them) returns them at once, and then blocks as usual.
 func TestOpenOnNoWakeupRecords(t *testing.T) {
-	requireRingbuf(t)
-	m := newRingbufMap(t, os.Getpagesize())
-	w, err := progs.NewRingbufWriter(m)
+	requireRingBuf(t)
+	m := newRingBufMap(t, os.Getpagesize())
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,13 +154,19 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 func (p *Poller) isClosed() bool { return p.life.Closed() }
 
 // Close wakes a blocked Poll, which fails with an error wrapping
-// os.ErrClosed, and closes every ring. It is idempotent.
+// os.ErrClosed, and closes every ring. It is idempotent, and returns
+// errors as the Reader's Close does: the first call those of releasing,
+// later calls nil.
 func (p *Poller) Close() error {
-	if first, _ := p.life.Close(); first {
-		p.poll.Close()
-		for _, pr := range p.rings {
-			pr.r.Close()
-		}
+	if first, _ := p.life.Close(); !first {
+		return nil
+	}
+	errs := []error{p.poll.Close()}
+	for _, pr := range p.rings {
+		errs = append(errs, pr.r.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ringbuf: close poller: %w", err)
 	}
 	return nil
 }

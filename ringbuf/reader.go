@@ -60,9 +60,9 @@ type Record struct {
 type Reader struct {
 	mu     sync.Mutex // held while a read uses the cursor and the ring memory
 	ring   ring
-	cur    cursor // under mu
-	mapped bool   // under mu: false once the memory is freed
-	free   func() // frees the memory and the map descriptor
+	cur    cursor       // under mu
+	mapped bool         // under mu: false once the memory is freed
+	free   func() error // frees the memory and the map descriptor
 
 	// life counts the position methods using the ring memory: they do
 	// not take mu, so that a Consume callback may call them. The memory
@@ -136,11 +136,10 @@ func NewReader(m *mapops.Map) (*Reader, error) {
 		releaseMap(id)
 		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
 	}
-	free := func() {
-		unix.Munmap(prodData)
-		unix.Munmap(consPage)
-		fd.Close()
+	free := func() error {
+		err := errors.Join(unix.Munmap(prodData), unix.Munmap(consPage), fd.Close())
 		releaseMap(id)
+		return err
 	}
 	rg := ring{
 		cons: (*uint64)(unsafe.Pointer(&consPage[0])),
@@ -158,7 +157,7 @@ func NewReader(m *mapops.Map) (*Reader, error) {
 
 // newReader builds a Reader over rg that waits for notify, a descriptor
 // that epoll reports with events when the producer signals.
-func newReader(rg ring, free func(), notify int, events uint32) (*Reader, error) {
+func newReader(rg ring, free func() error, notify int, events uint32) (*Reader, error) {
 	poll, err := epoll.New()
 	if err != nil {
 		return nil, err
@@ -183,25 +182,27 @@ func (r *Reader) leavePosition() {
 }
 
 // release frees the memory of a closed Reader unless a call is using it;
-// every such call calls release again when it is done.
-func (r *Reader) release() {
+// every such call calls release again when it is done. It returns the
+// error of freeing, when this call freed.
+func (r *Reader) release() error {
 	for {
 		if !r.mu.TryLock() {
-			return // the holder releases when it is done
+			return nil // the holder releases when it is done
 		}
 		if r.life.Idle() {
+			var err error
 			if r.mapped {
 				r.mapped = false
-				r.free()
+				err = r.free()
 			}
 			r.mu.Unlock()
-			return
+			return err
 		}
 		r.mu.Unlock()
 		// A position method was in. If it left meanwhile, its release
 		// may have found mu held: try again.
 		if !r.life.Idle() {
-			return
+			return nil
 		}
 	}
 }
@@ -383,13 +384,20 @@ func (r *Reader) ProducerPosition() uint64 {
 
 // Close wakes every blocked call, which then fails with an error wrapping
 // os.ErrClosed, and releases the ring. Memory that a call is still using is
-// released when that call returns. Close is idempotent.
+// released when that call returns. Close is idempotent: the first call
+// returns the error of releasing the ring, if it released it, and later
+// calls return nil, as for userringbuf's Producer.
 func (r *Reader) Close() error {
 	if first, _ := r.life.Close(); !first {
 		return nil
 	}
-	r.poll.Close()
-	r.release()
+	err := r.poll.Close()
+	if rerr := r.release(); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("ringbuf: close: %w", err)
+	}
 	return nil
 }
 

@@ -56,9 +56,9 @@ func TestUnprivilegedReader(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
-	m := newRingbufMap(t, 1<<16)
-	w, err := progs.NewRingbufWriter(m)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
+	m := newRingBufMap(t, 1<<16)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,8 @@ func TestUnprivilegedReader(t *testing.T) {
 // the kernel, writes the consumer position.
 func TestReadOnlyDescriptor(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
-	m := newRingbufMap(t, 1<<16)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
+	m := newRingBufMap(t, 1<<16)
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		t.Fatal(err)

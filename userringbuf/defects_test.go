@@ -18,8 +18,8 @@ import (
 // another map is not affected.
 func TestSecondProducerRefused(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
 	first, err := NewProducer(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestSecondProducerRefused(t *testing.T) {
 			t.Errorf("second producer through the %s: %v, want EBUSY", name, err)
 		}
 	}
-	elsewhere, err := NewProducer(asMap(t, newUserRingbuf(t, page)))
+	elsewhere, err := NewProducer(asMap(t, newUserRingBuf(t, page)))
 	if err != nil {
 		t.Fatalf("producer of another map: %v", err)
 	}

@@ -33,7 +33,7 @@ type target struct {
 func forEachTarget(t *testing.T, size int, fn func(t *testing.T, tg *target)) {
 	t.Run("kernel", func(t *testing.T) {
 		testutil.CheckLeaks(t)
-		testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
+		testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
 		fn(t, kernelTarget(t, size))
 	})
 	t.Run("memory", func(t *testing.T) {
@@ -41,7 +41,7 @@ func forEachTarget(t *testing.T, size int, fn func(t *testing.T, tg *target)) {
 	})
 }
 
-func newUserRingbuf(t testing.TB, size int) *sys.FD {
+func newUserRingBuf(t testing.TB, size int) *sys.FD {
 	t.Helper()
 	m, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: uint32(size)})
 	if err != nil {
@@ -53,13 +53,13 @@ func newUserRingbuf(t testing.TB, size int) *sys.FD {
 
 func kernelTarget(t testing.TB, size int) *target {
 	t.Helper()
-	m := newUserRingbuf(t, size)
+	m := newUserRingBuf(t, size)
 	p, err := NewProducer(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	d, err := progs.NewUserRingbufDrain(m, 0)
+	d, err := progs.NewUserRingBufDrain(m, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,11 @@
 // userringbuf and ringbuf, the two directions of the same protocol, share
 // their conventions: NewInMemory returns both ends of an in-memory ring,
 // producer first as the data flows; a reserved Sample is filled through
-// its Bytes method and commits itself with Submit or Discard; blocking
-// calls take a context and end with an error wrapping os.ErrClosed when
-// their object is closed.
+// its Bytes method and commits itself with Submit() or Discard(); a ring
+// without room fails with an error wrapping sys.ErrFull and unix.ENOSPC,
+// a sample that can never fit with unix.E2BIG; blocking calls take a
+// context and end with an error wrapping os.ErrClosed when their object
+// is closed; Close returns the errors of releasing once, then nil.
 package userringbuf
 
 import (
@@ -64,7 +66,6 @@ type Producer struct {
 	poll   *epoll.Poller // created at the first wait; closed by Close
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 // Sample is room for one sample in the ring, returned by Reserve. Fill
@@ -102,7 +103,7 @@ func NewProducer(m *mapops.Map) (*Producer, error) {
 	}
 	if m.Type() != unix.BPF_MAP_TYPE_USER_RINGBUF {
 		// Only now, to explain the refusal, ask the kernel.
-		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
+		if err := sys.HaveUserRingBuf(); errors.Is(err, sys.ErrNotSupported) {
 			return nil, fmt.Errorf("%s: %s, and user ring buffers need Linux 6.1 or later: %w", op, m, err)
 		}
 		return nil, fmt.Errorf("%s: %s is not a user_ringbuf: %w", op, m, unix.EINVAL)
@@ -177,9 +178,10 @@ func (p *Producer) start() error {
 func (p *Producer) Size() int { return int(p.r.size) }
 
 // Reserve claims room for a sample of size bytes without waiting. It fails
-// with an error wrapping unix.ENOSPC when the ring has no room now, and
-// unix.E2BIG when a sample of that size can never fit (size+8 rounded up
-// to 8 is more than the ring, or size is more than MaxSampleSize).
+// with an error wrapping sys.ErrFull and unix.ENOSPC when the ring has no
+// room now, and unix.E2BIG when a sample of that size can never fit
+// (size+8 rounded up to 8 is more than the ring, or size is more than
+// MaxSampleSize). The errors are those of ringbuf's in-memory Producer.
 func (p *Producer) Reserve(size int) (Sample, error) {
 	// The fast path, straight-line and without calls: no reservation of
 	// another goroutine is being published, so winning the compare and
@@ -221,7 +223,7 @@ func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error
 // ReserveTimeout is Reserve that waits up to timeout for room, as libbpf's
 // user_ring_buffer__reserve_blocking does: a negative timeout (Forever)
 // waits without limit, 0 does not wait, and running out of time fails
-// with an error wrapping unix.ENOSPC.
+// with an error wrapping sys.ErrFull and unix.ENOSPC, as Reserve does.
 func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
 	switch {
 	case timeout < 0:
@@ -232,7 +234,7 @@ func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, erro
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return p.reserveWait(ctx, size, func() error {
-		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)
+		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, ringproto.ErrNoSpace)
 	})
 }
 
@@ -305,8 +307,11 @@ func (p *Producer) isClosed() bool { return p.r.next.Load()&closedBit != 0 }
 // reserved are discarded, so the ring is left consistent for a later
 // producer. A map is unmapped from the ring (any stray writes into a
 // sample's bytes after Close land in private memory) and its descriptor
-// closed. Close is idempotent.
+// closed. Close is idempotent: the first call returns the error of
+// releasing the ring, if any, and later calls return nil, as for
+// ringbuf's Reader.
 func (p *Producer) Close() error {
+	var err error
 	p.closeOnce.Do(func() {
 		var next uint64
 		for {
@@ -324,14 +329,14 @@ func (p *Producer) Close() error {
 		p.r.discardBusy()
 		p.stopWaiting()
 		if p.fd != nil {
-			p.closeErr = p.detach()
+			err = p.detach()
 			releaseMap(p.mapID)
-			if err := p.fd.Close(); p.closeErr == nil {
-				p.closeErr = err
+			if cerr := p.fd.Close(); err == nil {
+				err = cerr
 			}
 		}
 	})
-	return p.closeErr
+	return err
 }
 
 // detach replaces the mapped ring with private anonymous memory of the same

@@ -579,7 +579,7 @@ func TestErrors(t *testing.T) {
 // map finds a ring the kernel can drain.
 func TestCloseDiscardsReserved(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
+	testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
 	tg := kernelTarget(t, page)
 	var w want
 	w.put(t, tg.p, 16, 1)
@@ -602,7 +602,7 @@ func TestCloseDiscardsReserved(t *testing.T) {
 
 func TestNewProducer(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
 	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -614,7 +614,7 @@ func TestNewProducer(t *testing.T) {
 	if _, err := NewProducer(nil); !errors.Is(err, os.ErrInvalid) {
 		t.Errorf("producer on a nil map: %v, want os.ErrInvalid", err)
 	}
-	m := asMap(t, newUserRingbuf(t, 2*page))
+	m := asMap(t, newUserRingBuf(t, 2*page))
 	p, err := NewProducer(m)
 	if err != nil {
 		t.Fatal(err)
@@ -640,8 +640,8 @@ func TestNewProducer(t *testing.T) {
 // producer page and the data are writable; nothing is executable.
 func TestMappingPermissions(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
 	raw, err := m.Acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -696,7 +696,7 @@ func TestMappingPermissions(t *testing.T) {
 func TestNewProducerOnOldKernel(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	if sys.HaveUserRingbuf() == nil {
+	if sys.HaveUserRingBuf() == nil {
 		testutil.Skip(t, testutil.Kernel, "this kernel has user ring buffers; the error is checked on kernels before 6.1")
 	}
 	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})

@@ -40,9 +40,9 @@ func TestUnprivilegedProducer(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
-	m := newUserRingbuf(t, page)
-	d, err := progs.NewUserRingbufDrain(m, 0)
+	testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
+	m := newUserRingBuf(t, page)
+	d, err := progs.NewUserRingBufDrain(m, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +65,8 @@ func TestUnprivilegedProducer(t *testing.T) {
 // read-write descriptor, not only "permission denied".
 func TestReadOnlyDescriptor(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		t.Fatal(err)
