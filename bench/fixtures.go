@@ -122,7 +122,7 @@ func (fx *fixtures) create() error {
 		}
 		fx.rings[p] = r
 	}
-	if err := sys.HaveUserRingbuf(); err != nil {
+	if err := sys.HaveUserRingBuf(); err != nil {
 		return fmt.Errorf("user ring rows: %w", err)
 	}
 	for _, p := range []string{floor, bpfmaps, libbpf} {

@@ -330,7 +330,7 @@ func (fx *fixtures) ringBenches(add addFunc) error {
 		return err
 	}
 	fx.closers = append(fx.closers, unmap)
-	br, err := ringbuf.NewReader(fx.rings[bpfmaps].m.FD())
+	br, err := ringbuf.NewReader(fx.rings[bpfmaps].m)
 	if err != nil {
 		return err
 	}
@@ -440,7 +440,7 @@ func (fx *fixtures) userRingBenches(add addFunc) error {
 		return want, nil
 	})
 
-	p, err := userringbuf.NewProducer(fx.userRings[bpfmaps].m.FD())
+	p, err := userringbuf.NewProducer(fx.userRings[bpfmaps].m)
 	if err != nil {
 		return err
 	}

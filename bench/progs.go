@@ -35,7 +35,7 @@ func newRingFill(ring *sys.FD, size int) (*sys.FD, error) {
 		asm.LdMapFD(asm.R1, raw),
 		asm.Mov64Imm(asm.R2, int32(size)),
 		asm.Mov64Imm(asm.R3, 0),
-		asm.Call(asm.FnRingbufReserve),
+		asm.Call(asm.FnRingBufReserve),
 		asm.JmpImm(unix.BPF_JNE, asm.R0, 0, 2),
 		asm.Mov64Imm(asm.R0, 1),
 		asm.Exit(),
@@ -46,7 +46,7 @@ func newRingFill(ring *sys.FD, size int) (*sys.FD, error) {
 	p = append(p,
 		asm.Mov64Reg(asm.R1, asm.R0),
 		asm.Mov64Imm(asm.R2, 0),
-		asm.Call(asm.FnRingbufSubmit),
+		asm.Call(asm.FnRingBufSubmit),
 		asm.Mov64Imm(asm.R0, 0),
 		asm.Exit(),
 	)
@@ -57,7 +57,7 @@ func newRingFill(ring *sys.FD, size int) (*sys.FD, error) {
 // ring with a callback that only returns 0, and returns what the helper
 // returned: the number of samples drained (at most 131072 per run), or a
 // negative errno.
-func newUserRingDrain(ring *sys.FD) (*sys.FD, error) { return progs.NewUserRingbufDrainFloor(ring) }
+func newUserRingDrain(ring *sys.FD) (*sys.FD, error) { return progs.NewUserRingBufDrainFloor(ring) }
 
 // testRun runs prog repeat times in one BPF_PROG_TEST_RUN and returns the
 // last run's return value. A long run can stop early with EINTR (the Go

@@ -28,8 +28,13 @@ func (m *Map) BTF() (spec *btf.Spec, key, value btf.TypeID, err error) {
 }
 
 // TypedOption changes how NewTyped holds K and V against the C types of
-// the map's keys and values.
-type TypedOption struct {
+// the map's keys and values. Options are functions, as everywhere in the
+// module: SkipBTFCheck(), AllowUnreadableBTF() and CheckBTF(...) return
+// them, and they apply in order.
+type TypedOption func(*typedSettings)
+
+// typedSettings are what the TypedOptions set.
+type typedSettings struct {
 	skip       bool       // SkipBTFCheck
 	unreadable bool       // AllowUnreadableBTF
 	spec       *btf.Spec  // CheckBTF
@@ -40,7 +45,9 @@ type TypedOption struct {
 // any BTF: for Go types that knowingly differ from the C types the map
 // declares (a byte array over a struct the program never reads, say).
 // The sizes are still checked.
-var SkipBTFCheck = TypedOption{skip: true}
+func SkipBTFCheck() TypedOption {
+	return func(s *typedSettings) { s.skip = true }
+}
 
 // AllowUnreadableBTF makes NewTyped proceed with the sizes checked only
 // when the map has BTF that this process may not read. The kernel hands a
@@ -48,15 +55,21 @@ var SkipBTFCheck = TypedOption{skip: true}
 // process with CAP_BPF alone cannot check its types against it. Without
 // this option, or CheckBTF, NewTyped fails there with an error that says
 // so, rather than accept types a privileged process would refuse.
-var AllowUnreadableBTF = TypedOption{unreadable: true}
+func AllowUnreadableBTF() TypedOption {
+	return func(s *typedSettings) { s.unreadable = true }
+}
 
 // CheckBTF makes NewTyped hold K against type key and V against type value
 // of spec, instead of the map's own BTF: for example the BTF of the object
 // file that declares the map (btf.LoadELFFile, then spec.Lookup for the
 // ids), which needs no privilege to read. A zero id leaves that side
-// unchecked.
+// unchecked. A nil spec leaves the map's own BTF in use.
 func CheckBTF(spec *btf.Spec, key, value btf.TypeID) TypedOption {
-	return TypedOption{spec: spec, key: key, value: value}
+	return func(s *typedSettings) {
+		if spec != nil {
+			s.spec, s.key, s.value = spec, key, value
+		}
+	}
 }
 
 // checkBTF holds the layouts of K and V against the key and value types of
@@ -64,12 +77,10 @@ func CheckBTF(spec *btf.Spec, key, value btf.TypeID) TypedOption {
 // passes. A map whose BTF this process may not read fails, unless opts
 // allow that (see AllowUnreadableBTF).
 func (m *Map) checkBTF(key, value *structcodec.Layout, opts []TypedOption) error {
-	var o TypedOption
+	var o typedSettings
 	for _, opt := range opts {
-		o.skip = o.skip || opt.skip
-		o.unreadable = o.unreadable || opt.unreadable
-		if opt.spec != nil {
-			o.spec, o.key, o.value = opt.spec, opt.key, opt.value
+		if opt != nil {
+			opt(&o)
 		}
 	}
 	if o.skip {
@@ -85,10 +96,10 @@ func (m *Map) checkBTF(key, value *structcodec.Layout, opts []TypedOption) error
 			}
 			return fmt.Errorf("%s: cannot check the key and value types against the map's BTF, which only CAP_SYS_ADMIN may read: "+
 				"pass mapops.CheckBTF with the BTF of the object file that declares the map, "+
-				"or mapops.AllowUnreadableBTF to check sizes only: %w", m, err)
+				"or mapops.AllowUnreadableBTF() to check sizes only: %w", m, err)
 		}
 		if err != nil {
-			return fmt.Errorf("%w (mapops.SkipBTFCheck skips the BTF check)", err)
+			return fmt.Errorf("%w (mapops.SkipBTFCheck() skips the BTF check)", err)
 		}
 		if spec == nil {
 			return nil

@@ -107,8 +107,13 @@ func TestTypedChecksLoaderBTF(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "key: Go field WrongFlow.DstPort") {
 		t.Fatalf("NewTyped with the wrong key type: %v", err)
 	}
-	if _, err := mapops.NewTyped[uint32, WrongFlow](last, mapops.SkipBTFCheck); err != nil {
+	if _, err := mapops.NewTyped[uint32, WrongFlow](last, mapops.SkipBTFCheck()); err != nil {
 		t.Fatalf("SkipBTFCheck: %v", err)
+	}
+	// Options are functions: a nil one is ignored, and a CheckBTF with
+	// no spec leaves the map's own BTF in force.
+	if _, err := mapops.NewTyped[uint32, WrongFlow](last, nil, mapops.CheckBTF(nil, 0, 0)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("NewTyped(nil option, CheckBTF(nil)) with the wrong value type: %v, want %q", err, want)
 	}
 }
 
@@ -225,10 +230,10 @@ func TestTypedBTFWithoutSysAdmin(t *testing.T) {
 			t.Errorf("NewTyped without CAP_SYS_ADMIN: %v; want EPERM naming CAP_SYS_ADMIN, CheckBTF and AllowUnreadableBTF", err)
 		}
 	}
-	if _, err := mapops.NewTyped[WrongFlow, FlowStats](m, mapops.AllowUnreadableBTF); err != nil {
+	if _, err := mapops.NewTyped[WrongFlow, FlowStats](m, mapops.AllowUnreadableBTF()); err != nil {
 		t.Errorf("AllowUnreadableBTF: %v", err)
 	}
-	if _, err := mapops.NewTyped[[16]byte, FlowStats](m, mapops.SkipBTFCheck); err != nil {
+	if _, err := mapops.NewTyped[[16]byte, FlowStats](m, mapops.SkipBTFCheck()); err != nil {
 		t.Errorf("SkipBTFCheck: %v", err)
 	}
 

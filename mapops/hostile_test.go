@@ -169,7 +169,7 @@ func rawBatch(t *testing.T, m *mapops.Map, c *mapops.Cursor, n int) (int, error)
 }
 
 func batchN[K any](t *testing.T, m *mapops.Map, c *mapops.Cursor, n int) (int, error) {
-	tm, err := mapops.NewTyped[K, uint64](m, mapops.SkipBTFCheck)
+	tm, err := mapops.NewTyped[K, uint64](m, mapops.SkipBTFCheck())
 	if err != nil {
 		t.Fatal(err)
 	}

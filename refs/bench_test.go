@@ -24,7 +24,7 @@ import (
 // iteration's 100 µs pause, so b.N follows the real cost: with default
 // flags it takes a few seconds.
 func BenchmarkRingBufRefLatency(b *testing.B) {
-	testutil.RequireFeature(b, sys.HaveRingbuf)
+	testutil.RequireFeature(b, sys.HaveRingBuf)
 	ring, prog := newRing(b)
 	r, err := refs.NewRingBufRef[event](ring)
 	if err != nil {
@@ -64,7 +64,7 @@ func BenchmarkRingBufRefLatency(b *testing.B) {
 // run per event, the untimed part cost some 20 times the timed one and it
 // took 40 s.)
 func BenchmarkRingBufRefRead(b *testing.B) {
-	testutil.RequireFeature(b, sys.HaveRingbuf)
+	testutil.RequireFeature(b, sys.HaveRingBuf)
 	ring, prog := newRing(b)
 	r, err := refs.NewRingBufRef[event](ring)
 	if err != nil {

@@ -516,7 +516,7 @@ func TestRefsWithoutSysAdmin(t *testing.T) {
 	if _, err := refs.NewEntryRef[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "AllowUnreadableBTF") {
 		t.Errorf("NewEntryRef without CAP_SYS_ADMIN = %v; want EPERM naming AllowUnreadableBTF", err)
 	}
-	r, err := refs.NewEntryRef(m, uint32(1), refs.EntryTypedOptions[uint64](mapops.AllowUnreadableBTF))
+	r, err := refs.NewEntryRef(m, uint32(1), refs.EntryTypedOptions[uint64](mapops.AllowUnreadableBTF()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func TestRefsWithoutSysAdmin(t *testing.T) {
 	if _, err := refs.NewChangeWatcher[uint32, uint64](m, 1); !errors.Is(err, unix.EPERM) {
 		t.Errorf("NewChangeWatcher without CAP_SYS_ADMIN = %v; want EPERM", err)
 	}
-	w, err := refs.NewMapWatcher[uint32, uint64](m, 1, refs.TypedOptions(mapops.AllowUnreadableBTF))
+	w, err := refs.NewMapWatcher[uint32, uint64](m, 1, refs.TypedOptions(mapops.AllowUnreadableBTF()))
 	if err != nil {
 		t.Fatal(err)
 	}

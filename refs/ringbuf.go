@@ -32,10 +32,10 @@ type RingBufRef[T any] struct {
 	turn   chan struct{} // one reader at a time, so rec can be reused
 }
 
-// A RingOption configures NewRingBufRef.
-type RingOption func(*ringSettings)
+// A RingBufOption configures NewRingBufRef.
+type RingBufOption func(*ringBufSettings)
 
-type ringSettings struct {
+type ringBufSettings struct {
 	obj, cType string
 }
 
@@ -45,8 +45,8 @@ type ringSettings struct {
 // ringbuf.CheckRecordType: a Go field of the right size but the wrong
 // kind (a uint8 where C has a 4-byte enum) is then an error naming it,
 // instead of events decoded silently and wrongly.
-func RecordType(obj, cType string) RingOption {
-	return func(s *ringSettings) { s.obj, s.cType = obj, cType }
+func RecordType(obj, cType string) RingBufOption {
+	return func(s *ringBufSettings) { s.obj, s.cType = obj, cType }
 }
 
 // NewRingBufRef returns a reference that reads events of type T from m, a
@@ -55,8 +55,8 @@ func RecordType(obj, cType string) RingOption {
 // tagged struct, and a record whose size differs from T's is an error.
 // Sizes alone cannot tell a field of the wrong kind: pass
 // RecordType(obj, cType) to check T against the program's C type.
-func NewRingBufRef[T any](m *mapops.Map, opts ...RingOption) (*RingBufRef[T], error) {
-	var s ringSettings
+func NewRingBufRef[T any](m *mapops.Map, opts ...RingBufOption) (*RingBufRef[T], error) {
+	var s ringBufSettings
 	for _, o := range opts {
 		if o != nil {
 			o(&s)
@@ -110,7 +110,7 @@ func NewRingBufRefFunc[T any](m *mapops.Map, decode func(record []byte) (T, erro
 		return nil, err
 	}
 	h.st.release() // rings need no shared state: the kernel wakes us
-	rd, err := ringbuf.NewReader(m.FD())
+	rd, err := ringbuf.NewReader(m)
 	if err != nil {
 		return nil, fmt.Errorf("refs: %s: %w", op, err)
 	}

@@ -49,7 +49,7 @@ func newRing(t testing.TB) (*mapops.Map, *sys.FD) {
 func startRing(t *testing.T) {
 	t.Helper()
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 }
 
 func newRingRef(t *testing.T, ring *mapops.Map) *refs.RingBufRef[event] {

@@ -131,14 +131,14 @@ func benchDrainForms(b *testing.B, size, ringSize int) {
 // consumed what it was asked to.
 func benchDrain(b *testing.B, size, ringSize int, drain func(r *Reader, want int) int) {
 	testutil.CheckLeaks(b)
-	testutil.RequireFeature(b, sys.HaveRingbuf)
-	m := newRingbufMap(b, ringSize)
-	w, err := progs.NewRingbufWriter(m)
+	testutil.RequireFeature(b, sys.HaveRingBuf)
+	m := newRingBufMap(b, ringSize)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Close()
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(b, m))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func benchDrain(b *testing.B, size, ringSize int, drain func(r *Reader, want int
 // PROG_TEST_RUN can end early with EINTR (the Go runtime's preemption
 // signal), having run some of its repeats: the producer position tells how
 // many records are in the ring.
-func fill(b *testing.B, w *progs.RingbufWriter, r *Reader, data []byte, want int) {
+func fill(b *testing.B, w *progs.RingBufWriter, r *Reader, data []byte, want int) {
 	rec := ringproto.Round8(uint64(len(data)) + hdrSize)
 	for {
 		have := int(r.ring.available() / rec)
@@ -194,8 +194,8 @@ func fill(b *testing.B, w *progs.RingbufWriter, r *Reader, data []byte, want int
 //	go test -run '^$' -bench Wake -benchtime 200x -count 6 ./ringbuf/
 func BenchmarkWake(b *testing.B) {
 	testutil.CheckLeaks(b)
-	testutil.RequireFeature(b, sys.HaveRingbuf)
-	m := newRingbufMap(b, os.Getpagesize())
+	testutil.RequireFeature(b, sys.HaveRingBuf)
+	m := asMap(b, newRingBufMap(b, os.Getpagesize()))
 	for _, by := range []string{"Close", "Cancel"} {
 		b.Run(by, func(b *testing.B) {
 			var total, slowest time.Duration

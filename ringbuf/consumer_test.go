@@ -22,9 +22,9 @@ import (
 // a new one is accepted. A Reader of another map is not affected.
 func TestSecondReaderRefused(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
-	m := newRingbufMap(t, 1<<16)
-	first, err := NewReader(m)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
+	m := newRingBufMap(t, 1<<16)
+	first, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestSecondReaderRefused(t *testing.T) {
 	}
 	defer other.Close()
 	for name, fd := range map[string]*sys.FD{"same descriptor": m, "duplicate descriptor": other} {
-		if r, err := NewReader(fd); !errors.Is(err, unix.EBUSY) {
+		if r, err := NewReader(asMap(t, fd)); !errors.Is(err, unix.EBUSY) {
 			if r != nil {
 				r.Close()
 			}
@@ -45,18 +45,18 @@ func TestSecondReaderRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Add(m, func([]byte) error { return nil }); !errors.Is(err, unix.EBUSY) {
+	if _, err := p.Add(asMap(t, m), func([]byte) error { return nil }); !errors.Is(err, unix.EBUSY) {
 		t.Errorf("Poller.Add of a ring with a Reader: %v, want EBUSY", err)
 	}
 	p.Close()
-	elsewhere, err := NewReader(newRingbufMap(t, 1<<16))
+	elsewhere, err := NewReader(asMap(t, newRingBufMap(t, 1<<16)))
 	if err != nil {
 		t.Fatalf("reader of another map: %v", err)
 	}
 	elsewhere.Close()
 
 	// The first Reader alone gets each record once.
-	w, err := progs.NewRingbufWriter(m)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestSecondReaderRefused(t *testing.T) {
 		t.Fatalf("Consume: %d, %v; want 1000 records", n, err)
 	}
 	first.Close()
-	again, err := NewReader(other)
+	again, err := NewReader(asMap(t, other))
 	if err != nil {
 		t.Fatalf("reader after the first was closed: %v", err)
 	}
@@ -83,7 +83,7 @@ func TestSecondReaderRefused(t *testing.T) {
 
 // fillNumbered has the kernel write records from..from+n-1, each its
 // number as a native-endian uint64.
-func fillNumbered(t *testing.T, w *progs.RingbufWriter, from, n int) {
+func fillNumbered(t *testing.T, w *progs.RingBufWriter, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
 		if ret, err := w.Output(binary.NativeEndian.AppendUint64(nil, uint64(i)), 8, 0, 1); err != nil || ret != 0 {
@@ -158,16 +158,16 @@ func TestClosedReaderDoesNotReplay(t *testing.T) {
 	for name, read := range forms {
 		t.Run(name, func(t *testing.T) {
 			testutil.CheckLeaks(t)
-			testutil.RequireFeature(t, sys.HaveRingbuf)
-			m := newRingbufMap(t, 1<<16)
-			w, err := progs.NewRingbufWriter(m)
+			testutil.RequireFeature(t, sys.HaveRingBuf)
+			m := newRingBufMap(t, 1<<16)
+			w, err := progs.NewRingBufWriter(m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer w.Close()
 			fillNumbered(t, w, 0, n)
 			for round := range n / k {
-				r, err := NewReader(m)
+				r, err := NewReader(asMap(t, m))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -250,17 +250,17 @@ func TestSkipBacklogStopsAtBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	p.Output([]byte{1}, 0)
+	p.Write([]byte{1})
 	busy, err := p.Reserve(8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Output([]byte{3}, 0)
+	p.Write([]byte{3})
 	if n, err := r.SkipBacklog(); n != 1 || err != nil || r.ConsumerPosition() != 16 {
 		t.Fatalf("SkipBacklog = %d, %v, consumer at %d; want 1 record, consumer at 16", n, err, r.ConsumerPosition())
 	}
 	busy.Bytes()[0] = 2
-	busy.Submit(0)
+	busy.Submit()
 	var got []byte
 	r.Consume(func(b []byte) error { got = append(got, b[0]); return nil })
 	if string(got) != "\x02\x03" {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // stressReps is how many times TestCloseWakesEveryWaiter repeats its race:
@@ -135,7 +136,7 @@ func TestNilHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := p.Output([]byte("record"), 0); err != nil {
+	if err := p.Write([]byte("record")); err != nil {
 		t.Fatal(err)
 	}
 	calls := map[string]func() (int, error){
@@ -162,7 +163,7 @@ func TestReserveNegative(t *testing.T) {
 	}
 	defer r.Close()
 	for _, n := range []int{-1, -8, -1 << 40} {
-		if _, err := p.Reserve(n); !errors.Is(err, unix.EINVAL) || errors.Is(err, ErrNoSpace) {
+		if _, err := p.Reserve(n); !errors.Is(err, unix.EINVAL) || errors.Is(err, sys.ErrFull) {
 			t.Errorf("Reserve(%d): %v, want EINVAL", n, err)
 		}
 	}

@@ -28,7 +28,11 @@
 // ringbuf and userringbuf, the two directions of the same protocol, share
 // their conventions: NewInMemory returns both ends of an in-memory ring,
 // producer first as the data flows; a reserved Sample is filled through
-// its Bytes method and commits itself with Submit or Discard (here with
-// the kernel helpers' wake-up flags); blocking calls take a context and
-// end with an error wrapping os.ErrClosed when their object is closed.
+// its Bytes method and commits itself with Submit() or Discard() (here
+// also SubmitFlags and DiscardFlags, with the kernel helpers' wake-up
+// flags); a ring without room fails with an error wrapping sys.ErrFull
+// and unix.ENOSPC, a record that can never fit with unix.E2BIG; blocking
+// calls take a context and end with an error wrapping os.ErrClosed when
+// their object is closed; Close returns the errors of releasing once,
+// then nil.
 package ringbuf

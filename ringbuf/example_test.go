@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/ringbuf"
-	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // Reading the events a BPF program writes into a ring buffer map that its
@@ -16,7 +18,7 @@ import (
 // Close, from any goroutine, ends a blocked Read at once. (It needs the
 // pinned map and privileges, so it is not run as a test.)
 func ExampleNewReader() {
-	events, err := sys.ObjGet("/sys/fs/bpf/events", 0)
+	events, err := mapops.Open("/sys/fs/bpf/events")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -53,7 +55,7 @@ func ExampleReader() {
 	defer r.Close()
 	for i := range 3 {
 		event := binary.NativeEndian.AppendUint64(nil, uint64(100+i))
-		producer.Output(event, 0) // bpf_ringbuf_output
+		producer.Write(event) // bpf_ringbuf_output
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -88,7 +90,7 @@ func ExampleReader_ReadBatch() {
 	}
 	defer r.Close()
 	for range 100 {
-		producer.Output(make([]byte, 16), 0)
+		producer.Write(make([]byte, 16))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -133,7 +135,7 @@ func ExamplePoller() {
 			return
 		}
 		for range events {
-			producer.Output([]byte(name), 0)
+			producer.Write([]byte(name))
 		}
 	}
 
@@ -154,15 +156,15 @@ func ExampleNewInMemory() {
 		return
 	}
 	defer r.Close()
-	producer.Output([]byte("hello"), 0)
+	producer.Write([]byte("hello"))
 	s, err := producer.Reserve(5)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	copy(s.Bytes(), "world")
-	s.Submit(0)
-	if _, err := producer.Reserve(1 << 20); errors.Is(err, ringbuf.ErrNoSpace) {
+	s.Submit()
+	if _, err := producer.Reserve(1 << 20); errors.Is(err, unix.E2BIG) {
 		fmt.Println("too large for the ring")
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -29,7 +30,7 @@ type source struct {
 func forEachSource(t *testing.T, size int, fn func(t *testing.T, s *source)) {
 	t.Run("kernel", func(t *testing.T) {
 		testutil.CheckLeaks(t)
-		testutil.RequireFeature(t, sys.HaveRingbuf)
+		testutil.RequireFeature(t, sys.HaveRingBuf)
 		fn(t, kernelSource(t, size))
 	})
 	t.Run("memory", func(t *testing.T) {
@@ -38,7 +39,7 @@ func forEachSource(t *testing.T, size int, fn func(t *testing.T, s *source)) {
 	})
 }
 
-func newRingbufMap(t testing.TB, size int) *sys.FD {
+func newRingBufMap(t testing.TB, size int) *sys.FD {
 	t.Helper()
 	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: uint32(size)}
 	sys.SetName(&attr.MapName, "rb_test")
@@ -51,13 +52,13 @@ func newRingbufMap(t testing.TB, size int) *sys.FD {
 }
 
 func kernelSource(t testing.TB, size int) *source {
-	m := newRingbufMap(t, size)
-	w, err := progs.NewRingbufWriter(m)
+	m := newRingBufMap(t, size)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func memorySource(t testing.TB, size int) *source {
 	}
 	check := func(t testing.TB, err error) bool {
 		t.Helper()
-		if errors.Is(err, ErrNoSpace) {
+		if errors.Is(err, sys.ErrFull) || errors.Is(err, unix.E2BIG) { // the kernel counts both as dropped
 			drops++
 			return true
 		}
@@ -125,7 +126,7 @@ func memorySource(t testing.TB, size int) *source {
 	return &source{
 		r: r,
 		output: func(t testing.TB, data []byte, size, flags int) bool {
-			return check(t, p.Output(pad(data, size), flags))
+			return check(t, p.WriteFlags(pad(data, size), flags))
 		},
 		reserve: func(t testing.TB, data []byte, size int, discard bool, flags int) bool {
 			s, err := p.Reserve(size)
@@ -134,9 +135,9 @@ func memorySource(t testing.TB, size int) *source {
 			}
 			copy(s.Bytes(), pad(data, size))
 			if discard {
-				err = s.Discard(flags)
+				err = s.DiscardFlags(flags)
 			} else {
-				err = s.Submit(flags)
+				err = s.SubmitFlags(flags)
 			}
 			return check(t, err)
 		},
@@ -145,4 +146,21 @@ func memorySource(t testing.TB, size int) *source {
 		},
 		dropped: func(testing.TB) uint64 { return drops },
 	}
+}
+
+// asMap returns the Map handle of the ringbuf descriptor fd, as a user
+// holds it, over a duplicate of fd that the test closes at its end.
+func asMap(t testing.TB, fd *sys.FD) *mapops.Map {
+	t.Helper()
+	raw, err := fd.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Release()
+	m, err := mapops.FromFD(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

@@ -16,17 +16,17 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-func requireRingbuf(t testing.TB) {
+func requireRingBuf(t testing.TB) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 }
 
 // TestMappingPermissions re-creates the selftest's mmap checks, the rules
 // NewReader relies on: only the consumer page may be writable.
 func TestMappingPermissions(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	page := os.Getpagesize()
-	m := newRingbufMap(t, page)
+	m := newRingBufMap(t, page)
 	raw, err := m.Acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestMappingPermissions(t *testing.T) {
 		t.Fatal("private mapping succeeded")
 	}
 	// The data area is mapped twice in a row.
-	w, err := progs.NewRingbufWriter(m)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,27 +92,30 @@ func TestMappingPermissions(t *testing.T) {
 // TestNewReaderErrors: a map that is not a ringbuf and a closed descriptor
 // are refused with clear errors; the caller's descriptor stays its own.
 func TestNewReaderErrors(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 1}
 	h, err := sys.MapCreate(&attr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if _, err := NewReader(h); err == nil || !errors.Is(err, unix.EINVAL) {
+	if _, err := NewReader(asMap(t, h)); err == nil || !errors.Is(err, unix.EINVAL) {
 		t.Fatalf("NewReader(hash) = %v", err)
 	} else {
 		t.Log(err)
 	}
-	m := newRingbufMap(t, os.Getpagesize())
+	if _, err := NewReader(nil); !errors.Is(err, os.ErrInvalid) {
+		t.Fatalf("NewReader(nil) = %v", err)
+	}
+	m := asMap(t, newRingBufMap(t, os.Getpagesize()))
 	r, err := NewReader(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
 	r.Close()
-	if _, err := sys.MapGetInfo(m); err != nil {
-		t.Fatalf("the caller's descriptor was closed: %v", err)
+	if _, err := m.Info(); err != nil {
+		t.Fatalf("the caller's map was closed: %v", err)
 	}
 	m.Close()
 	if _, err := NewReader(m); !errors.Is(err, os.ErrClosed) {
@@ -128,10 +131,10 @@ func TestNewReaderErrors(t *testing.T) {
 // empty), plus an in-memory ring, served by one Poller with a handler
 // each.
 func TestPoller(t *testing.T) {
-	requireRingbuf(t)
+	requireRingBuf(t)
 	page := os.Getpagesize()
-	ring1 := newRingbufMap(t, page)
-	ring2 := newRingbufMap(t, 4*page)
+	ring1 := newRingBufMap(t, page)
+	ring2 := newRingBufMap(t, 4*page)
 	outerAttr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY_OF_MAPS, KeySize: 4, ValueSize: 4, MaxEntries: 3}
 	raw1, _ := ring1.Acquire()
 	outerAttr.InnerMapFD = uint32(raw1)
@@ -150,9 +153,9 @@ func TestPoller(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	writers := make([]*progs.RingbufWriter, 3)
+	writers := make([]*progs.RingBufWriter, 3)
 	for i := range writers {
-		w, err := progs.NewRingbufWriterInner(outer, uint32(i))
+		w, err := progs.NewRingBufWriterInner(outer, uint32(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,14 +171,14 @@ func TestPoller(t *testing.T) {
 	handler := func(name string) func([]byte) error {
 		return func(b []byte) error { got = append(got, fmt.Sprintf("%s:%d", name, b[0])); return nil }
 	}
-	if _, err := p.Add(ring1, handler("1")); err != nil {
+	if _, err := p.Add(asMap(t, ring1), handler("1")); err != nil {
 		t.Fatal(err)
 	}
 	r1 := p.Ring(0)
 	if p.Ring(1) != nil {
 		t.Fatal("Ring(1) exists before the second Add")
 	}
-	if _, err := p.Add(ring2, handler("2")); err != nil {
+	if _, err := p.Add(asMap(t, ring2), handler("2")); err != nil {
 		t.Fatal(err)
 	}
 	if p.Ring(0) != r1 || p.Ring(1).Size() != 4*page {
@@ -188,7 +191,7 @@ func TestPoller(t *testing.T) {
 	if err := p.AddReader(mr, handler("mem")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Add(outer, handler("x")); err == nil {
+	if _, err := p.Add(asMap(t, outer), handler("x")); err == nil {
 		t.Fatal("Add(array of maps) succeeded")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -210,7 +213,7 @@ func TestPoller(t *testing.T) {
 	}
 	// A blocked Poll is woken by the in-memory ring and by a kernel ring.
 	got = nil
-	go func() { time.Sleep(30 * time.Millisecond); mp.Output([]byte{5}, 0) }()
+	go func() { time.Sleep(30 * time.Millisecond); mp.Write([]byte{5}) }()
 	if n, err := p.Poll(ctx); n != 1 || err != nil || fmt.Sprint(got) != "[mem:5]" {
 		t.Fatalf("Poll = %d, %v, %v", n, err, got)
 	}
@@ -254,9 +257,9 @@ func TestPoller(t *testing.T) {
 // records written with BPF_RB_NO_WAKEUP (no notification will ever come
 // for them) returns them at once, and then blocks as usual.
 func TestOpenOnNoWakeupRecords(t *testing.T) {
-	requireRingbuf(t)
-	m := newRingbufMap(t, os.Getpagesize())
-	w, err := progs.NewRingbufWriter(m)
+	requireRingBuf(t)
+	m := newRingBufMap(t, os.Getpagesize())
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +267,7 @@ func TestOpenOnNoWakeupRecords(t *testing.T) {
 	if ret, err := w.Output([]byte{42}, 1, NoWakeup, 3); err != nil || ret != 0 {
 		t.Fatalf("output: %d, %v", ret, err)
 	}
-	r, err := NewReader(m)
+	r, err := NewReader(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}

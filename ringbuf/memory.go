@@ -13,7 +13,8 @@ import (
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
 )
 
-// Wake-up flags for Submit, Discard and Output, as for the BPF helpers.
+// Wake-up flags for SubmitFlags, DiscardFlags and WriteFlags, as for the
+// BPF helpers.
 const (
 	// NoWakeup commits without notifying the consumer (BPF_RB_NO_WAKEUP).
 	NoWakeup = unix.BPF_RB_NO_WAKEUP
@@ -21,19 +22,14 @@ const (
 	ForceWakeup = unix.BPF_RB_FORCE_WAKEUP
 )
 
-// ErrNoSpace is wrapped by the error of Reserve and Output when the record
-// does not fit: it would overrun the consumer or a record still being
-// written, or it is larger than the ring can ever hold. The kernel's
-// bpf_ringbuf_reserve returns NULL and bpf_ringbuf_output -EAGAIN in the
-// same cases.
-var ErrNoSpace = fmt.Errorf("no space in the ring: %w", unix.EAGAIN)
-
 // Producer writes records into an in-memory ring exactly as the kernel's
 // ringbuf helpers write into a map: records are reserved busy, in order,
 // then submitted or discarded; a reservation fails when it would overrun
 // the consumer or a record still busy; the consumer is notified on commit
 // when it has caught up with the record (adaptive), always with
-// ForceWakeup, never with NoWakeup. It lets programs test their consumers
+// ForceWakeup, never with NoWakeup. Its methods are userringbuf.Producer's
+// for the same acts (Reserve, Write, Size; Submit and Discard on the
+// Sample), plus the wake-up flags and positions of the kernel's helpers. It lets programs test their consumers
 // without a kernel. Create one with NewInMemory. It is safe for
 // concurrent use.
 type Producer struct {
@@ -46,7 +42,7 @@ type Producer struct {
 
 // Sample is a record reserved by Producer.Reserve: fill its Bytes, then
 // Submit or Discard it exactly once. The shape is userringbuf's: the
-// sample commits itself.
+// sample commits itself, with the same methods.
 type Sample struct {
 	p    *Producer
 	data *byte
@@ -87,7 +83,7 @@ func newInMemory(size int) (*Producer, *Reader, error) {
 		return nil, nil, err
 	}
 	rg := ring{cons: &mem[0], prod: &mem[8], data: unsafe.Pointer(&mem[16]), size: uint64(size)}
-	r, err := newReader(rg, func() { signal.Close() }, signal.FD(), unix.EPOLLIN|unix.EPOLLET)
+	r, err := newReader(rg, signal.Close, signal.FD(), unix.EPOLLIN|unix.EPOLLET)
 	if err != nil {
 		signal.Close()
 		return nil, nil, err
@@ -100,21 +96,24 @@ const maxRecord = 1<<32/4 - 1
 
 // Reserve reserves a record of n payload bytes and marks it busy: the
 // consumer stops at it until it is submitted or discarded. It fails with
-// ErrNoSpace when the record would overrun the consumer position or a
-// record still busy, or when ringproto.Round8(n+8) exceeds the ring's size; like the
-// kernel's, the ring never fills completely (a record of size-16 bytes
-// fits an empty ring). A negative n fails with an error wrapping
-// unix.EINVAL.
+// an error wrapping sys.ErrFull and unix.ENOSPC when the record would
+// overrun the consumer position or a record still busy (the kernel's
+// bpf_ringbuf_reserve returns NULL, bpf_ringbuf_output -EAGAIN), and
+// wrapping unix.E2BIG when ringproto.Round8(n+8) exceeds the ring's size
+// or n the kernel's largest record; like the kernel's, the ring never
+// fills completely (a record of size-16 bytes fits an empty ring). A
+// negative n fails with an error wrapping unix.EINVAL. The errors are
+// userringbuf's Reserve's.
 func (p *Producer) Reserve(n int) (Sample, error) {
 	if n < 0 {
 		return Sample{}, fmt.Errorf("ringbuf: reserve: negative record size %d: %w", n, unix.EINVAL)
 	}
 	if n > maxRecord {
-		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes: %w", n, ErrNoSpace)
+		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes is larger than the kernel's largest, %d: %w", n, maxRecord, unix.E2BIG)
 	}
 	total := ringproto.Round8(uint64(n) + hdrSize)
 	if total > p.r.size {
-		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes is larger than the ring of %d: %w", n, p.r.size, ErrNoSpace)
+		return Sample{}, fmt.Errorf("ringbuf: reserve: record of %d bytes (%d with header and padding) can never fit in a ring of %d bytes: %w", n, total, p.r.size, unix.E2BIG)
 	}
 	p.mu.Lock()
 	pos, ok := p.r.reserve(&p.pending, uint64(n))
@@ -125,26 +124,41 @@ func (p *Producer) Reserve(n int) (Sample, error) {
 	return Sample{p: p, data: p.r.payloadPtr(pos), pos: pos, size: n}, nil
 }
 
+// ErrCommitted is wrapped by the error of Submit or Discard on a sample
+// that was already submitted or discarded. It is userringbuf.ErrCommitted
+// too.
+var ErrCommitted = ringproto.ErrCommitted
+
 var (
-	errNoSpace   = fmt.Errorf("ringbuf: reserve: %w", ErrNoSpace)
-	errNotBusy   = errors.New("ringbuf: commit: sample was not reserved or was already committed")
-	errBadFlags  = fmt.Errorf("ringbuf: output: flags other than NoWakeup and ForceWakeup: %w", unix.EINVAL)
+	errNoSpace   = fmt.Errorf("ringbuf: reserve: %w", ringproto.ErrNoSpace)
+	errNotBusy   = fmt.Errorf("ringbuf: commit: %w", ErrCommitted)
+	errBadFlags  = fmt.Errorf("ringbuf: commit: flags other than NoWakeup and ForceWakeup: %w", unix.EINVAL)
 	errZeroValue = errors.New("ringbuf: commit: zero Sample")
 )
 
 // Submit commits the record, making it visible to the consumer, and
-// notifies the consumer according to flags (0 for adaptive, NoWakeup or
-// ForceWakeup), as bpf_ringbuf_submit.
-func (s Sample) Submit(flags int) error { return s.commit(0, flags) }
+// notifies the consumer when it waits at this record, as
+// bpf_ringbuf_submit with no flags.
+func (s Sample) Submit() error { return s.commit(0, 0) }
 
-// Discard commits the record as discarded: the consumer skips it. flags
-// are as for Submit.
-func (s Sample) Discard(flags int) error { return s.commit(ringproto.Discard, flags) }
+// Discard commits the record as discarded: the consumer skips it. It
+// notifies the consumer as Submit does.
+func (s Sample) Discard() error { return s.commit(ringproto.Discard, 0) }
+
+// SubmitFlags is Submit that notifies the consumer according to flags: 0
+// for adaptive (Submit), NoWakeup or ForceWakeup, as bpf_ringbuf_submit.
+func (s Sample) SubmitFlags(flags int) error { return s.commit(0, flags) }
+
+// DiscardFlags is Discard with the wake-up flags of SubmitFlags.
+func (s Sample) DiscardFlags(flags int) error { return s.commit(ringproto.Discard, flags) }
 
 func (s Sample) commit(bits ringproto.Word, flags int) error {
 	p := s.p
 	if p == nil {
 		return errZeroValue
+	}
+	if flags&^(NoWakeup|ForceWakeup) != 0 {
+		return errBadFlags
 	}
 	if !p.r.commit(s.pos, s.size, bits) {
 		return errNotBusy
@@ -162,9 +176,14 @@ func (s Sample) commit(bits ringproto.Word, flags int) error {
 	return nil
 }
 
-// Output copies data into a new record and submits it with flags, like
+// Write copies data into a new record and submits it, without waiting: it
+// fails like Reserve when there is no room. It is bpf_ringbuf_output with
+// no flags, and userringbuf's Producer.Write.
+func (p *Producer) Write(data []byte) error { return p.WriteFlags(data, 0) }
+
+// WriteFlags is Write with the wake-up flags of SubmitFlags, as
 // bpf_ringbuf_output.
-func (p *Producer) Output(data []byte, flags int) error {
+func (p *Producer) WriteFlags(data []byte, flags int) error {
 	if flags&^(NoWakeup|ForceWakeup) != 0 {
 		return errBadFlags
 	}
@@ -173,7 +192,7 @@ func (p *Producer) Output(data []byte, flags int) error {
 		return err
 	}
 	copy(s.Bytes(), data)
-	return s.Submit(flags)
+	return s.SubmitFlags(flags)
 }
 
 // AvailableBytes returns producer position minus consumer position, as

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/epoll"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -43,9 +44,9 @@ func NewPoller() (*Poller, error) {
 
 // Add adds the ringbuf map m with its handler and returns the ring's
 // Reader, for its positions and sizes (do not read from it while the
-// Poller serves it). Like NewReader, it works on a duplicate of m. Rings
-// are served in the order they were added.
-func (p *Poller) Add(m *sys.FD, handle func(sample []byte) error) (*Reader, error) {
+// Poller serves it). Like NewReader, it works on a duplicate of m's
+// descriptor. Rings are served in the order they were added.
+func (p *Poller) Add(m *mapops.Map, handle func(sample []byte) error) (*Reader, error) {
 	r, err := NewReader(m)
 	if err != nil {
 		return nil, fmt.Errorf("ringbuf: poller add: %w", err)
@@ -153,13 +154,19 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 func (p *Poller) isClosed() bool { return p.life.Closed() }
 
 // Close wakes a blocked Poll, which fails with an error wrapping
-// os.ErrClosed, and closes every ring. It is idempotent.
+// os.ErrClosed, and closes every ring. It is idempotent, and returns
+// errors as the Reader's Close does: the first call those of releasing,
+// later calls nil.
 func (p *Poller) Close() error {
-	if first, _ := p.life.Close(); first {
-		p.poll.Close()
-		for _, pr := range p.rings {
-			pr.r.Close()
-		}
+	if first, _ := p.life.Close(); !first {
+		return nil
+	}
+	errs := []error{p.poll.Close()}
+	for _, pr := range p.rings {
+		errs = append(errs, pr.r.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ringbuf: close poller: %w", err)
 	}
 	return nil
 }

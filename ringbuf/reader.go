@@ -14,6 +14,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/epoll"
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -59,9 +60,9 @@ type Record struct {
 type Reader struct {
 	mu     sync.Mutex // held while a read uses the cursor and the ring memory
 	ring   ring
-	cur    cursor // under mu
-	mapped bool   // under mu: false once the memory is freed
-	free   func() // frees the memory and the map descriptor
+	cur    cursor       // under mu
+	mapped bool         // under mu: false once the memory is freed
+	free   func() error // frees the memory and the map descriptor
 
 	// life counts the position methods using the ring memory: they do
 	// not take mu, so that a Consume callback may call them. The memory
@@ -74,70 +75,71 @@ type Reader struct {
 	notifyEvents uint32 // what to wait for on it
 }
 
-// NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map. It works on
-// its own duplicate of the descriptor: the caller keeps m and may close it.
-// It needs no capability, only a read-write descriptor of the map. It
-// fails with an error wrapping unix.EBUSY while another Reader of the
-// same map is open in this process (until its Close, or until the calls
-// it has in flight return).
+// NewReader returns a Reader of m, a BPF_MAP_TYPE_RINGBUF map, as
+// mapops.Create, Open or OpenID return it: every consumer of a map takes
+// the same handle. It works on its own duplicate of m's descriptor: the
+// caller keeps m and may close it. It needs no capability, only a
+// read-write descriptor of the map. It fails with an error wrapping
+// unix.EBUSY while another Reader of the same map is open in this process
+// (until its Close, or until the calls it has in flight return).
 // It maps the consumer page read-write (exactly one page at offset 0) and
 // the producer page with the data area, which the kernel maps twice in a
 // row, read-only.
-func NewReader(m *sys.FD) (*Reader, error) {
+func NewReader(m *mapops.Map) (*Reader, error) {
 	const op = "ringbuf: new reader"
 	// The map's own type is the feature probe: a map that exists proves
 	// its type is supported, and a probe that creates a map would refuse
-	// a caller without CAP_BPF who holds a descriptor (a 0666 pin).
-	info, err := sys.MapGetInfo(m)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin). The
+	// Map learnt the type, size and id when it was opened.
+	if m == nil {
+		return nil, fmt.Errorf("%s: nil map: %w", op, os.ErrInvalid)
 	}
-	if info.Type != unix.BPF_MAP_TYPE_RINGBUF {
-		return nil, fmt.Errorf("%s: map is a %s, not a ringbuf: %w", op, info.Type, unix.EINVAL)
+	if m.Type() != unix.BPF_MAP_TYPE_RINGBUF {
+		return nil, fmt.Errorf("%s: %s is not a ringbuf: %w", op, m, unix.EINVAL)
 	}
-	size := uint64(info.MaxEntries)
+	size := uint64(m.MaxEntries())
 	if err := ringproto.CheckSize(size); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return nil, fmt.Errorf("%s: %s: %w", op, m, err)
 	}
-	if err := claimMap(info.ID); err != nil {
+	id := m.ID()
+	if err := claimMap(id); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	page := os.Getpagesize()
-	fd, err := m.Dup()
+	fd, err := m.FD().Dup()
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	raw, err := fd.Acquire()
 	if err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer fd.Release()
 	if err := ringproto.CheckReadWrite(raw, "consumer", "the consumer writes the consumer position, the kernel never does"); err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	consPage, err := unix.Mmap(raw, 0, page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: map consumer page: %w", op, err)
 	}
 	prodData, err := unix.Mmap(raw, int64(page), page+2*int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		unix.Munmap(consPage)
 		fd.Close()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("%s: map producer page and data: %w", op, err)
 	}
-	free := func() {
-		unix.Munmap(prodData)
-		unix.Munmap(consPage)
-		fd.Close()
-		releaseMap(info.ID)
+	free := func() error {
+		err := errors.Join(unix.Munmap(prodData), unix.Munmap(consPage), fd.Close())
+		releaseMap(id)
+		return err
 	}
 	rg := ring{
 		cons: (*uint64)(unsafe.Pointer(&consPage[0])),
@@ -155,7 +157,7 @@ func NewReader(m *sys.FD) (*Reader, error) {
 
 // newReader builds a Reader over rg that waits for notify, a descriptor
 // that epoll reports with events when the producer signals.
-func newReader(rg ring, free func(), notify int, events uint32) (*Reader, error) {
+func newReader(rg ring, free func() error, notify int, events uint32) (*Reader, error) {
 	poll, err := epoll.New()
 	if err != nil {
 		return nil, err
@@ -180,25 +182,27 @@ func (r *Reader) leavePosition() {
 }
 
 // release frees the memory of a closed Reader unless a call is using it;
-// every such call calls release again when it is done.
-func (r *Reader) release() {
+// every such call calls release again when it is done. It returns the
+// error of freeing, when this call freed.
+func (r *Reader) release() error {
 	for {
 		if !r.mu.TryLock() {
-			return // the holder releases when it is done
+			return nil // the holder releases when it is done
 		}
 		if r.life.Idle() {
+			var err error
 			if r.mapped {
 				r.mapped = false
-				r.free()
+				err = r.free()
 			}
 			r.mu.Unlock()
-			return
+			return err
 		}
 		r.mu.Unlock()
 		// A position method was in. If it left meanwhile, its release
 		// may have found mu held: try again.
 		if !r.life.Idle() {
-			return
+			return nil
 		}
 	}
 }
@@ -380,13 +384,20 @@ func (r *Reader) ProducerPosition() uint64 {
 
 // Close wakes every blocked call, which then fails with an error wrapping
 // os.ErrClosed, and releases the ring. Memory that a call is still using is
-// released when that call returns. Close is idempotent.
+// released when that call returns. Close is idempotent: the first call
+// returns the error of releasing the ring, if it released it, and later
+// calls return nil, as for userringbuf's Producer.
 func (r *Reader) Close() error {
 	if first, _ := r.life.Close(); !first {
 		return nil
 	}
-	r.poll.Close()
-	r.release()
+	err := r.poll.Close()
+	if rerr := r.release(); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("ringbuf: close: %w", err)
+	}
 	return nil
 }
 

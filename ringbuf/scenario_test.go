@@ -9,6 +9,10 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 func pattern(n, seed int) []byte {
@@ -420,7 +424,7 @@ func TestBusyHeadBlocks(t *testing.T) {
 	}
 	defer r.Close()
 	first, _ := p.Reserve(8)
-	if err := p.Output([]byte("later"), 0); err != nil {
+	if err := p.Write([]byte("later")); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := r.Consume(func([]byte) error { return nil }); n != 0 {
@@ -430,24 +434,24 @@ func TestBusyHeadBlocks(t *testing.T) {
 	// bogus consumer position says there is room (the kernel's pending_pos
 	// rule, selftest ringbuf_write).
 	*p.r.cons = 32
-	if _, err := p.Reserve(p.Size() - 40); !errors.Is(err, ErrNoSpace) {
+	if _, err := p.Reserve(p.Size() - 40); !errors.Is(err, sys.ErrFull) || !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("Reserve over a busy record: %v", err)
 	}
 	*p.r.cons = 0
 	copy(first.Bytes(), "first...")
-	if err := first.Submit(0); err != nil {
+	if err := first.Submit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := first.Submit(0); err == nil {
-		t.Fatal("second Submit of the same sample succeeded")
+	if err := first.Submit(); !errors.Is(err, ErrCommitted) {
+		t.Fatalf("second Submit of the same sample: %v, want ErrCommitted", err)
 	}
 	var got []string
 	r.Consume(func(b []byte) error { got = append(got, string(b)); return nil })
 	if len(got) != 2 || got[0] != "first..." || got[1] != "later" {
 		t.Fatalf("got %q", got)
 	}
-	if err := p.Output(nil, 4); err == nil {
-		t.Fatal("Output with unknown flags succeeded")
+	if err := p.WriteFlags(nil, 4); err == nil {
+		t.Fatal("WriteFlags with unknown flags succeeded")
 	}
 }
 

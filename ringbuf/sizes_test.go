@@ -56,7 +56,7 @@ func FuzzInMemorySize(f *testing.F) {
 				t.Fatalf("NewInMemory(%d): %v, want EINVAL", size, err)
 			}
 		} else {
-			if err := p.Output([]byte{1, 2, 3}, 0); err != nil {
+			if err := p.Write([]byte{1, 2, 3}); err != nil {
 				t.Fatal(err)
 			}
 			if rec, err := r.Read(context.Background()); err != nil || len(rec.Sample) != 3 {

@@ -39,7 +39,7 @@ func TestUnprivilegedReader(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		r, err := NewReader(m)
+		r, err := NewReader(asMap(t, m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,9 +56,9 @@ func TestUnprivilegedReader(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
-	m := newRingbufMap(t, 1<<16)
-	w, err := progs.NewRingbufWriter(m)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
+	m := newRingBufMap(t, 1<<16)
+	w, err := progs.NewRingBufWriter(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,8 @@ func TestUnprivilegedReader(t *testing.T) {
 // the kernel, writes the consumer position.
 func TestReadOnlyDescriptor(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
-	m := newRingbufMap(t, 1<<16)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
+	m := newRingBufMap(t, 1<<16)
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewReader(fd)
+		r, err := NewReader(asMap(t, fd))
 		fd.Close()
 		if err == nil {
 			r.Close()
@@ -98,7 +98,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 			t.Errorf("NewReader over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
 		}
 	}
-	r, err := NewReader(m) // the claim was released
+	r, err := NewReader(asMap(t, m)) // the claim was released
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ var (
 	ErrKeyNotExist = errors.New("key does not exist")
 	// ErrKeyExist: an update with NoExist found the key (unix.EEXIST).
 	ErrKeyExist = errors.New("key already exists")
-	// ErrFull: an insert into a full map, queue or stack (unix.E2BIG).
+	// ErrFull: an insert into a full map, queue or stack (unix.E2BIG), or
+	// a record that finds no room in a ring now (unix.ENOSPC, both rings).
 	ErrFull = errors.New("map is full")
 	// ErrEmpty: a pop or peek on an empty queue or stack (unix.ENOENT).
 	ErrEmpty = errors.New("queue or stack is empty")

@@ -40,8 +40,8 @@ func Example() {
 }
 
 // Feature probes tell "this kernel lacks it" apart from other failures.
-func ExampleHaveUserRingbuf() {
-	switch err := sys.HaveUserRingbuf(); {
+func ExampleHaveUserRingBuf() {
+	switch err := sys.HaveUserRingBuf(); {
 	case err == nil:
 		fmt.Println("user ring buffers available")
 	case errors.Is(err, sys.ErrNotSupported):

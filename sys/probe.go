@@ -65,12 +65,12 @@ func probeResult(what string, err error) error {
 	return fmt.Errorf("probe %s: %w", what, err)
 }
 
-// HaveRingbuf reports whether the kernel has BPF_MAP_TYPE_RINGBUF (5.8+).
-func HaveRingbuf() error { return HaveMapType(unix.BPF_MAP_TYPE_RINGBUF) }
+// HaveRingBuf reports whether the kernel has BPF_MAP_TYPE_RINGBUF (5.8+).
+func HaveRingBuf() error { return HaveMapType(unix.BPF_MAP_TYPE_RINGBUF) }
 
-// HaveUserRingbuf reports whether the kernel has BPF_MAP_TYPE_USER_RINGBUF
+// HaveUserRingBuf reports whether the kernel has BPF_MAP_TYPE_USER_RINGBUF
 // (6.1+).
-func HaveUserRingbuf() error { return HaveMapType(unix.BPF_MAP_TYPE_USER_RINGBUF) }
+func HaveUserRingBuf() error { return HaveMapType(unix.BPF_MAP_TYPE_USER_RINGBUF) }
 
 var haveBatchOps = sync.OnceValue(func() error {
 	fd, err := MapCreate(&MapCreateAttr{MapType: unix.BPF_MAP_TYPE_HASH, KeySize: 4, ValueSize: 4, MaxEntries: 1})

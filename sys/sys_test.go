@@ -525,7 +525,7 @@ func TestProbes(t *testing.T) {
 		}
 	}
 	for name, probe := range map[string]func() error{"batch": sys.HaveBatchOps, "mmapable": sys.HaveMmapableArray,
-		"ringbuf": sys.HaveRingbuf, "user ringbuf": sys.HaveUserRingbuf} {
+		"ringbuf": sys.HaveRingBuf, "user ringbuf": sys.HaveUserRingBuf} {
 		if err := probe(); err != nil && !errors.Is(err, sys.ErrNotSupported) {
 			t.Errorf("probe %s could not decide: %v", name, err)
 		}

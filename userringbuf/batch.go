@@ -12,7 +12,7 @@ import (
 // room and one publication of the producer position for all of them, and
 // returns how many went in. It does not wait. When the ring has no room
 // for all of them it writes the longest prefix that fits and returns its
-// length with an error wrapping unix.ENOSPC; a sample that can never fit
+// length with an error wrapping sys.ErrFull and unix.ENOSPC; a sample that can never fit
 // stops the batch before it with an error wrapping unix.E2BIG (as Reserve
 // says). So n < len(samples) exactly when err != nil, and the caller
 // retries with samples[n:].
@@ -60,7 +60,7 @@ func (p *Producer) WriteBatchBlocking(ctx context.Context, samples [][]byte) (in
 // one, as for Reserve: every sample still costs one atomic operation to
 // commit, but the reservation costs one for the batch. When the ring has
 // no room for all of them it reserves the longest prefix that fits and
-// returns its length with an error wrapping unix.ENOSPC (E2BIG for a size
+// returns its length with an error wrapping sys.ErrFull and unix.ENOSPC (E2BIG for a size
 // that can never fit); only dst[:n] are reserved.
 func (p *Producer) ReserveBatch(sizes []int, dst []Sample) (int, error) {
 	if len(dst) < len(sizes) {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/sys"
 )
 
 // batchOf returns count samples of size bytes in the test format, numbered
@@ -54,8 +55,8 @@ func TestBatchExactlyFills(t *testing.T) {
 		if n, err := tg.p.WriteBatch(batch); n != len(batch) || err != nil {
 			t.Fatalf("WriteBatch = %d, %v, want %d, nil", n, err, len(batch))
 		}
-		if _, err := tg.p.Reserve(0); !errors.Is(err, unix.ENOSPC) {
-			t.Fatalf("Reserve(0) in a full ring: %v, want ENOSPC", err)
+		if _, err := tg.p.Reserve(0); !errors.Is(err, unix.ENOSPC) || !errors.Is(err, sys.ErrFull) {
+			t.Fatalf("Reserve(0) in a full ring: %v, want ENOSPC and sys.ErrFull", err)
 		}
 		if n, err := tg.p.WriteBatch([][]byte{nil}); n != 0 || !errors.Is(err, unix.ENOSPC) {
 			t.Fatalf("WriteBatch into a full ring = %d, %v, want 0, ENOSPC", n, err)

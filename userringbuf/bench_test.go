@@ -22,7 +22,7 @@ const benchRing = 16 << 20
 var payload64 [64]byte
 
 // drainAll empties a kernel ring with the drain program.
-func drainAll(b *testing.B, d *progs.UserRingbufDrain, p *Producer) {
+func drainAll(b *testing.B, d *progs.UserRingBufDrain, p *Producer) {
 	for {
 		cons, prod := positions(p)
 		if cons == prod {
@@ -34,15 +34,15 @@ func drainAll(b *testing.B, d *progs.UserRingbufDrain, p *Producer) {
 	}
 }
 
-func benchKernel(b *testing.B) (*Producer, *progs.UserRingbufDrain) {
-	testutil.RequireFeature(b, progs.HaveUserRingbufDrain)
-	m := newUserRingbuf(b, benchRing)
-	p, err := NewProducer(m)
+func benchKernel(b *testing.B) (*Producer, *progs.UserRingBufDrain) {
+	testutil.RequireFeature(b, progs.HaveUserRingBufDrain)
+	m := newUserRingBuf(b, benchRing)
+	p, err := NewProducer(asMap(b, m))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p.Close() })
-	d, err := progs.NewUserRingbufDrain(m, 0)
+	d, err := progs.NewUserRingBufDrain(m, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func BenchmarkPaired64(b *testing.B) {
 	floor, floorDrain := benchKernel(b)
 	prod, prodDrain := benchKernel(b)
 	// Rounds never find a ring full: it is drained before, untimed.
-	makeRoom := func(p *Producer, d *progs.UserRingbufDrain) {
+	makeRoom := func(p *Producer, d *progs.UserRingBufDrain) {
 		if cons, prod := positions(p); prod-cons > benchRing-round*72 {
 			drainAll(b, d, p)
 		}
@@ -429,7 +429,7 @@ func pairedBatch64(b *testing.B, batch int) {
 	floor, floorDrain := benchKernel(b)
 	wb, wbDrain := benchKernel(b)
 	rb, rbDrain := benchKernel(b)
-	makeRoom := func(p *Producer, d *progs.UserRingbufDrain) {
+	makeRoom := func(p *Producer, d *progs.UserRingBufDrain) {
 		if cons, prod := positions(p); prod-cons > benchRing-round*72 {
 			drainAll(b, d, p)
 		}

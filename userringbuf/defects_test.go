@@ -18,9 +18,9 @@ import (
 // another map is not affected.
 func TestSecondProducerRefused(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
-	first, err := NewProducer(m)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
+	first, err := NewProducer(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,20 +30,20 @@ func TestSecondProducerRefused(t *testing.T) {
 	}
 	defer other.Close()
 	for name, fd := range map[string]*sys.FD{"same descriptor": m, "duplicate descriptor": other} {
-		if p, err := NewProducer(fd); !errors.Is(err, unix.EBUSY) {
+		if p, err := NewProducer(asMap(t, fd)); !errors.Is(err, unix.EBUSY) {
 			if p != nil {
 				p.Close()
 			}
 			t.Errorf("second producer through the %s: %v, want EBUSY", name, err)
 		}
 	}
-	elsewhere, err := NewProducer(newUserRingbuf(t, page))
+	elsewhere, err := NewProducer(asMap(t, newUserRingBuf(t, page)))
 	if err != nil {
 		t.Fatalf("producer of another map: %v", err)
 	}
 	elsewhere.Close()
 	first.Close()
-	again, err := NewProducer(other)
+	again, err := NewProducer(asMap(t, other))
 	if err != nil {
 		t.Fatalf("producer after the first was closed: %v", err)
 	}

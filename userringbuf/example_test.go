@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 	"github.com/bpfmaps/bpfmaps/userringbuf"
 )
@@ -16,17 +17,17 @@ import (
 // Producing into a BPF_MAP_TYPE_USER_RINGBUF map: reserve, fill in place,
 // submit. A BPF program consumes the samples with bpf_user_ringbuf_drain.
 func ExampleNewProducer() {
-	m, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 1 << 16})
-	if err != nil {
+	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 1 << 16})
+	if errors.Is(err, sys.ErrNotSupported) {
+		fmt.Println("kernel before 6.1:", err)
+		return
+	} else if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer m.Close()
 	p, err := userringbuf.NewProducer(m)
-	if errors.Is(err, sys.ErrNotSupported) {
-		fmt.Println("kernel before 6.1:", err)
-		return
-	} else if err != nil {
+	if err != nil {
 		fmt.Println(err)
 		return
 	}

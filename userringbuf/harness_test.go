@@ -10,6 +10,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/progs"
 	"github.com/bpfmaps/bpfmaps/internal/testutil"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -32,7 +33,7 @@ type target struct {
 func forEachTarget(t *testing.T, size int, fn func(t *testing.T, tg *target)) {
 	t.Run("kernel", func(t *testing.T) {
 		testutil.CheckLeaks(t)
-		testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
+		testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
 		fn(t, kernelTarget(t, size))
 	})
 	t.Run("memory", func(t *testing.T) {
@@ -40,7 +41,7 @@ func forEachTarget(t *testing.T, size int, fn func(t *testing.T, tg *target)) {
 	})
 }
 
-func newUserRingbuf(t testing.TB, size int) *sys.FD {
+func newUserRingBuf(t testing.TB, size int) *sys.FD {
 	t.Helper()
 	m, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: uint32(size)})
 	if err != nil {
@@ -52,13 +53,13 @@ func newUserRingbuf(t testing.TB, size int) *sys.FD {
 
 func kernelTarget(t testing.TB, size int) *target {
 	t.Helper()
-	m := newUserRingbuf(t, size)
-	p, err := NewProducer(m)
+	m := newUserRingBuf(t, size)
+	p, err := NewProducer(asMap(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	d, err := progs.NewUserRingbufDrain(m, 0)
+	d, err := progs.NewUserRingBufDrain(m, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +182,21 @@ func (w *want) check(t testing.TB, r progs.DrainResult) {
 // positions reads the ring's consumer and producer positions.
 func positions(p *Producer) (cons, prod uint64) {
 	return atomic.LoadUint64(p.r.cons), atomic.LoadUint64(p.r.prod)
+}
+
+// asMap returns the Map handle of the map descriptor fd, as a user holds
+// it, over a duplicate of fd that the test closes at its end.
+func asMap(t testing.TB, fd *sys.FD) *mapops.Map {
+	t.Helper()
+	raw, err := fd.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Release()
+	m, err := mapops.FromFD(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

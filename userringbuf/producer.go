@@ -18,9 +18,11 @@
 // userringbuf and ringbuf, the two directions of the same protocol, share
 // their conventions: NewInMemory returns both ends of an in-memory ring,
 // producer first as the data flows; a reserved Sample is filled through
-// its Bytes method and commits itself with Submit or Discard; blocking
-// calls take a context and end with an error wrapping os.ErrClosed when
-// their object is closed.
+// its Bytes method and commits itself with Submit() or Discard(); a ring
+// without room fails with an error wrapping sys.ErrFull and unix.ENOSPC,
+// a sample that can never fit with unix.E2BIG; blocking calls take a
+// context and end with an error wrapping os.ErrClosed when their object
+// is closed; Close returns the errors of releasing once, then nil.
 package userringbuf
 
 import (
@@ -38,6 +40,7 @@ import (
 
 	"github.com/bpfmaps/bpfmaps/internal/epoll"
 	"github.com/bpfmaps/bpfmaps/internal/ringproto"
+	"github.com/bpfmaps/bpfmaps/mapops"
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
@@ -63,7 +66,6 @@ type Producer struct {
 	poll   *epoll.Poller // created at the first wait; closed by Close
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 // Sample is room for one sample in the ring, returned by Reserve. Fill
@@ -82,76 +84,79 @@ type Sample struct {
 	size int
 }
 
-// NewProducer maps the user ring buffer m for producing. The Producer works
-// on a duplicate of m: the caller keeps ownership of m and may close it.
-// It fails with an error wrapping unix.EINVAL when m is another kind of
-// map, and wrapping sys.ErrNotSupported instead on kernels before 6.1,
-// which have no BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a
-// read-write descriptor of the map is enough.
-func NewProducer(m *sys.FD) (*Producer, error) {
-	// The map's own type is the feature probe (checked in mapProducer): a
-	// map that exists proves its type is supported, and a probe that
-	// creates a map would refuse a caller without CAP_BPF who holds a
-	// descriptor (a 0666 pin).
-	fd, err := m.Dup()
-	if err != nil {
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+// NewProducer maps the user ring buffer m, as mapops.Create, Open or
+// OpenID return it, for producing: every consumer of a map takes the same
+// handle. The Producer works on a duplicate of m's descriptor: the caller
+// keeps ownership of m and may close it. It fails with an error wrapping
+// unix.EINVAL when m is another kind of map, and wrapping
+// sys.ErrNotSupported instead on kernels before 6.1, which have no
+// BPF_MAP_TYPE_USER_RINGBUF. It needs no capability: a read-write
+// descriptor of the map is enough.
+func NewProducer(m *mapops.Map) (*Producer, error) {
+	const op = "userringbuf: new producer"
+	// The map's own type is the feature probe: a map that exists proves
+	// its type is supported, and a probe that creates a map would refuse
+	// a caller without CAP_BPF who holds a descriptor (a 0666 pin). The
+	// Map learnt the type, size and id when it was opened.
+	if m == nil {
+		return nil, fmt.Errorf("%s: nil map: %w", op, os.ErrInvalid)
 	}
-	p, err := mapProducer(fd)
+	if m.Type() != unix.BPF_MAP_TYPE_USER_RINGBUF {
+		// Only now, to explain the refusal, ask the kernel.
+		if err := sys.HaveUserRingBuf(); errors.Is(err, sys.ErrNotSupported) {
+			return nil, fmt.Errorf("%s: %s, and user ring buffers need Linux 6.1 or later: %w", op, m, err)
+		}
+		return nil, fmt.Errorf("%s: %s is not a user_ringbuf: %w", op, m, unix.EINVAL)
+	}
+	size := uint64(m.MaxEntries())
+	if err := ringproto.CheckSize(size); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", op, m, err)
+	}
+	fd, err := m.FD().Dup()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	p, err := mapProducer(fd, m.ID(), size)
 	if err != nil {
 		fd.Close()
-		return nil, fmt.Errorf("userringbuf: new producer: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return p, nil
 }
 
-func mapProducer(fd *sys.FD) (*Producer, error) {
-	info, err := sys.MapGetInfo(fd)
-	if err != nil {
-		return nil, err
-	}
-	if info.Type != unix.BPF_MAP_TYPE_USER_RINGBUF {
-		// Only now, to explain the refusal, ask the kernel.
-		if err := sys.HaveUserRingbuf(); errors.Is(err, sys.ErrNotSupported) {
-			return nil, fmt.Errorf("map is a %s, and user ring buffers need Linux 6.1 or later: %w", info.Type, err)
-		}
-		return nil, fmt.Errorf("map is a %s, not a user_ringbuf: %w", info.Type, unix.EINVAL)
-	}
-	size := uint64(info.MaxEntries)
-	if err := ringproto.CheckSize(size); err != nil {
-		return nil, err
-	}
-	if err := claimMap(info.ID); err != nil {
+// mapProducer maps the ring of size bytes of the map id through fd.
+func mapProducer(fd *sys.FD, id uint32, size uint64) (*Producer, error) {
+	if err := claimMap(id); err != nil {
 		return nil, err
 	}
 	page := os.Getpagesize()
 	raw, err := fd.Acquire()
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	defer fd.Release()
 	if err := ringproto.CheckReadWrite(raw, "producer", "it writes the producer position and the samples"); err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	cons, err := unix.MmapPtr(raw, 0, nil, uintptr(page), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("map consumer page: %w", err)
 	}
 	prod, err := unix.MmapPtr(raw, int64(page), nil, uintptr(page)+2*uintptr(size),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		unix.MunmapPtr(cons, uintptr(page))
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, fmt.Errorf("map producer page and data: %w", err)
 	}
-	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page, mapID: info.ID}
+	p := &Producer{fd: fd, consMem: cons, prodMem: prod, pageSize: page, mapID: id}
 	p.r = ring{cons: (*uint64)(cons), prod: (*uint64)(prod), data: unsafe.Add(prod, page), size: size}
 	if err := p.start(); err != nil {
 		p.unmap()
-		releaseMap(info.ID)
+		releaseMap(id)
 		return nil, err
 	}
 	runtime.SetFinalizer(p, (*Producer).finalize)
@@ -173,9 +178,10 @@ func (p *Producer) start() error {
 func (p *Producer) Size() int { return int(p.r.size) }
 
 // Reserve claims room for a sample of size bytes without waiting. It fails
-// with an error wrapping unix.ENOSPC when the ring has no room now, and
-// unix.E2BIG when a sample of that size can never fit (size+8 rounded up
-// to 8 is more than the ring, or size is more than MaxSampleSize).
+// with an error wrapping sys.ErrFull and unix.ENOSPC when the ring has no
+// room now, and unix.E2BIG when a sample of that size can never fit
+// (size+8 rounded up to 8 is more than the ring, or size is more than
+// MaxSampleSize). The errors are those of ringbuf's in-memory Producer.
 func (p *Producer) Reserve(size int) (Sample, error) {
 	// The fast path, straight-line and without calls: no reservation of
 	// another goroutine is being published, so winning the compare and
@@ -217,7 +223,7 @@ func (p *Producer) ReserveBlocking(ctx context.Context, size int) (Sample, error
 // ReserveTimeout is Reserve that waits up to timeout for room, as libbpf's
 // user_ring_buffer__reserve_blocking does: a negative timeout (Forever)
 // waits without limit, 0 does not wait, and running out of time fails
-// with an error wrapping unix.ENOSPC.
+// with an error wrapping sys.ErrFull and unix.ENOSPC, as Reserve does.
 func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, error) {
 	switch {
 	case timeout < 0:
@@ -228,7 +234,7 @@ func (p *Producer) ReserveTimeout(size int, timeout time.Duration) (Sample, erro
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return p.reserveWait(ctx, size, func() error {
-		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, unix.ENOSPC)
+		return fmt.Errorf("userringbuf: reserve: no room for %d bytes before the timeout: %w", size, ringproto.ErrNoSpace)
 	})
 }
 
@@ -301,8 +307,11 @@ func (p *Producer) isClosed() bool { return p.r.next.Load()&closedBit != 0 }
 // reserved are discarded, so the ring is left consistent for a later
 // producer. A map is unmapped from the ring (any stray writes into a
 // sample's bytes after Close land in private memory) and its descriptor
-// closed. Close is idempotent.
+// closed. Close is idempotent: the first call returns the error of
+// releasing the ring, if any, and later calls return nil, as for
+// ringbuf's Reader.
 func (p *Producer) Close() error {
+	var err error
 	p.closeOnce.Do(func() {
 		var next uint64
 		for {
@@ -320,14 +329,14 @@ func (p *Producer) Close() error {
 		p.r.discardBusy()
 		p.stopWaiting()
 		if p.fd != nil {
-			p.closeErr = p.detach()
+			err = p.detach()
 			releaseMap(p.mapID)
-			if err := p.fd.Close(); p.closeErr == nil {
-				p.closeErr = err
+			if cerr := p.fd.Close(); err == nil {
+				err = cerr
 			}
 		}
 	})
-	return p.closeErr
+	return err
 }
 
 // detach replaces the mapped ring with private anonymous memory of the same

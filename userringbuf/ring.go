@@ -34,8 +34,8 @@ const (
 )
 
 // ErrCommitted is wrapped by the error of Submit or Discard on a sample
-// that was already submitted or discarded.
-var ErrCommitted = errors.New("sample was already submitted or discarded")
+// that was already submitted or discarded. It is ringbuf.ErrCommitted too.
+var ErrCommitted = ringproto.ErrCommitted
 
 // ErrForeignProducer is wrapped by the error of Reserve, ReserveBlocking
 // and the batch writes once a writer outside this Producer has moved the
@@ -64,7 +64,7 @@ const (
 
 // Errors of the hot paths, allocated once.
 var (
-	errNoSpace    = fmt.Errorf("userringbuf: reserve: not enough free space in the ring: %w", unix.ENOSPC)
+	errNoSpace    = fmt.Errorf("userringbuf: reserve: %w", ringproto.ErrNoSpace)
 	errClosedRsv  = fmt.Errorf("userringbuf: reserve: %w", os.ErrClosed)
 	errForeign    = fmt.Errorf("userringbuf: reserve: %w", ErrForeignProducer)
 	errClosedSub  = fmt.Errorf("userringbuf: submit: %w", os.ErrClosed)

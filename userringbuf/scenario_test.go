@@ -579,7 +579,7 @@ func TestErrors(t *testing.T) {
 // map finds a ring the kernel can drain.
 func TestCloseDiscardsReserved(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
+	testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
 	tg := kernelTarget(t, page)
 	var w want
 	w.put(t, tg.p, 16, 1)
@@ -587,7 +587,7 @@ func TestCloseDiscardsReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg.p.Close()
-	p2, err := NewProducer(tg.m)
+	p2, err := NewProducer(asMap(t, tg.m))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,16 +602,19 @@ func TestCloseDiscardsReserved(t *testing.T) {
 
 func TestNewProducer(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
 	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer arr.Close()
-	if _, err := NewProducer(arr); !errors.Is(err, unix.EINVAL) {
+	if _, err := NewProducer(asMap(t, arr)); !errors.Is(err, unix.EINVAL) {
 		t.Errorf("producer on an array: %v, want EINVAL", err)
 	}
-	m := newUserRingbuf(t, 2*page)
+	if _, err := NewProducer(nil); !errors.Is(err, os.ErrInvalid) {
+		t.Errorf("producer on a nil map: %v, want os.ErrInvalid", err)
+	}
+	m := asMap(t, newUserRingBuf(t, 2*page))
 	p, err := NewProducer(m)
 	if err != nil {
 		t.Fatal(err)
@@ -621,7 +624,7 @@ func TestNewProducer(t *testing.T) {
 	}
 	p.Close()
 	// The caller still owns m.
-	if _, err := sys.MapGetInfo(m); err != nil {
+	if _, err := m.Info(); err != nil {
 		t.Errorf("map unusable after the producer closed: %v", err)
 	}
 	m.Close()
@@ -637,8 +640,8 @@ func TestNewProducer(t *testing.T) {
 // producer page and the data are writable; nothing is executable.
 func TestMappingPermissions(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
 	raw, err := m.Acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -693,7 +696,7 @@ func TestMappingPermissions(t *testing.T) {
 func TestNewProducerOnOldKernel(t *testing.T) {
 	testutil.CheckLeaks(t)
 	testutil.RequireBPF(t)
-	if sys.HaveUserRingbuf() == nil {
+	if sys.HaveUserRingBuf() == nil {
 		testutil.Skip(t, testutil.Kernel, "this kernel has user ring buffers; the error is checked on kernels before 6.1")
 	}
 	arr, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: 8, MaxEntries: 1})
@@ -701,7 +704,7 @@ func TestNewProducerOnOldKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer arr.Close()
-	_, err = NewProducer(arr)
+	_, err = NewProducer(asMap(t, arr))
 	if !errors.Is(err, sys.ErrNotSupported) || !strings.Contains(err.Error(), "need Linux 6.1 or later") {
 		t.Errorf("NewProducer on a kernel without user ring buffers: %v", err)
 	}

@@ -26,7 +26,7 @@ func TestUnprivilegedProducer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		p, err := NewProducer(m)
+		p, err := NewProducer(asMap(t, m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,9 +40,9 @@ func TestUnprivilegedProducer(t *testing.T) {
 		return
 	}
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
-	m := newUserRingbuf(t, page)
-	d, err := progs.NewUserRingbufDrain(m, 0)
+	testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
+	m := newUserRingBuf(t, page)
+	d, err := progs.NewUserRingBufDrain(m, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +65,8 @@ func TestUnprivilegedProducer(t *testing.T) {
 // read-write descriptor, not only "permission denied".
 func TestReadOnlyDescriptor(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveUserRingbuf)
-	m := newUserRingbuf(t, page)
+	testutil.RequireFeature(t, sys.HaveUserRingBuf)
+	m := newUserRingBuf(t, page)
 	info, err := sys.MapGetInfo(m)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewProducer(fd)
+		p, err := NewProducer(asMap(t, fd))
 		fd.Close()
 		if err == nil {
 			p.Close()
@@ -86,7 +86,7 @@ func TestReadOnlyDescriptor(t *testing.T) {
 			t.Errorf("NewProducer over a descriptor opened with flags %#x: %v; want EACCES saying a read-write descriptor is needed", flag, err)
 		}
 	}
-	p, err := NewProducer(m) // the claim was released
+	p, err := NewProducer(asMap(t, m)) // the claim was released
 	if err != nil {
 		t.Fatal(err)
 	}

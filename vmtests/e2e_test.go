@@ -84,11 +84,11 @@ func TestTypedMapEndToEnd(t *testing.T) {
 	}
 }
 
-// TestRingbufEndToEnd reads events a program writes to a ring, first
+// TestRingBufEndToEnd reads events a program writes to a ring, first
 // through ringbuf.Reader, then as typed values through refs.
-func TestRingbufEndToEnd(t *testing.T) {
+func TestRingBufEndToEnd(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	ring, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_RINGBUF, MaxEntries: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestRingbufEndToEnd(t *testing.T) {
 	}
 	defer prog.Close()
 
-	r, err := ringbuf.NewReader(ring.FD())
+	r, err := ringbuf.NewReader(ring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,22 +142,22 @@ func TestRingbufEndToEnd(t *testing.T) {
 	}
 }
 
-// TestUserRingbufEndToEnd pushes samples from Go that a program drains.
-func TestUserRingbufEndToEnd(t *testing.T) {
+// TestUserRingBufEndToEnd pushes samples from Go that a program drains.
+func TestUserRingBufEndToEnd(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, progs.HaveUserRingbufDrain)
+	testutil.RequireFeature(t, progs.HaveUserRingBufDrain)
 	m, err := mapops.Create(mapops.Spec{Type: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	ring := m.FD()
-	drain, err := progs.NewUserRingbufDrain(ring, 0)
+	drain, err := progs.NewUserRingBufDrain(ring, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer drain.Close()
-	p, err := userringbuf.NewProducer(ring)
+	p, err := userringbuf.NewProducer(m)
 	if err != nil {
 		t.Fatal(err)
 	}

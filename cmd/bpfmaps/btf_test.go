@@ -244,7 +244,7 @@ func TestBTFTextInfoAndGet(t *testing.T) {
 // tail --btf flow.bpf.o --type ring_event.
 func TestTailWithBTF(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	obj := buildExample(t)
 	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, nTailBTF, 0, 0, 4096)
 	prog, err := progs.EmitEvent(ring)

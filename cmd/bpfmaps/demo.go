@@ -229,7 +229,7 @@ type event struct {
 // ringbuf: a program writes events into a ring buffer; a RingBufRef
 // decodes them into Go structs as they arrive.
 func (d *demo) ringbuf() (part, error) {
-	if err := sys.HaveRingbuf(); err != nil {
+	if err := sys.HaveRingBuf(); err != nil {
 		d.printf("skipped  ringbuf: %v (ring buffers need Linux 5.8)\n", err)
 		return part{}, nil
 	}
@@ -283,11 +283,11 @@ func (d *demo) ringbuf() (part, error) {
 // userRing: Go pushes samples through a user ring buffer; a program drains
 // them and adds them up where Go reads the total back.
 func (d *demo) userRing() (part, error) {
-	if err := sys.HaveUserRingbuf(); err != nil {
+	if err := sys.HaveUserRingBuf(); err != nil {
 		d.printf("skipped  userring: %v (user ring buffers need Linux 6.1)\n", err)
 		return part{}, nil
 	}
-	if err := progs.HaveUserRingbufDrain(); errors.Is(err, sys.ErrNotSupported) {
+	if err := progs.HaveUserRingBufDrain(); errors.Is(err, sys.ErrNotSupported) {
 		d.printf("skipped  userring: %v\n", err)
 		return part{}, nil
 	}
@@ -296,12 +296,12 @@ func (d *demo) userRing() (part, error) {
 	if err != nil {
 		return part{}, err
 	}
-	drain, err := progs.NewUserRingbufDrain(ring.FD(), 0)
+	drain, err := progs.NewUserRingBufDrain(ring.FD(), 0)
 	if err != nil {
 		return part{}, err
 	}
 	d.closers = append(d.closers, drain.Close)
-	w, err := userringbuf.NewProducer(ring.FD())
+	w, err := userringbuf.NewProducer(ring)
 	if err != nil {
 		return part{}, fmt.Errorf("write demo_samples: %w", err)
 	}

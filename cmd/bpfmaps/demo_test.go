@@ -32,7 +32,7 @@ func TestDemo(t *testing.T) {
 	testutil.RequireBPF(t)
 	out := ok(t, "demo", "--duration", "1s")
 	userring := "userring Go pushed samples 1..8, the kernel drained them: 8 samples so far, sum 36"
-	if err := progs.HaveUserRingbufDrain(); errors.Is(err, sys.ErrNotSupported) {
+	if err := progs.HaveUserRingBufDrain(); errors.Is(err, sys.ErrNotSupported) {
 		// The demo says why it leaves the part out (no JIT on s390x).
 		userring = "skipped  userring: "
 	}

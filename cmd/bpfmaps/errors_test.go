@@ -51,10 +51,10 @@ func TestUnreadableMapTypes(t *testing.T) {
 		{unix.BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2, "with a perf event reader"},
 		{unix.BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 2, "cgroup descriptors, which the kernel never returns to user space"},
 	}
-	if sys.HaveRingbuf() == nil {
+	if sys.HaveRingBuf() == nil {
 		cases = append(cases, mapCase{unix.BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, "use bpfmaps tail"})
 	}
-	if sys.HaveUserRingbuf() == nil {
+	if sys.HaveUserRingBuf() == nil {
 		cases = append(cases, mapCase{unix.BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4096, "there is nothing to read"})
 	}
 	for _, c := range cases {

@@ -77,7 +77,7 @@ func failsWithin(t *testing.T, code int, msgs []string, args ...string) {
 // and a FIFO blocked the tool past its --timeout.
 func TestBTFFileIsBounded(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	_, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, uniqueName("cli_bound"), 0, 0, 4096)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -108,7 +108,7 @@ func TestBTFFileIsBounded(t *testing.T) {
 // Before, --timeout started only after the file was read and parsed.
 func TestBTFFileCountsTowardsTimeout(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	obj := buildExample(t)
 	_, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, uniqueName("cli_btfto"), 0, 0, 4096)
 	failsWithin(t, 1, []string{"(ringbuf): tail: read --btf " + obj + ": timed out after 1ns"},
@@ -120,7 +120,7 @@ func TestBTFFileCountsTowardsTimeout(t *testing.T) {
 // for none).
 func TestNegativeDurations(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	_, ring := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, uniqueName("cli_negr"), 0, 0, 4096)
 	_, hash := newMap(t, unix.BPF_MAP_TYPE_HASH, uniqueName("cli_negh"), 4, 4, 2)
 	for _, args := range [][]string{

@@ -22,7 +22,7 @@ import (
 // decoded with a layout, and stops after --count.
 func TestTail(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail", 0, 0, 4096)
 	prog, err := progs.EmitEvent(ring)
 	if err != nil {
@@ -104,7 +104,7 @@ func TestTail(t *testing.T) {
 // records.
 func TestTailResumes(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	ring, id := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail_resume", 0, 0, 4096)
 	prog, err := progs.EmitEvent(ring)
 	if err != nil {
@@ -145,7 +145,7 @@ func TestTailResumes(t *testing.T) {
 // reader: probe map type ringbuf: map create: operation not permitted".
 func TestTailUnprivileged(t *testing.T) {
 	testutil.CheckLeaks(t)
-	testutil.RequireFeature(t, sys.HaveRingbuf)
+	testutil.RequireFeature(t, sys.HaveRingBuf)
 	testutil.RequireUnprivilegedCommands(t)
 	setpriv := testutil.RequireTool(t, "setpriv")
 	ring, _ := newMap(t, unix.BPF_MAP_TYPE_RINGBUF, "cli_tail_unpriv", 0, 0, 4096)

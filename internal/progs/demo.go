@@ -32,7 +32,7 @@ func EmitEvent(ring *sys.FD) (*sys.FD, error) {
 			asm.Mov64Reg(asm.R2, asm.R10), asm.Add64Imm(asm.R2, -16),
 			asm.Mov64Imm(asm.R3, EventSize),
 			asm.Mov64Imm(asm.R4, 0),
-			asm.Call(asm.FnRingbufOutput),
+			asm.Call(asm.FnRingBufOutput),
 			asm.Exit(),
 		)
 	})

@@ -11,8 +11,8 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// RingbufMaxData is the largest record the ringbuf writer programs write.
-const RingbufMaxData = 4096
+// RingBufMaxData is the largest record the ringbuf writer programs write.
+const RingBufMaxData = 4096
 
 // Layout of the control value the ringbuf writers read (one array element):
 // size u32, flags u32, dropped u64, the four bpf_ringbuf_query results and
@@ -23,15 +23,15 @@ const (
 	ctlDropped = 8
 	ctlQuery   = 16 // avail, size, cons, prod: 4 x u64
 	ctlData    = 64
-	ctlValue   = ctlData + RingbufMaxData
+	ctlValue   = ctlData + RingBufMaxData
 )
 
-// RingbufWriter runs socket filters that write records into a
+// RingBufWriter runs socket filters that write records into a
 // BPF_MAP_TYPE_RINGBUF with bpf_ringbuf_output, or with
 // bpf_ringbuf_reserve followed by bpf_ringbuf_submit or
 // bpf_ringbuf_discard, taking the record's bytes, size and wake-up flags
 // from a control map that Go sets, and counting failed writes there.
-type RingbufWriter struct {
+type RingBufWriter struct {
 	ctl    *sys.FD
 	output *sys.FD
 	query  *sys.FD
@@ -40,26 +40,26 @@ type RingbufWriter struct {
 	value  [ctlValue]byte
 }
 
-// NewRingbufWriter returns a writer into ring.
-func NewRingbufWriter(ring *sys.FD) (*RingbufWriter, error) {
-	return newRingbufWriter(ring, nil, 0)
+// NewRingBufWriter returns a writer into ring.
+func NewRingBufWriter(ring *sys.FD) (*RingBufWriter, error) {
+	return newRingBufWriter(ring, nil, 0)
 }
 
-// NewRingbufWriterInner returns a writer (Output only) into the ring at
+// NewRingBufWriterInner returns a writer (Output only) into the ring at
 // index of outer, a BPF_MAP_TYPE_ARRAY_OF_MAPS of ringbufs; a missing
 // ring counts as dropped.
-func NewRingbufWriterInner(outer *sys.FD, index uint32) (*RingbufWriter, error) {
-	return newRingbufWriter(nil, outer, index)
+func NewRingBufWriterInner(outer *sys.FD, index uint32) (*RingBufWriter, error) {
+	return newRingBufWriter(nil, outer, index)
 }
 
-func newRingbufWriter(ring, outer *sys.FD, index uint32) (*RingbufWriter, error) {
+func newRingBufWriter(ring, outer *sys.FD, index uint32) (*RingBufWriter, error) {
 	attr := sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4, ValueSize: ctlValue, MaxEntries: 1}
 	sys.SetName(&attr.MapName, "rb_ctl")
 	ctl, err := sys.MapCreate(&attr)
 	if err != nil {
 		return nil, fmt.Errorf("ringbuf writer control map: %w", err)
 	}
-	w := &RingbufWriter{ctl: ctl, ring: ring, fixed: map[[2]int]*sys.FD{}}
+	w := &RingBufWriter{ctl: ctl, ring: ring, fixed: map[[2]int]*sys.FD{}}
 	target := ring
 	if outer != nil {
 		target = outer
@@ -71,9 +71,9 @@ func newRingbufWriter(ring, outer *sys.FD, index uint32) (*RingbufWriter, error)
 			asm.Mov64Reg(asm.R1, asm.R0),
 			asm.Mov64Reg(asm.R2, asm.R7), asm.Add64Imm(asm.R2, ctlData),
 			asm.LdxMem(asm.W, asm.R3, asm.R7, ctlSize),
-			asm.JmpImm(unix.BPF_JGT, asm.R3, RingbufMaxData, 3),
+			asm.JmpImm(unix.BPF_JGT, asm.R3, RingBufMaxData, 3),
 			asm.LdxMem(asm.W, asm.R4, asm.R7, ctlFlags),
-			asm.Call(asm.FnRingbufOutput),
+			asm.Call(asm.FnRingBufOutput),
 			asm.JmpImm(unix.BPF_JEQ, asm.R0, 0, 3),
 			// failed: count it
 			asm.Mov64Imm(asm.R1, 1),
@@ -89,7 +89,7 @@ func newRingbufWriter(ring, outer *sys.FD, index uint32) (*RingbufWriter, error)
 		insns, _ = withMaps(ctl, ring, func(ctlFD, ringFD int) []asm.Insn {
 			p := []any{lookupCtl(ctlFD)}
 			for i, sel := range []int32{unix.BPF_RB_AVAIL_DATA, unix.BPF_RB_RING_SIZE, unix.BPF_RB_CONS_POS, unix.BPF_RB_PROD_POS} {
-				p = append(p, asm.LdMapFD(asm.R1, ringFD), asm.Mov64Imm(asm.R2, sel), asm.Call(asm.FnRingbufQuery),
+				p = append(p, asm.LdMapFD(asm.R1, ringFD), asm.Mov64Imm(asm.R2, sel), asm.Call(asm.FnRingBufQuery),
 					asm.StxMem(asm.DW, asm.R7, asm.R0, int16(ctlQuery+8*i)))
 			}
 			return asm.Program(append(p, asm.Mov64Imm(asm.R0, 0), asm.Exit())...)
@@ -152,8 +152,8 @@ func withMaps(a, b *sys.FD, build func(a, b int) []asm.Insn) ([]asm.Insn, error)
 }
 
 // set stores the size, flags and bytes the next runs write.
-func (w *RingbufWriter) set(size int, flags uint32, data []byte) error {
-	if size < 0 || size > RingbufMaxData || len(data) > size {
+func (w *RingBufWriter) set(size int, flags uint32, data []byte) error {
+	if size < 0 || size > RingBufMaxData || len(data) > size {
 		return fmt.Errorf("ringbuf writer: size %d, %d bytes of data", size, len(data))
 	}
 	var key uint32
@@ -172,7 +172,7 @@ func (w *RingbufWriter) set(size int, flags uint32, data []byte) error {
 // with EINTR (see RunRepeated), and the ring's positions tell how many ran.
 // It returns the last run's helper result (0, or a negative errno such as
 // -EAGAIN when the ring was full).
-func (w *RingbufWriter) Output(data []byte, size int, flags uint32, repeat int) (int32, error) {
+func (w *RingBufWriter) Output(data []byte, size int, flags uint32, repeat int) (int32, error) {
 	if err := w.set(size, flags, data); err != nil {
 		return 0, err
 	}
@@ -184,7 +184,7 @@ func (w *RingbufWriter) Output(data []byte, size int, flags uint32, repeat int) 
 // program, one program per size), fills the record with data padded with
 // zeros, and submits it, or discards it when discard is set, with flags,
 // repeat times. It returns 1 when the last reservation failed, else 0.
-func (w *RingbufWriter) Reserve(data []byte, size int, discard bool, flags uint32, repeat int) (int32, error) {
+func (w *RingBufWriter) Reserve(data []byte, size int, discard bool, flags uint32, repeat int) (int32, error) {
 	if w.ring == nil {
 		return 0, fmt.Errorf("ringbuf writer: reserve needs a ring, not an array of rings")
 	}
@@ -218,7 +218,7 @@ func reserveInsns(ctlFD, ringFD, size int, discard bool) []asm.Insn {
 		asm.LdMapFD(asm.R1, ringFD),
 		asm.Mov64Imm(asm.R2, int32(size)),
 		asm.Mov64Imm(asm.R3, 0),
-		asm.Call(asm.FnRingbufReserve),
+		asm.Call(asm.FnRingBufReserve),
 		asm.JmpImm(unix.BPF_JNE, asm.R0, 0, 4),
 		asm.Mov64Imm(asm.R1, 1),
 		asm.AtomicAdd(asm.DW, asm.R7, asm.R1, ctlDropped),
@@ -233,9 +233,9 @@ func reserveInsns(ctlFD, ringFD, size int, discard bool) []asm.Insn {
 	for ; off < size; off++ {
 		p = append(p, asm.LdxMem(asm.B, asm.R1, asm.R7, int16(ctlData+off)), asm.StxMem(asm.B, asm.R6, asm.R1, int16(off)))
 	}
-	commit := int32(asm.FnRingbufSubmit)
+	commit := int32(asm.FnRingBufSubmit)
 	if discard {
-		commit = asm.FnRingbufDiscard
+		commit = asm.FnRingBufDiscard
 	}
 	p = append(p,
 		asm.Mov64Reg(asm.R1, asm.R6),
@@ -248,7 +248,7 @@ func reserveInsns(ctlFD, ringFD, size int, discard bool) []asm.Insn {
 }
 
 // Dropped returns how many writes failed so far.
-func (w *RingbufWriter) Dropped() (uint64, error) {
+func (w *RingBufWriter) Dropped() (uint64, error) {
 	var key uint32
 	if err := sys.MapLookupElem(w.ctl, unsafe.Pointer(&key), unsafe.Pointer(&w.value[0]), 0); err != nil {
 		return 0, err
@@ -256,23 +256,23 @@ func (w *RingbufWriter) Dropped() (uint64, error) {
 	return binary.NativeEndian.Uint64(w.value[ctlDropped:]), nil
 }
 
-// RingbufQuery is what bpf_ringbuf_query reports to a program.
-type RingbufQuery struct{ Avail, Size, Cons, Prod uint64 }
+// RingBufQuery is what bpf_ringbuf_query reports to a program.
+type RingBufQuery struct{ Avail, Size, Cons, Prod uint64 }
 
 // Query runs bpf_ringbuf_query for the four selectors in a program.
-func (w *RingbufWriter) Query() (RingbufQuery, error) {
+func (w *RingBufWriter) Query() (RingBufQuery, error) {
 	if w.query == nil {
-		return RingbufQuery{}, fmt.Errorf("ringbuf writer: query needs a ring")
+		return RingBufQuery{}, fmt.Errorf("ringbuf writer: query needs a ring")
 	}
 	if _, err := Run(w.query, 1); err != nil {
-		return RingbufQuery{}, err
+		return RingBufQuery{}, err
 	}
 	var key uint32
 	if err := sys.MapLookupElem(w.ctl, unsafe.Pointer(&key), unsafe.Pointer(&w.value[0]), 0); err != nil {
-		return RingbufQuery{}, err
+		return RingBufQuery{}, err
 	}
 	q := w.value[ctlQuery:]
-	return RingbufQuery{
+	return RingBufQuery{
 		Avail: binary.NativeEndian.Uint64(q),
 		Size:  binary.NativeEndian.Uint64(q[8:]),
 		Cons:  binary.NativeEndian.Uint64(q[16:]),
@@ -281,7 +281,7 @@ func (w *RingbufWriter) Query() (RingbufQuery, error) {
 }
 
 // Close unloads the programs and the control map.
-func (w *RingbufWriter) Close() error {
+func (w *RingBufWriter) Close() error {
 	for _, p := range w.fixed {
 		p.Close()
 	}

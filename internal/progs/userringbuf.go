@@ -15,7 +15,7 @@ import (
 	"github.com/bpfmaps/bpfmaps/sys"
 )
 
-// DrainResult is the value a UserRingbufDrain program keeps in its results
+// DrainResult is the value a UserRingBufDrain program keeps in its results
 // map (key 0). The counters add up over runs.
 //
 // The callback reads each sample's first 8 bytes through bpf_dynptr_data
@@ -35,10 +35,10 @@ type DrainResult struct {
 	StopAt  uint64 // input: the callback returns 1 once Samples reaches it (0: never)
 }
 
-// UserRingbufDrain is a socket filter that calls bpf_user_ringbuf_drain on
+// UserRingBufDrain is a socket filter that calls bpf_user_ringbuf_drain on
 // a BPF_MAP_TYPE_USER_RINGBUF map each time it runs and accounts what its
 // callback saw in Results.
-type UserRingbufDrain struct {
+type UserRingBufDrain struct {
 	Prog    *sys.FD
 	Results *sys.FD // array, 1 entry of DrainResult
 }
@@ -57,17 +57,17 @@ func drainBTF() ([]byte, []btf.FuncInfo, error) {
 	return raw, []btf.FuncInfo{{InsnOff: 0, TypeID: mainFn}, {TypeID: cbFn}}, err
 }
 
-// HaveUserRingbufDrain reports whether this kernel can load the drain
+// HaveUserRingBufDrain reports whether this kernel can load the drain
 // program, by loading it once: besides user ring buffers (6.1), the
 // callback of bpf_user_ringbuf_drain needs the JIT, since the interpreter
 // refuses programs with callbacks ("callbacks are not allowed in non-JITed
 // programs": kernels without CONFIG_BPF_JIT, such as Debian's s390x
 // kernels, or with net.core.bpf_jit_enable=0). That answer wraps
 // sys.ErrNotSupported; any other refusal is returned as it is.
-func HaveUserRingbufDrain() error { return haveUserRingbufDrain() }
+func HaveUserRingBufDrain() error { return haveUserRingBufDrain() }
 
-var haveUserRingbufDrain = sync.OnceValue(func() error {
-	if err := sys.HaveUserRingbuf(); err != nil {
+var haveUserRingBufDrain = sync.OnceValue(func() error {
+	if err := sys.HaveUserRingBuf(); err != nil {
 		return err
 	}
 	ring, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_USER_RINGBUF, MaxEntries: uint32(os.Getpagesize())})
@@ -75,7 +75,7 @@ var haveUserRingbufDrain = sync.OnceValue(func() error {
 		return fmt.Errorf("probe user ringbuf drain program: %w", err)
 	}
 	defer ring.Close()
-	d, err := NewUserRingbufDrain(ring, 0)
+	d, err := NewUserRingBufDrain(ring, 0)
 	var serr *sys.Error
 	if errors.As(err, &serr) && strings.Contains(serr.Log, "callbacks are not allowed in non-JITed programs") {
 		return fmt.Errorf("user ringbuf drain program: the kernel runs BPF programs without a JIT, and its interpreter refuses callbacks: %w", sys.ErrNotSupported)
@@ -86,9 +86,9 @@ var haveUserRingbufDrain = sync.OnceValue(func() error {
 	return d.Close()
 })
 
-// NewUserRingbufDrain loads the drain program for ring; flags go to the
+// NewUserRingBufDrain loads the drain program for ring; flags go to the
 // helper as they are (BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP).
-func NewUserRingbufDrain(ring *sys.FD, flags int32) (*UserRingbufDrain, error) {
+func NewUserRingBufDrain(ring *sys.FD, flags int32) (*UserRingBufDrain, error) {
 	results, err := sys.MapCreate(&sys.MapCreateAttr{MapType: unix.BPF_MAP_TYPE_ARRAY, KeySize: 4,
 		ValueSize: uint32(unsafe.Sizeof(DrainResult{})), MaxEntries: 1})
 	if err != nil {
@@ -99,7 +99,7 @@ func NewUserRingbufDrain(ring *sys.FD, flags int32) (*UserRingbufDrain, error) {
 		results.Close()
 		return nil, err
 	}
-	return &UserRingbufDrain{Prog: prog, Results: results}, nil
+	return &UserRingBufDrain{Prog: prog, Results: results}, nil
 }
 
 func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
@@ -166,7 +166,7 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 	mainTail := asm.Program(
 		asm.Mov64Imm(asm.R3, 0),
 		asm.Mov64Imm(asm.R4, flags),
-		asm.Call(asm.FnUserRingbufDrain),
+		asm.Call(asm.FnUserRingBufDrain),
 		asm.Mov64Reg(asm.R7, asm.R0),
 		asm.StMem(asm.W, asm.R10, -4, 0),
 		asm.LdMapFD(asm.R1, resFD),
@@ -182,12 +182,12 @@ func loadDrain(ring, results *sys.FD, flags int32) (*sys.FD, error) {
 	return loadDrainProgram(ringFD, mainTail, callback)
 }
 
-// NewUserRingbufDrainFloor loads a program that calls
+// NewUserRingBufDrainFloor loads a program that calls
 // bpf_user_ringbuf_drain on ring with a callback that only returns 0,
 // and returns what the helper returned: the number of samples drained
 // (at most 131072 per run) or a negative errno. It accounts nothing: it
 // is the kernel's cost floor, for benchmarks that drain untimed.
-func NewUserRingbufDrainFloor(ring *sys.FD) (*sys.FD, error) {
+func NewUserRingBufDrainFloor(ring *sys.FD) (*sys.FD, error) {
 	ringFD, err := ring.Acquire()
 	if err != nil {
 		return nil, err
@@ -196,7 +196,7 @@ func NewUserRingbufDrainFloor(ring *sys.FD) (*sys.FD, error) {
 	mainTail := asm.Program(
 		asm.Mov64Imm(asm.R3, 0),
 		asm.Mov64Imm(asm.R4, 0),
-		asm.Call(asm.FnUserRingbufDrain),
+		asm.Call(asm.FnUserRingBufDrain),
 		asm.Exit(),
 	)
 	return loadDrainProgram(ringFD, mainTail, asm.Program(asm.Mov64Imm(asm.R0, 0), asm.Exit()))
@@ -248,7 +248,7 @@ func loadDrainProgram(ringFD int, mainTail, callback []asm.Insn) (*sys.FD, error
 }
 
 // Run runs the program once and returns the results map's value.
-func (d *UserRingbufDrain) Run() (DrainResult, error) {
+func (d *UserRingBufDrain) Run() (DrainResult, error) {
 	if _, err := Run(d.Prog, 1); err != nil {
 		return DrainResult{}, fmt.Errorf("user ringbuf drain: run: %w", err)
 	}
@@ -256,7 +256,7 @@ func (d *UserRingbufDrain) Run() (DrainResult, error) {
 }
 
 // Result reads the results map.
-func (d *UserRingbufDrain) Result() (DrainResult, error) {
+func (d *UserRingBufDrain) Result() (DrainResult, error) {
 	var key uint32
 	var r DrainResult
 	err := sys.MapLookupElem(d.Results, unsafe.Pointer(&key), unsafe.Pointer(&r), 0)
@@ -265,7 +265,7 @@ func (d *UserRingbufDrain) Result() (DrainResult, error) {
 
 // SetStopAt makes the callback return 1 (stop) once the sample count
 // reaches n; 0 never stops.
-func (d *UserRingbufDrain) SetStopAt(n uint64) error {
+func (d *UserRingBufDrain) SetStopAt(n uint64) error {
 	r, err := d.Result()
 	if err != nil {
 		return err
@@ -276,7 +276,7 @@ func (d *UserRingbufDrain) SetStopAt(n uint64) error {
 }
 
 // Close closes the program and its results map.
-func (d *UserRingbufDrain) Close() error {
+func (d *UserRingBufDrain) Close() error {
 	err := d.Prog.Close()
 	if err2 := d.Results.Close(); err == nil {
 		err = err2

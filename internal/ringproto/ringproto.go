@@ -6,12 +6,26 @@
 package ringproto
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/sys"
 )
+
+// ErrNoSpace is the one "no room in the ring now" of both rings: the
+// error of a reservation or write that would overrun the other end. It
+// matches sys.ErrFull and unix.ENOSPC with errors.Is; each ring wraps it
+// with its operation. A record that can never fit is another error,
+// wrapping unix.E2BIG.
+var ErrNoSpace = fmt.Errorf("no room in the ring now: %w (%w)", sys.ErrFull, unix.ENOSPC)
+
+// ErrCommitted is the one "sample already submitted or discarded" of both
+// rings' Samples; each ring exports it as its own ErrCommitted.
+var ErrCommitted = errors.New("sample was already submitted or discarded")
 
 // The record header, from the UAPI: 8 bytes before every record, whose
 // first 32-bit word holds the length with the busy and discard bits.
