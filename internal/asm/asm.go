@@ -46,6 +46,7 @@ const (
 	FnMapDeleteElem     = 3
 	FnGetSmpProcessorID = 8
 	FnMapPushElem       = 87
+	FnPerfEventOutput   = 25
 	FnRingbufOutput     = 130
 	FnRingbufReserve    = 131
 	FnRingbufSubmit     = 132
