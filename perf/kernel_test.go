@@ -267,6 +267,18 @@ func TestBlockedReadWokenBySample(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The wake-up was consumed: an idle wait sleeps instead of spinning
+	// on a descriptor that stays ready. (A deadline, not a context's: a
+	// context's deadline passes before its timer ends it, and epoll's
+	// Wait returns at once in between.)
+	gen := r.poll.Gen()
+	r.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := r.Read(context.Background()); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("idle read: %v", err)
+	}
+	if woken := r.poll.Gen() - gen; woken > 3 {
+		t.Fatalf("an idle read woke %d times in 100ms", woken)
+	}
 }
 
 func waitSleeping(t testing.TB, r *Reader) {
@@ -501,5 +513,39 @@ func BenchmarkReadInto(b *testing.B) {
 			}
 		}
 		i += batch
+	}
+}
+
+// TestCountersDuringClose: Lost, LostByCPU and CPUs may be called while
+// another goroutine closes the Reader, and after.
+func TestCountersDuringClose(t *testing.T) {
+	testutil.CheckLeaks(t)
+	m := newArray(t, 0)
+	r, err := NewReader(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r.Lost() != 0 || len(r.LostByCPU()) == 0 || len(r.CPUs()) == 0 {
+				t.Error("counters changed without a lost record")
+				return
+			}
+		}
+	}()
+	time.Sleep(10 * time.Millisecond)
+	r.Close()
+	close(stop)
+	<-done
+	if r.Lost() != 0 {
+		t.Fatalf("Lost after Close: %d", r.Lost())
 	}
 }

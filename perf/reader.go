@@ -99,7 +99,7 @@ type Record struct {
 // removes the Reader's entries from the map.
 type Reader struct {
 	mu     sync.Mutex // held while a read uses the cursors and the ring memory
-	rings  []*ring
+	rings  []*ring    // set by NewReader, never changed
 	cpus   []int
 	turn   int  // under mu: the ring to look at first
 	mapped bool // under mu: false once the rings are freed
@@ -179,7 +179,7 @@ func NewReader(m *mapops.Map, opts ...Option) (*Reader, error) {
 	}
 	if need := cpus[len(cpus)-1] + 1; int64(m.MaxEntries()) < int64(need) {
 		return nil, opError(m, op, fmt.Errorf("%w: %d entries, CPU %d is online (create it with max_entries = %d, the possible CPUs): %w",
-			ErrTooFewEntries, m.MaxEntries(), need-1, possible, unix.E2BIG))
+			ErrTooFewEntries, m.MaxEntries(), need-1, possible, unix.EINVAL))
 	}
 	raw, err := m.FD().Acquire()
 	if err != nil {
@@ -274,7 +274,7 @@ func (r *Reader) free() error {
 	for _, mem := range r.mems {
 		unix.Munmap(mem)
 	}
-	r.mems, r.rings = nil, nil
+	r.mems = nil // r.rings stays: Lost and LostByCPU read its counters without the lock
 	if r.poll != nil {
 		r.poll.Close()
 	}
