@@ -549,3 +549,49 @@ func TestCountersDuringClose(t *testing.T) {
 		t.Fatalf("Lost after Close: %d", r.Lost())
 	}
 }
+
+// TestWakeupOptions: with WakeupEvents(3) or a Watermark, the kernel
+// leaves a sleeping reader asleep until that many samples or bytes are in
+// a ring, and then wakes it; the reader then gets the first sample.
+func TestWakeupOptions(t *testing.T) {
+	page := os.Getpagesize()
+	sample := make([]byte, 100) // a record of 8 + 4 + 100 = 112 bytes
+	for _, tc := range []struct {
+		name   string
+		opt    Option
+		before int // samples that must not wake the reader
+	}{
+		{"events", WakeupEvents(3), 2},
+		{"watermark", Watermark(1000), 1000 / 112},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckLeaks(t)
+			m := newArray(t, 0)
+			r := newReader(t, m, tc.opt, RingSize(4*page))
+			w := newWriter(t, m)
+			onCPU(t, r.CPUs()[0])
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_, err := r.Read(ctx)
+				done <- err
+			}()
+			waitSleeping(t, r)
+			if _, err := w.Output(sample, len(sample), progs.CurrentCPU, tc.before); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("woken after %d samples: %v", tc.before, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := w.Output(sample, len(sample), progs.CurrentCPU, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
