@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -593,5 +594,85 @@ func TestWakeupOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestReadBatch: one call copies every record in the rings, up to the
+// slice's length, taking the CPUs in turn, each CPU's records in order.
+func TestReadBatch(t *testing.T) {
+	testutil.CheckLeaks(t)
+	m := newArray(t, 0)
+	r := newReader(t, m)
+	w := newWriter(t, m)
+	const n = 10
+	t.Run("write", func(t *testing.T) {
+		for _, cpu := range r.CPUs() {
+			onCPU(t, cpu)
+			for i := range n {
+				if _, err := w.Output([]byte{byte(cpu), byte(i)}, 2, progs.CurrentCPU, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+	if got, err := r.ReadBatch(drained(), nil); got != 0 || err != nil {
+		t.Fatalf("empty batch: %d, %v", got, err)
+	}
+	total := n * len(r.CPUs())
+	recs := make([]Record, total+5)
+	got, err := r.ReadBatch(drained(), recs[:3])
+	if got != 3 || err != nil {
+		t.Fatalf("batch of 3: %d, %v", got, err)
+	}
+	if len(r.CPUs()) > 1 && recs[0].CPU == recs[1].CPU {
+		t.Fatalf("first two records both from cpu %d: CPUs are not taken in turn", recs[0].CPU)
+	}
+	more, err := r.ReadBatch(drained(), recs[3:])
+	if more != total-3 || err != nil {
+		t.Fatalf("rest: %d, %v; want %d", more, err, total-3)
+	}
+	next := map[int]byte{}
+	for _, rec := range recs[:total] {
+		if rec.RawSample[0] != byte(rec.CPU) || rec.RawSample[1] != next[rec.CPU] {
+			t.Fatalf("cpu %d: got sample %v, want [%d %d]", rec.CPU, rec.RawSample[:2], rec.CPU, next[rec.CPU])
+		}
+		next[rec.CPU]++
+	}
+	if _, err := r.ReadBatch(drained(), recs); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read of empty rings: %v", err)
+	}
+}
+
+// TestCorruptRingDoesNotStopOthers: a CPU's ring whose position
+// is broken (here its head, through the Reader's own mapping) gives
+// ErrCorrupt, and the other CPUs' records are still read.
+func TestCorruptRingDoesNotStopOthers(t *testing.T) {
+	testutil.CheckLeaks(t)
+	m := newArray(t, 0)
+	r := newReader(t, m)
+	if len(r.CPUs()) < 2 {
+		testutil.Skip(t, testutil.Kernel, "one online CPU: no other ring to read")
+	}
+	w := newWriter(t, m)
+	t.Run("write", func(t *testing.T) {
+		for _, cpu := range r.CPUs()[:2] {
+			onCPU(t, cpu)
+			if _, err := w.Output([]byte{byte(cpu)}, 1, progs.CurrentCPU, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	// Only the metadata page can be written from user space (a write to
+	// the data area faults with SIGBUS): move the first CPU's data_head
+	// further ahead of its tail than the ring is long.
+	bad := r.rings[0]
+	atomic.StoreUint64(bad.head, atomic.LoadUint64(bad.tail)+bad.size+8)
+	var rec Record
+	err := r.ReadInto(drained(), &rec)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("read of the corrupt ring: %+v, %v; want ErrCorrupt", rec, err)
+	}
+	if err := r.ReadInto(drained(), &rec); err != nil || rec.CPU != r.CPUs()[1] {
+		t.Fatalf("read after the error: %+v, %v; want the sample of cpu %d", rec, err, r.CPUs()[1])
 	}
 }

@@ -336,44 +336,61 @@ func (r *Reader) Read(ctx context.Context) (Record, error) {
 // that a loop over records allocates nothing. CPUs are taken in turn, one
 // record each, so a busy CPU cannot starve the others; the records of one
 // CPU come in the order the kernel wrote them. A corrupt ring gives an
-// error wrapping ErrCorrupt.
+// error wrapping ErrCorrupt, and the next call starts at the next CPU, so
+// the other CPUs are still read.
 func (r *Reader) ReadInto(ctx context.Context, rec *Record) error {
+	_, err := r.ReadBatch(ctx, unsafe.Slice(rec, 1))
+	return err
+}
+
+// ReadBatch waits, like ReadInto, until a ring holds a record, then
+// copies up to len(recs) records into recs, reusing the capacity of each
+// RawSample, and returns how many it copied. It takes the Reader's lock
+// once per call, not once per record. Like an io.Reader, it may return
+// n > 0 records together with an error (a corrupt ring after them);
+// handle the records first. An empty recs returns 0, nil.
+func (r *Reader) ReadBatch(ctx context.Context, recs []Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
 	for {
 		gen := r.poll.Gen()
-		ok, err := r.tryRead(rec)
-		if ok || err != nil {
-			return err
+		n, err := r.tryRead(recs)
+		if n > 0 || err != nil {
+			return n, err
 		}
 		if _, err := r.poll.Wait(ctx, gen, nil); err != nil {
 			if errors.Is(err, os.ErrClosed) || r.life.Closed() {
-				return errClosedRead
+				return 0, errClosedRead
 			}
-			return fmt.Errorf("perf: read: %w", err)
+			return 0, fmt.Errorf("perf: read: %w", err)
 		}
 	}
 }
 
-// tryRead reads the next record of the first CPU in turn that has one,
-// without waiting.
-func (r *Reader) tryRead(rec *Record) (bool, error) {
+// tryRead copies records into recs without waiting, taking the CPUs in
+// turn, one record each, until recs is full or every ring is empty.
+func (r *Reader) tryRead(recs []Record) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.mapped {
-		return false, errClosedRead
+		return 0, errClosedRead
 	}
-	n := len(r.rings)
-	for i := range n {
-		at := (r.turn + i) % n
-		ok, err := r.rings[at].read(rec)
+	n, rings := 0, len(r.rings)
+	for empty := 0; n < len(recs) && empty < rings; r.turn = (r.turn + 1) % rings {
+		ok, err := r.rings[r.turn].read(&recs[n])
 		if err != nil {
-			return false, fmt.Errorf("perf: read: %w", err)
+			r.turn = (r.turn + 1) % rings // the next call reads the other CPUs first
+			return n, fmt.Errorf("perf: read: %w", err)
 		}
 		if ok {
-			r.turn = (at + 1) % n
-			return true, nil
+			n++
+			empty = 0
+		} else {
+			empty++
 		}
 	}
-	return false, nil
+	return n, nil
 }
 
 // SetDeadline sets the time after which blocked and future Read and
