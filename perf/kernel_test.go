@@ -676,3 +676,45 @@ func TestCorruptRingDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("read after the error: %+v, %v; want the sample of cpu %d", rec, err, r.CPUs()[1])
 	}
 }
+
+// TestEveryFailureUndone makes NewReader fail after each setup step
+// (perf event opened, ring mapped, added to epoll, stored in the map) on
+// each CPU, and checks that nothing is left: no descriptor, no perf
+// mapping, no map entry, no claim on the map.
+func TestEveryFailureUndone(t *testing.T) {
+	testutil.CheckLeaks(t)
+	m := newArray(t, 0)
+	first := newReader(t, m)
+	cpus := first.CPUs()
+	first.Close()
+	maps := perfMappings(t)
+	injectedErr := errors.New("injected")
+	defer func() { failAfter = nil }()
+	for _, cpu := range cpus {
+		for _, step := range []string{"open", "mmap", "epoll", "store"} {
+			failAfter = func(s string, c int) error {
+				if s == step && c == cpu {
+					return injectedErr
+				}
+				return nil
+			}
+			r, err := NewReader(m)
+			if !errors.Is(err, injectedErr) {
+				if r != nil {
+					r.Close()
+				}
+				t.Fatalf("failure after %s on cpu %d: %v", step, cpu, err)
+			}
+			if got := perfMappings(t); got != maps {
+				t.Fatalf("after %s on cpu %d: %d perf mappings, want %d", step, cpu, got, maps)
+			}
+			for c := range int(m.MaxEntries()) {
+				if err := m.DeleteInt(uint64(c)); !errors.Is(err, sys.ErrKeyNotExist) {
+					t.Fatalf("after %s on cpu %d: entry %d: %v, want none", step, cpu, c, err)
+				}
+			}
+		}
+	}
+	failAfter = nil
+	newReader(t, m).Close() // not left claimed
+}

@@ -202,6 +202,18 @@ func NewReader(m *mapops.Map, opts ...Option) (*Reader, error) {
 	return r, nil
 }
 
+// failAfter, set by tests only, makes open fail after the step named
+// ("open", "mmap", "epoll", "store") for cpu, so that every undo path
+// runs against the kernel.
+var failAfter func(step string, cpu int) error
+
+func injected(step string, cpu int) error {
+	if failAfter == nil {
+		return nil
+	}
+	return failAfter(step, cpu)
+}
+
 // open sets up the epoll set and each CPU's event, ring and map entry.
 func (r *Reader) open(o options) error {
 	poll, err := epoll.New()
@@ -232,19 +244,31 @@ func (r *Reader) open(o options) error {
 			return err
 		}
 		r.events = append(r.events, ev)
+		if err := injected("open", cpu); err != nil {
+			return err
+		}
 		mem, err := unix.Mmap(fd, 0, page+o.size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
 			return fmt.Errorf("cpu %d: map the perf ring of %d bytes: %w%s", cpu, o.size, err, perfHint(err))
 		}
 		r.mems = append(r.mems, mem)
 		r.rings = append(r.rings, newRing(mem[:page], mem[page:], cpu))
+		if err := injected("mmap", cpu); err != nil {
+			return err
+		}
 		if err := r.poll.Add(fd, int32(i), unix.EPOLLIN); err != nil {
 			return fmt.Errorf("cpu %d: %w", cpu, err)
+		}
+		if err := injected("epoll", cpu); err != nil {
+			return err
 		}
 		if err := r.m.UpdateInt(uint64(cpu), uint64(fd), mapops.Any); err != nil {
 			return fmt.Errorf("cpu %d: %w", cpu, err)
 		}
 		r.stored++
+		if err := injected("store", cpu); err != nil {
+			return err
+		}
 	}
 	return nil
 }
