@@ -718,3 +718,56 @@ func TestEveryFailureUndone(t *testing.T) {
 	failAfter = nil
 	newReader(t, m).Close() // not left claimed
 }
+
+// TestConsume: Consume hands every record to the function in place,
+// samples that wrap around the end of a one-page ring included, byte for
+// byte; an error from the function stops it with that record consumed.
+func TestConsume(t *testing.T) {
+	testutil.CheckLeaks(t)
+	m := newArray(t, 0)
+	page := os.Getpagesize()
+	r := newReader(t, m, RingSize(page))
+	w := newWriter(t, m)
+	onCPU(t, r.CPUs()[0])
+	if _, err := r.Consume(nil); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("nil handler: %v", err)
+	}
+	next := 0
+	check := func(rec *Record) error {
+		raw := bytes.Repeat([]byte{byte(next)}, 1000)
+		if rec.LostSamples != 0 || !sameSample(rec.RawSample, raw) {
+			return errors.New("sample " + string(rune('0'+next)) + " differs")
+		}
+		next++
+		return nil
+	}
+	for round := range 4 { // 3 records of 1016 bytes a round: they wrap
+		for i := range 3 {
+			raw := bytes.Repeat([]byte{byte(round*3 + i)}, 1000)
+			if ret, err := w.Output(raw, len(raw), progs.CurrentCPU, 1); err != nil || ret != 0 {
+				t.Fatalf("write: %d, %v", ret, err)
+			}
+		}
+		if n, err := r.Consume(check); n != 3 || err != nil {
+			t.Fatalf("round %d: consumed %d, %v", round, n, err)
+		}
+	}
+	for i := range 2 {
+		raw := bytes.Repeat([]byte{byte(12 + i)}, 1000)
+		if _, err := w.Output(raw, len(raw), progs.CurrentCPU, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := errors.New("stop")
+	if n, err := r.Consume(func(*Record) error { return stop }); n != 1 || !errors.Is(err, stop) {
+		t.Fatalf("handler error: %d, %v", n, err)
+	}
+	next = 13
+	if n, err := r.Consume(check); n != 1 || err != nil {
+		t.Fatalf("after the handler error: %d, %v (the stopped record must count as consumed)", n, err)
+	}
+	r.Close()
+	if _, err := r.Consume(check); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}

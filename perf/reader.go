@@ -98,11 +98,13 @@ type Record struct {
 // goes to exactly one caller. Close wakes every blocked call at once and
 // removes the Reader's entries from the map.
 type Reader struct {
-	mu     sync.Mutex // held while a read uses the cursors and the ring memory
-	rings  []*ring    // set by NewReader, never changed
-	cpus   []int
-	turn   int  // under mu: the ring to look at first
-	mapped bool // under mu: false once the rings are freed
+	mu      sync.Mutex // held while a read uses the cursors and the ring memory
+	rings   []*ring    // set by NewReader, never changed
+	cpus    []int
+	turn    int    // under mu: the ring to look at first
+	view    Record // under mu: Consume's record, pointing into the rings
+	scratch []byte // under mu: Consume's copy of a sample that wraps
+	mapped  bool   // under mu: false once the rings are freed
 
 	offline  []int
 	possible int
@@ -415,6 +417,45 @@ func (r *Reader) tryRead(recs []Record) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+var errNilHandler = fmt.Errorf("perf: consume: nil handler: %w", unix.EINVAL)
+
+// Consume hands every record in the rings to fn without waiting, taking
+// the CPUs in turn, and returns how many it handed over. rec and its
+// RawSample are valid only during the call: the sample is read in place
+// where it lies in one piece in the ring (the kernel reuses that memory
+// once fn returns) and copied only where it wraps around the end of the
+// ring. fn must not modify RawSample: the kernel maps a perf ring's data
+// read-only for user space, and a write there kills the process with
+// SIGBUS. If fn returns an error, Consume stops and returns it wrapped;
+// that record counts as consumed. fn must not call the Reader's reading
+// methods, which wait for the lock Consume holds.
+func (r *Reader) Consume(fn func(rec *Record) error) (int, error) {
+	if fn == nil {
+		return 0, errNilHandler
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.mapped {
+		return 0, fmt.Errorf("perf: consume: %w", os.ErrClosed)
+	}
+	total, rings := 0, len(r.rings)
+	const perTurn = 64 // records of one CPU before the next CPU's turn
+	for empty := 0; empty < rings; r.turn = (r.turn + 1) % rings {
+		n, err := r.rings[r.turn].consume(&r.view, &r.scratch, perTurn, fn)
+		total += n
+		if err != nil {
+			r.turn = (r.turn + 1) % rings
+			return total, fmt.Errorf("perf: consume: %w", err)
+		}
+		if n == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+	}
+	return total, nil
 }
 
 // SetDeadline sets the time after which blocked and future Read and

@@ -97,12 +97,37 @@ func (r *ring) publish() {
 // the capacity of rec.RawSample, steps over records of other types, and
 // publishes the tail. ok is false when the ring holds no such record.
 func (r *ring) read(rec *Record) (ok bool, err error) {
-	ok, err = r.next(rec)
+	ok, err = r.next(rec, nil)
 	r.publish()
 	return ok, err
 }
 
-func (r *ring) next(rec *Record) (bool, error) {
+// consume hands the records of the ring to fn, up to max (> 0), the
+// samples in place: rec.RawSample points into the ring where the sample
+// is contiguous, into *scratch where it wraps. The tail is published
+// before it returns, after fn is done with the records. A record for
+// which fn returns an error counts as consumed.
+func (r *ring) consume(rec *Record, scratch *[]byte, max int, fn func(*Record) error) (int, error) {
+	defer r.publish()
+	n := 0
+	for n < max {
+		ok, err := r.next(rec, scratch)
+		if !ok || err != nil {
+			return n, err
+		}
+		n++
+		if err := fn(rec); err != nil {
+			return n, fmt.Errorf("handler: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// next reads the record at the cursor into rec and moves past it. With
+// scratch nil it copies the sample into rec.RawSample; otherwise
+// rec.RawSample points into the ring, or into *scratch (grown as needed)
+// when the sample wraps around the end.
+func (r *ring) next(rec *Record, scratch *[]byte) (bool, error) {
 	for {
 		if r.pos == r.end {
 			if err := r.refresh(); err != nil {
@@ -129,12 +154,23 @@ func (r *ring) next(rec *Record) (bool, error) {
 			if n > size-sampleMin {
 				return false, r.corrupt(fmt.Sprintf("sample of %d raw bytes in a record of size %d", n, size))
 			}
-			if uint64(cap(rec.RawSample)) >= n {
-				rec.RawSample = rec.RawSample[:n]
-			} else {
-				rec.RawSample = make([]byte, n)
+			switch off := (r.pos + sampleMin) & (r.size - 1); {
+			case scratch != nil && off+n <= r.size:
+				rec.RawSample = unsafe.Slice((*byte)(unsafe.Add(r.data, off)), n)
+			case scratch != nil:
+				if uint64(cap(*scratch)) < n {
+					*scratch = make([]byte, n)
+				}
+				rec.RawSample = (*scratch)[:n]
+				r.copyAt(rec.RawSample, r.pos+sampleMin)
+			default:
+				if uint64(cap(rec.RawSample)) >= n {
+					rec.RawSample = rec.RawSample[:n]
+				} else {
+					rec.RawSample = make([]byte, n)
+				}
+				r.copyAt(rec.RawSample, r.pos+sampleMin)
 			}
-			r.copyAt(rec.RawSample, r.pos+sampleMin)
 			rec.CPU, rec.LostSamples = r.cpu, 0
 			r.pos += size
 			return true, nil
@@ -145,7 +181,12 @@ func (r *ring) next(rec *Record) (bool, error) {
 			r.copyAt(h[hdrSize:], r.pos+hdrSize)
 			n := binary.NativeEndian.Uint64(h[16:])
 			r.lost.Add(n)
-			rec.CPU, rec.LostSamples, rec.RawSample = r.cpu, n, rec.RawSample[:0]
+			rec.CPU, rec.LostSamples = r.cpu, n
+			if scratch != nil {
+				rec.RawSample = nil // it may point into the ring
+			} else {
+				rec.RawSample = rec.RawSample[:0] // keeps the caller's capacity
+			}
 			r.pos += size
 			return true, nil
 		}

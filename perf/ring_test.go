@@ -214,3 +214,30 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestRingConsumeInPlace: a contiguous sample is handed over in place, a
+// wrapping one through the scratch buffer, both byte for byte.
+func TestRingConsumeInPlace(t *testing.T) {
+	m := newMemRing(128)
+	var rec Record
+	var scratch []byte
+	for round := range 16 {
+		raw := bytes.Repeat([]byte{byte(round)}, 20) // records of 40 bytes
+		want := m.sample(raw)
+		m.publishHead()
+		n, err := m.consume(&rec, &scratch, 8, func(rec *Record) error {
+			off := (m.head - uint64(len(want))) & 127
+			inPlace := len(rec.RawSample) > 0 && &rec.RawSample[0] == &m.data[off]
+			if wraps := off+uint64(len(want)) > 128; inPlace == wraps {
+				t.Errorf("round %d: in place %v, wraps %v", round, inPlace, wraps)
+			}
+			if !bytes.Equal(rec.RawSample, want) {
+				t.Errorf("round %d: %x, want %x", round, rec.RawSample, want)
+			}
+			return nil
+		})
+		if n != 1 || err != nil {
+			t.Fatalf("round %d: %d, %v", round, n, err)
+		}
+	}
+}
