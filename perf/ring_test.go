@@ -189,6 +189,18 @@ func FuzzRead(f *testing.F) {
 		meta := make([]byte, os.Getpagesize())
 		binary.NativeEndian.PutUint64(meta[tailOffset:], tail)
 		binary.NativeEndian.PutUint64(meta[headOffset:], head)
+		// Consume, in place, must stop as safely.
+		var scratch []byte
+		var view Record
+		c := newRing(append([]byte(nil), meta...), data, 0)
+		if _, err := c.consume(&view, &scratch, size+1, func(rec *Record) error {
+			if len(rec.RawSample) > size {
+				t.Fatalf("sample of %d bytes from a ring of %d", len(rec.RawSample), size)
+			}
+			return nil
+		}); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("consume: error not wrapping ErrCorrupt: %v", err)
+		}
 		r := newRing(meta, data, 0)
 		var rec Record
 		for i := 0; ; i++ {
