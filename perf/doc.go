@@ -13,6 +13,10 @@
 // the Reader's descriptors from the map, so the program's later writes
 // fail instead of filling rings nobody reads.
 //
+// NewInMemory returns a Producer and a Reader over ordinary memory that
+// follow the kernel's rules (record layout, padding, lost records), so
+// consumers can be tested and fuzzed without a kernel or privileges.
+//
 // Each CPU has its own ring, so records of one CPU come in order but
 // records of different CPUs do not; a BPF ring buffer (package ringbuf)
 // has one ring shared by all CPUs, keeps a global order, wastes no memory

@@ -111,6 +111,7 @@ type Reader struct {
 	m        *mapops.Map // the Reader's own handle on the map
 	stored   int         // how many of cpus have their event in the map
 	events   []*sys.FD
+	kick     *epoll.Event // an in-memory Reader's wake-ups, from its Producer
 	mems     [][]byte
 
 	life sys.Lifetime
@@ -308,6 +309,10 @@ func (r *Reader) free() error {
 		ev.Close()
 	}
 	r.events = nil
+	if r.kick != nil { // an in-memory Reader: no map
+		r.kick.Close()
+		return nil
+	}
 	ringproto.Release(r.m.ID())
 	r.m.Close()
 	return err
