@@ -131,7 +131,8 @@ type Reader struct {
 // RingSize (before any system call), ErrTooFewEntries when the map has
 // fewer entries than the highest online CPU number plus one, and
 // unix.EBUSY while another Reader of the same map is open in this
-// process: each would replace the other's descriptors in the map.
+// process (each would replace the other's descriptors in the map), and
+// unix.EACCES for a descriptor of the map that is not read-write.
 // Opening the perf events needs CAP_PERFMON or CAP_SYS_ADMIN (or a
 // permissive perf_event_paranoid).
 func NewReader(m *mapops.Map, opts ...Option) (*Reader, error) {
@@ -186,6 +187,10 @@ func NewReader(m *mapops.Map, opts ...Option) (*Reader, error) {
 	}
 	raw, err := m.FD().Acquire()
 	if err != nil {
+		return nil, opError(m, op, err)
+	}
+	if err := ringproto.CheckReadWrite(raw, "perf reader", "it stores its perf event descriptors in the map"); err != nil {
+		m.FD().Release()
 		return nil, opError(m, op, err)
 	}
 	own, err := mapops.FromFD(raw)
@@ -435,7 +440,7 @@ var errNilHandler = fmt.Errorf("perf: consume: nil handler: %w", unix.EINVAL)
 // read-only for user space, and a write there kills the process with
 // SIGBUS. If fn returns an error, Consume stops and returns it wrapped;
 // that record counts as consumed. fn must not call the Reader's reading
-// methods, which wait for the lock Consume holds.
+// methods or Close, which wait for the lock Consume holds.
 func (r *Reader) Consume(fn func(rec *Record) error) (int, error) {
 	if fn == nil {
 		return 0, errNilHandler
