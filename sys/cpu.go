@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,4 +125,46 @@ func PerCPUValueSize(valueSize int) (int, error) {
 		return 0, fmt.Errorf("per-CPU value size: %d bytes is out of range", valueSize)
 	}
 	return n * ValueStride(valueSize), nil
+}
+
+const onlineCPUsPath = "/sys/devices/system/cpu/online"
+
+// OnlineCPUs returns the numbers of the CPUs that are online now, read
+// from /sys/devices/system/cpu/online. CPUs go on and offline at run
+// time, so it reads the file on every call.
+func OnlineCPUs() ([]int, error) {
+	b, err := os.ReadFile(onlineCPUsPath)
+	if err != nil {
+		return nil, fmt.Errorf("online cpus: %w", err)
+	}
+	cpus, err := ParseCPUList(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("online cpus: %s: %w", onlineCPUsPath, err)
+	}
+	return cpus, nil
+}
+
+// ParseCPUList parses a CPU list as sysfs writes it ("0-3", "0,2-5", or
+// empty for none) into the CPU numbers it names, in increasing order.
+func ParseCPUList(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if _, err := parseCPURange(s); err != nil {
+		return nil, err
+	}
+	var cpus []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		l, _ := strconv.Atoi(lo)
+		h, _ := strconv.Atoi(hi)
+		for c := l; c <= h; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	slices.Sort(cpus)
+	return slices.Compact(cpus), nil
 }

@@ -46,6 +46,7 @@ const (
 	FnMapDeleteElem     = 3
 	FnGetSmpProcessorID = 8
 	FnMapPushElem       = 87
+	FnPerfEventOutput   = 25
 	FnRingBufOutput     = 130
 	FnRingBufReserve    = 131
 	FnRingBufSubmit     = 132

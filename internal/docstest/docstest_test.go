@@ -49,6 +49,7 @@ var imports = []string{
 	"golang.org/x/sys/unix",
 
 	"github.com/bpfmaps/bpfmaps/mapops",
+	"github.com/bpfmaps/bpfmaps/perf",
 	"github.com/bpfmaps/bpfmaps/refs",
 	"github.com/bpfmaps/bpfmaps/ringbuf",
 	"github.com/bpfmaps/bpfmaps/structcodec",

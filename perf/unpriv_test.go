@@ -1,0 +1,81 @@
+package perf
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmaps/bpfmaps/internal/progs"
+	"github.com/bpfmaps/bpfmaps/internal/testutil"
+)
+
+// TestReaderWithoutPerfmon: a process with CAP_BPF but without
+// CAP_PERFMON may create the map but not the CPU-wide perf events (with
+// the usual perf_event_paranoid of 2 or more); NewReader says which
+// privilege is missing and leaves no descriptor, mapping or map entry
+// behind.
+func TestReaderWithoutPerfmon(t *testing.T) {
+	if caps, child := testutil.AsUser(); child && caps == "bpf" {
+		testutil.CheckLeaks(t)
+		maps := perfMappings(t)
+		m := newArray(t, 0)
+		_, err := NewReader(m)
+		if paranoid() < 1 { // any user may open CPU-wide events here
+			if err != nil {
+				t.Fatalf("NewReader with perf_event_paranoid %d: %v", paranoid(), err)
+			}
+			return
+		}
+		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), "CAP_PERFMON") {
+			t.Fatalf("NewReader without CAP_PERFMON: %v; want a privilege error naming CAP_PERFMON", err)
+		}
+		if got := perfMappings(t); got != maps {
+			t.Fatalf("%d perf mappings after the failure, want %d", got, maps)
+		}
+		return
+	}
+	testutil.RunAsUser(t, "bpf")
+}
+
+// TestReaderWithPerfmon: CAP_BPF and CAP_PERFMON are enough to read
+// what a program sends (loading the program needs only CAP_BPF here).
+func TestReaderWithPerfmon(t *testing.T) {
+	if _, child := testutil.AsUser(); child {
+		testutil.CheckLeaks(t)
+		m := newArray(t, 0)
+		r := newReader(t, m)
+		w := newWriter(t, m)
+		onCPU(t, r.CPUs()[0])
+		if ret, err := w.Output([]byte("unprivileged"), 12, progs.CurrentCPU, 1); err != nil || ret != 0 {
+			t.Fatalf("write: %d, %v", ret, err)
+		}
+		rec, err := r.Read(context.Background())
+		if err != nil || !sameSample(rec.RawSample, []byte("unprivileged")) {
+			t.Fatalf("read: %q, %v", rec.RawSample, err)
+		}
+		return
+	}
+	testutil.RunAsUser(t, "bpf,perfmon")
+}
+
+// paranoid returns /proc/sys/kernel/perf_event_paranoid, or 2 when it
+// cannot be read.
+func paranoid() int {
+	b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	if err != nil {
+		return 2
+	}
+	switch s := strings.TrimSpace(string(b)); s {
+	case "-1":
+		return -1
+	case "0":
+		return 0
+	case "1":
+		return 1
+	}
+	return 2
+}
