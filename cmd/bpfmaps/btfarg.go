@@ -118,7 +118,10 @@ func (bt *btfType) set(b []byte, m btfMember, text string) error {
 	if err != nil {
 		return err
 	}
-	order := bt.spec.ByteOrder()
+	// The bytes are the map's: the kernel stores them in host order,
+	// whatever byte order the BTF blob was written in (an object file
+	// built for bpfel read on big-endian s390x), as the formatter reads them.
+	order := binary.ByteOrder(binary.NativeEndian)
 	if m.bitSize != 0 || m.bitOff%8 != 0 || t.Kind == btf.KindInt && (t.IntOffset != 0 || t.IntBits%8 != 0) {
 		bits := uint32(m.bitSize)
 		if bits == 0 {
