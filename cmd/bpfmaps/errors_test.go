@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -93,11 +94,11 @@ func TestErrorsNameTheMapOnce(t *testing.T) {
 		msg  string
 		args []string
 	}{
-		{href, "get 02 00 00 00: lookup: key does not exist", []string{"get", hash, "u32:2"}},
-		{href, "put 02 00 00 00: update: map is full", []string{"put", hash, "u32:2", "u32:1"}},
-		{href, "del 02 00 00 00: delete: key does not exist", []string{"del", hash, "u32:2"}},
-		{href, "watch 02 00 00 00: timed out after 100ms", []string{"watch", hash, "u32:2", "--timeout", "100ms"}},
-		{aref, "put 05 00 00 00: update: index 5 out of range", []string{"put", array, "u32:5", "u32:1"}},
+		{href, "get " + hostU32(2) + ": lookup: key does not exist", []string{"get", hash, "u32:2"}},
+		{href, "put " + hostU32(2) + ": update: map is full", []string{"put", hash, "u32:2", "u32:1"}},
+		{href, "del " + hostU32(2) + ": delete: key does not exist", []string{"del", hash, "u32:2"}},
+		{href, "watch " + hostU32(2) + ": timed out after 100ms", []string{"watch", hash, "u32:2", "--timeout", "100ms"}},
+		{aref, "put " + hostU32(5) + ": update: index 5 out of range", []string{"put", array, "u32:5", "u32:1"}},
 		{aref, "del 00 00 00 00: delete: the elements of an array cannot be deleted", []string{"del", array, "u32:0"}},
 		{aref, "pop: an array map is not a queue or stack", []string{"pop", array}},
 		{qref, "push: queue is full", []string{"push", queue, "u32:2"}},
@@ -107,5 +108,8 @@ func TestErrorsNameTheMapOnce(t *testing.T) {
 		failsNamingOnce(t, 1, tc.ref, []string{tc.msg}, tc.args...)
 	}
 	ok(t, "freeze", hash)
-	failsNamingOnce(t, 1, href, []string{"put 01 00 00 00: update: operation not permitted: the map is frozen"}, "put", hash, "u32:1", "u32:2")
+	failsNamingOnce(t, 1, href, []string{"put " + hostU32(1) + ": update: operation not permitted: the map is frozen"}, "put", hash, "u32:1", "u32:2")
 }
+
+// hostU32 is v as the CLI prints a u32 key: its bytes in host order.
+func hostU32(v uint32) string { return hexBytes(binary.NativeEndian.AppendUint32(nil, v)) }
