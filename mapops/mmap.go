@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,7 +76,8 @@ type mapping struct {
 // allocation, which the finalizer that detaches it must not keep alive.
 type pages struct {
 	addr, size uintptr
-	detached   atomic.Bool
+	mu         sync.Mutex
+	detached   bool // only once the anonymous memory is in place
 }
 
 // lost holds Go allocations whose pages could not be given back to Go
@@ -122,21 +122,33 @@ func mapInto(raw, n int) (*mapping, error) {
 		}
 		return nil, fmt.Errorf("mremap: %w", err)
 	}
-	runtime.SetFinalizer(&alloc[0], func(*byte) { at.detach() })
+	runtime.SetFinalizer(&alloc[0], func(p *byte) {
+		if at.detach() != nil {
+			// The map's pages are still there: Go must never reuse them
+			// (a frozen map's are read-only). Keep the allocation for good.
+			lost.Lock()
+			lost.bufs = append(lost.bufs, unsafe.Slice(p, at.size))
+			lost.Unlock()
+		}
+	})
 	return &mapping{b: b, rw: rw, at: at}, nil
 }
 
 // detach replaces the pages, whatever is mapped there, with private
-// anonymous memory in one step (MAP_FIXED); only the first call does.
+// anonymous memory in one step (MAP_FIXED). It is done once it has
+// succeeded; a failed detach leaves the pages as they were, to be tried
+// again (by the finalizer, which keeps the allocation from Go for good
+// when it fails too).
 func (at *pages) detach() error {
-	if at.detached.Swap(true) {
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	if at.detached {
 		return nil
 	}
-	_, _, e := unix.Syscall6(unix.SYS_MMAP, at.addr, at.size, unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uintptr(0), 0)
-	if e != 0 {
+	if e := mmapAnonFixed(at.addr, at.size); e != 0 {
 		return fmt.Errorf("detach mapped memory: %w", e)
 	}
+	at.detached = true
 	return nil
 }
 
