@@ -1,6 +1,7 @@
 package mapops_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -228,8 +229,8 @@ func cursorOtherMap(t *testing.T) {
 	small := hashOf(t, 4, 4)
 	trie := create(t, mapops.Spec{Type: unix.BPF_MAP_TYPE_LPM_TRIE, KeySize: 32, ValueSize: 8, MaxEntries: 4,
 		Flags: unix.BPF_F_NO_PREALLOC, Name: "hostile_lpm"})
-	key := make([]byte, 32)
-	key[0] = 8 // prefix length
+	key := binary.NativeEndian.AppendUint32(make([]byte, 0, 32), 8) // prefix length, host order
+	key = key[:32]
 	if err := trie.Update(key, make([]byte, 8), mapops.Any); err != nil {
 		t.Fatal(err)
 	}
