@@ -74,23 +74,9 @@ func TestReaderWithPerfmon(t *testing.T) {
 	testutil.RunAsUser(t, "bpf,perfmon")
 }
 
-// paranoid returns /proc/sys/kernel/perf_event_paranoid, or 2 when it
-// cannot be read.
-func paranoid() int {
-	b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
-	if err != nil {
-		return 2
-	}
-	switch s := strings.TrimSpace(string(b)); s {
-	case "-1":
-		return -1
-	case "0":
-		return 0
-	case "1":
-		return 1
-	}
-	return 2
-}
+// paranoid returns perf_event_paranoid with the levels above 2 (Debian's)
+// taken as 2.
+func paranoid() int { return min(paranoidLevel(), 2) }
 
 // paranoidLevel returns /proc/sys/kernel/perf_event_paranoid as the kernel
 // has it (Debian's kernels know levels above 2), or 2 when it cannot be
