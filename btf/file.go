@@ -23,6 +23,8 @@ type RefusedError struct {
 	Reason string // "a FIFO, not a regular file", "300000000 bytes, larger than 256 MiB"
 }
 
+// Error returns the reason, as the *fs.PathError around it prints it
+// after the file name.
 func (e *RefusedError) Error() string { return e.Reason }
 
 // LoadFile parses the BTF in a file: an ELF object's .BTF section (what
